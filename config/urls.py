@@ -1,0 +1,26 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+from shop.core import views as core_views
+
+admin.site.site_header = f"{settings.SHOP_NAME} administration"
+admin.site.site_title = settings.SHOP_NAME
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(("shop.api_urls", "api"))),
+    path("account/", include("shop.accounts.urls")),
+    path("cart/", include("shop.cart.urls")),
+    path("healthz", core_views.health, name="health"),
+    path("", include("shop.catalog.urls")),
+]
+
+if settings.SERVE_MEDIA:
+    urlpatterns.append(re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}))
+
+if settings.BENCH_VIEWS:
+    urlpatterns.append(path("bench/ceiling/", core_views.bench_ceiling, name="bench_ceiling"))
+
+handler404 = "shop.core.views.not_found"

@@ -1,0 +1,162 @@
+from django.contrib.auth import authenticate
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from shop.accounts import services
+from shop.accounts.countries import country_codes
+from shop.accounts.models import Address, Gender, User
+
+
+def _validate_country(value):
+    if value and value.upper() not in country_codes():
+        raise serializers.ValidationError(_("Use a two-letter ISO country code, such as US or FR."))
+    return value.upper()
+
+
+class TokenInput(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+
+class TokenOutput(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class RegisterInput(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(trim_whitespace=False, write_only=True)
+    first_name = serializers.CharField(max_length=150, required=False, default="")
+    last_name = serializers.CharField(max_length=150, required=False, default="")
+    marketing_consent = serializers.BooleanField(required=False, default=False)
+
+
+class ProfileSerializer(serializers.Serializer):
+    email = serializers.EmailField(read_only=True)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    birthday = serializers.DateField(source="profile.birthday", required=False, allow_null=True)
+    gender = serializers.ChoiceField(source="profile.gender", choices=Gender.choices, required=False, allow_blank=True)
+    city = serializers.CharField(source="profile.city", max_length=100, required=False, allow_blank=True)
+    region = serializers.CharField(source="profile.region", max_length=100, required=False, allow_blank=True)
+    country = serializers.CharField(
+        source="profile.country", max_length=2, required=False, allow_blank=True, validators=[_validate_country]
+    )
+    marketing_consent = serializers.BooleanField(source="profile.marketing_consent", required=False)
+
+
+class AddressSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Address
+        fields = [
+            "id",
+            "full_name",
+            "line1",
+            "line2",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "phone",
+            "is_default",
+        ]
+
+    def validate_country(self, value):
+        return _validate_country(value)
+
+
+def _token_for(user: User) -> str:
+    token, _created = Token.objects.get_or_create(user=user)
+    return token.key
+
+
+class TokenView(APIView):
+    """Exchange an email and password for an API token; DELETE revokes it."""
+
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(request=TokenInput, responses={200: TokenOutput})
+    def post(self, request):
+        data = TokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = authenticate(request, email=data.validated_data["email"], password=data.validated_data["password"])
+        if user is None:
+            return Response({"detail": _("Email or password is incorrect."), "code": "invalid_credentials"}, status=400)
+        from shop.cart.services import cart_merge_from_token
+
+        cart_merge_from_token(user=user, token=request.headers.get("X-Cart-Token"))
+        return Response({"token": _token_for(user)})
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        if not request.user.is_authenticated:
+            return Response({"detail": _("Log in first.")}, status=status.HTTP_401_UNAUTHORIZED)
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def get_throttles(self):
+        return super().get_throttles() if self.request.method == "POST" else []
+
+
+class RegisterView(APIView):
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
+
+    @extend_schema(request=RegisterInput, responses={201: TokenOutput})
+    def post(self, request):
+        data = RegisterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            user = services.customer_register(**data.validated_data)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"password": exc.messages}) from None
+        return Response({"token": _token_for(user)}, status=status.HTTP_201_CREATED)
+
+
+class AccountView(APIView):
+    """The logged-in customer's own profile."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=ProfileSerializer)
+    def get(self, request):
+        services.profile_get(user=request.user)
+        return Response(ProfileSerializer(request.user).data)
+
+    @extend_schema(request=ProfileSerializer, responses=ProfileSerializer)
+    def patch(self, request):
+        data = ProfileSerializer(request.user, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        services.profile_update(user=request.user, **fields.pop("profile", {}), **fields)
+        request.user.refresh_from_db()
+        return Response(ProfileSerializer(request.user).data)
+
+
+class AddressViewSet(viewsets.ModelViewSet):
+    """The logged-in customer's saved addresses; nobody else's are reachable."""
+
+    serializer_class = AddressSerializer
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get_queryset(self):
+        return Address.objects.filter(user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.address_create(user=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.address_update(
+            user=self.request.user, address_id=serializer.instance.pk, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.address_delete(user=self.request.user, address_id=instance.pk)

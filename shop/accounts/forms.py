@@ -1,0 +1,71 @@
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
+
+from shop.accounts.countries import country_choices
+from shop.accounts.models import Address, Gender, Profile, User
+
+
+class EmailLoginForm(AuthenticationForm):
+    username = forms.EmailField(
+        label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
+
+    def clean_username(self):
+        return User.objects.normalize_email(self.cleaned_data["username"])
+
+
+class RegisterForm(forms.Form):
+    email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    marketing_consent = forms.BooleanField(
+        label=_("Send me offers and news by email. I can unsubscribe at any time."), required=False, initial=False
+    )
+
+
+class ProfileForm(forms.ModelForm):
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    birthday = forms.DateField(label=_("Birthday"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    gender = forms.ChoiceField(
+        label=_("Gender"), required=False, choices=[("", _("Prefer not to say")), *Gender.choices]
+    )
+    country = forms.ChoiceField(label=_("Country"), required=False)
+
+    class Meta:
+        model = Profile
+        fields = ["first_name", "last_name", "birthday", "gender", "city", "region", "country", "marketing_consent"]
+        labels = {"marketing_consent": _("Send me offers and news by email")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["country"].choices = [("", "—"), *country_choices()]
+
+
+class AddressForm(forms.ModelForm):
+    country = forms.ChoiceField(label=_("Country"))
+
+    class Meta:
+        model = Address
+        fields = ["full_name", "line1", "line2", "city", "region", "postal_code", "country", "phone", "is_default"]
+        widgets = {
+            "full_name": forms.TextInput(attrs={"autocomplete": "name"}),
+            "line1": forms.TextInput(attrs={"autocomplete": "address-line1"}),
+            "line2": forms.TextInput(attrs={"autocomplete": "address-line2"}),
+            "city": forms.TextInput(attrs={"autocomplete": "address-level2"}),
+            "region": forms.TextInput(attrs={"autocomplete": "address-level1"}),
+            "postal_code": forms.TextInput(attrs={"autocomplete": "postal-code"}),
+            "phone": forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["country"].choices = [("", "—"), *country_choices()]

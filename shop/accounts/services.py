@@ -1,0 +1,99 @@
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from shop.accounts.models import Address, Profile, User
+from shop.accounts.signals import user_registered
+from shop.core.errors import Conflict, NotFound
+
+PROFILE_FIELDS = ("birthday", "gender", "city", "region", "country", "marketing_consent")
+
+
+def customer_register(*, email: str, password: str, first_name: str = "", last_name: str = "", **profile) -> User:
+    """Create a customer and their profile. Raises Conflict if the email is taken."""
+    email = User.objects.normalize_email(email)
+    candidate = User(email=email, first_name=first_name, last_name=last_name)
+    validate_password(password, user=candidate)
+    with transaction.atomic():
+        if User.objects.filter(email=email).exists():
+            raise Conflict(
+                _("An account with this email already exists. Log in or reset your password."), field="email"
+            )
+        candidate.set_password(password)
+        candidate.save()
+        profile_update(user=candidate, **profile)
+    transaction.on_commit(lambda: user_registered.send(sender=User, user_id=candidate.pk))
+    return candidate
+
+
+def profile_get(*, user: User) -> Profile:
+    profile, _created = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+def profile_update(*, user: User, first_name=None, last_name=None, **fields) -> Profile:
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown profile fields: {sorted(unknown)}")
+    profile = profile_get(user=user)
+    if first_name is not None or last_name is not None:
+        user.first_name = user.first_name if first_name is None else first_name
+        user.last_name = user.last_name if last_name is None else last_name
+        user.save(update_fields=["first_name", "last_name"])
+    consent = fields.get("marketing_consent")
+    if consent is not None and consent != profile.marketing_consent:
+        profile.marketing_consent_at = timezone.now() if consent else None
+    for name, value in fields.items():
+        setattr(profile, name, value)
+    profile.full_clean()
+    profile.save()
+    return profile
+
+
+def address_create(*, user: User, is_default: bool = False, **fields) -> Address:
+    with transaction.atomic():
+        # The first address a customer saves becomes their default.
+        first = not Address.objects.filter(user=user).exists()
+        address = Address(user=user, **fields)
+        address.full_clean(exclude=["user", "is_default"])
+        address.save()
+        if is_default or first:
+            address_set_default(user=user, address_id=address.pk)
+            address.is_default = True
+    return address
+
+
+def address_update(*, user: User, address_id: int, **fields) -> Address:
+    address = _own_address(user, address_id)
+    is_default = fields.pop("is_default", None)
+    for name, value in fields.items():
+        setattr(address, name, value)
+    address.full_clean(exclude=["user", "is_default"])
+    address.save()
+    if is_default:
+        address_set_default(user=user, address_id=address.pk)
+        address.is_default = True
+    return address
+
+
+def address_delete(*, user: User, address_id: int) -> None:
+    _own_address(user, address_id).delete()
+
+
+def address_set_default(*, user: User, address_id: int) -> None:
+    with transaction.atomic():
+        # Clear first: the partial unique constraint allows one default per customer.
+        Address.objects.filter(user=user, is_default=True).exclude(pk=address_id).update(is_default=False)
+        if Address.objects.filter(user=user, pk=address_id).update(is_default=True) != 1:
+            raise NotFound(_("Address not found."))
+
+
+def _own_address(user: User, address_id: int) -> Address:
+    # Scoped to the owner: another customer's address is "not found", not "forbidden",
+    # so ids cannot be probed.
+    try:
+        return Address.objects.get(user=user, pk=address_id)
+    except (Address.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise NotFound(_("Address not found.")) from None

@@ -1,0 +1,27 @@
+"""The REST API, /api/v1/ (DESIGN.md section 7)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from shop.accounts import api as accounts_api
+from shop.cart import api as cart_api
+from shop.catalog import api as catalog_api
+
+router = DefaultRouter()
+router.register("categories", catalog_api.CategoryViewSet, basename="category")
+router.register("products", catalog_api.ProductViewSet, basename="product")
+router.register(r"products/(?P<product_slug>[-\w]+)/reviews", catalog_api.ReviewViewSet, basename="product-review")
+router.register("account/addresses", accounts_api.AddressViewSet, basename="address")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("auth/token/", accounts_api.TokenView.as_view(), name="token"),
+    path("auth/register/", accounts_api.RegisterView.as_view(), name="register"),
+    path("account/", accounts_api.AccountView.as_view(), name="account"),
+    path("cart/", cart_api.CartView.as_view(), name="cart"),
+    path("cart/items/", cart_api.CartItemsView.as_view(), name="cart-items"),
+    path("cart/items/<int:line_id>/", cart_api.CartItemView.as_view(), name="cart-item"),
+    path("", include(router.urls)),
+]

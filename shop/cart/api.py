@@ -1,0 +1,160 @@
+from django.conf import settings
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, serializers, status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shop.cart import services
+from shop.cart.pricing import PricedCart, price_cart
+from shop.cart.selectors import HEADER, cart_for_request
+from shop.catalog.models import Product
+from shop.core.errors import NotFound
+
+CART_TOKEN = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "An anonymous cart's token, as returned in `token`. "
+        "Not needed when logged in or when keeping the session cookie."
+    ),
+)
+
+
+class LineProductSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    stock = serializers.IntegerField()
+    image = serializers.SerializerMethodField()
+
+    def get_image(self, product) -> str | None:
+        image = product.main_image
+        if image is None:
+            return None
+        request = self.context.get("request")
+        return request.build_absolute_uri(image.image.url) if request else image.image.url
+
+
+class CartLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="line_id")
+    product = LineProductSerializer()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(source="unit_price.amount", max_digits=12, decimal_places=2)
+    total = serializers.DecimalField(source="total.amount", max_digits=12, decimal_places=2)
+
+
+class AdjustmentSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    amount = serializers.DecimalField(source="amount.amount", max_digits=12, decimal_places=2)
+    kind = serializers.CharField()
+    source = serializers.CharField()
+
+
+class CartSerializer(serializers.Serializer):
+    token = serializers.UUIDField(allow_null=True)
+    currency = serializers.CharField()
+    lines = CartLineSerializer(many=True)
+    item_count = serializers.IntegerField()
+    subtotal = serializers.DecimalField(source="subtotal.amount", max_digits=12, decimal_places=2)
+    adjustments = AdjustmentSerializer(many=True)
+    total = serializers.DecimalField(source="total.amount", max_digits=12, decimal_places=2)
+
+
+class AddItemInput(serializers.Serializer):
+    product = serializers.SlugField(help_text="The product's slug.")
+    quantity = serializers.IntegerField(default=1, min_value=1, max_value=services.MAX_LINE_QUANTITY)
+
+
+class QuantityInput(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_LINE_QUANTITY)
+
+
+class CsrfForSessionCarts(SessionAuthentication):
+    """Anonymous carts held by the session cookie get CSRF protection too.
+
+    DRF checks CSRF only for logged-in session users; without this, another
+    site could fill a visitor's anonymous cart. Clients that send the cart
+    token header are not using the cookie, so CSRF does not apply to them.
+    """
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if (
+            result is None
+            and not request._request.headers.get(HEADER)
+            and request._request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        ):
+            self.enforce_csrf(request)
+        return result
+
+
+class CartAPIView(APIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes = [CsrfForSessionCarts, *APIView.authentication_classes[1:]]
+
+    def cart_response(self, request, status_code=status.HTTP_200_OK):
+        cart = cart_for_request(request)
+        priced: PricedCart = price_cart(cart, customer=request.user if request.user.is_authenticated else None)
+        data = CartSerializer(
+            {
+                "token": cart.token if cart and not cart.user_id else None,
+                "currency": priced.currency,
+                "lines": priced.lines,
+                "item_count": priced.item_count,
+                "subtotal": priced.subtotal,
+                "adjustments": priced.adjustments,
+                "total": priced.total,
+            },
+            context={"request": request},
+        ).data
+        return Response(data, status=status_code)
+
+    def own_cart(self, request):
+        cart = cart_for_request(request)
+        if cart is None:
+            raise NotFound(_("That line is not in your cart."))
+        return cart
+
+
+class CartView(CartAPIView):
+    """The requester's cart, priced by the pricing pipeline."""
+
+    @extend_schema(parameters=[CART_TOKEN], responses=CartSerializer)
+    def get(self, request):
+        return self.cart_response(request)
+
+
+class CartItemsView(CartAPIView):
+    @extend_schema(parameters=[CART_TOKEN], request=AddItemInput, responses={201: CartSerializer})
+    def post(self, request):
+        """Add a product (creates an anonymous cart if needed: keep its `token`)."""
+        data = AddItemInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        product = Product.objects.filter(slug=data.validated_data["product"], is_active=True).first()
+        if product is None:
+            raise NotFound(
+                _("There is no product “%(slug)s”.") % {"slug": data.validated_data["product"]}, field="product"
+            )
+        cart = services.cart_get_or_create(request=request)
+        services.cart_add(cart=cart, product=product, quantity=data.validated_data["quantity"])
+        return self.cart_response(request, status.HTTP_201_CREATED)
+
+
+class CartItemView(CartAPIView):
+    @extend_schema(parameters=[CART_TOKEN], request=QuantityInput, responses=CartSerializer)
+    def patch(self, request, line_id):
+        data = QuantityInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.cart_set_quantity(
+            cart=self.own_cart(request), line_id=line_id, quantity=data.validated_data["quantity"]
+        )
+        return self.cart_response(request)
+
+    @extend_schema(parameters=[CART_TOKEN], request=None, responses=CartSerializer)
+    def delete(self, request, line_id):
+        services.cart_remove(cart=self.own_cart(request), line_id=line_id)
+        return self.cart_response(request)

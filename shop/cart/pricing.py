@@ -1,0 +1,122 @@
+"""The pricing pipeline (DESIGN.md section 3).
+
+A cart is priced line by line, then each adjuster named in
+settings.SHOP_PRICE_ADJUSTERS, in order, may add adjustment lines: discounts
+(negative), shipping (positive), points (negative). Every amount is rounded to
+the currency's minor unit once, where it is made; the total never goes below zero.
+
+At checkout, inside the transaction that creates the order, each adjuster's
+commit(order, adjustments) claims what it used (a code, points) under row locks
+and may veto by raising a ShopError, which rolls the whole order back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from shop.core.money import Money
+
+
+class AdjustmentKind:
+    DISCOUNT = "discount"
+    SHIPPING = "shipping"
+    POINTS = "points"
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    label: str
+    amount: Money
+    source: str  # which adjuster made it, e.g. "discounts"
+    kind: str
+    reference: str = ""  # what it refers to in its source, e.g. a code
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    line_id: int | None
+    product: object
+    quantity: int
+    unit_price: Money
+    compare_at: Money | None
+    total: Money
+
+
+@dataclass
+class PricedCart:
+    currency: str
+    lines: list[PricedLine]
+    subtotal: Money
+    adjustments: list[Adjustment] = field(default_factory=list)
+
+    @property
+    def total(self) -> Money:
+        total = self.subtotal
+        for adjustment in self.adjustments:
+            total = total + adjustment.amount
+        return total.at_least_zero()
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+
+class Adjuster(Protocol):
+    def adjust(self, priced: PricedCart, *, cart, customer) -> list[Adjustment]: ...
+
+    def commit(self, order, adjustments: list[Adjustment]) -> None: ...
+
+
+@cache
+def _load(paths: tuple[str, ...]) -> tuple[Adjuster, ...]:
+    return tuple(import_string(path)() for path in paths)
+
+
+def adjusters() -> tuple[Adjuster, ...]:
+    return _load(tuple(settings.SHOP_PRICE_ADJUSTERS))
+
+
+def price_lines(lines, currency: str | None = None) -> PricedCart:
+    """Subtotals only: each line is unit price × quantity, rounded."""
+    currency = currency or settings.SHOP_CURRENCY
+    priced = [
+        PricedLine(
+            line_id=line.pk,
+            product=line.product,
+            quantity=line.quantity,
+            unit_price=line.product.price_money,
+            compare_at=line.product.compare_at_money,
+            total=(line.product.price_money * line.quantity).rounded(),
+        )
+        for line in lines
+    ]
+    subtotal = Money.zero(currency)
+    for line in priced:
+        subtotal = subtotal + line.total
+    return PricedCart(currency=currency, lines=priced, subtotal=subtotal)
+
+
+def price_cart(cart, *, customer=None) -> PricedCart:
+    """Price a cart whose lines (with products) are loaded, then run every adjuster."""
+    priced = price_lines(cart.lines.all() if cart is not None else [])
+    for adjuster in adjusters():
+        for adjustment in adjuster.adjust(priced, cart=cart, customer=customer):
+            priced.adjustments.append(
+                Adjustment(
+                    label=adjustment.label,
+                    amount=adjustment.amount.rounded(),
+                    source=adjustment.source,
+                    kind=adjustment.kind,
+                    reference=adjustment.reference,
+                )
+            )
+    return priced

@@ -1,0 +1,166 @@
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from shop.cart.models import Cart, CartLine
+from shop.cart.selectors import SESSION_KEY
+from shop.cart.signals import cart_changed
+from shop.catalog.models import Product
+from shop.core.errors import InsufficientStock, NotFound, ProductUnavailable, ShopError
+
+MAX_LINE_QUANTITY = 999
+
+
+def cart_get_or_create(*, request) -> Cart:
+    """The requester's cart, created on first use; an anonymous one is remembered in the session."""
+    from shop.cart.selectors import cart_for_request
+
+    cart = cart_for_request(request)
+    if cart is not None:
+        return cart
+    if request.user.is_authenticated:
+        cart, _created = Cart.objects.get_or_create(user=request.user)
+        return cart
+    cart = Cart.objects.create()
+    request.session[SESSION_KEY] = str(cart.token)
+    return cart
+
+
+def _check_quantity(quantity) -> int:
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+        raise ShopError(
+            _("Quantity must be a whole number of at least 1. To remove a product, delete its line."), field="quantity"
+        )
+    if quantity > MAX_LINE_QUANTITY:
+        raise ShopError(_("At most %(max)d of one product per order.") % {"max": MAX_LINE_QUANTITY}, field="quantity")
+    return quantity
+
+
+def _check_stock(product: Product, quantity: int) -> None:
+    if not product.is_active:
+        raise ProductUnavailable(_("“%(name)s” is no longer sold.") % {"name": product.name}, field="product")
+    if quantity > product.stock:
+        if product.stock == 0:
+            message = _("“%(name)s” is out of stock.") % {"name": product.name}
+        else:
+            message = ngettext(
+                "Only %(count)d of “%(name)s” is in stock.",
+                "Only %(count)d of “%(name)s” are in stock.",
+                product.stock,
+            ) % {"count": product.stock, "name": product.name}
+        raise InsufficientStock(message, field="quantity")
+
+
+def _touch(cart: Cart) -> None:
+    Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
+    transaction.on_commit(lambda: cart_changed.send(sender=Cart, cart_id=cart.pk, user_id=cart.user_id))
+
+
+def cart_add(*, cart: Cart, product: Product, quantity: int = 1) -> CartLine:
+    """Add to the product's line (or start one). The total may not exceed the stock.
+
+    Stock is only checked here; it is taken at checkout, where the check is authoritative.
+    """
+    _check_quantity(quantity)
+    with transaction.atomic():
+        # Serialise changes to one cart (two tabs adding at once).
+        Cart.objects.select_for_update().filter(pk=cart.pk).first()
+        line = CartLine.objects.filter(cart=cart, product=product).first()
+        new_quantity = (line.quantity if line else 0) + quantity
+        _check_quantity(new_quantity)
+        _check_stock(product, new_quantity)
+        if line:
+            line.quantity = new_quantity
+            line.save(update_fields=["quantity"])
+        else:
+            line = CartLine.objects.create(cart=cart, product=product, quantity=quantity)
+        _touch(cart)
+    return line
+
+
+def cart_set_quantity(*, cart: Cart, line_id: int, quantity: int) -> CartLine:
+    _check_quantity(quantity)
+    with transaction.atomic():
+        line = _own_line(cart, line_id, lock=True)
+        _check_stock(line.product, quantity)
+        line.quantity = quantity
+        line.save(update_fields=["quantity"])
+        _touch(cart)
+    return line
+
+
+def cart_remove(*, cart: Cart, line_id: int) -> None:
+    with transaction.atomic():
+        _own_line(cart, line_id, lock=True).delete()
+        _touch(cart)
+
+
+def _own_line(cart: Cart, line_id, *, lock=False) -> CartLine:
+    lines = CartLine.objects.select_related("product").filter(cart=cart)
+    if lock:
+        lines = lines.select_for_update()
+    try:
+        return lines.get(pk=line_id)
+    except (CartLine.DoesNotExist, ValueError, TypeError):
+        raise NotFound(_("That line is not in your cart."), field="line") from None
+
+
+def cart_merge(*, source: Cart, user) -> list[str]:
+    """Move an anonymous cart into the customer's cart; return what changed, for the customer to read.
+
+    Quantities add up, capped at the stock; products no longer sold are dropped.
+    """
+    notes: list[str] = []
+    with transaction.atomic():
+        target, _created = Cart.objects.select_for_update().get_or_create(user=user)
+        existing = {line.product_id: line for line in target.lines.select_for_update()}
+        for line in source.lines.select_related("product"):
+            product = line.product
+            wanted = line.quantity + (existing[product.pk].quantity if product.pk in existing else 0)
+            allowed = min(wanted, product.stock, MAX_LINE_QUANTITY) if product.is_active else 0
+            if allowed < wanted:
+                notes.append(_merge_note(product, allowed))
+            if allowed == 0:
+                continue
+            if product.pk in existing:
+                existing[product.pk].quantity = allowed
+                existing[product.pk].save(update_fields=["quantity"])
+            else:
+                CartLine.objects.create(cart=target, product=product, quantity=allowed)
+        if source.lines.exists():
+            notes.insert(0, _("The products you picked before logging in are now in your cart."))
+        source.delete()
+        _touch(target)
+    return notes
+
+
+def _merge_note(product: Product, allowed: int) -> str:
+    if not product.is_active:
+        return _("“%(name)s” is no longer sold and was removed.") % {"name": product.name}
+    if allowed == 0:
+        return _("“%(name)s” is out of stock and was removed.") % {"name": product.name}
+    return ngettext(
+        "“%(name)s”: quantity lowered to %(count)d, the only one in stock.",
+        "“%(name)s”: quantity lowered to %(count)d, all we have in stock.",
+        allowed,
+    ) % {"name": product.name, "count": allowed}
+
+
+def cart_merge_from_token(*, user, token: str | None) -> list[str]:
+    """Merge the anonymous cart an API client held (X-Cart-Token) into the customer's cart."""
+    if not token:
+        return []
+    try:
+        source = Cart.objects.filter(token=uuid.UUID(str(token)), user__isnull=True).first()
+    except ValueError:
+        return []
+    return cart_merge(source=source, user=user) if source else []
+
+
+def carts_purge_stale(*, older_than) -> int:
+    """Delete anonymous carts untouched since `older_than`; customers' carts are kept."""
+    deleted, _by_model = Cart.objects.filter(user__isnull=True, updated_at__lt=older_than).delete()
+    return deleted

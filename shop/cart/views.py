@@ -1,0 +1,77 @@
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from shop.cart import services
+from shop.cart.pricing import price_cart
+from shop.cart.selectors import cart_for_request
+from shop.catalog.models import Product
+from shop.core.errors import ShopError
+
+
+class QuantityForm(forms.Form):
+    quantity = forms.IntegerField(min_value=1, max_value=services.MAX_LINE_QUANTITY)
+
+
+def _render_cart(request, *, error=None, status=200):
+    cart = cart_for_request(request)
+    priced = price_cart(cart, customer=request.user if request.user.is_authenticated else None)
+    return render(request, "cart/cart.html", {"cart": cart, "priced": priced, "error": error}, status=status)
+
+
+def cart_detail(request):
+    return _render_cart(request)
+
+
+def _quantity(request) -> int:
+    form = QuantityForm(request.POST)
+    if not form.is_valid():
+        raise ShopError(_("Quantity must be a whole number from 1 to %(max)d.") % {"max": services.MAX_LINE_QUANTITY})
+    return form.cleaned_data["quantity"]
+
+
+@require_POST
+def cart_add(request):
+    pk = request.POST.get("product", "")
+    product = Product.objects.active().filter(pk=pk).first() if pk.isdigit() else None
+    if product is None:
+        return _render_cart(request, error=_("That product does not exist."), status=404)
+    try:
+        quantity = _quantity(request)
+        services.cart_add(cart=services.cart_get_or_create(request=request), product=product, quantity=quantity)
+    except ShopError as exc:
+        return _render_cart(request, error=exc.message, status=exc.status_code)
+    messages.success(request, _("Added “%(name)s” to your cart.") % {"name": product.name})
+    next_url = request.POST.get("next")
+    if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        return redirect(next_url)
+    return redirect("cart:detail")
+
+
+@require_POST
+def cart_update(request, line_id):
+    cart = cart_for_request(request)
+    try:
+        if cart is None:
+            raise ShopError(_("Your cart is empty."))
+        services.cart_set_quantity(cart=cart, line_id=line_id, quantity=_quantity(request))
+    except ShopError as exc:
+        return _render_cart(request, error=exc.message, status=exc.status_code)
+    messages.success(request, _("Cart updated."))
+    return redirect("cart:detail")
+
+
+@require_POST
+def cart_remove(request, line_id):
+    cart = cart_for_request(request)
+    try:
+        if cart is None:
+            raise ShopError(_("Your cart is empty."))
+        services.cart_remove(cart=cart, line_id=line_id)
+    except ShopError as exc:
+        return _render_cart(request, error=exc.message, status=exc.status_code)
+    messages.success(request, _("Removed from your cart."))
+    return redirect("cart:detail")

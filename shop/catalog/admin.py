@@ -1,0 +1,267 @@
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import Count, F, Q, Sum
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from shop.catalog import csv_io, services
+from shop.catalog.models import Category, Product, ProductImage, Review
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["indented_name", "slug", "product_count"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["parent"]
+    fields = ["parent", "name", "slug", "description"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_products=Count("products")).order_by("path")
+
+    @admin.display(description=gettext_lazy("name"), ordering="path")
+    def indented_name(self, category):
+        return format_html(
+            '<span style="padding-left:{}em">{}{}</span>',
+            category.depth * 1.5,
+            "└ " if category.depth else "",
+            category.name,
+        )
+
+    @admin.display(description=gettext_lazy("products"), ordering="n_products")
+    def product_count(self, category):
+        return category.n_products
+
+
+class ProductImageInline(admin.TabularInline):
+    model = ProductImage
+    extra = 1
+    fields = ["preview", "image", "alt_text", "position"]
+    readonly_fields = ["preview"]
+
+    @admin.display(description=gettext_lazy("preview"))
+    def preview(self, image):
+        return (
+            format_html('<img src="{}" alt="" width="64" height="64" style="object-fit:cover">', image.image.url)
+            if image.pk and image.image
+            else "—"
+        )
+
+
+class StockFilter(admin.SimpleListFilter):
+    title = gettext_lazy("stock")
+    parameter_name = "stock_status"
+
+    def lookups(self, request, model_admin):
+        return [("out", _("Out of stock")), ("low", _("Low (5 or fewer)")), ("in", _("In stock"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "out":
+            return queryset.filter(stock=0)
+        if self.value() == "low":
+            return queryset.filter(stock__gt=0, stock__lte=settings.SHOP_LOW_STOCK)
+        if self.value() == "in":
+            return queryset.filter(stock__gt=0)
+        return queryset
+
+
+class OnSaleFilter(admin.SimpleListFilter):
+    title = gettext_lazy("on sale")
+    parameter_name = "on_sale"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(compare_at_price__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(compare_at_price__isnull=True)
+        return queryset
+
+
+class CategoryTreeFilter(admin.SimpleListFilter):
+    """Filter by a category and everything below it."""
+
+    title = gettext_lazy("category")
+    parameter_name = "in_category"
+
+    def lookups(self, request, model_admin):
+        return [(c.slug, "— " * c.depth + c.name) for c in Category.objects.all()]
+
+    def queryset(self, request, queryset):
+        category = Category.objects.filter(slug=self.value()).first() if self.value() else None
+        return queryset.in_category(category) if category else queryset
+
+
+class SetStockForm(forms.Form):
+    stock = forms.IntegerField(label=gettext_lazy("New stock"), min_value=0)
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("CSV file"), help_text=gettext_lazy("UTF-8, with a header row."))
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = [
+        "thumbnail",
+        "name",
+        "sku",
+        "category",
+        "price",
+        "compare_at_price",
+        "stock",
+        "is_active",
+        "is_featured",
+        "rating_avg",
+        "updated_at",
+    ]
+    list_display_links = ["thumbnail", "name"]
+    list_editable = ["is_featured"]
+    list_filter = ["is_active", "is_featured", StockFilter, OnSaleFilter, CategoryTreeFilter, "created_at"]
+    list_select_related = ["category"]
+    list_per_page = 50
+    search_fields = ["name", "sku", "slug"]
+    search_help_text = gettext_lazy("Search by name, SKU or slug.")
+    prepopulated_fields = {"slug": ["name"]}
+    autocomplete_fields = ["category"]
+    readonly_fields = ["rating_avg", "rating_count", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "sku", "category", "description"]}),
+        (gettext_lazy("Price and stock"), {"fields": ["price", "compare_at_price", "stock"]}),
+        (gettext_lazy("Visibility"), {"fields": ["is_active", "is_featured", "created_at"]}),
+        (gettext_lazy("Reviews"), {"fields": ["rating_avg", "rating_count", "updated_at"]}),
+    ]
+    inlines = [ProductImageInline]
+    actions = ["activate", "deactivate", "set_stock", "export_csv"]
+    change_list_template = "admin/catalog/product/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("images")
+
+    @admin.display(description="")
+    def thumbnail(self, product):
+        image = product.main_image
+        if not image:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="" width="40" height="40" style="object-fit:cover;border-radius:4px">', image.image.url
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        if hasattr(response, "context_data") and "cl" in response.context_data:
+            filtered = response.context_data["cl"].queryset
+            response.context_data["stats"] = filtered.aggregate(
+                count=Count("id"),
+                units=Sum("stock"),
+                stock_value=Sum(F("stock") * F("price")),
+                out_of_stock=Count("id", filter=Q(stock=0)),
+                on_sale=Count("id", filter=Q(compare_at_price__isnull=False)),
+            )
+        return response
+
+    @admin.action(description=gettext_lazy("Activate selected products"))
+    def activate(self, request, queryset):
+        n = services.products_set_active(product_ids=queryset.values("pk"), active=True)
+        self.message_user(request, ngettext("%d product activated.", "%d products activated.", n) % n, messages.SUCCESS)
+
+    @admin.action(description=gettext_lazy("Deactivate selected products (hide from the store)"))
+    def deactivate(self, request, queryset):
+        n = services.products_set_active(product_ids=queryset.values("pk"), active=False)
+        self.message_user(
+            request, ngettext("%d product deactivated.", "%d products deactivated.", n) % n, messages.SUCCESS
+        )
+
+    @admin.action(description=gettext_lazy("Set stock of selected products…"))
+    def set_stock(self, request, queryset):
+        form = SetStockForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            n = services.products_set_stock(product_ids=queryset.values("pk"), stock=form.cleaned_data["stock"])
+            self.message_user(
+                request, ngettext("Stock set on %d product.", "Stock set on %d products.", n) % n, messages.SUCCESS
+            )
+            return None
+        return render(
+            request,
+            "admin/catalog/product/set_stock.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Set stock"),
+                "form": form,
+                "products": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+    @admin.action(description=gettext_lazy("Export selected products to CSV"))
+    def export_csv(self, request, queryset):
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="products-{timezone.now():%Y%m%d-%H%M}.csv"'
+        csv_io.export_products(queryset, response)
+        return response
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="catalog_product_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request):
+        if not self.has_add_permission(request) or not self.has_change_permission(request):
+            return redirect("admin:index")
+        form = ImportForm(request.POST or None, request.FILES or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            result = csv_io.import_products(form.cleaned_data["file"].file)
+            if result.ok:
+                self.message_user(
+                    request,
+                    _("Imported: %(created)d created, %(updated)d updated.")
+                    % {"created": result.created, "updated": result.updated},
+                    messages.SUCCESS,
+                )
+                return redirect("admin:catalog_product_changelist")
+        return TemplateResponse(
+            request,
+            "admin/catalog/product/import.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Import products from CSV"),
+                "form": form,
+                "result": result,
+                "columns": csv_io.COLUMNS,
+                "opts": self.model._meta,
+            },
+            status=400 if result and not result.ok else 200,
+        )
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ["product", "user", "rating", "title", "created_at"]
+    list_filter = ["rating", "created_at"]
+    list_select_related = ["product", "user"]
+    search_fields = ["product__name", "user__email", "title"]
+    autocomplete_fields = ["product", "user"]
+    actions = ["delete_and_refresh"]
+
+    @admin.action(description=gettext_lazy("Delete selected reviews and update ratings"), permissions=["delete"])
+    def delete_and_refresh(self, request, queryset):
+        product_ids = list(queryset.values_list("product_id", flat=True).distinct())
+        n, _detail = queryset.delete()
+        services.product_refresh_rating(product_ids=product_ids)
+        self.message_user(request, ngettext("%d review deleted.", "%d reviews deleted.", n) % n, messages.SUCCESS)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        services.product_refresh_rating(product_ids=[obj.product_id])

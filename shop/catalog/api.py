@@ -1,0 +1,138 @@
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.response import Response
+
+from shop.catalog import selectors, services
+from shop.catalog.filters import ProductFilter
+from shop.catalog.models import Category, Product, ProductImage, Review
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "slug", "path", "depth", "parent"]
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    url = serializers.ImageField(source="image", read_only=True)
+    alt = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ProductImage
+        fields = ["url", "alt"]
+
+
+class CategoryRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["slug", "name", "path"]
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    currency = serializers.SerializerMethodField()
+    category = CategoryRefSerializer(read_only=True)
+    image = serializers.SerializerMethodField()
+    in_stock = serializers.BooleanField(read_only=True)
+    on_sale = serializers.BooleanField(read_only=True)
+    rating = serializers.DecimalField(source="rating_avg", max_digits=3, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "sku",
+            "slug",
+            "name",
+            "price",
+            "compare_at_price",
+            "currency",
+            "on_sale",
+            "in_stock",
+            "stock",
+            "rating",
+            "rating_count",
+            "category",
+            "image",
+            "created_at",
+        ]
+
+    def get_currency(self, product) -> str:
+        return settings.SHOP_CURRENCY
+
+    def get_image(self, product) -> ImageSerializer | None:
+        image = product.main_image
+        return ImageSerializer(image, context=self.context).data if image else None
+
+
+class ProductDetailSerializer(ProductSerializer):
+    images = ImageSerializer(many=True, read_only=True)
+    breadcrumbs = serializers.SerializerMethodField()
+
+    class Meta(ProductSerializer.Meta):
+        fields = [*ProductSerializer.Meta.fields, "description", "images", "breadcrumbs"]
+
+    def get_breadcrumbs(self, product) -> list[dict]:
+        return CategoryRefSerializer([*product.category.ancestors(), product.category], many=True).data
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    author = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Review
+        fields = ["id", "rating", "title", "body", "author", "created_at"]
+        read_only_fields = ["id", "author", "created_at"]
+
+    def get_author(self, review) -> str:
+        # A first name and an initial: never the email.
+        user = review.user
+        return f"{user.first_name} {user.last_name[:1]}.".strip(" .") or "—"
+
+
+class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
+    """The category tree in tree order (parents before children)."""
+
+    queryset = Category.objects.select_related("parent")
+    serializer_class = CategorySerializer
+    permission_classes = [permissions.AllowAny]
+    lookup_field = "slug"
+    filter_backends: list = []
+
+
+class ProductViewSet(viewsets.ReadOnlyModelViewSet):
+    """Active products: search, filter by category (with sub-categories), price and stock; sort."""
+
+    permission_classes = [permissions.AllowAny]
+    lookup_field = "slug"
+    filterset_class = ProductFilter
+
+    def get_queryset(self):
+        return selectors.product_list()
+
+    def get_serializer_class(self):
+        return ProductDetailSerializer if self.action == "retrieve" else ProductSerializer
+
+
+@extend_schema_view(list=extend_schema(summary="A product's reviews"), create=extend_schema(summary="Review a product"))
+class ReviewViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    serializer_class = ReviewSerializer
+    filter_backends: list = []
+
+    def get_permissions(self):
+        return [permissions.IsAuthenticated()] if self.request.method == "POST" else [permissions.AllowAny()]
+
+    def get_product(self):
+        return get_object_or_404(Product.objects.active(), slug=self.kwargs["product_slug"])
+
+    def get_queryset(self):
+        return selectors.product_reviews(product=self.get_product())
+
+    def create(self, request, *args, **kwargs):
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.review_create(product=self.get_product(), user=request.user, **data.validated_data)
+        return Response(self.get_serializer(review).data, status=status.HTTP_201_CREATED)

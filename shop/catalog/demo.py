@@ -1,0 +1,390 @@
+"""Demo catalog: a category tree, products with real-sounding names, pictures and reviews.
+
+Also the customers' hidden tastes: each demo customer leans towards a few
+categories, derived from their email, so that the order history seeded later
+(and what learns from it) follows a pattern.
+"""
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from django.utils.text import slugify
+
+from shop.accounts.models import User
+from shop.catalog.imagegen import render
+from shop.catalog.models import Category, Product, ProductImage, Review
+from shop.catalog.services import product_refresh_rating
+from shop.core.demo import DemoContext
+
+PRODUCTS_PER_SCALE = 200
+UNIQUE_IMAGES = 200  # beyond this, products share pictures (fast at --scale 50)
+
+# (path, name, hue, price range, nouns, adjectives)
+LEAVES = [
+    (
+        "clothing/women/dresses",
+        "Dresses",
+        0.95,
+        (39, 189),
+        ["Wrap Dress", "Midi Dress", "Slip Dress", "Shirt Dress", "Maxi Dress"],
+        ["Linen", "Floral", "Silk", "Pleated", "Cotton", "Satin"],
+    ),
+    (
+        "clothing/women/tops",
+        "Tops",
+        0.90,
+        (19, 79),
+        ["Blouse", "Tee", "Tank", "Cardigan", "Camisole"],
+        ["Ribbed", "Organic", "Striped", "Cropped", "Relaxed"],
+    ),
+    (
+        "clothing/women/womens-shoes",
+        "Women's Shoes",
+        0.05,
+        (49, 229),
+        ["Ankle Boot", "Ballet Flat", "Sandal", "Loafer", "Sneaker"],
+        ["Leather", "Suede", "Woven", "Platform", "Classic"],
+    ),
+    (
+        "clothing/men/shirts",
+        "Shirts",
+        0.58,
+        (29, 119),
+        ["Oxford Shirt", "Flannel Shirt", "Polo", "Henley", "Linen Shirt"],
+        ["Slim", "Brushed", "Washed", "Classic", "Stretch"],
+    ),
+    (
+        "clothing/men/jackets",
+        "Jackets",
+        0.62,
+        (79, 349),
+        ["Bomber Jacket", "Parka", "Denim Jacket", "Rain Shell", "Puffer"],
+        ["Waxed", "Quilted", "Recycled", "Water-Resistant", "Heritage"],
+    ),
+    (
+        "clothing/men/mens-shoes",
+        "Men's Shoes",
+        0.08,
+        (59, 249),
+        ["Derby", "Chelsea Boot", "Runner", "Desert Boot", "Slip-On"],
+        ["Leather", "Suede", "Canvas", "Lightweight", "Crepe-Sole"],
+    ),
+    (
+        "beauty/makeup/foundation",
+        "Foundation",
+        0.07,
+        (14, 59),
+        ["Liquid Foundation", "Serum Foundation", "Cushion Compact", "Stick Foundation"],
+        ["Matte", "Dewy", "Full-Coverage", "Weightless", "Long-Wear"],
+    ),
+    (
+        "beauty/makeup/lipstick",
+        "Lipstick",
+        0.98,
+        (9, 39),
+        ["Lipstick", "Lip Tint", "Lip Gloss", "Lip Liner"],
+        ["Velvet", "Satin", "Sheer", "Cream", "Glossy"],
+    ),
+    (
+        "beauty/tools/beauty-sponges",
+        "Beauty Sponges",
+        0.85,
+        (6, 24),
+        ["Blending Sponge", "Sponge Duo", "Powder Puff", "Sponge Set"],
+        ["Latex-Free", "Soft", "Precision", "Travel", "Microfiber"],
+    ),
+    (
+        "beauty/tools/brushes",
+        "Brushes",
+        0.80,
+        (9, 69),
+        ["Foundation Brush", "Brush Set", "Kabuki Brush", "Blush Brush"],
+        ["Vegan", "Dense", "Angled", "Fluffy", "Pro"],
+    ),
+    (
+        "beauty/skincare",
+        "Skincare",
+        0.35,
+        (12, 89),
+        ["Face Serum", "Moisturizer", "Cleanser", "Eye Cream", "SPF Fluid"],
+        ["Hydrating", "Vitamin C", "Gentle", "Night", "Barrier"],
+    ),
+    (
+        "home/kitchen/cookware",
+        "Cookware",
+        0.10,
+        (24, 299),
+        ["Skillet", "Dutch Oven", "Saucepan", "Wok", "Sheet Pan"],
+        ["Cast-Iron", "Enamel", "Stainless", "Nonstick", "Carbon-Steel"],
+    ),
+    (
+        "home/kitchen/coffee-tea",
+        "Coffee & Tea",
+        0.07,
+        (12, 189),
+        ["Pour-Over Set", "French Press", "Tea Kettle", "Coffee Grinder", "Mug Set"],
+        ["Ceramic", "Glass", "Burr", "Gooseneck", "Stoneware"],
+    ),
+    (
+        "home/decor",
+        "Decor",
+        0.15,
+        (14, 159),
+        ["Table Lamp", "Vase", "Throw Pillow", "Wall Mirror", "Candle"],
+        ["Rattan", "Linen", "Terracotta", "Brass", "Scented"],
+    ),
+    (
+        "home/bedding",
+        "Bedding",
+        0.55,
+        (29, 249),
+        ["Duvet Cover", "Sheet Set", "Quilt", "Pillowcase Pair", "Throw Blanket"],
+        ["Percale", "Sateen", "Washed Linen", "Waffle", "Organic Cotton"],
+    ),
+    (
+        "electronics/audio/headphones",
+        "Headphones",
+        0.66,
+        (29, 399),
+        ["Wireless Headphones", "Earbuds", "Studio Headphones", "Sport Earphones"],
+        ["Noise-Cancelling", "Open-Back", "Compact", "Pro", "Foldable"],
+    ),
+    (
+        "electronics/audio/speakers",
+        "Speakers",
+        0.70,
+        (39, 499),
+        ["Bluetooth Speaker", "Bookshelf Speakers", "Soundbar", "Smart Speaker"],
+        ["Portable", "Waterproof", "Hi-Fi", "Mini", "Rugged"],
+    ),
+    (
+        "electronics/phone-accessories",
+        "Phone Accessories",
+        0.60,
+        (9, 79),
+        ["Phone Case", "Charger", "Power Bank", "Cable", "Stand"],
+        ["MagSafe", "Fast", "Slim", "Braided", "Wireless"],
+    ),
+    (
+        "sports/yoga",
+        "Yoga",
+        0.45,
+        (14, 129),
+        ["Yoga Mat", "Yoga Block", "Strap", "Bolster", "Leggings"],
+        ["Cork", "Non-Slip", "Eco", "Travel", "High-Rise"],
+    ),
+    (
+        "sports/camping",
+        "Camping",
+        0.30,
+        (19, 449),
+        ["Tent", "Sleeping Bag", "Camp Stove", "Headlamp", "Backpack"],
+        ["Ultralight", "3-Season", "Compact", "Insulated", "40L"],
+    ),
+]
+BRANCH_NAMES = {
+    "clothing": "Clothing",
+    "clothing/women": "Women",
+    "clothing/men": "Men",
+    "beauty": "Beauty",
+    "beauty/makeup": "Makeup",
+    "beauty/tools": "Beauty Tools",
+    "home": "Home & Kitchen",
+    "home/kitchen": "Kitchen",
+    "electronics": "Electronics",
+    "electronics/audio": "Audio",
+    "sports": "Sports & Outdoors",
+}
+BRANDS = [
+    "Northwind",
+    "Lumen",
+    "Aster & Co",
+    "Fjord",
+    "Maison Lila",
+    "Kestrel",
+    "Oak & Ember",
+    "Solstice",
+    "Tidewater",
+    "Verdant",
+    "Halcyon",
+    "Bramble",
+    "Cobalt",
+    "Juniper",
+    "Meridian",
+]
+# Companion categories: a taste for one often comes with the other (foundation and sponges).
+AFFINITIES = {
+    "foundation": "beauty-sponges",
+    "lipstick": "brushes",
+    "dresses": "womens-shoes",
+    "jackets": "mens-shoes",
+    "cookware": "coffee-tea",
+    "headphones": "phone-accessories",
+    "yoga": "skincare",
+    "camping": "speakers",
+    "bedding": "decor",
+}
+
+
+def leaf_slugs() -> list[str]:
+    return [path.rsplit("/", 1)[1] for path, *_rest in LEAVES]
+
+
+def customer_tastes(email: str) -> list[tuple[str, float]]:
+    """The hidden category tastes of a demo customer: (leaf category slug, weight), weights summing to 1.
+
+    Derived from the email, so every seeder that needs them gets the same answer.
+    """
+    digest = hashlib.sha256(email.encode()).digest()
+    leaves = leaf_slugs()
+    first = leaves[digest[0] % len(leaves)]
+    second = AFFINITIES.get(first) or leaves[digest[1] % len(leaves)]
+    third = leaves[digest[2] % len(leaves)]
+    tastes = {first: 0.5}
+    tastes[second] = tastes.get(second, 0) + 0.3
+    tastes[third] = tastes.get(third, 0) + 0.2
+    return list(tastes.items())
+
+
+def seed(ctx: DemoContext) -> None:
+    categories = _categories(ctx)
+    _products(ctx, categories)
+    _reviews(ctx)
+
+
+def _categories(ctx: DemoContext) -> dict[str, Category]:
+    wanted = sorted({p for path, *_r in LEAVES for p in _prefixes(path)}, key=lambda p: p.count("/"))
+    names = {**BRANCH_NAMES, **{path: name for path, name, *_r in LEAVES}}
+    by_path = {c.path: c for c in Category.objects.all()}
+    for path in wanted:
+        if path not in by_path:
+            parent = by_path.get(path.rsplit("/", 1)[0]) if "/" in path else None
+            by_path[path] = Category.objects.create(parent=parent, name=names[path], slug=path.rsplit("/", 1)[-1])
+    ctx.log(f"categories: {len(wanted)} in the tree")
+    return by_path
+
+
+def _prefixes(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def _products(ctx: DemoContext, categories: dict[str, Category]) -> None:
+    rng = ctx.rng("products")
+    total = PRODUCTS_PER_SCALE * ctx.scale
+    existing = set(Product.objects.filter(sku__startswith="BZ-").values_list("sku", flat=True))
+    now = timezone.now()
+    specs = [_product_spec(i, rng, now) for i in range(total)]
+    new = [s for s in specs if s["sku"] not in existing]
+    ctx.log(f"products: {len(existing):,} present, adding {len(new):,}")
+    images: dict[int, str] = {}
+    for batch in ctx.batches(new, 1000, "products"):
+        Product.objects.bulk_create(
+            [
+                Product(
+                    category=categories[s["path"]],
+                    **{k: v for k, v in s.items() if k not in ("path", "i", "hue", "brand")},
+                )
+                for s in batch
+            ]
+        )
+        ids = dict(Product.objects.filter(sku__in=[s["sku"] for s in batch]).values_list("sku", "id"))
+        rows = []
+        for s in batch:
+            for position in range(1 if s["i"] % 3 else 2):
+                rows.append(
+                    ProductImage(
+                        product_id=ids[s["sku"]],
+                        image=_image(s, position, images),
+                        alt_text=f"{s['name']}, view {position + 1}",
+                        position=position,
+                    )
+                )
+        ProductImage.objects.bulk_create(rows)
+
+
+def _product_spec(i: int, rng, now) -> dict:
+    path, _name, hue, (low, high), nouns, adjectives = LEAVES[i % len(LEAVES)]
+    brand, adjective, noun = rng.choice(BRANDS), rng.choice(adjectives), rng.choice(nouns)
+    name = f"{brand} {adjective} {noun}"
+    price = Decimal(rng.randint(low, high)) - Decimal(rng.choice(["0.01", "0.01", "0.05", "0.51", "0"]))
+    on_sale = rng.random() < 0.15
+    roll = rng.random()
+    stock = 0 if roll < 0.07 else rng.randint(1, 5) if roll < 0.2 else rng.randint(6, 250)
+    sku = f"BZ-{i + 1:06d}"
+    return {
+        "i": i,
+        "path": path,
+        "hue": hue,
+        "brand": brand,
+        "sku": sku,
+        "name": name,
+        "slug": slugify(f"{name}-{sku}"),
+        "description": (
+            f"The {adjective.lower()} {noun.lower()} from {brand}, made to last and easy to love. "
+            f"Thoughtfully designed, tested by our team, and backed by free returns for 30 days."
+        ),
+        "price": price,
+        "compare_at_price": (price * Decimal(rng.choice(["1.2", "1.25", "1.4", "1.5"]))).quantize(Decimal("1.00"))
+        if on_sale
+        else None,
+        "stock": stock,
+        "is_active": rng.random() > 0.03,
+        "is_featured": rng.random() < 0.08,
+        "created_at": now - dt.timedelta(days=rng.randint(0, 400), minutes=rng.randint(0, 1439)),
+    }
+
+
+def _image(spec: dict, position: int, cache: dict[int, str]) -> str:
+    """The stored file name of a product picture; products past UNIQUE_IMAGES reuse earlier ones."""
+    key = (spec["i"] % UNIQUE_IMAGES) * 2 + position
+    if key in cache:
+        return cache[key]
+    name = f"demo/{spec['sku'] if spec['i'] < UNIQUE_IMAGES else 'shared-' + str(key)}-{position}.jpg"
+    if not default_storage.exists(name):
+        data = render(
+            title=spec["name"].removeprefix(spec["brand"]).strip(),
+            subtitle=spec["brand"],
+            hue=spec["hue"],
+            variant=spec["i"] + position,
+        )
+        name = default_storage.save(name, ContentFile(data))
+    cache[key] = name
+    return name
+
+
+def _reviews(ctx: DemoContext) -> None:
+    if Review.objects.exists():
+        ctx.log("reviews: present")
+        return
+    rng = ctx.rng("reviews")
+    reviewers = list(User.objects.filter(email__endswith="@example.net").values_list("id", flat=True)[:2000])
+    products = list(Product.objects.values_list("id", flat=True))
+    titles = {
+        5: ["Love it", "Perfect", "Exceeded expectations"],
+        4: ["Very good", "Nice quality"],
+        3: ["It's fine", "Okay for the price"],
+        2: ["Not great"],
+        1: ["Disappointed"],
+    }
+    rows = []
+    for product_id in products:
+        quality = rng.uniform(2.5, 5)
+        for user_id in rng.sample(reviewers, k=min(len(reviewers), rng.choice([0, 0, 1, 2, 3, 5, 8]))):
+            rating = max(1, min(5, round(rng.gauss(quality, 0.8))))
+            rows.append(
+                Review(
+                    product_id=product_id,
+                    user_id=user_id,
+                    rating=rating,
+                    title=rng.choice(titles[rating]),
+                    created_at=timezone.now() - dt.timedelta(days=rng.randint(0, 300)),
+                )
+            )
+    for batch in ctx.batches(rows, 5000, "reviews"):
+        Review.objects.bulk_create(batch)
+    product_refresh_rating(product_ids=products)

@@ -1,0 +1,100 @@
+"""Search, filters and sorting for product lists: one FilterSet for the storefront and the API."""
+
+from decimal import Decimal
+
+import django_filters
+from django import forms
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from shop.catalog.models import Category, Product
+
+SORTS = {
+    # public value: (label, order_by); "id" last keeps pages stable when values tie.
+    "-created": (_("Newest"), [F("created_at").desc(), F("id").desc()]),
+    "price": (_("Price: low to high"), [F("price").asc(), F("id").asc()]),
+    "-price": (_("Price: high to low"), [F("price").desc(), F("id").desc()]),
+    "name": (_("Name: A to Z"), [F("name").asc(), F("id").asc()]),
+    "-name": (_("Name: Z to A"), [F("name").desc(), F("id").desc()]),
+    "-rating": (_("Best rated"), [F("rating_avg").desc(nulls_last=True), F("rating_count").desc(), F("id").desc()]),
+    "rating": (_("Lowest rated"), [F("rating_avg").asc(nulls_last=True), F("id").asc()]),
+}
+DEFAULT_SORT = "-created"
+MAX_SEARCH_TERMS = 8
+
+
+class ProductFilterForm(forms.Form):
+    category_obj: Category | None = None
+
+    def clean_category(self):
+        slug = self.cleaned_data.get("category")
+        if slug:
+            self.category_obj = Category.objects.filter(slug=slug).first()
+            if self.category_obj is None:
+                raise forms.ValidationError(_("There is no category “%(slug)s”.") % {"slug": slug})
+        return slug
+
+    def clean(self):
+        cleaned = super().clean()
+        low, high = cleaned.get("min_price"), cleaned.get("max_price")
+        if low is not None and high is not None and low > high:
+            self.add_error("max_price", _("The maximum price must not be below the minimum price."))
+        return cleaned
+
+
+class ProductFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(label=_("Search"), method="filter_search", max_length=200)
+    category = django_filters.CharFilter(label=_("Category"), method="filter_category", max_length=100)
+    min_price = django_filters.NumberFilter(
+        label=_("Min price"),
+        field_name="price",
+        lookup_expr="gte",
+        min_value=Decimal(0),
+        max_digits=12,
+        decimal_places=2,
+    )
+    max_price = django_filters.NumberFilter(
+        label=_("Max price"),
+        field_name="price",
+        lookup_expr="lte",
+        min_value=Decimal(0),
+        max_digits=12,
+        decimal_places=2,
+    )
+    in_stock = django_filters.BooleanFilter(label=_("In stock only"), method="filter_in_stock")
+    on_sale = django_filters.BooleanFilter(label=_("On sale"), method="filter_on_sale")
+    ordering = django_filters.ChoiceFilter(
+        label=_("Sort by"), choices=[(k, v[0]) for k, v in SORTS.items()], method="filter_ordering", empty_label=None
+    )
+
+    class Meta:
+        model = Product
+        fields = ["search", "category", "min_price", "max_price", "in_stock", "on_sale", "ordering"]
+        form = ProductFilterForm
+
+    @property
+    def qs(self):
+        if not hasattr(self, "_qs"):
+            qs = super().qs
+            if not getattr(self.form, "cleaned_data", {}).get("ordering"):
+                qs = qs.order_by(*SORTS[DEFAULT_SORT][1])
+            self._qs = qs
+        return self._qs
+
+    def filter_search(self, queryset, name, value):
+        # Every word must appear in the name, the description or the SKU.
+        for term in value.split()[:MAX_SEARCH_TERMS]:
+            queryset = queryset.filter(Q(name__icontains=term) | Q(description__icontains=term) | Q(sku__iexact=term))
+        return queryset
+
+    def filter_category(self, queryset, name, value):
+        return queryset.in_category(self.form.category_obj)
+
+    def filter_in_stock(self, queryset, name, value):
+        return queryset.filter(stock__gt=0) if value else queryset
+
+    def filter_on_sale(self, queryset, name, value):
+        return queryset.filter(compare_at_price__isnull=False) if value else queryset
+
+    def filter_ordering(self, queryset, name, value):
+        return queryset.order_by(*SORTS[value][1])

@@ -1,0 +1,223 @@
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Concat, Substr
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from shop.core.money import Money
+
+
+class Category(models.Model):
+    """A node of the category tree, e.g. Clothing > Women > Dresses.
+
+    `path` is the chain of slugs from the root ("clothing/women/dresses"): a
+    whole subtree is one indexed prefix query, and the tree in display order is
+    one query ordered by path.
+    """
+
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent"), null=True, blank=True, related_name="children", on_delete=models.PROTECT
+    )
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    path = models.CharField(max_length=500, unique=True, editable=False)
+    depth = models.PositiveSmallIntegerField(default=0, editable=False)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["path"]
+
+    def __str__(self):
+        return self.name
+
+    def save(self, *args, **kwargs):
+        old_path = self.path
+        self.path = f"{self.parent.path}/{self.slug}" if self.parent_id else self.slug
+        self.depth = self.path.count("/")
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if old_path and old_path != self.path:
+                # Moved or renamed: re-root every descendant's path in one statement.
+                Category.objects.filter(path__startswith=old_path + "/").update(
+                    path=Concat(models.Value(self.path), Substr("path", len(old_path) + 1)),
+                    depth=F("depth") + (self.depth - old_path.count("/")),
+                )
+
+    def get_absolute_url(self):
+        return reverse("catalog:category", kwargs={"slug": self.slug})
+
+    def clean(self):
+        if self.parent_id and self.pk:
+            if self.parent_id == self.pk or self.parent.path.startswith(self.path + "/"):
+                raise ValidationError({"parent": _("A category cannot be placed inside itself.")})
+
+    def subtree(self):
+        """This category and all below it."""
+        return Category.objects.filter(Q(pk=self.pk) | Q(path__startswith=self.path + "/"))
+
+    def ancestors(self):
+        """From the root down to this category's parent (for breadcrumbs), in one query."""
+        parts = self.path.split("/")
+        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts))]
+        return Category.objects.filter(path__in=prefixes).order_by("depth") if prefixes else Category.objects.none()
+
+
+class ProductQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(is_active=True)
+
+    def in_category(self, category: Category):
+        return self.filter(category__in=category.subtree())
+
+    def on_sale(self):
+        return self.filter(compare_at_price__isnull=False)
+
+    def in_stock(self):
+        return self.filter(stock__gt=0)
+
+    def for_listing(self):
+        """What a product card shows, in a fixed number of queries whatever the page size."""
+        return self.select_related("category").prefetch_related(
+            models.Prefetch("images", queryset=ProductImage.objects.order_by("position", "id"))
+        )
+
+
+class Product(models.Model):
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    slug = models.SlugField(_("slug"), max_length=200, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), related_name="products", on_delete=models.PROTECT
+    )
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2, validators=[MinValueValidator(0)])
+    compare_at_price = models.DecimalField(
+        _("compare-at price"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("The former price, shown struck through when the product is on sale. Must be above the price."),
+    )
+    stock = models.PositiveIntegerField(_("stock"), default=0)
+    is_active = models.BooleanField(
+        _("active"), default=True, help_text=_("Inactive products are hidden from the store.")
+    )
+    is_featured = models.BooleanField(_("featured"), default=False)
+    # Kept up to date by the review services, so sorting by rating is one indexed column.
+    rating_avg = models.DecimalField(_("rating"), max_digits=3, decimal_places=2, null=True, blank=True, editable=False)
+    rating_count = models.PositiveIntegerField(_("reviews"), default=0, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = ProductQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["is_active", "price"]),
+            models.Index(fields=["is_active", "-created_at"]),
+            models.Index(fields=["is_active", "name"]),
+            models.Index(fields=["is_active", "-rating_avg"]),
+        ]
+        constraints = [
+            # The last line of defence against overselling: the database itself refuses negative stock.
+            models.CheckConstraint(condition=Q(stock__gte=0), name="product_stock_not_negative"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(compare_at_price__isnull=True) | Q(compare_at_price__gt=F("price")),
+                name="product_compare_at_above_price",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("catalog:product", kwargs={"slug": self.slug})
+
+    def clean(self):
+        if self.compare_at_price is not None and self.price is not None and self.compare_at_price <= self.price:
+            raise ValidationError({"compare_at_price": _("The compare-at price must be above the price, or empty.")})
+
+    @property
+    def price_money(self) -> Money:
+        return Money(self.price, settings.SHOP_CURRENCY)
+
+    @property
+    def compare_at_money(self) -> Money | None:
+        return Money(self.compare_at_price, settings.SHOP_CURRENCY) if self.compare_at_price is not None else None
+
+    @property
+    def on_sale(self) -> bool:
+        return self.compare_at_price is not None
+
+    @property
+    def discount_percent(self) -> int:
+        if not self.on_sale:
+            return 0
+        return int((1 - self.price / self.compare_at_price) * 100)
+
+    @property
+    def in_stock(self) -> bool:
+        return self.stock > 0
+
+    @property
+    def low_stock(self) -> bool:
+        return 0 < self.stock <= settings.SHOP_LOW_STOCK
+
+    @property
+    def main_image(self):
+        # Uses the prefetched list when there is one (no query per product).
+        images = list(self.images.all())
+        return images[0] if images else None
+
+
+class ProductImage(models.Model):
+    product = models.ForeignKey(Product, related_name="images", on_delete=models.CASCADE)
+    image = models.ImageField(_("image"), upload_to="products/%Y/%m")
+    alt_text = models.CharField(
+        _("alternative text"), max_length=200, blank=True, help_text=_("Describes the image for screen readers.")
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("image")
+        verbose_name_plural = _("images")
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.alt_text or self.image.name
+
+    @property
+    def alt(self) -> str:
+        return self.alt_text or self.product.name
+
+
+class Review(models.Model):
+    product = models.ForeignKey(Product, related_name="reviews", on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="reviews", on_delete=models.CASCADE)
+    rating = models.PositiveSmallIntegerField(_("rating"), validators=[MinValueValidator(1), MaxValueValidator(5)])
+    title = models.CharField(_("title"), max_length=120, blank=True)
+    body = models.TextField(_("review"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "user"], name="one_review_per_customer_and_product"),
+            models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="review_rating_1_to_5"),
+        ]
+
+    def __str__(self):
+        return f"{self.rating}★ {self.product} by {self.user}"
