@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "shop.accounts",
     "shop.catalog",
     "shop.cart",
+    "shop.orders",
     "shop.payments",
 ]
 
@@ -176,6 +177,8 @@ if not DEBUG:
 CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 if not REDIS_URL:
     _queue = VAR_DIR / "celery" / "queue"
+    for _folder in ("queue", "processed", "control"):
+        (VAR_DIR / "celery" / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),
@@ -186,6 +189,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "purge-abandoned-anonymous-carts": {"task": "shop.cart.tasks.purge_stale_carts", "schedule": 6 * 3600},
+    "expire-unpaid-orders": {"task": "shop.orders.tasks.expire_unpaid_orders", "schedule": 60},
+    "send-pending-order-emails": {"task": "shop.orders.tasks.send_pending_order_emails", "schedule": 120},
 }
 
 # Stripe: localstripe on loopback unless real keys are given.
@@ -242,7 +247,21 @@ SHOP_LOGIN_ATTEMPTS = (env_int("SHOP_LOGIN_ATTEMPTS", 10), 15 * 60)
 # Anonymous carts untouched for this many days are deleted by a scheduled job.
 SHOP_ANONYMOUS_CART_DAYS = env_int("SHOP_ANONYMOUS_CART_DAYS", 30)
 # The pricing pipeline (DESIGN.md section 3): adjusters run in this order.
-SHOP_PRICE_ADJUSTERS: list[str] = []
+SHOP_PRICE_ADJUSTERS: list[str] = [
+    "shop.orders.shipping.ShippingAdjuster",
+]
+# Flat shipping rates in the store currency; "free_over" makes a method free above that merchandise total.
+SHOP_SHIPPING_METHODS = {
+    "standard": {"label": _("Standard delivery (3–5 days)"), "price": env_str("SHIPPING_STANDARD", "5.00"),
+                 "free_over": env_str("SHIPPING_FREE_OVER", "50.00")},
+    "express": {"label": _("Express delivery (1–2 days)"), "price": env_str("SHIPPING_EXPRESS", "15.00")},
+}
+# Unpaid orders expire (and give their stock back) after this many minutes.
+SHOP_ORDER_PAYMENT_MINUTES = env_int("SHOP_ORDER_PAYMENT_MINUTES", 60)
+# The payment seam (DESIGN.md section 5): one class, chosen here.
+SHOP_PAYMENT_GATEWAY = "shop.payments.stripe_gateway.StripeGateway"
+# Absolute links in emails.
+SHOP_SITE_URL = env_str("SHOP_SITE_URL", "http://127.0.0.1:8000")
 # Demo data: each app adds its own, in this order (manage.py seed_demo).
 DEMO_SEEDERS = [
     "shop.accounts.demo.seed",

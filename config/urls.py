@@ -11,6 +11,7 @@ admin.site.site_title = settings.SHOP_NAME
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(("shop.api_urls", "api"))),
+    path("", include("shop.orders.urls")),
     path("account/", include("shop.accounts.urls")),
     path("cart/", include("shop.cart.urls")),
     path("healthz", core_views.health, name="health"),

@@ -7,12 +7,15 @@ from rest_framework.routers import DefaultRouter
 from shop.accounts import api as accounts_api
 from shop.cart import api as cart_api
 from shop.catalog import api as catalog_api
+from shop.orders import api as orders_api
+from shop.payments.webhooks import stripe_webhook
 
 router = DefaultRouter()
 router.register("categories", catalog_api.CategoryViewSet, basename="category")
 router.register("products", catalog_api.ProductViewSet, basename="product")
 router.register(r"products/(?P<product_slug>[-\w]+)/reviews", catalog_api.ReviewViewSet, basename="product-review")
 router.register("account/addresses", accounts_api.AddressViewSet, basename="address")
+router.register("orders", orders_api.OrderViewSet, basename="order")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -23,5 +26,8 @@ urlpatterns = [
     path("cart/", cart_api.CartView.as_view(), name="cart"),
     path("cart/items/", cart_api.CartItemsView.as_view(), name="cart-items"),
     path("cart/items/<int:line_id>/", cart_api.CartItemView.as_view(), name="cart-item"),
+    path("checkout/", orders_api.CheckoutView.as_view(), name="checkout"),
+    path("orders/<str:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
+    path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("", include(router.urls)),
 ]

@@ -70,10 +70,19 @@ class PricedCart:
         return not self.lines
 
 
-class Adjuster(Protocol):
-    def adjust(self, priced: PricedCart, *, cart, customer) -> list[Adjustment]: ...
+@dataclass(frozen=True)
+class PricingContext:
+    """What adjusters may look at besides the lines: who buys, and the choices made at checkout."""
 
-    def commit(self, order, adjustments: list[Adjustment]) -> None: ...
+    cart: object | None = None
+    customer: object | None = None
+    shipping_method: str | None = None  # None on the cart page: shipping is chosen at checkout
+
+
+class Adjuster(Protocol):
+    def adjust(self, priced: PricedCart, context: PricingContext) -> list[Adjustment]: ...
+
+    def commit(self, order, adjustments: list[Adjustment], context: PricingContext) -> None: ...
 
 
 @cache
@@ -105,11 +114,17 @@ def price_lines(lines, currency: str | None = None) -> PricedCart:
     return PricedCart(currency=currency, lines=priced, subtotal=subtotal)
 
 
-def price_cart(cart, *, customer=None) -> PricedCart:
-    """Price a cart whose lines (with products) are loaded, then run every adjuster."""
-    priced = price_lines(cart.lines.all() if cart is not None else [])
+def price_cart(cart, *, customer=None, shipping_method: str | None = None, lines=None) -> PricedCart:
+    """Price a cart whose lines (with products) are loaded, then run every adjuster in order.
+
+    Each adjuster sees the adjustments made before it (shipping sees the discounts).
+    """
+    if customer is not None and not getattr(customer, "is_authenticated", False):
+        customer = None
+    context = PricingContext(cart=cart, customer=customer, shipping_method=shipping_method)
+    priced = price_lines(lines if lines is not None else (cart.lines.all() if cart is not None else []))
     for adjuster in adjusters():
-        for adjustment in adjuster.adjust(priced, cart=cart, customer=customer):
+        for adjustment in adjuster.adjust(priced, context):
             priced.adjustments.append(
                 Adjustment(
                     label=adjustment.label,

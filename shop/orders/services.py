@@ -1,0 +1,211 @@
+"""Every change to an order's status goes through here, and each writes one timeline event.
+
+Transitions lock the order row (select_for_update) and check TRANSITIONS, so a
+replayed webhook, a double click in the admin or the expiry job running twice
+finds the order already moved and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from shop.catalog.models import Product
+from shop.core.errors import Conflict, ShopError
+from shop.core.money import Money
+from shop.orders import signals
+from shop.orders.models import UNPAID, EventKind, Order, OrderEmail, OrderEvent, OrderStatus
+
+log = logging.getLogger(__name__)
+S = OrderStatus
+
+
+class PaymentMismatch(ShopError):
+    code = "payment_mismatch"
+
+
+def order_event(*, order: Order, kind: str, message: str = "", data: dict | None = None, actor=None) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order, kind=kind, status=order.status, message=message[:300], data=data or {}, actor=actor,
+        created_at=timezone.now(),
+    )
+
+
+def _locked(order_id: int) -> Order:
+    return Order.objects.select_for_update().get(pk=order_id)
+
+
+def _move(order: Order, status: str, kind: str, *, message="", data=None, actor=None, fields=()) -> None:
+    order.status = status
+    order.save(update_fields=["status", "updated_at", *fields])
+    order_event(order=order, kind=kind, message=message, data=data, actor=actor)
+
+
+def _restock(order: Order) -> None:
+    # Product-id order, as at checkout, so restocking never deadlocks with a checkout.
+    for line in order.lines.exclude(product=None).order_by("product_id"):
+        Product.objects.filter(pk=line.product_id).update(stock=F("stock") + line.quantity)
+
+
+def queue_email(*, order: Order, kind: str, reference: str = "") -> None:
+    """Record the email with the change it reports; send it after commit (or let the sweep do it)."""
+    email, created = OrderEmail.objects.get_or_create(order=order, kind=kind, reference=reference)
+    if created:
+        transaction.on_commit(lambda: _enqueue_email(email.pk))
+
+
+def _enqueue_email(email_id: int) -> None:
+    from shop.orders.tasks import send_order_email
+
+    try:
+        send_order_email.delay(email_id=email_id)
+    except Exception:  # the broker is down: the order stands, the sweep sends the email later
+        log.warning("Could not enqueue order email %s; the scheduled sweep will send it.", email_id, exc_info=True)
+
+
+def _send(signal, **kwargs) -> None:
+    transaction.on_commit(lambda: signal.send(sender=Order, **kwargs))
+
+
+def order_mark_paid(*, order_id: int, amount: Money, reference: str = "") -> tuple[Order, bool]:
+    """Record a successful payment. Returns (order, changed). Never pays an order twice.
+
+    The amount and currency must be the order's; a payment for an order that
+    already expired or was cancelled is reported (changed=False, status kept)
+    so the caller can refund it.
+    """
+    with transaction.atomic():
+        order = _locked(order_id)
+        if amount.currency != order.currency or amount.amount != order.total:
+            order_event(order=order, kind=EventKind.NOTE, data={"amount": str(amount.amount), "currency": amount.currency},
+                        message=_("A payment of %(amount)s did not match the order total; not applied.") % {
+                            "amount": amount.format()})
+            raise PaymentMismatch(_("The payment does not match the order total."))
+        if order.status not in UNPAID:
+            return order, False
+        order.paid_at = timezone.now()
+        order.expires_at = None
+        _move(order, S.PAID, EventKind.PAID, data={"reference": reference}, fields=["paid_at", "expires_at"])
+        queue_email(order=order, kind="confirmation")
+        _send(signals.order_paid, order_id=order.pk)
+    return order, True
+
+
+def order_mark_payment_failed(*, order_id: int, message: str = "", declined: bool = False) -> Order:
+    """A card was declined or a payment failed: the order is kept so the customer can try again."""
+    with transaction.atomic():
+        order = _locked(order_id)
+        if order.status in UNPAID:
+            kind = EventKind.PAYMENT_DECLINED if declined else EventKind.PAYMENT_FAILED
+            _move(order, S.PAYMENT_FAILED, kind, message=message)
+    return order
+
+
+def order_ship(*, order_id: int, carrier: str, tracking_number: str, actor=None) -> Order:
+    with transaction.atomic():
+        order = _locked(order_id)
+        _require(order, S.SHIPPED, _("Only paid orders can be shipped."))
+        order.carrier, order.tracking_number = carrier, tracking_number
+        _move(order, S.SHIPPED, EventKind.SHIPPED, actor=actor, fields=["carrier", "tracking_number"],
+              message=f"{carrier} {tracking_number}".strip(),
+              data={"carrier": carrier, "tracking_number": tracking_number})
+        queue_email(order=order, kind="shipped")
+        _send(signals.order_shipped, order_id=order.pk)
+    return order
+
+
+def order_deliver(*, order_id: int, actor=None) -> Order:
+    with transaction.atomic():
+        order = _locked(order_id)
+        _require(order, S.DELIVERED, _("Only shipped orders can be marked delivered."))
+        _move(order, S.DELIVERED, EventKind.DELIVERED, actor=actor)
+    return order
+
+
+def order_cancel(*, order_id: int, actor=None, message: str = "") -> Order:
+    """Cancel an order that has not shipped: its stock comes back; a paid order is refunded in full first."""
+    order = Order.objects.get(pk=order_id)
+    _require(order, S.CANCELLED, _("Shipped, delivered or closed orders cannot be cancelled; refund them instead."))
+    if order.is_paid and order.refundable.amount > 0:
+        from shop.orders.payment import gateway
+
+        gateway().refund(order=order, amount=order.refundable, actor=actor, cancel=True)
+    with transaction.atomic():
+        order = _locked(order_id)
+        if order.status == S.CANCELLED:
+            return order
+        _require(order, S.CANCELLED, _("This order can no longer be cancelled."))
+        _restock(order)
+        _move(order, S.CANCELLED, EventKind.CANCELLED, actor=actor, message=message)
+        _send(signals.order_cancelled, order_id=order.pk, reason="cancelled")
+    return order
+
+
+def orders_expire(*, now=None, limit: int = 500) -> int:
+    """Expire unpaid orders past their payment deadline; their stock comes back. Safe to run twice."""
+    now = now or timezone.now()
+    ids = list(
+        Order.objects.filter(status__in=UNPAID, expires_at__lt=now).order_by("expires_at").values_list("pk", flat=True)[:limit]
+    )
+    expired = 0
+    for order_id in ids:
+        with transaction.atomic():
+            order = _locked(order_id)
+            if order.status not in UNPAID or order.expires_at is None or order.expires_at >= now:
+                continue  # paid or expired meanwhile
+            _restock(order)
+            _move(order, S.EXPIRED, EventKind.EXPIRED)
+            _send(signals.order_cancelled, order_id=order.pk, reason="expired")
+            expired += 1
+    return expired
+
+
+def order_record_refund(
+    *, order_id: int, amount: Money, reference: str, actor=None, reason: str = "", keep_status: bool = False
+) -> Order:
+    """Record money given back (called by the payment gateway once the provider confirmed it).
+
+    keep_status: the refund is part of a cancellation, which sets the status itself.
+    """
+    with transaction.atomic():
+        order = _locked(order_id)
+        if amount.currency != order.currency or amount.amount <= 0 or amount.amount > order.refundable.amount:
+            raise Conflict(_("A refund must be more than zero and at most %(max)s.") % {"max": order.refundable.format()})
+        order.amount_refunded = F("amount_refunded") + amount.amount
+        order.save(update_fields=["amount_refunded", "updated_at"])
+        order.refresh_from_db(fields=["amount_refunded"])
+        full = order.amount_refunded == order.total
+        data = {"amount": str(amount.amount), "reference": reference}
+        message = reason or amount.format()
+        if full and not keep_status and order.can_move_to(S.REFUNDED):
+            _move(order, S.REFUNDED, EventKind.REFUNDED, actor=actor, data=data, message=message)
+        else:
+            order_event(order=order, kind=EventKind.PARTIALLY_REFUNDED if not full else EventKind.REFUNDED,
+                        actor=actor, data=data, message=message)
+        queue_email(order=order, kind="refunded", reference=reference)
+        _send(signals.order_refunded, order_id=order.pk, amount=Decimal(amount.amount), refund_reference=reference)
+    return order
+
+
+def order_refund(*, order_id: int, amount: Money, actor=None, reason: str = "") -> Order:
+    """Refund part or all of a paid order through the payment provider."""
+    order = Order.objects.get(pk=order_id)
+    if not order.is_paid:
+        raise Conflict(_("Only paid orders can be refunded."))
+    if amount.amount <= 0 or amount.amount > order.refundable.amount:
+        raise Conflict(_("A refund must be more than zero and at most %(max)s.") % {"max": order.refundable.format()},
+                       field="amount")
+    from shop.orders.payment import gateway
+
+    gateway().refund(order=order, amount=amount, actor=actor, reason=reason)
+    return Order.objects.get(pk=order_id)
+
+
+def _require(order: Order, status: str, message: str) -> None:
+    if not order.can_move_to(status):
+        raise Conflict(message)

@@ -1,0 +1,8 @@
+from django.dispatch import Signal
+
+# All sent after commit, with order_id; listeners (loyalty, analytics, campaigns) must be idempotent.
+order_placed = Signal()
+order_paid = Signal()
+order_cancelled = Signal()  # also reason="cancelled" | "expired"
+order_refunded = Signal()  # also amount (Decimal), refund_reference
+order_shipped = Signal()
