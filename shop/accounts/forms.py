@@ -5,9 +5,10 @@ from django.utils.translation import gettext_lazy as _
 
 from shop.accounts.countries import country_choices
 from shop.accounts.models import Address, Gender, Profile, User
+from shop.core.forms import NoColonLabels
 
 
-class EmailLoginForm(AuthenticationForm):
+class EmailLoginForm(NoColonLabels, AuthenticationForm):
     username = forms.EmailField(
         label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
@@ -16,7 +17,7 @@ class EmailLoginForm(AuthenticationForm):
         return User.objects.normalize_email(self.cleaned_data["username"])
 
 
-class RegisterForm(forms.Form):
+class RegisterForm(NoColonLabels, forms.Form):
     email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
@@ -31,7 +32,7 @@ class RegisterForm(forms.Form):
     )
 
 
-class ProfileForm(forms.ModelForm):
+class ProfileForm(NoColonLabels, forms.ModelForm):
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     birthday = forms.DateField(label=_("Birthday"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -50,7 +51,7 @@ class ProfileForm(forms.ModelForm):
         self.fields["country"].choices = [("", "—"), *country_choices()]
 
 
-class AddressForm(forms.ModelForm):
+class AddressForm(NoColonLabels, forms.ModelForm):
     country = forms.ChoiceField(label=_("Country"))
 
     class Meta:

@@ -79,7 +79,14 @@ def address_update(*, user: User, address_id: int, **fields) -> Address:
 
 
 def address_delete(*, user: User, address_id: int) -> None:
-    _own_address(user, address_id).delete()
+    with transaction.atomic():
+        address = _own_address(user, address_id)
+        address.delete()
+        if address.is_default:
+            # Keep a default while any address is left: the newest one takes over.
+            successor = Address.objects.filter(user=user).order_by("-created_at", "-id").first()
+            if successor:
+                address_set_default(user=user, address_id=successor.pk)
 
 
 def address_set_default(*, user: User, address_id: int) -> None:

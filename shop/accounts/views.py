@@ -1,11 +1,13 @@
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -13,6 +15,7 @@ from shop.accounts import services
 from shop.accounts.forms import AddressForm, EmailLoginForm, ProfileForm, RegisterForm
 from shop.core import ratelimit
 from shop.core.errors import ShopError
+from shop.core.forms import NoColonLabels
 
 
 class LoginView(auth_views.LoginView):
@@ -54,7 +57,10 @@ def register(request):
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, _("Welcome to %(shop)s! Your account is ready.") % {"shop": settings.SHOP_NAME})
-            return redirect(request.GET.get("next") or "accounts:profile")
+            next_url = request.GET.get("next")
+            if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+                next_url = None  # never send a new customer off-site
+            return redirect(next_url or "accounts:profile")
     status = 400 if form.errors else 200
     return render(request, "account/register.html", {"form": form}, status=status)
 
@@ -76,8 +82,8 @@ def profile(request):
 
 @login_required
 def address_edit(request, pk=None):
-    address = request.user.addresses.filter(pk=pk).first() if pk else None
-    if pk and address is None:
+    address = request.user.addresses.filter(pk=pk).first() if pk is not None else None
+    if pk is not None and address is None:
         return render(request, "404.html", {"message": _("Address not found.")}, status=404)
     form = AddressForm(request.POST or None, instance=address)
     if request.method == "POST" and form.is_valid():
@@ -103,7 +109,16 @@ def address_delete(request, pk):
     return redirect("accounts:profile")
 
 
+class PasswordResetForm(NoColonLabels, auth_forms.PasswordResetForm):
+    pass
+
+
+class SetPasswordForm(NoColonLabels, auth_forms.SetPasswordForm):
+    pass
+
+
 password_reset = auth_views.PasswordResetView.as_view(
+    form_class=PasswordResetForm,
     template_name="account/password_reset.html",
     email_template_name="account/email/password_reset.txt",
     subject_template_name="account/email/password_reset_subject.txt",
@@ -111,7 +126,9 @@ password_reset = auth_views.PasswordResetView.as_view(
 )
 password_reset_done = auth_views.PasswordResetDoneView.as_view(template_name="account/password_reset_done.html")
 password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
-    template_name="account/password_reset_confirm.html", success_url=reverse_lazy("accounts:password_reset_complete")
+    form_class=SetPasswordForm,
+    template_name="account/password_reset_confirm.html",
+    success_url=reverse_lazy("accounts:password_reset_complete"),
 )
 password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
     template_name="account/password_reset_complete.html"

@@ -54,6 +54,12 @@ class AdjustmentSerializer(serializers.Serializer):
     source = serializers.CharField()
 
 
+class UnavailableLineSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    product = serializers.SlugField(source="product.slug")
+    name = serializers.CharField(source="product.name")
+
+
 class CartSerializer(serializers.Serializer):
     token = serializers.UUIDField(allow_null=True)
     currency = serializers.CharField()
@@ -61,6 +67,9 @@ class CartSerializer(serializers.Serializer):
     item_count = serializers.IntegerField()
     subtotal = serializers.DecimalField(source="subtotal.amount", max_digits=12, decimal_places=2)
     adjustments = AdjustmentSerializer(many=True)
+    unavailable = UnavailableLineSerializer(
+        many=True, help_text="Lines whose product is no longer sold (not in totals)."
+    )
     total = serializers.DecimalField(source="total.amount", max_digits=12, decimal_places=2)
 
 
@@ -73,28 +82,21 @@ class QuantityInput(serializers.Serializer):
     quantity = serializers.IntegerField(min_value=1, max_value=services.MAX_LINE_QUANTITY)
 
 
-class CsrfForSessionCarts(SessionAuthentication):
-    """Anonymous carts held by the session cookie get CSRF protection too.
-
-    DRF checks CSRF only for logged-in session users; without this, another
-    site could fill a visitor's anonymous cart. Clients that send the cart
-    token header are not using the cookie, so CSRF does not apply to them.
-    """
-
-    def authenticate(self, request):
-        result = super().authenticate(request)
-        if (
-            result is None
-            and not request._request.headers.get(HEADER)
-            and request._request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-        ):
-            self.enforce_csrf(request)
-        return result
-
-
 class CartAPIView(APIView):
     permission_classes = [permissions.AllowAny]
-    authentication_classes = [CsrfForSessionCarts, *APIView.authentication_classes[1:]]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # DRF checks CSRF only for logged-in session users. An anonymous cart held
+        # by the session cookie needs it too, or another site could fill a
+        # visitor's cart. Clients sending the cart token header do not use the
+        # cookie, so CSRF does not apply to them.
+        if (
+            not request.user.is_authenticated
+            and not request.headers.get(HEADER)
+            and settings.SESSION_COOKIE_NAME in request.COOKIES
+        ):
+            SessionAuthentication().enforce_csrf(request)
 
     def cart_response(self, request, status_code=status.HTTP_200_OK):
         cart = cart_for_request(request)
@@ -107,6 +109,7 @@ class CartAPIView(APIView):
                 "item_count": priced.item_count,
                 "subtotal": priced.subtotal,
                 "adjustments": priced.adjustments,
+                "unavailable": priced.unavailable,
                 "total": priced.total,
             },
             context={"request": request},

@@ -53,6 +53,7 @@ class PricedCart:
     lines: list[PricedLine]
     subtotal: Money
     adjustments: list[Adjustment] = field(default_factory=list)
+    unavailable: list = field(default_factory=list)  # cart lines whose product is no longer sold
 
     @property
     def total(self) -> Money:
@@ -95,8 +96,15 @@ def adjusters() -> tuple[Adjuster, ...]:
 
 
 def price_lines(lines, currency: str | None = None) -> PricedCart:
-    """Subtotals only: each line is unit price × quantity, rounded."""
+    """Subtotals only: each line is unit price × quantity, rounded.
+
+    Lines whose product is no longer sold are left out of the totals and listed
+    in `unavailable`, for the cart to show and the customer to remove.
+    """
     currency = currency or settings.SHOP_CURRENCY
+    lines = list(lines)
+    unavailable = [line for line in lines if not line.product.is_active]
+    lines = [line for line in lines if line.product.is_active]
     priced = [
         PricedLine(
             line_id=line.pk,
@@ -111,7 +119,7 @@ def price_lines(lines, currency: str | None = None) -> PricedCart:
     subtotal = Money.zero(currency)
     for line in priced:
         subtotal = subtotal + line.total
-    return PricedCart(currency=currency, lines=priced, subtotal=subtotal)
+    return PricedCart(currency=currency, lines=priced, subtotal=subtotal, unavailable=unavailable)
 
 
 def price_cart(cart, *, customer=None, shipping_method: str | None = None, lines=None) -> PricedCart:

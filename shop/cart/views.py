@@ -9,7 +9,7 @@ from shop.cart import services
 from shop.cart.pricing import price_cart
 from shop.cart.selectors import cart_for_request
 from shop.catalog.models import Product
-from shop.core.errors import ShopError
+from shop.core.errors import NotFound, ShopError
 
 
 class QuantityForm(forms.Form):
@@ -56,7 +56,7 @@ def cart_update(request, line_id):
     cart = cart_for_request(request)
     try:
         if cart is None:
-            raise ShopError(_("Your cart is empty."))
+            raise NotFound(_("That line is not in your cart."))
         services.cart_set_quantity(cart=cart, line_id=line_id, quantity=_quantity(request))
     except ShopError as exc:
         return _render_cart(request, error=exc.message, status=exc.status_code)
@@ -69,7 +69,7 @@ def cart_remove(request, line_id):
     cart = cart_for_request(request)
     try:
         if cart is None:
-            raise ShopError(_("Your cart is empty."))
+            raise NotFound(_("That line is not in your cart."))
         services.cart_remove(cart=cart, line_id=line_id)
     except ShopError as exc:
         return _render_cart(request, error=exc.message, status=exc.status_code)

@@ -111,19 +111,7 @@ class ImportForm(forms.Form):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = [
-        "thumbnail",
-        "name",
-        "sku",
-        "category",
-        "price",
-        "compare_at_price",
-        "stock",
-        "is_active",
-        "is_featured",
-        "rating_avg",
-        "updated_at",
-    ]
+    list_display = ["thumbnail", "name", "sku", "category", "price", "stock", "is_active", "is_featured", "rating_avg"]
     list_display_links = ["thumbnail", "name"]
     list_editable = ["is_featured"]
     list_filter = ["is_active", "is_featured", StockFilter, OnSaleFilter, CategoryTreeFilter, "created_at"]

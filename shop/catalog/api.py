@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 
@@ -63,9 +63,16 @@ class ProductSerializer(serializers.ModelSerializer):
     def get_currency(self, product) -> str:
         return settings.SHOP_CURRENCY
 
-    def get_image(self, product) -> ImageSerializer | None:
+    @extend_schema_field(ImageSerializer(allow_null=True))
+    def get_image(self, product):
         image = product.main_image
-        return ImageSerializer(image, context=self.context).data if image else None
+        if not image:
+            return None
+        # One ImageSerializer for the whole list: building a serializer's fields
+        # for each of the 24 products cost more than the rest of the list.
+        if getattr(self, "_image_serializer", None) is None:
+            self._image_serializer = ImageSerializer(context=self.context)
+        return self._image_serializer.to_representation(image)
 
 
 class ProductDetailSerializer(ProductSerializer):

@@ -6,3 +6,6 @@ class CatalogConfig(AppConfig):
     name = "shop.catalog"
     label = "catalog"
     verbose_name = _("Catalog")
+
+    def ready(self):
+        from shop.catalog import receivers  # noqa: F401  (clears the cached category tree on changes)

@@ -7,6 +7,7 @@ minor units here and nowhere else.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -31,6 +32,10 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
 class Money:
     amount: Decimal
     currency: str
+
+    def __post_init__(self):
+        if not isinstance(self.amount, Decimal):
+            raise TypeError("Money takes a Decimal amount (never a float); use Money.of() for ints and strings.")
 
     @classmethod
     def zero(cls, currency: str | None = None) -> Money:
@@ -99,7 +104,20 @@ class Money:
     def format(self, locale: str | None = None) -> str:
         """Formatted for the active language: $1,234.50, 1 234,50 $US, ¥1,235."""
         locale = locale or to_locale(get_language() or settings.LANGUAGE_CODE)
-        return format_currency(quantize(self.amount, self.currency), self.currency, locale=locale)
+        amount = quantize(self.amount, self.currency)
+        if not isinstance(locale, str):  # a babel Locale: not worth caching
+            return format_currency(amount, self.currency, locale=locale)
+        return _format_currency(str(amount), self.currency, locale)
 
     def __str__(self) -> str:
         return self.format()
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_currency(amount: str, currency: str, locale: str) -> str:
+    """babel's format_currency, remembered: a page shows the same few prices in one language many times.
+
+    Keyed by the amount's exact text (so 0.00 and -0.00 stay apart); the result
+    depends on nothing else.
+    """
+    return format_currency(Decimal(amount), currency, locale=locale)

@@ -1,0 +1,51 @@
+# Bazaar: `make run` starts the store with demo data; `make test` runs every test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test test-postgres lint format bench seed browser clean help
+
+help:
+	@echo "make run            start the store at http://127.0.0.1:$(PORT) with demo data (Ctrl-C stops it)"
+	@echo "make test           install what the tests need and run the whole suite (SQLite)"
+	@echo "make test-postgres  the suite again on a private PostgreSQL (needs the postgresql package)"
+	@echo "make lint           ruff"
+	@echo "make bench          web benchmark (bench/README.md)"
+
+$(BIN)/.installed: requirements.txt
+	@test -n "$(PYTHON)" || (echo "Python 3.11 is needed: install python3.11 and try again." && exit 1)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+run: $(BIN)/.installed
+	PORT=$(PORT) $(BIN)/python manage.py runstore --port $(PORT)
+
+seed: $(BIN)/.installed
+	$(BIN)/python manage.py migrate --verbosity 0 && $(BIN)/python manage.py seed_demo
+
+# Browser tests drive Chromium; install Debian's when we can (root), otherwise say how.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || test -n "$$CHROMIUM_PATH" || \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Browser tests need Chromium: sudo apt-get install chromium (or set CHROMIUM_PATH)."; fi
+
+test: $(BIN)/.installed browser
+	$(BIN)/pytest -n 2 --dist loadgroup -q
+
+test-postgres: $(BIN)/.installed
+	.ci/with-postgres.sh $(BIN)/pytest -n 2 -q -m "not e2e"
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(BIN)/.installed
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/web.py
+
+clean:
+	rm -rf var test-artifacts

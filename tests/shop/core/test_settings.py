@@ -1,0 +1,84 @@
+"""Production settings come from the environment and pass Django's deployment checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list
+
+ROOT = Path(__file__).resolve().parents[3]
+PRODUCTION_ENV = {
+    "DJANGO_DEBUG": "0",
+    "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-0123456789abcdef",
+    "ALLOWED_HOSTS": "shop.example.com",
+    "DATABASE_URL": "postgres://shop:secret@127.0.0.1:5432/shop",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "STRIPE_SECRET_KEY": "sk_test_realkey123",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_realkey123",
+    "STRIPE_WEBHOOK_SECRET": "whsec_realsecret",
+    "EMAIL_HOST": "smtp.example.com",
+}
+
+
+def _manage(*args, env):
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.startswith("BAZAAR_")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_it_passes_the_deployment_checks_with_production_settings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_it_uses_postgres_redis_and_real_stripe_from_the_environment():
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'], s.CELERY_BROKER_URL,"
+        " s.STRIPE_API_BASE, s.EMAIL_BACKEND, s.SESSION_COOKIE_SECURE)"
+    )
+    result = _manage("shell", "-c", code, env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    engine, cache, broker, stripe_base, email, secure_cookie = result.stdout.strip().splitlines()[-1].split()
+    assert engine == "django.db.backends.postgresql"
+    assert cache == "django.core.cache.backends.redis.RedisCache"
+    assert broker == "redis://127.0.0.1:6379/0"
+    assert stripe_base == "None"  # the real Stripe, not localstripe
+    assert email == "django.core.mail.backends.smtp.EmailBackend"
+    assert secure_cookie == "True"
+
+
+def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "Set SECRET_KEY" in result.stderr
+
+
+def test_it_rejects_a_boolean_it_cannot_read(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="SOME_FLAG='maybe' is not a boolean"):
+        env_bool("SOME_FLAG", False)
+
+
+def test_it_reads_booleans_numbers_and_lists(monkeypatch):
+    monkeypatch.setenv("A_FLAG", "off")
+    monkeypatch.setenv("A_NUMBER", "42")
+    monkeypatch.setenv("A_LIST", "a.example.com, b.example.com,")
+    assert env_bool("A_FLAG", True) is False
+    assert env_int("A_NUMBER", 0) == 42
+    assert env_list("A_LIST", []) == ["a.example.com", "b.example.com"]
+    monkeypatch.setenv("A_NUMBER", "forty")
+    with pytest.raises(ImproperlyConfigured, match="not a whole number"):
+        env_int("A_NUMBER", 0)
