@@ -255,8 +255,11 @@ SHOP_PRICE_ADJUSTERS: list[str] = [
 ]
 # Flat shipping rates in the store currency; "free_over" makes a method free above that merchandise total.
 SHOP_SHIPPING_METHODS = {
-    "standard": {"label": _("Standard delivery (3–5 days)"), "price": env_str("SHIPPING_STANDARD", "5.00"),
-                 "free_over": env_str("SHIPPING_FREE_OVER", "50.00")},
+    "standard": {
+        "label": _("Standard delivery (3–5 days)"),
+        "price": env_str("SHIPPING_STANDARD", "5.00"),
+        "free_over": env_str("SHIPPING_FREE_OVER", "50.00"),
+    },
     "express": {"label": _("Express delivery (1–2 days)"), "price": env_str("SHIPPING_EXPRESS", "15.00")},
 }
 # Unpaid orders expire (and give their stock back) after this many minutes.

@@ -68,3 +68,77 @@ def api_as():
 @pytest.fixture
 def product_with_image(db):
     return ProductImageFactory().product
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def localstripe_server():
+    """A real localstripe on loopback for this test process; its base URL."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    port = _free_port()
+    root = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "localstripe", "--port", str(port)],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/js.stripe.com/v3/", timeout=1).read()
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("localstripe did not start (is the localstripe package installed?)") from None
+            time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def localstripe(localstripe_server, settings):
+    """Point the store's Stripe client at localstripe, with no objects left from other tests."""
+    import urllib.request
+
+    settings.STRIPE_API_BASE = localstripe_server
+    settings.STRIPE_SECRET_KEY = "sk_test_localstripe"
+    settings.STRIPE_PUBLISHABLE_KEY = "pk_test_localstripe"
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_test_secret"
+    request = urllib.request.Request(f"{localstripe_server}/_config/data", method="DELETE")
+    urllib.request.urlopen(request, timeout=5).read()
+    return localstripe_server
+
+
+@pytest.fixture
+def sign_stripe_event(settings):
+    """sign_stripe_event(payload: dict) -> (body bytes, Stripe-Signature header), as Stripe signs webhooks."""
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    def sign(payload: dict, secret: str | None = None):
+        body = json.dumps(payload)
+        timestamp = int(time.time())
+        signature = hmac.new(
+            (secret or settings.STRIPE_WEBHOOK_SECRET).encode(), f"{timestamp}.{body}".encode(), hashlib.sha256
+        ).hexdigest()
+        return body.encode(), f"t={timestamp},v1={signature}"
+
+    return sign

@@ -5,8 +5,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from shop.core.errors import ShopError
 from shop.core.money import Money
@@ -65,25 +64,71 @@ class PaidFilter(admin.SimpleListFilter):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["number", "placed_at", "email", "status_tag", "total", "amount_refunded", "shipping_method", "items"]
+    list_display = [
+        "number",
+        "placed_at",
+        "email",
+        "status_tag",
+        "total",
+        "amount_refunded",
+        "shipping_method",
+        "items",
+    ]
     list_filter = ["status", PaidFilter, ("placed_at", admin.DateFieldListFilter), "shipping_method"]
     search_fields = ["number", "email", "shipping_name", "tracking_number"]
     search_help_text = gettext_lazy("Search by order number, email, name or tracking number.")
     date_hierarchy = "placed_at"
     list_per_page = 50
     readonly_fields = [
-        "number", "user", "email", "status", "currency", "subtotal", "discount_total", "shipping_total", "total",
-        "amount_refunded", "shipping_method", "placed_at", "paid_at", "expires_at", "carrier", "tracking_number",
-        "shipping_name", "shipping_line1", "shipping_line2", "shipping_city", "shipping_region",
-        "shipping_postal_code", "shipping_country", "shipping_phone",
+        "number",
+        "user",
+        "email",
+        "status",
+        "currency",
+        "subtotal",
+        "discount_total",
+        "shipping_total",
+        "total",
+        "amount_refunded",
+        "shipping_method",
+        "placed_at",
+        "paid_at",
+        "expires_at",
+        "carrier",
+        "tracking_number",
+        "shipping_name",
+        "shipping_line1",
+        "shipping_line2",
+        "shipping_city",
+        "shipping_region",
+        "shipping_postal_code",
+        "shipping_country",
+        "shipping_phone",
     ]
     fieldsets = [
         (None, {"fields": ["number", "status", "user", "email", "placed_at", "paid_at", "expires_at"]}),
-        (gettext_lazy("Money"), {"fields": ["currency", "subtotal", "discount_total", "shipping_total", "total",
-                                            "amount_refunded"]}),
-        (gettext_lazy("Shipping"), {"fields": ["shipping_method", "carrier", "tracking_number", "shipping_name",
-                                               "shipping_line1", "shipping_line2", "shipping_city", "shipping_region",
-                                               "shipping_postal_code", "shipping_country", "shipping_phone"]}),
+        (
+            gettext_lazy("Money"),
+            {"fields": ["currency", "subtotal", "discount_total", "shipping_total", "total", "amount_refunded"]},
+        ),
+        (
+            gettext_lazy("Shipping"),
+            {
+                "fields": [
+                    "shipping_method",
+                    "carrier",
+                    "tracking_number",
+                    "shipping_name",
+                    "shipping_line1",
+                    "shipping_line2",
+                    "shipping_city",
+                    "shipping_region",
+                    "shipping_postal_code",
+                    "shipping_country",
+                    "shipping_phone",
+                ]
+            },
+        ),
     ]
     inlines = [LineInline, AdjustmentInline, EventInline, EmailInline]
     actions = ["mark_delivered", "cancel_orders"]
@@ -105,30 +150,41 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_tag(self, order):
-        colours = {"paid": "#166534", "shipped": "#1d4ed8", "delivered": "#374151", "pending_payment": "#92400e",
-                   "payment_failed": "#b91c1c", "refunded": "#6b21a8"}
-        return format_html('<strong style="color:{}">{}</strong>', colours.get(order.status, "#6b7280"),
-                           order.get_status_display())
+        colours = {
+            "paid": "#166534",
+            "shipped": "#1d4ed8",
+            "delivered": "#374151",
+            "pending_payment": "#92400e",
+            "payment_failed": "#b91c1c",
+            "refunded": "#6b21a8",
+        }
+        return format_html(
+            '<strong style="color:{}">{}</strong>', colours.get(order.status, "#6b7280"), order.get_status_display()
+        )
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
         if hasattr(response, "context_data") and "cl" in response.context_data:
             qs = response.context_data["cl"].queryset.order_by()
             response.context_data["stats"] = qs.aggregate(
-                orders=Count("id"), paid=Count("id", filter=Q(status__in=PAID_STATES)),
-                revenue=Sum("total", filter=Q(status__in=PAID_STATES)), refunded=Sum("amount_refunded"),
+                orders=Count("id"),
+                paid=Count("id", filter=Q(status__in=PAID_STATES)),
+                revenue=Sum("total", filter=Q(status__in=PAID_STATES)),
+                refunded=Sum("amount_refunded"),
             )
         return response
 
     @admin.action(description=gettext_lazy("Mark selected orders delivered"))
     def mark_delivered(self, request, queryset):
-        self._bulk(request, queryset, lambda o: services.order_deliver(order_id=o.pk, actor=request.user),
-                   _("delivered"))
+        self._bulk(
+            request, queryset, lambda o: services.order_deliver(order_id=o.pk, actor=request.user), _("delivered")
+        )
 
     @admin.action(description=gettext_lazy("Cancel selected orders (stock comes back; paid ones are refunded)"))
     def cancel_orders(self, request, queryset):
-        self._bulk(request, queryset, lambda o: services.order_cancel(order_id=o.pk, actor=request.user),
-                   _("cancelled"))
+        self._bulk(
+            request, queryset, lambda o: services.order_cancel(order_id=o.pk, actor=request.user), _("cancelled")
+        )
 
     def _bulk(self, request, queryset, action, done_label):
         done, failed = 0, []
@@ -139,8 +195,11 @@ class OrderAdmin(admin.ModelAdmin):
             except (ShopError, PaymentUnavailable) as exc:
                 failed.append(f"{order.number}: {exc.message}")
         if done:
-            self.message_user(request, ngettext("%(n)d order %(what)s.", "%(n)d orders %(what)s.", done)
-                              % {"n": done, "what": done_label}, messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("%(n)d order %(what)s.", "%(n)d orders %(what)s.", done) % {"n": done, "what": done_label},
+                messages.SUCCESS,
+            )
         for failure in failed:
             self.message_user(request, failure, messages.ERROR)
 
@@ -167,36 +226,64 @@ class OrderAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, _("Done: order %(n)s.") % {"n": order.number}, messages.SUCCESS)
                 return redirect(reverse("admin:orders_order_change", args=[order.pk]))
-        return TemplateResponse(request, "admin/orders/order/action_form.html", {
-            **self.admin_site.each_context(request), "title": title, "form": form, "order": order,
-            "opts": self.model._meta,
-        }, status=400 if form.errors else 200)
+        return TemplateResponse(
+            request,
+            "admin/orders/order/action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "form": form,
+                "order": order,
+                "opts": self.model._meta,
+            },
+            status=400 if form.errors else 200,
+        )
 
     def ship_view(self, request, pk):
-        return self._form_view(request, pk, ShipForm, _("Mark shipped"), lambda order, data: services.order_ship(
-            order_id=order.pk, carrier=data["carrier"], tracking_number=data["tracking_number"], actor=request.user))
+        return self._form_view(
+            request,
+            pk,
+            ShipForm,
+            _("Mark shipped"),
+            lambda order, data: services.order_ship(
+                order_id=order.pk, carrier=data["carrier"], tracking_number=data["tracking_number"], actor=request.user
+            ),
+        )
 
     def refund_view(self, request, pk):
         order = get_object_or_404(Order, pk=pk)
         return self._form_view(
-            request, pk, RefundForm, _("Refund (at most %(max)s)") % {"max": order.refundable.format()},
+            request,
+            pk,
+            RefundForm,
+            _("Refund (at most %(max)s)") % {"max": order.refundable.format()},
             lambda order, data: services.order_refund(
-                order_id=order.pk, amount=Money(data["amount"], order.currency), actor=request.user,
-                reason=data["reason"]),
+                order_id=order.pk,
+                amount=Money(data["amount"], order.currency),
+                actor=request.user,
+                reason=data["reason"],
+            ),
             initial={"amount": order.refundable.amount},
         )
 
     def deliver_view(self, request, pk):
         if request.method != "POST":
             return redirect(reverse("admin:orders_order_change", args=[pk]))
-        self._bulk(request, Order.objects.filter(pk=pk),
-                   lambda o: services.order_deliver(order_id=o.pk, actor=request.user), _("delivered"))
+        self._bulk(
+            request,
+            Order.objects.filter(pk=pk),
+            lambda o: services.order_deliver(order_id=o.pk, actor=request.user),
+            _("delivered"),
+        )
         return redirect(reverse("admin:orders_order_change", args=[pk]))
 
     def cancel_view(self, request, pk):
         if request.method != "POST":
             return redirect(reverse("admin:orders_order_change", args=[pk]))
-        self._bulk(request, Order.objects.filter(pk=pk),
-                   lambda o: services.order_cancel(order_id=o.pk, actor=request.user), _("cancelled"))
+        self._bulk(
+            request,
+            Order.objects.filter(pk=pk),
+            lambda o: services.order_cancel(order_id=o.pk, actor=request.user),
+            _("cancelled"),
+        )
         return redirect(reverse("admin:orders_order_change", args=[pk]))
-

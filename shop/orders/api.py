@@ -15,7 +15,10 @@ from shop.orders.models import Order, ShippingMethod
 from shop.orders.payment import PaymentDeclined, PaymentUnavailable, gateway
 
 IDEMPOTENCY = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=True,
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
     description="Any unique string per checkout (a UUID). Repeating it returns the same order.",
 )
 
@@ -86,14 +89,31 @@ class OrderOutput(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = [
-            "number", "status", "status_label", "email", "currency", "subtotal", "discount_total", "shipping_total",
-            "total", "amount_refunded", "shipping_method", "shipping_address", "carrier", "tracking_number",
-            "placed_at", "paid_at", "expires_at", "lines",
+            "number",
+            "status",
+            "status_label",
+            "email",
+            "currency",
+            "subtotal",
+            "discount_total",
+            "shipping_total",
+            "total",
+            "amount_refunded",
+            "shipping_method",
+            "shipping_address",
+            "carrier",
+            "tracking_number",
+            "placed_at",
+            "paid_at",
+            "expires_at",
+            "lines",
         ]
 
     def get_shipping_address(self, order) -> dict:
-        return {name: getattr(order, f"shipping_{name}") for name in
-                ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")}
+        return {
+            name: getattr(order, f"shipping_{name}")
+            for name in ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
+        }
 
 
 class OrderDetailOutput(OrderOutput):
@@ -127,9 +147,16 @@ def _address(data, user) -> ShippingAddress:
         saved = user.addresses.filter(pk=data["address_id"]).first()
         if saved is None:
             raise ShopError(_("That saved address does not exist."), field="address_id")
-        return ShippingAddress(name=saved.full_name, line1=saved.line1, line2=saved.line2, city=saved.city,
-                               region=saved.region, postal_code=saved.postal_code, country=saved.country,
-                               phone=saved.phone)
+        return ShippingAddress(
+            name=saved.full_name,
+            line1=saved.line1,
+            line2=saved.line2,
+            city=saved.city,
+            region=saved.region,
+            postal_code=saved.postal_code,
+            country=saved.country,
+            phone=saved.phone,
+        )
     if not data.get("shipping_address"):
         raise ShopError(_("Give a shipping address (or a saved address_id)."), field="shipping_address")
     return ShippingAddress(**data["shipping_address"])
@@ -140,12 +167,16 @@ class CheckoutView(APIView):
 
     permission_classes = [permissions.AllowAny]
 
-    @extend_schema(parameters=[IDEMPOTENCY], request=CheckoutInput, responses={201: CheckoutOutput, 200: CheckoutOutput})
+    @extend_schema(
+        parameters=[IDEMPOTENCY], request=CheckoutInput, responses={201: CheckoutOutput, 200: CheckoutOutput}
+    )
     def post(self, request):
         key = request.headers.get("Idempotency-Key", "").strip()
         if not key or len(key) > 100:
-            raise ShopError(_("Send an Idempotency-Key header (a UUID) of at most 100 characters with each checkout."),
-                            field="Idempotency-Key")
+            raise ShopError(
+                _("Send an Idempotency-Key header (a UUID) of at most 100 characters with each checkout."),
+                field="Idempotency-Key",
+            )
         data = CheckoutInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = request.user if request.user.is_authenticated else None
@@ -156,11 +187,19 @@ class CheckoutView(APIView):
         if cart is None:
             raise ShopError(_("Your cart is empty."), field="cart")
         order, created = checkout_place(
-            cart=cart, user=user, email=email, address=_address(data.validated_data, user),
-            shipping_method=data.validated_data["shipping_method"], idempotency_key=key,
+            cart=cart,
+            user=user,
+            email=email,
+            address=_address(data.validated_data, user),
+            shipping_method=data.validated_data["shipping_method"],
+            idempotency_key=key,
         )
-        return _pay_response(request, order, data.validated_data.get("payment_method"),
-                             status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return _pay_response(
+            request,
+            order,
+            data.validated_data.get("payment_method"),
+            status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 def _pay_response(request, order, payment_method, ok_status):
@@ -222,6 +261,7 @@ class OrderPayView(APIView):
         data = PayInput(data=request.data)
         data.is_valid(raise_exception=True)
         if not order.is_unpaid:
-            raise ShopError(_("This order is %(status)s: there is nothing to pay.") % {
-                "status": order.get_status_display().lower()})
+            raise ShopError(
+                _("This order is %(status)s: there is nothing to pay.") % {"status": order.get_status_display().lower()}
+            )
         return _pay_response(request, order, data.validated_data["payment_method"], status.HTTP_200_OK)

@@ -94,24 +94,43 @@ def _place(cart, user, email, address, shipping_method, scope, key) -> Order:
     priced = price_cart(cart, customer=user, shipping_method=shipping_method, lines=lines)
     now = timezone.now()
     order = Order.objects.create(
-        user=user, email=email.strip().lower(), currency=priced.currency, subtotal=priced.subtotal.amount,
+        user=user,
+        email=email.strip().lower(),
+        currency=priced.currency,
+        subtotal=priced.subtotal.amount,
         discount_total=-sum((a.amount.amount for a in priced.adjustments if a.kind != AdjustmentKind.SHIPPING), 0),
         shipping_total=sum((a.amount.amount for a in priced.adjustments if a.kind == AdjustmentKind.SHIPPING), 0),
-        total=priced.total.amount, shipping_method=shipping_method,
+        total=priced.total.amount,
+        shipping_method=shipping_method,
         **{f"shipping_{name}": getattr(address, name) for name in ADDRESS_FIELDS},
-        idempotency_scope=scope, idempotency_key=key, cart_token=cart.token if user is None else None,
-        placed_at=now, expires_at=now + dt.timedelta(minutes=settings.SHOP_ORDER_PAYMENT_MINUTES),
+        idempotency_scope=scope,
+        idempotency_key=key,
+        cart_token=cart.token if user is None else None,
+        placed_at=now,
+        expires_at=now + dt.timedelta(minutes=settings.SHOP_ORDER_PAYMENT_MINUTES),
     )
-    OrderLine.objects.bulk_create([
-        OrderLine(order=order, product_id=pl.product.pk, sku=pl.product.sku, name=pl.product.name,
-                  unit_price=pl.unit_price.amount, quantity=pl.quantity, subtotal=pl.total.amount)
-        for pl in priced.lines
-    ])
-    OrderAdjustment.objects.bulk_create([
-        OrderAdjustment(order=order, kind=a.kind, label=a.label, amount=a.amount.amount, source=a.source,
-                        reference=a.reference)
-        for a in priced.adjustments
-    ])
+    OrderLine.objects.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                product_id=pl.product.pk,
+                sku=pl.product.sku,
+                name=pl.product.name,
+                unit_price=pl.unit_price.amount,
+                quantity=pl.quantity,
+                subtotal=pl.total.amount,
+            )
+            for pl in priced.lines
+        ]
+    )
+    OrderAdjustment.objects.bulk_create(
+        [
+            OrderAdjustment(
+                order=order, kind=a.kind, label=a.label, amount=a.amount.amount, source=a.source, reference=a.reference
+            )
+            for a in priced.adjustments
+        ]
+    )
     order_event(order=order, kind=EventKind.PLACED)
     context = PricingContext(cart=cart, customer=user, shipping_method=shipping_method)
     for adjuster in adjusters():
@@ -120,8 +139,6 @@ def _place(cart, user, email, address, shipping_method, scope, key) -> Order:
     CartLine.objects.filter(cart=cart).delete()
     transaction.on_commit(lambda: signals.order_placed.send(sender=Order, order_id=order.pk))
     return order
-
-
 
 
 def _take_stock(lines: list[CartLine]) -> None:

@@ -19,8 +19,12 @@ def build(order: Order, kind: str, reference: str = "") -> EmailMultiAlternative
     with translation.override(settings.LANGUAGE_CODE):
         refund = order.refunds.filter(refund_id=reference).first() if kind == "refunded" else None
         context = {
-            "order": order, "lines": list(order.lines.all()), "adjustments": list(order.adjustments.all()),
-            "refund": refund, "shop_name": settings.SHOP_NAME, "site_url": settings.SHOP_SITE_URL.rstrip("/"),
+            "order": order,
+            "lines": list(order.lines.all()),
+            "adjustments": list(order.adjustments.all()),
+            "refund": refund,
+            "shop_name": settings.SHOP_NAME,
+            "site_url": settings.SHOP_SITE_URL.rstrip("/"),
         }
         text = render_to_string(f"orders/email/{kind}.txt", context)
         html = render_to_string(f"orders/email/{kind}.html", context)

@@ -6,26 +6,55 @@ from shop.orders.models import ShippingMethod
 
 
 class CheckoutForm(forms.Form):
-    email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}),
-                             help_text=_("For the confirmation and shipping updates."))
+    email = forms.EmailField(
+        label=_("Email"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        help_text=_("For the confirmation and shipping updates."),
+    )
     saved_address = forms.ChoiceField(label=_("Ship to"), required=False, widget=forms.RadioSelect)
-    name = forms.CharField(label=_("Full name"), max_length=150, required=False,
-                           widget=forms.TextInput(attrs={"autocomplete": "name"}))
-    line1 = forms.CharField(label=_("Address line 1"), max_length=200, required=False,
-                            widget=forms.TextInput(attrs={"autocomplete": "address-line1"}))
-    line2 = forms.CharField(label=_("Address line 2"), max_length=200, required=False,
-                            widget=forms.TextInput(attrs={"autocomplete": "address-line2"}))
-    city = forms.CharField(label=_("City"), max_length=100, required=False,
-                           widget=forms.TextInput(attrs={"autocomplete": "address-level2"}))
-    region = forms.CharField(label=_("Region"), max_length=100, required=False,
-                             widget=forms.TextInput(attrs={"autocomplete": "address-level1"}))
-    postal_code = forms.CharField(label=_("Postal code"), max_length=20, required=False,
-                                  widget=forms.TextInput(attrs={"autocomplete": "postal-code"}))
+    name = forms.CharField(
+        label=_("Full name"), max_length=150, required=False, widget=forms.TextInput(attrs={"autocomplete": "name"})
+    )
+    line1 = forms.CharField(
+        label=_("Address line 1"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "address-line1"}),
+    )
+    line2 = forms.CharField(
+        label=_("Address line 2"),
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "address-line2"}),
+    )
+    city = forms.CharField(
+        label=_("City"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "address-level2"}),
+    )
+    region = forms.CharField(
+        label=_("Region"),
+        max_length=100,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "address-level1"}),
+    )
+    postal_code = forms.CharField(
+        label=_("Postal code"),
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "postal-code"}),
+    )
     country = forms.ChoiceField(label=_("Country"), required=False)
-    phone = forms.CharField(label=_("Phone"), max_length=30, required=False,
-                            widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}))
-    shipping_method = forms.ChoiceField(label=_("Delivery"), choices=ShippingMethod.choices, widget=forms.RadioSelect,
-                                        initial=ShippingMethod.STANDARD)
+    phone = forms.CharField(
+        label=_("Phone"),
+        max_length=30,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
+    )
+    shipping_method = forms.ChoiceField(
+        label=_("Delivery"), choices=ShippingMethod.choices, widget=forms.RadioSelect, initial=ShippingMethod.STANDARD
+    )
 
     NEW = "new"
     ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
@@ -39,7 +68,8 @@ class CheckoutForm(forms.Form):
             self.fields["shipping_method"].choices = method_labels
         if self.addresses:
             self.fields["saved_address"].choices = [
-                *[(pk, str(a)) for pk, a in self.addresses.items()], (self.NEW, _("A new address"))
+                *[(pk, str(a)) for pk, a in self.addresses.items()],
+                (self.NEW, _("A new address")),
             ]
             default = next((pk for pk, a in self.addresses.items() if a.is_default), next(iter(self.addresses)))
             self.fields["saved_address"].initial = default
@@ -55,8 +85,13 @@ class CheckoutForm(forms.Form):
                 self.add_error("saved_address", _("Choose one of your addresses."))
                 return cleaned
             cleaned["address"] = {
-                "name": address.full_name, "line1": address.line1, "line2": address.line2, "city": address.city,
-                "region": address.region, "postal_code": address.postal_code, "country": address.country,
+                "name": address.full_name,
+                "line1": address.line1,
+                "line2": address.line2,
+                "city": address.city,
+                "region": address.region,
+                "postal_code": address.postal_code,
+                "country": address.country,
                 "phone": address.phone,
             }
             return cleaned

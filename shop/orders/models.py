@@ -208,7 +208,9 @@ class OrderEvent(models.Model):
     status = models.CharField(_("status after"), max_length=20, choices=OrderStatus.choices)
     message = models.CharField(_("message"), max_length=300, blank=True)
     data = models.JSONField(default=dict, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, related_name="+", on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(_("at"), db_index=True)
 
     class Meta:

@@ -31,7 +31,12 @@ class PaymentMismatch(ShopError):
 
 def order_event(*, order: Order, kind: str, message: str = "", data: dict | None = None, actor=None) -> OrderEvent:
     return OrderEvent.objects.create(
-        order=order, kind=kind, status=order.status, message=message[:300], data=data or {}, actor=actor,
+        order=order,
+        kind=kind,
+        status=order.status,
+        message=message[:300],
+        data=data or {},
+        actor=actor,
         created_at=timezone.now(),
     )
 
@@ -82,9 +87,13 @@ def order_mark_paid(*, order_id: int, amount: Money, reference: str = "") -> tup
     with transaction.atomic():
         order = _locked(order_id)
         if amount.currency != order.currency or amount.amount != order.total:
-            order_event(order=order, kind=EventKind.NOTE, data={"amount": str(amount.amount), "currency": amount.currency},
-                        message=_("A payment of %(amount)s did not match the order total; not applied.") % {
-                            "amount": amount.format()})
+            order_event(
+                order=order,
+                kind=EventKind.NOTE,
+                data={"amount": str(amount.amount), "currency": amount.currency},
+                message=_("A payment of %(amount)s did not match the order total; not applied.")
+                % {"amount": amount.format()},
+            )
             raise PaymentMismatch(_("The payment does not match the order total."))
         if order.status not in UNPAID:
             return order, False
@@ -111,9 +120,15 @@ def order_ship(*, order_id: int, carrier: str, tracking_number: str, actor=None)
         order = _locked(order_id)
         _require(order, S.SHIPPED, _("Only paid orders can be shipped."))
         order.carrier, order.tracking_number = carrier, tracking_number
-        _move(order, S.SHIPPED, EventKind.SHIPPED, actor=actor, fields=["carrier", "tracking_number"],
-              message=f"{carrier} {tracking_number}".strip(),
-              data={"carrier": carrier, "tracking_number": tracking_number})
+        _move(
+            order,
+            S.SHIPPED,
+            EventKind.SHIPPED,
+            actor=actor,
+            fields=["carrier", "tracking_number"],
+            message=f"{carrier} {tracking_number}".strip(),
+            data={"carrier": carrier, "tracking_number": tracking_number},
+        )
         queue_email(order=order, kind="shipped")
         _send(signals.order_shipped, order_id=order.pk)
     return order
@@ -150,7 +165,9 @@ def orders_expire(*, now=None, limit: int = 500) -> int:
     """Expire unpaid orders past their payment deadline; their stock comes back. Safe to run twice."""
     now = now or timezone.now()
     ids = list(
-        Order.objects.filter(status__in=UNPAID, expires_at__lt=now).order_by("expires_at").values_list("pk", flat=True)[:limit]
+        Order.objects.filter(status__in=UNPAID, expires_at__lt=now)
+        .order_by("expires_at")
+        .values_list("pk", flat=True)[:limit]
     )
     expired = 0
     for order_id in ids:
@@ -175,7 +192,9 @@ def order_record_refund(
     with transaction.atomic():
         order = _locked(order_id)
         if amount.currency != order.currency or amount.amount <= 0 or amount.amount > order.refundable.amount:
-            raise Conflict(_("A refund must be more than zero and at most %(max)s.") % {"max": order.refundable.format()})
+            raise Conflict(
+                _("A refund must be more than zero and at most %(max)s.") % {"max": order.refundable.format()}
+            )
         order.amount_refunded = F("amount_refunded") + amount.amount
         order.save(update_fields=["amount_refunded", "updated_at"])
         order.refresh_from_db(fields=["amount_refunded"])
@@ -185,8 +204,13 @@ def order_record_refund(
         if full and not keep_status and order.can_move_to(S.REFUNDED):
             _move(order, S.REFUNDED, EventKind.REFUNDED, actor=actor, data=data, message=message)
         else:
-            order_event(order=order, kind=EventKind.PARTIALLY_REFUNDED if not full else EventKind.REFUNDED,
-                        actor=actor, data=data, message=message)
+            order_event(
+                order=order,
+                kind=EventKind.PARTIALLY_REFUNDED if not full else EventKind.REFUNDED,
+                actor=actor,
+                data=data,
+                message=message,
+            )
         queue_email(order=order, kind="refunded", reference=reference)
         _send(signals.order_refunded, order_id=order.pk, amount=Decimal(amount.amount), refund_reference=reference)
     return order
@@ -198,8 +222,10 @@ def order_refund(*, order_id: int, amount: Money, actor=None, reason: str = "") 
     if not order.is_paid:
         raise Conflict(_("Only paid orders can be refunded."))
     if amount.amount <= 0 or amount.amount > order.refundable.amount:
-        raise Conflict(_("A refund must be more than zero and at most %(max)s.") % {"max": order.refundable.format()},
-                       field="amount")
+        raise Conflict(
+            _("A refund must be more than zero and at most %(max)s.") % {"max": order.refundable.format()},
+            field="amount",
+        )
     from shop.orders.payment import gateway
 
     gateway().refund(order=order, amount=amount, actor=actor, reason=reason)

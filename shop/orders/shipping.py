@@ -45,8 +45,15 @@ class ShippingAdjuster:
         label = str(methods()[context.shipping_method]["label"])
         if price.amount == 0:
             label = _("%(method)s: free") % {"method": label}
-        return [Adjustment(label=label, amount=price, source=self.source, kind=AdjustmentKind.SHIPPING,
-                           reference=context.shipping_method)]
+        return [
+            Adjustment(
+                label=label,
+                amount=price,
+                source=self.source,
+                kind=AdjustmentKind.SHIPPING,
+                reference=context.shipping_method,
+            )
+        ]
 
     def commit(self, order, adjustments, context) -> None:
         """Nothing to claim: shipping is a price, not a resource."""

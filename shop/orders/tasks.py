@@ -37,8 +37,11 @@ def send_order_email(self, *, email_id: int) -> bool:
 def send_pending_order_emails() -> int:
     """Scheduled sweep: emails whose task never ran (the broker was down) go out now."""
     cutoff = timezone.now() - dt.timedelta(minutes=2)
-    ids = list(OrderEmail.objects.filter(sent_at=None, created_at__lt=cutoff, attempts__lt=10)
-               .values_list("pk", flat=True)[:200])
+    ids = list(
+        OrderEmail.objects.filter(sent_at=None, created_at__lt=cutoff, attempts__lt=10).values_list("pk", flat=True)[
+            :200
+        ]
+    )
     for email_id in ids:
         try:
             send_order_email.apply(kwargs={"email_id": email_id})

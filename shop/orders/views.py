@@ -43,17 +43,22 @@ def checkout(request):
     addresses = list(request.user.addresses.all()) if request.user.is_authenticated else []
     saved = request.session.get(SESSION_KEY, {})
     initial = {"email": request.user.email if request.user.is_authenticated else "", **saved.get("form", {})}
-    form = CheckoutForm(request.POST or None, initial=initial, addresses=addresses, method_labels=_method_labels(priced))
+    form = CheckoutForm(
+        request.POST or None, initial=initial, addresses=addresses, method_labels=_method_labels(priced)
+    )
     if request.method == "POST" and form.is_valid():
         request.session[SESSION_KEY] = {
-            "email": form.cleaned_data["email"], "address": form.cleaned_data["address"],
+            "email": form.cleaned_data["email"],
+            "address": form.cleaned_data["address"],
             "shipping_method": form.cleaned_data["shipping_method"],
-            "form": {k: v for k, v in form.cleaned_data.items() if k in CheckoutForm.ADDRESS_FIELDS or k in (
-                "email", "shipping_method", "saved_address")},
+            "form": {
+                k: v
+                for k, v in form.cleaned_data.items()
+                if k in CheckoutForm.ADDRESS_FIELDS or k in ("email", "shipping_method", "saved_address")
+            },
         }
         return redirect("orders:review")
-    return render(request, "orders/checkout.html", {"form": form, "priced": priced},
-                  status=400 if form.errors else 200)
+    return render(request, "orders/checkout.html", {"form": form, "priced": priced}, status=400 if form.errors else 200)
 
 
 def review(request):
@@ -67,10 +72,16 @@ def review(request):
     priced = price_cart(cart, customer=_customer(request), shipping_method=details["shipping_method"])
     if priced.is_empty:
         return redirect("cart:detail")
-    return render(request, "orders/review.html", {
-        "priced": priced, "details": details, "idempotency_key": uuid.uuid4().hex,
-        "address": ShippingAddress(**details["address"]),
-    })
+    return render(
+        request,
+        "orders/review.html",
+        {
+            "priced": priced,
+            "details": details,
+            "idempotency_key": uuid.uuid4().hex,
+            "address": ShippingAddress(**details["address"]),
+        },
+    )
 
 
 def _place(request, cart, details):
@@ -82,8 +93,12 @@ def _place(request, cart, details):
         return redirect("cart:detail")
     try:
         order, _created = checkout_place(
-            cart=cart, user=_customer(request), email=details["email"], address=ShippingAddress(**details["address"]),
-            shipping_method=details["shipping_method"], idempotency_key=key,
+            cart=cart,
+            user=_customer(request),
+            email=details["email"],
+            address=ShippingAddress(**details["address"]),
+            shipping_method=details["shipping_method"],
+            idempotency_key=key,
         )
     except ShopError as exc:
         messages.error(request, exc.message)
@@ -112,10 +127,16 @@ def pay(request, number):
         stripe_js = f"{settings.STRIPE_API_BASE}/js.stripe.com/v3/"
     else:
         stripe_js = "https://js.stripe.com/v3/"
-    return render(request, "orders/pay.html", {
-        "order": order, "session": session, "stripe_js": stripe_js,
-        "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
-    })
+    return render(
+        request,
+        "orders/pay.html",
+        {
+            "order": order,
+            "session": session,
+            "stripe_js": stripe_js,
+            "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+        },
+    )
 
 
 @require_POST
@@ -136,8 +157,9 @@ def pay_confirm(request, number):
         return JsonResponse({"detail": str(exc.message), "code": exc.code}, status=exc.status_code)
     if session.status == "requires_action":
         return JsonResponse({"status": session.status, "client_secret": session.client_secret})
-    return JsonResponse({"status": session.status,
-                         "redirect": reverse("orders:detail", args=[order.number]) + "?placed=1"})
+    return JsonResponse(
+        {"status": session.status, "redirect": reverse("orders:detail", args=[order.number]) + "?placed=1"}
+    )
 
 
 def detail(request, number):
@@ -147,9 +169,15 @@ def detail(request, number):
         gateway().sync(order=order)  # don't wait for the webhook to show "paid"
         order = _order_for(request, number)
     events = [e for e in order.events.all() if e.customer_visible]
-    return render(request, "orders/detail.html", {
-        "order": order, "events": events, "just_placed": bool(request.GET.get("placed")),
-    })
+    return render(
+        request,
+        "orders/detail.html",
+        {
+            "order": order,
+            "events": events,
+            "just_placed": bool(request.GET.get("placed")),
+        },
+    )
 
 
 @login_required

@@ -53,20 +53,31 @@ class StripeGateway:
         attempt = order.payments.count()
         try:
             intent = client().v1.payment_intents.create(
-                params={"amount": amount.to_minor_units(), "currency": amount.currency.lower(),
-                        "metadata": {"order": order.number}, "payment_method_types": ["card"]},
+                params={
+                    "amount": amount.to_minor_units(),
+                    "currency": amount.currency.lower(),
+                    "metadata": {"order": order.number},
+                    "payment_method_types": ["card"],
+                },
                 options={"idempotency_key": f"order-{order.number}-intent-{attempt}"},
             )
         except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
             raise _unavailable(exc) from None
-        return Payment.objects.create(order=order, intent_id=intent.id, client_secret=intent.client_secret,
-                                      amount_minor=intent.amount, currency=amount.currency)
+        return Payment.objects.create(
+            order=order,
+            intent_id=intent.id,
+            client_secret=intent.client_secret,
+            amount_minor=intent.amount,
+            currency=amount.currency,
+        )
 
     def confirm_payment(self, *, order: Order, payment_method: str) -> PaymentSession:
         """Confirm on the server with a payment method id (pm_…, or a card from Stripe.js)."""
         if not order.is_unpaid:
             payment = order.payments.first()
-            return PaymentSession(payment.intent_id if payment else "", "", "succeeded" if order.is_paid else order.status)
+            return PaymentSession(
+                payment.intent_id if payment else "", "", "succeeded" if order.is_paid else order.status
+            )
         session = self.create_payment(order=order)
         api = client().v1.payment_intents
         try:
@@ -76,11 +87,15 @@ class StripeGateway:
             intent = api.confirm(session.intent_id)
         except stripe.CardError as exc:
             self._declined(order, session.intent_id, exc.user_message or str(exc))
-            raise PaymentDeclined(_("Your card was declined (%(reason)s). Try another card; your order is kept.")
-                                  % {"reason": exc.user_message or exc.code}) from None
+            raise PaymentDeclined(
+                _("Your card was declined (%(reason)s). Try another card; your order is kept.")
+                % {"reason": exc.user_message or exc.code}
+            ) from None
         except stripe.InvalidRequestError as exc:
-            raise PaymentDeclined(_("That payment method cannot be used: %(reason)s") % {
-                "reason": exc.user_message or "invalid"}, field="payment_method") from None
+            raise PaymentDeclined(
+                _("That payment method cannot be used: %(reason)s") % {"reason": exc.user_message or "invalid"},
+                field="payment_method",
+            ) from None
         except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
             raise _unavailable(exc) from None
         self.apply_intent(intent)
@@ -141,14 +156,24 @@ class StripeGateway:
     def _refund_intent(self, order, payment, amount: Money, *, reason="", actor=None, record=True, keep_status=False):
         try:
             refund = client().v1.refunds.create(
-                params={"payment_intent": payment.intent_id, "amount": amount.to_minor_units(),
-                        "metadata": {"order": order.number}},
+                params={
+                    "payment_intent": payment.intent_id,
+                    "amount": amount.to_minor_units(),
+                    "metadata": {"order": order.number},
+                },
                 options={"idempotency_key": f"order-{order.number}-refund-{order.refunds.count()}"},
             )
         except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
             raise _unavailable(exc) from None
-        record_refund(refund_id=refund.id, payment=payment, amount=amount, reason=reason, actor=actor,
-                      apply_to_order=record, keep_status=keep_status)
+        record_refund(
+            refund_id=refund.id,
+            payment=payment,
+            amount=amount,
+            reason=reason,
+            actor=actor,
+            apply_to_order=record,
+            keep_status=keep_status,
+        )
 
     def cancel(self, *, order: Order) -> None:
         for payment in order.payments.filter(status=OPEN):
@@ -159,16 +184,29 @@ class StripeGateway:
             Payment.objects.filter(pk=payment.pk, status=OPEN).update(status=Payment.Status.CANCELED)
 
 
-def record_refund(*, refund_id: str, payment: Payment, amount: Money, reason="", actor=None,
-                  apply_to_order=True, keep_status=False) -> bool:
+def record_refund(
+    *, refund_id: str, payment: Payment, amount: Money, reason="", actor=None, apply_to_order=True, keep_status=False
+) -> bool:
     """Record a refund once (by Stripe's id), whoever reports it first: our call or a webhook."""
     with transaction.atomic():
         _row, created = Refund.objects.get_or_create(
             refund_id=refund_id,
-            defaults={"order_id": payment.order_id, "payment": payment, "amount": amount.amount,
-                      "currency": amount.currency, "reason": reason[:200], "created_by": actor},
+            defaults={
+                "order_id": payment.order_id,
+                "payment": payment,
+                "amount": amount.amount,
+                "currency": amount.currency,
+                "reason": reason[:200],
+                "created_by": actor,
+            },
         )
         if created and apply_to_order:
-            orders.order_record_refund(order_id=payment.order_id, amount=amount, reference=refund_id, actor=actor,
-                                       reason=reason, keep_status=keep_status)
+            orders.order_record_refund(
+                order_id=payment.order_id,
+                amount=amount,
+                reference=refund_id,
+                actor=actor,
+                reason=reason,
+                keep_status=keep_status,
+            )
     return created

@@ -27,37 +27,37 @@ def usd(amount: str) -> Money:
 class TenPercentOff:
     """A discount of a tenth of the subtotal, unrounded (the pipeline rounds it)."""
 
-    def adjust(self, priced, *, cart, customer):
+    def adjust(self, priced, context):
         return [Adjustment("10% off", -(priced.subtotal * Decimal("0.1")), "test", AdjustmentKind.DISCOUNT, "TEN")]
 
-    def commit(self, order, adjustments):
+    def commit(self, order, adjustments, context):
         pass
 
 
 class FlatShipping:
-    def adjust(self, priced, *, cart, customer):
+    def adjust(self, priced, context):
         return [Adjustment("Shipping", usd("4.99"), "test", AdjustmentKind.SHIPPING)]
 
-    def commit(self, order, adjustments):
+    def commit(self, order, adjustments, context):
         pass
 
 
 class HugeDiscount:
-    def adjust(self, priced, *, cart, customer):
+    def adjust(self, priced, context):
         return [Adjustment("Gift card", usd("-1000"), "test", AdjustmentKind.DISCOUNT)]
 
-    def commit(self, order, adjustments):
+    def commit(self, order, adjustments, context):
         pass
 
 
 class SeesTheCustomer:
     seen = []
 
-    def adjust(self, priced, *, cart, customer):
-        SeesTheCustomer.seen.append((cart, customer, priced.subtotal))
+    def adjust(self, priced, context):
+        SeesTheCustomer.seen.append((context.cart, context.customer, priced.subtotal))
         return []
 
-    def commit(self, order, adjustments):
+    def commit(self, order, adjustments, context):
         pass
 
 
