@@ -6,6 +6,8 @@ DJANGO_DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL, the Stripe
 keys and the email server (see docs/deploy.md).
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -98,6 +100,11 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # Tests use a file too, one per test process: an in-memory database is
+            # shared-cache, whose table locks fail at once ("database table is
+            # locked") instead of waiting, so concurrent tests would not see the
+            # locking production has.
+            "TEST": {"NAME": str(Path(tempfile.gettempdir()) / f"bazaar-test-{os.getpid()}.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -272,6 +279,7 @@ SHOP_SITE_URL = env_str("SHOP_SITE_URL", "http://127.0.0.1:8000")
 DEMO_SEEDERS = [
     "shop.accounts.demo.seed",
     "shop.catalog.demo.seed",
+    "shop.orders.demo.seed",
 ]
 # Views that exist only for the benchmark (bench/web.py).
 BENCH_VIEWS = env_bool("BENCH_VIEWS", False)

@@ -25,6 +25,11 @@ class ReadOnlyInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def get_readonly_fields(self, request, obj=None):
+        # All of them: the inline formset is still built, and a non-editable
+        # field (OrderEmail.created_at) listed in `fields` would raise FieldError.
+        return self.fields
+
 
 class LineInline(ReadOnlyInline):
     model = OrderLine

@@ -12,7 +12,7 @@ from shop.core.errors import ShopError
 from shop.orders import selectors
 from shop.orders.checkout import ShippingAddress, checkout_place
 from shop.orders.models import Order, ShippingMethod
-from shop.orders.payment import PaymentDeclined, PaymentUnavailable, gateway
+from shop.orders.payment import InvalidPaymentMethod, PaymentDeclined, PaymentUnavailable, gateway
 
 IDEMPOTENCY = OpenApiParameter(
     "Idempotency-Key",
@@ -207,7 +207,7 @@ def _pay_response(request, order, payment_method, ok_status):
         session = gateway().create_payment(order=order) if order.is_unpaid else None
         if payment_method and order.is_unpaid:
             session = gateway().confirm_payment(order=order, payment_method=payment_method)
-    except (PaymentUnavailable, PaymentDeclined) as exc:
+    except (PaymentUnavailable, PaymentDeclined, InvalidPaymentMethod) as exc:
         order.refresh_from_db()
         body = {"detail": str(exc.message), "code": exc.code, "number": order.number, "status": order.status}
         return Response(body, status=exc.status_code)

@@ -64,6 +64,8 @@ class CheckoutForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.addresses = {str(a.pk): a for a in addresses}
         self.fields["country"].choices = [("", "—"), *country_choices()]
+        for name in self.REQUIRED:  # required unless a saved address is chosen
+            self.fields[name].show_required = True
         if method_labels:
             self.fields["shipping_method"].choices = method_labels
         if self.addresses:

@@ -31,6 +31,11 @@ class PaymentDeclined(ShopError):
     default_message = _("Your card was declined. Try another card; your order is kept.")
 
 
+class InvalidPaymentMethod(ShopError):
+    code = "invalid_payment_method"
+    default_message = _("That payment method cannot be used.")
+
+
 @dataclass(frozen=True)
 class PaymentSession:
     """What a client needs to pay: the provider's client secret and intent id."""

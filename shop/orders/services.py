@@ -86,7 +86,9 @@ def order_mark_paid(*, order_id: int, amount: Money, reference: str = "") -> tup
     """
     with transaction.atomic():
         order = _locked(order_id)
-        if amount.currency != order.currency or amount.amount != order.total:
+        mismatch = amount.currency != order.currency or amount.amount != order.total
+        changed = not mismatch and order.status in UNPAID
+        if mismatch:
             order_event(
                 order=order,
                 kind=EventKind.NOTE,
@@ -94,15 +96,16 @@ def order_mark_paid(*, order_id: int, amount: Money, reference: str = "") -> tup
                 message=_("A payment of %(amount)s did not match the order total; not applied.")
                 % {"amount": amount.format()},
             )
-            raise PaymentMismatch(_("The payment does not match the order total."))
-        if order.status not in UNPAID:
-            return order, False
-        order.paid_at = timezone.now()
-        order.expires_at = None
-        _move(order, S.PAID, EventKind.PAID, data={"reference": reference}, fields=["paid_at", "expires_at"])
-        queue_email(order=order, kind="confirmation")
-        _send(signals.order_paid, order_id=order.pk)
-    return order, True
+        elif changed:
+            order.paid_at = timezone.now()
+            order.expires_at = None
+            _move(order, S.PAID, EventKind.PAID, data={"reference": reference}, fields=["paid_at", "expires_at"])
+            queue_email(order=order, kind="confirmation")
+            _send(signals.order_paid, order_id=order.pk)
+    if mismatch:
+        # Raised once the block has committed, so the note on the timeline is kept, not rolled back.
+        raise PaymentMismatch(_("The payment does not match the order total."))
+    return order, changed
 
 
 def order_mark_payment_failed(*, order_id: int, message: str = "", declined: bool = False) -> Order:
@@ -178,8 +181,20 @@ def orders_expire(*, now=None, limit: int = 500) -> int:
             _restock(order)
             _move(order, S.EXPIRED, EventKind.EXPIRED)
             _send(signals.order_cancelled, order_id=order.pk, reason="expired")
+            if order.payments.filter(status="open").exists():
+                # So the old client secret can no longer take money for a closed order.
+                transaction.on_commit(lambda order=order: _cancel_payment(order))
             expired += 1
     return expired
+
+
+def _cancel_payment(order: Order) -> None:
+    from shop.orders.payment import gateway
+
+    try:
+        gateway().cancel(order=order)
+    except Exception:  # best effort: a payment that still arrives is refunded automatically
+        log.info("Could not cancel the payment of expired order %s", order.number, exc_info=True)
 
 
 def order_record_refund(

@@ -19,7 +19,7 @@ from shop.orders import selectors
 from shop.orders.checkout import ShippingAddress, checkout_place
 from shop.orders.forms import CheckoutForm, LookupForm
 from shop.orders.models import Order
-from shop.orders.payment import PaymentDeclined, PaymentUnavailable, gateway
+from shop.orders.payment import InvalidPaymentMethod, PaymentDeclined, PaymentUnavailable, gateway
 from shop.orders.shipping import method_choices
 
 SESSION_KEY = "checkout"
@@ -153,7 +153,7 @@ def pay_confirm(request, number):
         return JsonResponse({"status": order.status, "redirect": reverse("orders:detail", args=[order.number])})
     try:
         session = gateway().confirm_payment(order=order, payment_method=payment_method)
-    except (PaymentDeclined, PaymentUnavailable) as exc:
+    except (PaymentDeclined, PaymentUnavailable, InvalidPaymentMethod) as exc:
         return JsonResponse({"detail": str(exc.message), "code": exc.code}, status=exc.status_code)
     if session.status == "requires_action":
         return JsonResponse({"status": session.status, "client_secret": session.client_secret})
@@ -203,5 +203,7 @@ def lookup(request):
                 return redirect("orders:detail", number=order.number)
             ratelimit.record_attempt(key, period=15 * 60)
             form.add_error(None, _("No order matches that number and email."))
-        return render(request, "orders/lookup.html", {"form": form}, status=404 if form.is_valid() else 400)
+            # (add_error makes is_valid() False from here on: answer the miss now.)
+            return render(request, "orders/lookup.html", {"form": form}, status=404)
+        return render(request, "orders/lookup.html", {"form": form}, status=400)
     return render(request, "orders/lookup.html", {"form": form})

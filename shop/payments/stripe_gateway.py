@@ -15,13 +15,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from shop.core.errors import Conflict
 from shop.core.money import Money
 from shop.orders import services as orders
 from shop.orders.models import Order
-from shop.orders.payment import PaymentDeclined, PaymentSession, PaymentUnavailable
+from shop.orders.payment import InvalidPaymentMethod, PaymentDeclined, PaymentSession, PaymentUnavailable
 from shop.payments.models import Payment, Refund
 
 log = logging.getLogger(__name__)
+
+
 OPEN = Payment.Status.OPEN
 
 
@@ -87,12 +90,10 @@ class StripeGateway:
             intent = api.confirm(session.intent_id)
         except stripe.CardError as exc:
             self._declined(order, session.intent_id, exc.user_message or str(exc))
-            raise PaymentDeclined(
-                _("Your card was declined (%(reason)s). Try another card; your order is kept.")
-                % {"reason": exc.user_message or exc.code}
-            ) from None
+            reason = exc.user_message or _("Your card was declined.")
+            raise PaymentDeclined(_("%(reason)s Try another card; your order is kept.") % {"reason": reason}) from None
         except stripe.InvalidRequestError as exc:
-            raise PaymentDeclined(
+            raise InvalidPaymentMethod(
                 _("That payment method cannot be used: %(reason)s") % {"reason": exc.user_message or "invalid"},
                 field="payment_method",
             ) from None
@@ -131,11 +132,18 @@ class StripeGateway:
             orders.order_mark_payment_failed(order_id=payment.order_id, message=message)
 
     def _succeeded(self, payment: Payment, amount: Money) -> None:
-        Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.SUCCEEDED)
+        # The amount check comes first: a mismatched payment raises and stays open, never "succeeded".
         order, changed = orders.order_mark_paid(order_id=payment.order_id, amount=amount, reference=payment.intent_id)
+        Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.SUCCEEDED)
         if not changed and order.status in ("expired", "cancelled"):
-            # Paid after the order closed (its stock is gone): give the money back.
-            self._refund_intent(order, payment, amount, reason=_("Paid after the order had closed"), record=False)
+            # Paid after the order closed (its stock is gone): give the money back, once. The
+            # payment row lock makes a redelivered or second "succeeded" event see the first refund.
+            with transaction.atomic():
+                Payment.objects.select_for_update().get(pk=payment.pk)
+                if not Refund.objects.filter(payment=payment).exists():
+                    self._refund_intent(
+                        order, payment, amount, reason=_("Paid after the order had closed"), record=False
+                    )
 
     def sync(self, *, order: Order) -> None:
         """Ask Stripe for the order's open intent (the confirmation page does not wait for the webhook)."""
@@ -150,7 +158,7 @@ class StripeGateway:
     def refund(self, *, order: Order, amount: Money, actor=None, reason: str = "", cancel: bool = False) -> None:
         payment = order.payments.filter(status=Payment.Status.SUCCEEDED).first()
         if payment is None:
-            raise PaymentUnavailable(_("No captured payment to refund for this order."))
+            raise Conflict(_("This order has no captured payment to refund."))
         self._refund_intent(order, payment, amount, reason=reason, actor=actor, keep_status=cancel)
 
     def _refund_intent(self, order, payment, amount: Money, *, reason="", actor=None, record=True, keep_status=False):

@@ -13,6 +13,7 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from shop.core.errors import ShopError
 from shop.core.money import Money
 from shop.orders.services import PaymentMismatch
 from shop.payments.models import Payment, WebhookEvent
@@ -41,7 +42,12 @@ def stripe_webhook(request):
     try:
         with transaction.atomic():
             record = WebhookEvent.objects.create(event_id=data["id"], type=data.get("type", ""))
-            outcome = handle(data.get("type", ""), _ns(data.get("data", {}).get("object", {})))
+            try:
+                with transaction.atomic():
+                    outcome = handle(data.get("type", ""), _ns(data.get("data", {}).get("object", {})))
+            except ShopError as exc:
+                # A rule refused it (e.g. a refund above what is left): recorded, not retried forever.
+                outcome = f"refused: {exc.message}"
             record.outcome = outcome[:200]
             record.save(update_fields=["outcome"])
     except IntegrityError:

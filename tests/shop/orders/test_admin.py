@@ -1,0 +1,319 @@
+"""The orders admin: the list (filters, search, stats) and the per-order actions staff take."""
+
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from shop.cart.models import Cart
+from shop.orders import services
+from shop.orders.checkout import ShippingAddress, checkout_place
+from shop.orders.models import Order, OrderEmail
+from shop.orders.payment import gateway
+from shop.payments.models import Refund
+from tests.factories import CartFactory, CartLineFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+ADDRESS = ShippingAddress(name="Ada Lovelace", line1="12 Analytical Row", city="London", postal_code="N1", country="GB")
+
+
+@pytest.fixture
+def lamp():
+    return ProductFactory(name="Brass Lamp", price=Decimal("30.00"), stock=5)
+
+
+@pytest.fixture
+def admin_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def place(*, product, user=None, email="buyer@example.org", quantity=1) -> Order:
+    cart = Cart.objects.get_or_create(user=user)[0] if user else CartFactory(user=None)
+    CartLineFactory(cart=cart, product=product, quantity=quantity)
+    order, _created = checkout_place(cart=cart, user=user, email=email, address=ADDRESS, shipping_method="standard")
+    return order
+
+
+def paid(order: Order) -> Order:
+    """Paid as the webhook would record it (no Stripe needed for what follows)."""
+    services.order_mark_paid(order_id=order.pk, amount=order.total_money, reference="pi_test")
+    order.refresh_from_db()
+    return order
+
+
+def admin_url(name: str, order: Order) -> str:
+    return reverse(f"admin:orders_order_{name}", args=[order.pk])
+
+
+# The list
+
+
+def test_staff_sees_the_orders_with_the_stats_line(admin_client, lamp):
+    unpaid = place(product=lamp, email="unpaid@example.org")
+    done = paid(place(product=lamp, email="paid@example.org"))
+
+    response = admin_client.get(reverse("admin:orders_order_changelist"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert unpaid.number in html and done.number in html
+    assert "2 orders, 1 paid" in html
+    assert "revenue $35.00" in html
+    assert response.context["stats"] == {
+        "orders": 2,
+        "paid": 1,
+        "revenue": Decimal("35.00"),
+        "refunded": Decimal("0.00"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"status__exact": "paid"}, ["paid"]),
+        ({"status__exact": "pending_payment"}, ["unpaid"]),
+        ({"paid": "yes"}, ["paid"]),
+        ({"paid": "no"}, ["unpaid"]),
+        ({"placed_at__gte": "2000-01-01 00:00:00+00:00"}, ["paid", "unpaid"]),
+        ({"placed_at__lt": "2000-01-01 00:00:00+00:00"}, []),
+    ],
+)
+def test_the_list_filters_by_status_paid_and_date(admin_client, lamp, query, expected):
+    orders = {"unpaid": place(product=lamp), "paid": paid(place(product=lamp))}
+
+    response = admin_client.get(reverse("admin:orders_order_changelist"), query)
+
+    assert response.status_code == 200
+    shown = {o.number for o in response.context["cl"].result_list}
+    assert shown == {orders[name].number for name in expected}
+    assert response.context["stats"]["orders"] == len(expected), "the stats follow the filters"
+
+
+def test_the_list_searches_by_number_and_email(admin_client, lamp):
+    ada = place(product=lamp, email="ada@example.org")
+    bob = place(product=lamp, email="bob@example.org")
+    url = reverse("admin:orders_order_changelist")
+
+    by_number = admin_client.get(url, {"q": ada.number})
+    by_email = admin_client.get(url, {"q": "bob@example"})
+
+    assert [o.number for o in by_number.context["cl"].result_list] == [ada.number]
+    assert [o.number for o in by_email.context["cl"].result_list] == [bob.number]
+
+
+def test_the_order_page_offers_the_actions_that_fit_its_status(admin_client, lamp):
+    order = paid(place(product=lamp))
+
+    html = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+
+    assert admin_url("ship", order) in html
+    assert admin_url("refund", order) in html
+    assert admin_url("cancel", order) in html
+    assert admin_url("deliver", order) not in html
+
+
+# Ship, deliver, cancel
+
+
+def test_shipping_a_paid_order_records_carrier_tracking_actor_and_queues_the_email(
+    admin_client, staff, lamp, django_capture_on_commit_callbacks
+):
+    order = paid(place(product=lamp, email="ada@example.org"))
+    form = admin_client.get(admin_url("ship", order))
+    assert form.status_code == 200
+    assert "Mark shipped" in form.content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(admin_url("ship", order), {"carrier": "UPS", "tracking_number": "1Z999AA1"})
+
+    assert response.status_code == 302
+    assert response.url == reverse("admin:orders_order_change", args=[order.pk])
+    order.refresh_from_db()
+    assert order.status == "shipped"
+    assert (order.carrier, order.tracking_number) == ("UPS", "1Z999AA1")
+    event = order.events.get(kind="shipped")
+    assert event.actor == staff
+    assert event.data == {"carrier": "UPS", "tracking_number": "1Z999AA1"}
+    email = OrderEmail.objects.get(order=order, kind="shipped")
+    assert email.sent_at is not None, "queued after commit and sent by the (eager) task"
+    assert [m.to for m in mail.outbox if "1Z999AA1" in m.body] == [["ada@example.org"]]
+
+
+def test_the_ship_form_requires_carrier_and_tracking(admin_client, lamp):
+    order = paid(place(product=lamp))
+
+    response = admin_client.post(admin_url("ship", order), {"carrier": "", "tracking_number": ""})
+
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"carrier", "tracking_number"}
+    order.refresh_from_db()
+    assert order.status == "paid"
+
+
+def test_an_unpaid_order_cannot_be_shipped(admin_client, lamp):
+    order = place(product=lamp)
+
+    response = admin_client.post(admin_url("ship", order), {"carrier": "UPS", "tracking_number": "1Z"})
+
+    assert response.status_code == 400
+    assert "Only paid orders can be shipped." in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == "pending_payment"
+    assert not OrderEmail.objects.filter(kind="shipped").exists()
+
+
+def test_delivering_a_shipped_order(admin_client, staff, lamp):
+    order = paid(place(product=lamp))
+    services.order_ship(order_id=order.pk, carrier="UPS", tracking_number="1Z")
+
+    response = admin_client.post(admin_url("deliver", order), follow=True)
+
+    assert response.status_code == 200
+    assert "1 order delivered." in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == "delivered"
+    assert order.events.get(kind="delivered").actor == staff
+
+
+def test_delivering_a_paid_but_unshipped_order_is_refused_with_a_message(admin_client, lamp):
+    order = paid(place(product=lamp))
+
+    response = admin_client.post(admin_url("deliver", order), follow=True)
+
+    assert "Only shipped orders can be marked delivered." in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == "paid"
+
+
+def test_deliver_and_cancel_ignore_a_get(admin_client, lamp):
+    order = place(product=lamp)
+
+    assert admin_client.get(admin_url("cancel", order)).status_code == 302
+    order.refresh_from_db()
+    assert order.status == "pending_payment"
+
+
+def test_cancelling_an_unpaid_order_gives_the_stock_back(admin_client, staff, lamp):
+    order = place(product=lamp, quantity=2)
+    lamp.refresh_from_db()
+    assert lamp.stock == 3
+
+    response = admin_client.post(admin_url("cancel", order), follow=True)
+
+    assert "1 order cancelled." in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+    assert order.events.get(kind="cancelled").actor == staff
+    lamp.refresh_from_db()
+    assert lamp.stock == 5
+
+
+def test_cancelling_twice_gives_the_stock_back_once(admin_client, lamp):
+    order = place(product=lamp, quantity=2)
+
+    admin_client.post(admin_url("cancel", order))
+    second = admin_client.post(admin_url("cancel", order), follow=True)
+
+    assert "cannot be cancelled" in second.content.decode()
+    lamp.refresh_from_db()
+    assert lamp.stock == 5
+
+
+def test_the_bulk_actions_deliver_and_cancel_the_selected_orders(admin_client, lamp):
+    shipped = paid(place(product=lamp))
+    services.order_ship(order_id=shipped.pk, carrier="UPS", tracking_number="1Z")
+    unpaid = place(product=lamp)
+    url = reverse("admin:orders_order_changelist")
+
+    admin_client.post(url, {"action": "mark_delivered", "_selected_action": [shipped.pk]})
+    response = admin_client.post(url, {"action": "cancel_orders", "_selected_action": [unpaid.pk]}, follow=True)
+
+    assert "1 order cancelled." in response.content.decode()
+    shipped.refresh_from_db()
+    unpaid.refresh_from_db()
+    assert (shipped.status, unpaid.status) == ("delivered", "cancelled")
+    lamp.refresh_from_db()
+    assert lamp.stock == 4, "the cancelled order's lamp came back; the delivered one did not"
+
+
+# Refund through Stripe (localstripe)
+
+
+def test_a_partial_refund_goes_through_stripe_and_is_recorded(admin_client, staff, lamp, localstripe):
+    order = place(product=lamp, email="ada@example.org")
+    gateway().confirm_payment(order=order, payment_method="pm_card_visa")
+    order.refresh_from_db()
+    assert order.status == "paid"
+    form = admin_client.get(admin_url("refund", order))
+    assert "Refund (at most $35.00)" in form.content.decode()
+    assert form.context["form"].initial == {"amount": Decimal("35.00")}
+
+    response = admin_client.post(admin_url("refund", order), {"amount": "10.00", "reason": "Scratched base"})
+
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.amount_refunded == Decimal("10.00")
+    assert order.status == "paid", "a partial refund keeps the order open"
+    refund = Refund.objects.get(order=order)
+    assert refund.refund_id.startswith("re_")
+    assert (refund.amount, refund.reason, refund.created_by) == (Decimal("10.00"), "Scratched base", staff)
+    event = order.events.get(kind="partially_refunded")
+    assert (event.actor, event.message) == (staff, "Scratched base")
+    assert OrderEmail.objects.filter(order=order, kind="refunded", reference=refund.refund_id).exists()
+
+
+def test_a_refund_above_what_is_left_is_refused(admin_client, lamp, localstripe):
+    order = place(product=lamp)
+    gateway().confirm_payment(order=order, payment_method="pm_card_visa")
+
+    response = admin_client.post(admin_url("refund", order), {"amount": "35.01", "reason": ""})
+
+    assert response.status_code == 400
+    assert "A refund must be more than zero and at most $35.00." in response.content.decode()
+    order.refresh_from_db()
+    assert order.amount_refunded == 0
+    assert not Refund.objects.exists()
+
+
+def test_the_rest_refunded_closes_the_order(admin_client, lamp, localstripe):
+    order = place(product=lamp)
+    gateway().confirm_payment(order=order, payment_method="pm_card_visa")
+
+    admin_client.post(admin_url("refund", order), {"amount": "10.00", "reason": ""})
+    admin_client.post(admin_url("refund", order), {"amount": "25.00", "reason": ""})
+
+    order.refresh_from_db()
+    assert order.status == "refunded"
+    assert order.amount_refunded == Decimal("35.00")
+    assert Refund.objects.filter(order=order).count() == 2
+
+
+# Who may
+
+
+@pytest.mark.parametrize("name", ["ship", "refund", "deliver", "cancel"])
+def test_a_customer_cannot_reach_the_order_actions(client, customer, lamp, name):
+    order = paid(place(product=lamp, user=customer, email=customer.email))
+    client.force_login(customer)
+
+    get = client.get(admin_url(name, order))
+    post = client.post(admin_url(name, order), {"carrier": "X", "tracking_number": "1", "amount": "35.00"})
+
+    for response in (get, post):
+        assert response.status_code == 302
+        assert response.url.startswith(reverse("admin:login"))
+    order.refresh_from_db()
+    assert order.status == "paid"
+    assert order.events.count() == 2
+
+
+def test_a_customer_cannot_see_the_orders_list(client, customer):
+    client.force_login(customer)
+
+    response = client.get(reverse("admin:orders_order_changelist"))
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("admin:login"))

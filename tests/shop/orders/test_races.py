@@ -1,0 +1,103 @@
+"""Checkout under real concurrency: threads, each on its own database connection, released at once.
+
+Run on PostgreSQL too (the CI does):
+    .ci/with-postgres.sh .venv/bin/pytest tests/shop/orders/test_races.py -p no:xdist
+"""
+
+import threading
+import uuid
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from shop.cart.models import CartLine
+from shop.catalog.models import Product
+from shop.orders.models import Order
+from shop.payments.models import Payment
+from tests.factories import CartFactory, CartLineFactory, ProductFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ADDRESS = {
+    "name": "Ada Lovelace",
+    "line1": "12 Analytical Row",
+    "city": "London",
+    "postal_code": "N1 9GU",
+    "country": "GB",
+}
+
+
+def run_at_once(calls):
+    """Run each call in its own thread, all released together; their results (or exceptions), in order."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def worker(i, call):
+        try:
+            barrier.wait(timeout=30)
+            results[i] = call()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test, not lost in the thread
+            results[i] = exc
+        finally:
+            connection.close()  # this thread's own connection
+
+    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a checkout hung"
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert not errors, f"exceptions in the threads: {errors!r}"
+    return results
+
+
+def checkout(client, key):
+    return lambda: client.post(
+        "/api/v1/checkout/", {"shipping_address": ADDRESS}, format="json", HTTP_IDEMPOTENCY_KEY=key
+    )
+
+
+def test_20_buyers_for_5_lamps_make_exactly_5_orders(api_as, localstripe):
+    lamp = ProductFactory(name="Brass Lamp", price=Decimal("30.00"), stock=5)
+    buyers = [UserFactory() for _ in range(20)]
+    for buyer in buyers:
+        CartLineFactory(cart=CartFactory(user=buyer), product=lamp, quantity=1)
+    clients = [api_as(buyer) for buyer in buyers]
+
+    responses = run_at_once([checkout(client, uuid.uuid4().hex) for client in clients])
+
+    codes = Counter(r.status_code for r in responses)
+    assert codes == {201: 5, 409: 15}, {code: [r.data for r in responses if r.status_code == code] for code in codes}
+    for refused in (r for r in responses if r.status_code == 409):
+        assert refused.data["code"] == "insufficient_stock"
+        assert refused.data["detail"] == "“Brass Lamp” just sold out. Remove it from your cart to continue."
+    lamp.refresh_from_db()
+    assert lamp.stock == 0
+    assert Order.objects.count() == 5
+    winners = {r.data["number"] for r in responses if r.status_code == 201}
+    assert set(Order.objects.values_list("number", flat=True)) == winners
+    assert Payment.objects.count() == 5, "one PaymentIntent per order"
+    assert CartLine.objects.count() == 15, "the refused buyers keep their carts"
+    assert sorted(Order.objects.values_list("user_id", flat=True)) == sorted(
+        r.wsgi_request.user.pk for r in responses if r.status_code == 201
+    )
+
+
+def test_one_idempotency_key_sent_5_times_at_once_makes_one_order_and_one_payment(api_as, customer, localstripe):
+    lamp = ProductFactory(price=Decimal("30.00"), stock=10)
+    CartLineFactory(cart=CartFactory(user=customer), product=lamp, quantity=2)
+    key = uuid.uuid4().hex
+
+    responses = run_at_once([checkout(api_as(customer), key) for _ in range(5)])
+
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [200, 200, 200, 200, 201], [r.data for r in responses]
+    order = Order.objects.get()
+    assert {r.data["number"] for r in responses} == {order.number}
+    assert Payment.objects.filter(order=order).count() == 1
+    assert {r.data["payment"]["intent_id"] for r in responses} == {order.payments.get().intent_id}
+    assert Product.objects.get(pk=lamp.pk).stock == 8, "the stock was taken once"
+    assert not CartLine.objects.exists()

@@ -1,0 +1,399 @@
+"""POST /api/v1/payments/stripe/webhook/: verified, each event once, never moving an order backwards."""
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from shop.orders import services
+from shop.orders.models import Order
+from shop.payments.models import Payment, Refund, WebhookEvent
+from shop.payments.stripe_gateway import client
+from tests.factories import ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/payments/stripe/webhook/"
+ADDRESS = {"name": "Ada Lovelace", "line1": "12 Analytical Row", "city": "London", "postal_code": "N1", "country": "GB"}
+_ids = itertools.count(1)
+
+
+def place_order(price="21.99", quantity=1, payment_method=None) -> Order:
+    """An order placed through the API by a guest, with its open PaymentIntent (paid if payment_method)."""
+    api = APIClient()
+    product = ProductFactory(price=Decimal(price), stock=5)
+    token = api.post("/api/v1/cart/items/", {"product": product.slug, "quantity": quantity}, format="json").data[
+        "token"
+    ]
+    body = {"email": "ada@example.org", "shipping_address": ADDRESS}
+    if payment_method:
+        body["payment_method"] = payment_method
+    response = api.post("/api/v1/checkout/", body, format="json", HTTP_X_CART_TOKEN=token, HTTP_IDEMPOTENCY_KEY="k")
+    assert response.status_code == 201, response.data
+    return Order.objects.get(number=response.data["number"])
+
+
+def intent_event(payment: Payment, kind="payment_intent.succeeded", event_id=None, **overrides) -> dict:
+    obj = {
+        "id": payment.intent_id,
+        "object": "payment_intent",
+        "amount": payment.amount_minor,
+        "currency": payment.currency.lower(),
+        "status": "succeeded" if kind.endswith("succeeded") else "requires_payment_method",
+        **overrides,
+    }
+    if kind.endswith("payment_failed"):
+        obj.setdefault("last_payment_error", {"message": "Your card has insufficient funds."})
+    return {"id": event_id or f"evt_{next(_ids)}", "object": "event", "type": kind, "data": {"object": obj}}
+
+
+def refund_event(payment: Payment, refunds: list[tuple[str, int]], event_id=None) -> dict:
+    return {
+        "id": event_id or f"evt_{next(_ids)}",
+        "object": "event",
+        "type": "charge.refunded",
+        "data": {
+            "object": {
+                "id": "ch_1",
+                "object": "charge",
+                "payment_intent": payment.intent_id,
+                "refunds": {
+                    "data": [
+                        {"id": rid, "amount": amount, "currency": payment.currency.lower(), "status": "succeeded"}
+                        for rid, amount in refunds
+                    ]
+                },
+            }
+        },
+    }
+
+
+@pytest.fixture
+def post_event(api, sign_stripe_event, django_capture_on_commit_callbacks):
+    def post(payload: dict, signature: str | None = None):
+        body, header = sign_stripe_event(payload)
+        with django_capture_on_commit_callbacks(execute=True):
+            return api.generic(
+                "POST", URL, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature or header
+            )
+
+    return post
+
+
+def kinds(order: Order) -> list[str]:
+    return list(order.events.values_list("kind", flat=True))
+
+
+def test_it_rejects_a_bad_signature(api, localstripe, sign_stripe_event, post_event):
+    order = place_order()
+    payload = intent_event(order.payments.get())
+    body, _header = sign_stripe_event(payload, secret="whsec_someone_else")
+
+    for header in (_header, "", "t=1,v1=deadbeef"):
+        response = api.generic("POST", URL, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=header)
+        assert response.status_code == 400
+        assert "Stripe-Signature" in response.json()["detail"]
+
+    order.refresh_from_db()
+    assert order.status == "pending_payment"
+    assert kinds(order) == ["placed"]
+    assert not WebhookEvent.objects.exists()
+    assert order.payments.get().status == "open"
+
+
+def test_it_rejects_a_body_that_is_not_json(api, localstripe, settings):
+    import hashlib
+    import hmac
+    import time
+
+    body = b"not json"
+    t = int(time.time())
+    sig = hmac.new(settings.STRIPE_WEBHOOK_SECRET.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+
+    response = api.generic("POST", URL, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=f"t={t},v1={sig}")
+
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
+def test_it_pays_the_order_on_payment_intent_succeeded(localstripe, post_event, mailoutbox):
+    order = place_order()
+    payment = order.payments.get()
+
+    response = post_event(intent_event(payment))
+
+    assert response.status_code == 200
+    assert response.json()["detail"] == "paid"
+    order.refresh_from_db()
+    assert order.status == "paid"
+    assert order.paid_at is not None
+    assert order.expires_at is None
+    assert kinds(order) == ["placed", "paid"]
+    payment.refresh_from_db()
+    assert payment.status == "succeeded"
+    assert WebhookEvent.objects.get().outcome == "paid"
+    assert len(mailoutbox) == 1
+
+
+def test_it_processes_the_same_event_once(localstripe, post_event, mailoutbox):
+    order = place_order()
+    event = intent_event(order.payments.get())
+
+    first = post_event(event)
+    second = post_event(event)
+
+    assert first.status_code == second.status_code == 200
+    assert second.json()["detail"] == "Already processed."
+    order.refresh_from_db()
+    assert order.status == "paid"
+    assert kinds(order) == ["placed", "paid"]
+    assert WebhookEvent.objects.count() == 1
+    assert len(mailoutbox) == 1
+
+
+def test_it_never_pays_twice_for_two_succeeded_events_of_one_intent(localstripe, post_event, mailoutbox):
+    order = place_order()
+    payment = order.payments.get()
+
+    post_event(intent_event(payment))
+    response = post_event(intent_event(payment))
+
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.status == "paid"
+    assert kinds(order).count("paid") == 1
+    assert WebhookEvent.objects.count() == 2
+    assert len(mailoutbox) == 1
+
+
+@pytest.mark.parametrize("later", ["paid", "shipped", "delivered"])
+def test_a_late_payment_failed_never_moves_a_paid_order_back(localstripe, post_event, later):
+    order = place_order()
+    payment = order.payments.get()
+    post_event(intent_event(payment))
+    if later in ("shipped", "delivered"):
+        services.order_ship(order_id=order.pk, carrier="UPS", tracking_number="1Z")
+    if later == "delivered":
+        services.order_deliver(order_id=order.pk)
+    before = kinds(Order.objects.get(pk=order.pk))
+
+    response = post_event(intent_event(payment, kind="payment_intent.payment_failed"))
+
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.status == later
+    assert kinds(order) == before
+    payment.refresh_from_db()
+    assert payment.status == "succeeded"
+
+
+def test_payment_failed_marks_an_unpaid_order_failed(localstripe, post_event):
+    order = place_order()
+    payment = order.payments.get()
+
+    response = post_event(intent_event(payment, kind="payment_intent.payment_failed"))
+
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.status == "payment_failed"
+    assert kinds(order) == ["placed", "payment_failed"]
+    assert order.events.last().message == "Your card has insufficient funds."
+    payment.refresh_from_db()
+    assert payment.status == "failed"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"amount": 100}, {"amount": 219900}, {"currency": "eur"}, {"currency": "jpy"}],
+    ids=["less", "more", "eur", "jpy"],
+)
+def test_it_does_not_pay_on_an_amount_or_currency_mismatch(localstripe, post_event, mailoutbox, overrides):
+    order = place_order(price="21.99")
+    payment = order.payments.get()
+
+    response = post_event(intent_event(payment, **overrides))
+
+    assert response.status_code == 200
+    assert "mismatch" in response.json()["detail"]
+    order.refresh_from_db()
+    assert order.status == "pending_payment"
+    assert order.paid_at is None
+    assert kinds(order) == ["placed", "note"]
+    note = order.events.last()
+    assert "did not match" in note.message
+    assert note.data["currency"] == overrides.get("currency", "usd").upper()
+    assert mailoutbox == []
+
+
+def test_it_ignores_intents_that_are_not_ours(localstripe, post_event):
+    order = place_order()
+
+    response = post_event(
+        {
+            "id": "evt_x",
+            "type": "payment_intent.succeeded",
+            "data": {"object": {"id": "pi_unknown", "amount": 2199, "currency": "usd", "status": "succeeded"}},
+        }
+    )
+
+    assert response.status_code == 200
+    assert response.json()["detail"] == "not ours"
+    order.refresh_from_db()
+    assert order.status == "pending_payment"
+
+
+def test_it_records_a_refund_once_even_if_replayed(localstripe, post_event, mailoutbox):
+    order = place_order(price="21.99", payment_method="pm_card_visa")
+    payment = order.payments.get()
+    mailoutbox.clear()
+    event = refund_event(payment, [("re_1", 500)])
+
+    first = post_event(event)
+    replayed = post_event(event)
+    redelivered = post_event(refund_event(payment, [("re_1", 500)]))  # a new event id, the same refund
+
+    assert first.json()["detail"] == "1 refund(s) recorded"
+    assert replayed.json()["detail"] == "Already processed."
+    assert redelivered.json()["detail"] == "0 refund(s) recorded"
+    order.refresh_from_db()
+    assert order.status == "paid"
+    assert order.amount_refunded == Decimal("5.00")
+    assert kinds(order) == ["placed", "paid", "partially_refunded"]
+    refund = Refund.objects.get()
+    assert (refund.refund_id, refund.amount, refund.payment) == ("re_1", Decimal("5.00"), payment)
+    assert len(mailoutbox) == 1
+
+
+def test_refunds_of_the_full_amount_mark_the_order_refunded(localstripe, post_event):
+    order = place_order(price="21.99", payment_method="pm_card_visa")
+    payment = order.payments.get()
+
+    post_event(refund_event(payment, [("re_1", 500)]))
+    # Stripe's charge.refunded lists every refund of the charge so far.
+    response = post_event(refund_event(payment, [("re_1", 500), ("re_2", 2199)]))
+
+    assert response.json()["detail"] == "1 refund(s) recorded"
+    order.refresh_from_db()
+    assert order.status == "refunded"
+    assert order.amount_refunded == order.total == Decimal("26.99")  # 21.99 and 5.00 shipping
+    assert kinds(order) == ["placed", "paid", "partially_refunded", "refunded"]
+    assert Refund.objects.count() == 2
+
+
+def test_it_refunds_a_payment_that_arrives_after_the_order_expired(localstripe, post_event):
+    order = place_order(price="21.99")
+    payment = order.payments.get()
+    Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))
+    assert services.orders_expire() == 1
+    # The customer's browser still confirms the old intent with Stripe.js.
+    stripe = client().v1.payment_intents
+    stripe.update(payment.intent_id, params={"payment_method": "pm_card_visa"})
+    assert stripe.confirm(payment.intent_id).status == "succeeded"
+
+    response = post_event(intent_event(payment))
+
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.status == "expired"
+    assert order.paid_at is None
+    assert "paid" not in kinds(order)
+    refund = Refund.objects.get()
+    assert refund.order == order
+    assert refund.amount == order.total == Decimal("26.99")
+    assert refund.payment == payment
+    assert refund.refund_id.startswith("re_")
+    at_stripe = client().v1.refunds.retrieve(refund.refund_id)
+    assert at_stripe.amount == 2699
+    assert at_stripe.payment_intent == payment.intent_id
+
+
+def test_it_answers_other_event_types_with_200(localstripe, post_event):
+    response = post_event({"id": "evt_other", "type": "customer.created", "data": {"object": {"id": "cus_1"}}})
+
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().outcome == "ignored"
+
+
+def test_a_late_payment_is_refunded_once_even_if_reported_twice(localstripe, post_event):
+    order = place_order(price="21.99")
+    payment = order.payments.get()
+    Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))
+    services.orders_expire()
+    stripe = client().v1.payment_intents
+    stripe.update(payment.intent_id, params={"payment_method": "pm_card_visa"})
+    stripe.confirm(payment.intent_id)
+
+    first = post_event(intent_event(payment))
+    second = post_event(intent_event(payment))  # another event id, same intent
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    order.refresh_from_db()
+    assert order.status == "expired"
+    assert Refund.objects.count() == 1
+    assert len(client().v1.refunds.list(params={"payment_intent": payment.intent_id}).data) == 1
+
+
+def test_a_succeeded_event_after_a_paid_order_was_cancelled_refunds_nothing_more(
+    localstripe, post_event, django_capture_on_commit_callbacks
+):
+    order = place_order(price="21.99", payment_method="pm_card_visa")
+    payment = order.payments.get()
+    post_event(intent_event(payment, event_id="evt_paid"))
+    services.order_cancel(order_id=order.pk)  # refunded in full at Stripe, then cancelled
+    assert Refund.objects.count() == 1
+
+    response = post_event(intent_event(payment, event_id="evt_paid_again"))
+
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+    assert order.amount_refunded == order.total
+    assert kinds(order).count("paid") == 1
+    assert Refund.objects.count() == 1
+    assert len(client().v1.refunds.list(params={"payment_intent": payment.intent_id}).data) == 1
+
+
+def test_it_records_a_refund_event_above_what_is_left_without_a_500(client, localstripe, sign_stripe_event):
+    """A rule refusing an event is an answer (recorded, 200), not a crash Stripe would retry forever."""
+    from shop.orders.checkout import ShippingAddress, checkout_place
+    from shop.orders.payment import gateway
+    from shop.payments.models import WebhookEvent
+    from tests.factories import CartFactory, CartLineFactory, ProductFactory, UserFactory
+
+    user = UserFactory()
+    cart = CartFactory(user=user)
+    CartLineFactory(cart=cart, product=ProductFactory(price=Decimal("60.00"), stock=3))
+    order, _ = checkout_place(
+        cart=cart,
+        user=user,
+        email=user.email,
+        shipping_method="standard",
+        address=ShippingAddress(name="A", line1="1 St", city="Austin", postal_code="78701", country="US"),
+    )
+    gateway().confirm_payment(order=order, payment_method="pm_card_visa")
+    intent = order.payments.get().intent_id
+    body, signature = sign_stripe_event(
+        {
+            "id": "evt_too_much",
+            "type": "charge.refunded",
+            "data": {
+                "object": {
+                    "payment_intent": intent,
+                    "refunds": {
+                        "data": [{"id": "re_too_much", "amount": 999999, "currency": "usd", "status": "succeeded"}]
+                    },
+                }
+            },
+        }
+    )
+    response = client.post(
+        "/api/v1/payments/stripe/webhook/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+    )
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get(event_id="evt_too_much").outcome.startswith("refused")
+    order.refresh_from_db()
+    assert order.amount_refunded == 0
+    assert order.status == "paid"
