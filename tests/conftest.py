@@ -9,6 +9,9 @@ def _test_settings(settings, tmp_path):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Off by default, so that query-count tests measure a real render; tests of the
+    # cache itself turn it on (tests/shop/catalog/test_page_cache.py).
+    settings.SHOP_PAGE_CACHE_SECONDS = 0
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {
         **settings.STORAGES,

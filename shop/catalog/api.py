@@ -1,9 +1,11 @@
 from django.conf import settings
 from django.shortcuts import get_object_or_404
+from django.utils.translation import get_language
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 
+from shop.catalog import cache as catalog_cache
 from shop.catalog import selectors, services
 from shop.catalog.filters import ProductFilter
 from shop.catalog.models import Category, Product, ProductImage, Review
@@ -122,6 +124,27 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self):
         return ProductDetailSerializer if self.action == "retrieve" else ProductSerializer
+
+    # The same for every client: cached per catalog version (shop/catalog/cache.py);
+    # errors (a bad filter, a missing page) raise and are never cached.
+    def list(self, request, *args, **kwargs):
+        data = catalog_cache.cached(
+            "api-products", self._cache_parts(request), lambda: super(ProductViewSet, self).list(request).data
+        )
+        return Response(data)
+
+    def retrieve(self, request, *args, **kwargs):
+        data = catalog_cache.cached(
+            "api-product",
+            self._cache_parts(request),
+            lambda: super(ProductViewSet, self).retrieve(request, **kwargs).data,
+        )
+        return Response(data)
+
+    @staticmethod
+    def _cache_parts(request) -> tuple:
+        # Links in the answer are absolute (host, scheme) and labels translated (language).
+        return (request.build_absolute_uri(), get_language())
 
 
 @extend_schema_view(list=extend_schema(summary="A product's reviews"), create=extend_schema(summary="Review a product"))

@@ -8,7 +8,28 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from shop.catalog import cache as catalog_cache
 from shop.core.money import Money
+
+
+class CatalogQuerySet(models.QuerySet):
+    """Bulk writes to catalog tables (they send no signals) still make cached pages out of date."""
+
+    def update(self, **kwargs):
+        count = super().update(**kwargs)
+        if count:
+            catalog_cache.changed()
+        return count
+
+    def bulk_create(self, *args, **kwargs):
+        objects = super().bulk_create(*args, **kwargs)
+        catalog_cache.changed()
+        return objects
+
+    def delete(self):
+        result = super().delete()
+        catalog_cache.changed()
+        return result
 
 
 class Category(models.Model):
@@ -27,6 +48,8 @@ class Category(models.Model):
     description = models.TextField(_("description"), blank=True)
     path = models.CharField(max_length=500, unique=True, editable=False)
     depth = models.PositiveSmallIntegerField(default=0, editable=False)
+
+    objects = CatalogQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("category")
@@ -68,7 +91,7 @@ class Category(models.Model):
         return Category.objects.filter(path__in=prefixes).order_by("depth") if prefixes else Category.objects.none()
 
 
-class ProductQuerySet(models.QuerySet):
+class ProductQuerySet(CatalogQuerySet):
     def active(self):
         return self.filter(is_active=True)
 
@@ -189,6 +212,8 @@ class ProductImage(models.Model):
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
 
+    objects = CatalogQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("image")
         verbose_name_plural = _("images")
@@ -209,6 +234,8 @@ class Review(models.Model):
     title = models.CharField(_("title"), max_length=120, blank=True)
     body = models.TextField(_("review"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    objects = CatalogQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("review")

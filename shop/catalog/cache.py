@@ -1,0 +1,50 @@
+"""Cached catalog pages that are never stale.
+
+Everything the catalog shows is cached under a *version token*. Any write to a
+catalog table through the ORM (save, delete, queryset update, bulk create:
+stock taken at checkout, a price edited in the admin, a new review) replaces
+the token, so every cached fragment is dropped at once. The token is replaced
+again when the transaction commits, so a page built from pre-commit data
+meanwhile is dropped too.
+
+What is cached is the same for every visitor: nothing per user or per session
+(the header with the cart, the CSRF token and the review form stay live).
+"""
+
+import hashlib
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+VERSION_KEY = "catalog:version"
+CSRF_MARKER = "<!--csrf-token-->"
+
+
+def version() -> str:
+    token = cache.get(VERSION_KEY)
+    if token is None:
+        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
+        token = cache.get(VERSION_KEY)
+    return token
+
+
+def changed() -> None:
+    """The catalog changed: cached pages are out of date (now, and again after commit)."""
+    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+    transaction.on_commit(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, None))
+
+
+def cached(name: str, parts: tuple, build, *, timeout: int | None = None):
+    """build() once per catalog version and key parts; build may raise to avoid caching (404, 400)."""
+    seconds = settings.SHOP_PAGE_CACHE_SECONDS if timeout is None else timeout
+    if seconds <= 0:
+        return build()
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+    key = f"catalog:{name}:{version()}:{digest}"
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, seconds)
+    return value

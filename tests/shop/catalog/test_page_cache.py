@@ -1,0 +1,111 @@
+"""Catalog pages are cached per catalog version: fast when nothing changed, never stale when something did."""
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from shop.catalog import services
+from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory, ReviewFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _cache_on(settings):
+    settings.SHOP_PAGE_CACHE_SECONDS = 300
+
+
+@pytest.fixture
+def lamp():
+    product = ProductFactory(name="Brass Lamp", slug="brass-lamp", price=Decimal("40.00"), stock=12)
+    ProductImageFactory(product=product)
+    return product
+
+
+def _queries(client, url):
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(captured), response.content.decode()
+
+
+def test_it_serves_a_repeated_list_page_without_touching_the_catalog(client, lamp):
+    first, _html = _queries(client, "/products/")
+    second, html = _queries(client, "/products/")
+    assert first >= 3
+    assert second == 0
+    assert "Brass Lamp" in html
+
+
+def test_it_shows_a_new_price_at_once(client, lamp):
+    client.get("/products/")
+    client.get("/product/brass-lamp/")
+    lamp.price = Decimal("35.00")
+    lamp.save()
+    assert "$35.00" in client.get("/products/").content.decode()
+    assert "$35.00" in client.get("/product/brass-lamp/").content.decode()
+
+
+def test_it_shows_stock_changed_by_a_bulk_update(client, lamp):
+    client.get("/product/brass-lamp/")
+    services.products_set_stock(product_ids=[lamp.pk], stock=0)
+    assert "Out of stock" in client.get("/product/brass-lamp/").content.decode()
+
+
+def test_it_hides_a_product_deactivated_in_bulk(client, lamp):
+    assert "Brass Lamp" in client.get("/products/").content.decode()
+    services.products_set_active(product_ids=[lamp.pk], active=False)
+    assert "Brass Lamp" not in client.get("/products/").content.decode()
+    assert client.get("/product/brass-lamp/").status_code == 404
+
+
+def test_it_shows_a_new_review_and_a_renamed_category(client, lamp):
+    client.get("/product/brass-lamp/")
+    ReviewFactory(product=lamp, title="Warm light, solid base")
+    assert "Warm light, solid base" in client.get("/product/brass-lamp/").content.decode()
+    lamp.category.name = "Lighting"
+    lamp.category.save()
+    assert "Lighting" in client.get("/products/").content.decode()
+
+
+def test_it_gives_each_visitor_their_own_csrf_token_on_a_cached_product_page(lamp):
+    Client().get("/product/brass-lamp/")  # someone else fills the cache
+    visitor = Client(enforce_csrf_checks=True)
+    html = visitor.get("/product/brass-lamp/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    response = visitor.post("/cart/add/", {"product": lamp.pk, "quantity": 1, "csrfmiddlewaretoken": token})
+    assert response.status_code == 302
+    assert visitor.get("/cart/").context["priced"].item_count == 1
+
+
+def test_it_offers_the_review_form_only_to_a_logged_in_customer_on_a_cached_page(client, lamp):
+    anonymous = client.get("/product/brass-lamp/").content.decode()
+    assert "Log in to write a review." in anonymous
+    customer = Client()
+    customer.force_login(UserFactory())
+    html = customer.get("/product/brass-lamp/").content.decode()
+    assert "Write a review" in html
+    assert "Log in to write a review." not in html
+
+
+def test_it_never_caches_a_bad_filter_or_a_missing_page(client, lamp):
+    assert client.get("/products/?min_price=-1").status_code == 400
+    assert client.get("/products/?min_price=-1").status_code == 400
+    assert client.get("/products/?page=99").status_code == 404
+    assert client.get("/category/nowhere/").status_code == 404
+
+
+def test_it_caches_the_api_list_and_drops_it_when_a_price_changes(api, lamp):
+    assert api.get("/api/v1/products/").data["results"][0]["price"] == "40.00"
+    with CaptureQueriesContext(connection) as captured:
+        api.get("/api/v1/products/")
+    assert len(captured) == 0
+    ProductFactory(name="New Rug", category=CategoryFactory())
+    lamp.price = Decimal("38.50")
+    lamp.save()
+    results = api.get("/api/v1/products/").data["results"]
+    assert {r["name"]: r["price"] for r in results} == {"Brass Lamp": "38.50", "New Rug": "19.99"}
