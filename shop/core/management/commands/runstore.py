@@ -38,6 +38,8 @@ class Command(BaseCommand):
         if settings.STRIPE_API_BASE and "127.0.0.1" in settings.STRIPE_API_BASE:
             commands["localstripe"] = [python, manage, "localstripe", "--port", str(settings.LOCALSTRIPE_PORT)]
         processes = {name: subprocess.Popen(cmd, cwd=settings.BASE_DIR) for name, cmd in commands.items()}  # noqa: S603
+        if "localstripe" in processes:
+            self._register_webhook(port)
         self.stdout.write(
             self.style.SUCCESS(
                 f"\nThe store is starting at http://127.0.0.1:{port}/ (admin: /admin/, API: /api/v1/docs/)"
@@ -57,6 +59,16 @@ class Command(BaseCommand):
             self.stdout.write("\nStopping…")
         finally:
             _stop(processes.values())
+
+    def _register_webhook(self, port: int) -> None:
+        """Ask localstripe to send its events to our webhook, signed with our secret (as Stripe would)."""
+        from shop.payments.localstripe import register_webhook
+
+        url = f"http://127.0.0.1:{port}/api/v1/payments/stripe/webhook/"
+        if register_webhook(settings.STRIPE_API_BASE, url=url, secret=settings.STRIPE_WEBHOOK_SECRET, wait=15):
+            self.stdout.write(f"localstripe sends webhooks to {url}")
+        else:
+            self.stderr.write("localstripe did not answer: payments will be confirmed without webhooks.")
 
 
 def _stop(processes) -> None:
