@@ -44,8 +44,8 @@ def test_it_pays_an_order_when_localstripe_delivers_the_signed_event(live_server
     assert api.confirm(intent_id).status == "succeeded"
 
     assert _wait_for(lambda: Order.objects.get(pk=order.pk).status == "paid"), "no webhook arrived"
-    event = WebhookEvent.objects.get(type="payment_intent.succeeded")
-    assert event.outcome == "paid"
+    # localstripe is shared by the test process: other tests' events may arrive too ("not ours").
+    assert WebhookEvent.objects.filter(type="payment_intent.succeeded", outcome="paid").count() == 1
     assert [e.kind for e in Order.objects.get(pk=order.pk).events.all()] == ["placed", "paid"]
 
 
