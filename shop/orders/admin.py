@@ -272,19 +272,16 @@ class OrderAdmin(admin.ModelAdmin):
         )
 
     def deliver_view(self, request, pk):
-        if request.method != "POST":
-            return redirect(reverse("admin:orders_order_change", args=[pk]))
-        self._bulk(
-            request,
-            Order.objects.filter(pk=pk),
-            lambda o: services.order_deliver(order_id=o.pk, actor=request.user),
-            _("delivered"),
-        )
-        return redirect(reverse("admin:orders_order_change", args=[pk]))
+        return self._order_action(request, pk, self.mark_delivered)
 
     def cancel_view(self, request, pk):
-        if request.method != "POST":
-            return redirect(reverse("admin:orders_order_change", args=[pk]))
+        return self._order_action(request, pk, self.cancel_orders)
+
+    def _order_action(self, request, pk, action):
+        """The change page's buttons: the bulk action on one order (POST only), back to the order."""
+        if request.method == "POST" and self.has_change_permission(request):
+            action(request, Order.objects.filter(pk=pk))
+        return redirect(reverse("admin:orders_order_change", args=[pk]))
         self._bulk(
             request,
             Order.objects.filter(pk=pk),
