@@ -14,126 +14,35 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from statistics import median
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
-PYTHON = ROOT / ".venv" / "bin" / "python"
-GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
+from common import RESULTS, ROOT, Stack, log
+
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 TARGET = 0.5  # every page should reach at least half the ceiling's requests/s
 PAGES = ("list", "product", "api")
 SEED_SCALE = 50  # 10,000 products, 25,000 customers
 SEED_PRODUCTS = 200 * SEED_SCALE
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_PORT = 5440
 
 
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Bench:
+class Bench(Stack):
     def __init__(self, args):
         self.args = args
-        self.var_dir = Path(args.var_dir or RESULTS / f"var-{args.db}").resolve()
-        self.gunicorn: subprocess.Popen | None = None
-        self.pg_dir: Path | None = None
-        self.env = self._env()
-
-    # -- environment -------------------------------------------------------
-
-    def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-        env.update(
-            DJANGO_SETTINGS_MODULE="config.settings",
-            DJANGO_DEBUG="0",
-            SECRET_KEY=secrets.token_urlsafe(48),  # 64 characters, new each run
-            ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
-            SECURE_SSL_REDIRECT="0",
-            SESSION_COOKIE_SECURE="0",
-            CSRF_COOKIE_SECURE="0",
-            SECURE_HSTS_SECONDS="0",
-            BAZAAR_VAR_DIR=str(self.var_dir),
-            BENCH_VIEWS="1",
-            DB_CONN_MAX_AGE="60",
-            LOG_LEVEL="WARNING",
-            PYTHONUNBUFFERED="1",
+        super().__init__(
+            db=args.db,
+            var_dir=Path(args.var_dir or RESULTS / f"var-{args.db}"),
+            pg_port=PG_PORT,
+            extra_env={"BENCH_VIEWS": "1"},
         )
-        if self.args.db == "postgres":
-            env["DATABASE_URL"] = f"postgres://shop:shop@127.0.0.1:{PG_PORT}/shop"
-        return env
-
-    def manage(self, *argv: str, capture: bool = False) -> str:
-        result = subprocess.run(
-            [str(PYTHON), "manage.py", *argv],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-            text=True,
-            stdout=subprocess.PIPE if capture else None,
-        )
-        return result.stdout or ""
-
-    # -- PostgreSQL (private, throwaway) ----------------------------------
-
-    def start_postgres(self) -> None:
-        if not (PG_BIN / "initdb").exists():
-            sys.exit(f"PostgreSQL binaries not found in {PG_BIN}: apt-get install -y postgresql")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", PG_PORT)) == 0:
-                sys.exit(f"Something already listens on 127.0.0.1:{PG_PORT}; stop it first.")
-        self.pg_dir = Path(tempfile.mkdtemp(prefix="bench-pg-"))
-        shutil.chown(self.pg_dir, "postgres", "postgres")
-        data, pg_log = self.pg_dir / "data", self.pg_dir / "log"
-        log(f"starting PostgreSQL on 127.0.0.1:{PG_PORT} in {self.pg_dir}")
-        as_pg = ["su", "postgres", "-c"]
-        subprocess.run(
-            [*as_pg, f"{PG_BIN}/initdb -D {data} -U postgres --auth=trust -E UTF8 --locale=C.UTF-8"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        opts = f"-c listen_addresses=127.0.0.1 -p {PG_PORT} -k {self.pg_dir} -c fsync=off"
-        subprocess.run([*as_pg, f"{PG_BIN}/pg_ctl -D {data} -l {pg_log} -w -o '{opts}' start"], check=True)
-        subprocess.run(
-            [
-                "psql", "-q", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres",
-                "-c", "CREATE USER shop PASSWORD 'shop' CREATEDB",
-                "-c", "CREATE DATABASE shop OWNER shop",
-            ],
-            check=True,
-        )  # fmt: skip
-
-    def stop_postgres(self) -> None:
-        if not self.pg_dir:
-            return
-        log("stopping PostgreSQL")
-        subprocess.run(
-            ["su", "postgres", "-c", f"{PG_BIN}/pg_ctl -D {self.pg_dir / 'data'} -m fast -w stop"],
-            stdout=subprocess.DEVNULL,
-            check=False,
-        )
-        shutil.rmtree(self.pg_dir, ignore_errors=True)
-        self.pg_dir = None
 
     # -- database and static files ---------------------------------------
 
@@ -158,10 +67,7 @@ class Bench:
             # A fresh bulk load has no statistics and no visibility map (so COUNT(*)
             # cannot use an index-only scan); autovacuum would fix both in production.
             log("VACUUM ANALYZE")
-            subprocess.run(
-                ["psql", "-q", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "shop", "-c", "VACUUM ANALYZE"],
-                check=True,
-            )
+            self.psql("VACUUM ANALYZE")
         log("collectstatic")
         self.manage("collectstatic", "--noinput", "-v", "0")
 
@@ -193,45 +99,6 @@ print("FACTS" + json.dumps(out))
         line = next(line for line in text.splitlines() if line.startswith("FACTS"))
         return json.loads(line[len("FACTS") :])
 
-    # -- gunicorn ----------------------------------------------------------
-
-    def start_gunicorn(self) -> str:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        gunicorn_log = open(RESULTS / f"gunicorn-{self.args.db}.log", "w")  # noqa: SIM115
-        log(f"starting gunicorn (2 workers) on {base}")
-        self.gunicorn = subprocess.Popen(
-            [str(GUNICORN), "config.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=gunicorn_log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches us, and we stop it in order
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.gunicorn.poll() is not None:
-                sys.exit(f"gunicorn exited with {self.gunicorn.returncode}; see {gunicorn_log.name}")
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return base
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
-        sys.exit(f"gunicorn did not answer /healthz within 30s; see {gunicorn_log.name}")
-
-    def stop_gunicorn(self) -> None:
-        if not self.gunicorn or self.gunicorn.poll() is not None:
-            return
-        log("stopping gunicorn")
-        self.gunicorn.terminate()
-        try:
-            self.gunicorn.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.gunicorn.kill()
-            self.gunicorn.wait(timeout=5)
-
     # -- measuring ---------------------------------------------------------
 
     @staticmethod
@@ -252,7 +119,7 @@ print("FACTS" + json.dumps(out))
     def run(self) -> list[dict]:
         """Interleaved rounds: each page is measured right after the ceiling, and the ratio of that
         pair is kept. On a shared 2-core machine the load drifts; adjacent pairs cancel most of it."""
-        base = self.start_gunicorn()
+        base = self.start_gunicorn(workers=2, log_path=RESULTS / f"gunicorn-{self.args.db}.log")
         facts = self.facts_cache
         url = {key: base + facts["urls"][key] for key in ("ceiling", *PAGES)}
         for key in ("ceiling", *PAGES):

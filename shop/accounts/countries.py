@@ -1,5 +1,7 @@
 """Country names in the customer's language, from Babel's CLDR data."""
 
+import functools
+
 from babel import Locale
 from django.utils.translation import get_language, to_locale
 
@@ -21,5 +23,10 @@ def country_choices() -> list[tuple[str, str]]:
     return sorted(names.items(), key=lambda item: item[1])
 
 
-def country_codes() -> set[str]:
-    return {code for code, _name in country_choices()}
+def country_codes() -> frozenset[str]:
+    return _codes(get_language() or "en")
+
+
+@functools.lru_cache(maxsize=32)
+def _codes(language: str) -> frozenset[str]:
+    return frozenset(code for code, _name in country_choices())

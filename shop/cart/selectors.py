@@ -17,18 +17,22 @@ def cart_token_from_request(request) -> uuid.UUID | None:
         return None
 
 
-def cart_for_request(request) -> Cart | None:
+def cart_for_request(request, *, with_lines: bool = True) -> Cart | None:
     """The requester's cart with its lines and products, or None (no query for a new visitor).
 
     A logged-in customer always gets their own cart; a cart token is only used
     for anonymous carts, so knowing a token never opens a customer's cart.
     """
-    queryset = Cart.objects.prefetch_related(
-        Prefetch(
-            "lines",
-            queryset=CartLine.objects.select_related("product", "product__category").prefetch_related(
-                Prefetch("product__images", queryset=ProductImage.objects.order_by("position", "id"))
-            ),
+    queryset = (
+        Cart.objects.all()
+        if not with_lines
+        else Cart.objects.prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=CartLine.objects.select_related("product", "product__category").prefetch_related(
+                    Prefetch("product__images", queryset=ProductImage.objects.order_by("position", "id"))
+                ),
+            )
         )
     )
     if request.user.is_authenticated:

@@ -30,10 +30,22 @@ def version() -> str:
     return token
 
 
-def changed() -> None:
-    """The catalog changed: cached pages are out of date (now, and again after commit)."""
+def _bump() -> None:
     cache.set(VERSION_KEY, uuid.uuid4().hex, None)
-    transaction.on_commit(lambda: cache.set(VERSION_KEY, uuid.uuid4().hex, None))
+
+
+def changed() -> None:
+    """The catalog changed: cached pages are out of date (now, and again after commit).
+
+    A checkout that takes stock for five lines writes five times but needs one
+    bump after commit: the callback is registered once per transaction (a
+    rolled-back savepoint drops it with its writes, as Django drops callbacks).
+    """
+    _bump()
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(func is _bump for _sids, func, _robust in connection.run_on_commit):
+        return
+    transaction.on_commit(_bump)
 
 
 def cached(name: str, parts: tuple, build, *, timeout: int | None = None):

@@ -183,7 +183,7 @@ class CheckoutView(APIView):
         email = data.validated_data.get("email") or (user.email if user else "")
         if not email:
             raise ShopError(_("Give an email for the order confirmation."), field="email")
-        cart = cart_for_request(request)
+        cart = cart_for_request(request, with_lines=False)  # checkout reads the lines itself, under a lock
         if cart is None:
             raise ShopError(_("Your cart is empty."), field="cart")
         order, created = checkout_place(
@@ -204,9 +204,13 @@ class CheckoutView(APIView):
 
 def _pay_response(request, order, payment_method, ok_status):
     try:
-        session = gateway().create_payment(order=order) if order.is_unpaid else None
-        if payment_method and order.is_unpaid:
-            session = gateway().confirm_payment(order=order, payment_method=payment_method)
+        session = None
+        if order.is_unpaid:
+            pay = gateway()
+            if payment_method:  # confirming creates the intent if needed
+                session = pay.confirm_payment(order=order, payment_method=payment_method)
+            else:
+                session = pay.create_payment(order=order)
     except (PaymentUnavailable, PaymentDeclined, InvalidPaymentMethod) as exc:
         order.refresh_from_db()
         body = {"detail": str(exc.message), "code": exc.code, "number": order.number, "status": order.status}

@@ -8,6 +8,7 @@ around it and Stripe's idempotency key is derived from our own ids.
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import stripe
@@ -29,8 +30,16 @@ OPEN = Payment.Status.OPEN
 
 
 def client() -> stripe.StripeClient:
-    kwargs = {"base_addresses": {"api": settings.STRIPE_API_BASE}} if settings.STRIPE_API_BASE else {}
-    return stripe.StripeClient(settings.STRIPE_SECRET_KEY, max_network_retries=1, **kwargs)
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
+
+
+@functools.lru_cache(maxsize=8)
+def _client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
+    # One client per key and address, reused: its HTTP connections stay open (one
+    # session per thread), so a checkout's three calls do not each open a new
+    # connection (a TLS handshake with Stripe itself).
+    kwargs = {"base_addresses": {"api": api_base}} if api_base else {}
+    return stripe.StripeClient(secret_key, max_network_retries=1, **kwargs)
 
 
 def _unavailable(exc: Exception) -> PaymentUnavailable:

@@ -109,3 +109,15 @@ def test_it_caches_the_api_list_and_drops_it_when_a_price_changes(api, lamp):
     lamp.save()
     results = api.get("/api/v1/products/").data["results"]
     assert {r["name"]: r["price"] for r in results} == {"Brass Lamp": "38.50", "New Rug": "19.99"}
+
+
+def test_it_replaces_the_catalog_version_once_after_a_commit_however_many_writes():
+    from shop.catalog import cache as catalog_cache
+
+    products = ProductFactory.create_batch(3, stock=10)
+    before = catalog_cache.version()
+    for product in products:  # as a checkout takes stock line by line, in one transaction
+        services.products_set_stock(product_ids=[product.pk], stock=9)
+    pending = [func for _sids, func, _robust in connection.run_on_commit if func is catalog_cache._bump]
+    assert len(pending) == 1  # one replacement after commit, not one per write
+    assert catalog_cache.version() != before  # and replaced at once, for this transaction's own reads

@@ -1,0 +1,501 @@
+"""Checkout benchmark: concurrent buyers placing (and paying for) orders.
+
+    .venv/bin/python bench/checkout.py [--db postgres|sqlite] [--buyers 16] [--duration 20] [--pay | --no-pay | --both]
+
+One command: sets up a throwaway var dir under bench/results/ (and, by default, a
+private PostgreSQL on a free loopback port), migrates, seeds a small demo store,
+gives every product plenty of stock, starts localstripe and gunicorn, counts the
+SQL queries one checkout takes (Django's test client), then runs N buyer threads
+for the duration. Each buyer loops: a fresh anonymous cart with 1-3 random
+products, then POST /api/v1/checkout/ with a fresh Idempotency-Key (and
+payment_method pm_card_visa unless --no-pay). It prints checkouts/s, p50/p90/p99
+of the checkout request, errors by status, and checks the database afterwards
+(one order per successful checkout, no negative stock, every paid checkout paid).
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+from common import PYTHON, RESULTS, ROOT, Stack, free_port, log, stop_process, wait_for
+
+SEED_SCALE = 1  # 200 products, 500 customers, a little order history: seconds, not minutes
+STOCK = 1_000_000  # every product, so no checkout fails for stock
+PAYMENT_METHOD = "pm_card_visa"
+ADDRESS = {"name": "Bench Buyer", "line1": "1 Load St", "city": "Testville", "postal_code": "12345", "country": "US"}
+
+# The SQL one checkout takes: a warm-up checkout first (first-request work is not
+# what we count), then the checkout request alone, without and with payment.
+FACTS = r"""
+import json, uuid
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from shop.catalog.models import Product
+
+slugs = list(Product.objects.filter(is_active=True).order_by("id").values_list("slug", flat=True)[:3])
+ADDRESS = __ADDRESS__
+
+def checkout(pay, capture):
+    client = Client()
+    token = None
+    for slug in slugs[:2]:
+        headers = {"HTTP_X_CART_TOKEN": token} if token else {}
+        r = client.post("/api/v1/cart/items/", {"product": slug, "quantity": 1}, content_type="application/json",
+                        **headers)
+        assert r.status_code == 201, (r.status_code, r.content[:300])
+        token = r.json()["token"]
+    body = {"email": "facts@bench.test", "shipping_address": ADDRESS, "shipping_method": "standard"}
+    if pay:
+        body["payment_method"] = "pm_card_visa"
+    client.cookies.clear()  # like the buyers: an API client holding only the cart token (no session)
+    kwargs = {"content_type": "application/json", "HTTP_X_CART_TOKEN": token,
+              "HTTP_IDEMPOTENCY_KEY": str(uuid.uuid4())}
+    with CaptureQueriesContext(connection) as ctx:
+        r = client.post("/api/v1/checkout/", body, **kwargs)
+    assert r.status_code == 201, (r.status_code, r.content[:500])
+    assert r.json()["status"] == ("paid" if pay else "pending_payment"), r.json()["status"]
+    return [q["sql"] for q in ctx.captured_queries]
+
+checkout(True, False)  # warm-up
+out = {"nopay": checkout(False, True), "pay": checkout(True, True)}
+print("FACTS" + json.dumps(out))
+"""
+
+# The database's own account of the load (the buyers' orders carry @load.bench.test).
+STATE = r"""
+import json
+from django.db.models import Min, Sum
+from shop.catalog.models import Product
+from shop.orders.models import Order, OrderLine
+orders = Order.objects.filter(email__endswith="@load.bench.test")
+print("STATE" + json.dumps({
+    "orders": orders.count(),
+    "paid": orders.filter(status="paid").count(),
+    "pending": orders.filter(status="pending_payment").count(),
+    "items": OrderLine.objects.filter(order__in=orders).aggregate(n=Sum("quantity"))["n"] or 0,
+    "stock_total": Product.objects.aggregate(n=Sum("stock"))["n"],
+    "stock_min": Product.objects.aggregate(n=Min("stock"))["n"],
+    "negative_stock": Product.objects.filter(stock__lt=0).count(),
+}))
+"""
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list (q in 0..100)."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+class Buyer(threading.Thread):
+    """Loops until the deadline: a fresh anonymous cart with 1-3 products, then one checkout."""
+
+    def __init__(self, number: int, host: str, port: int, slugs: list[str], pay: bool, deadline: float):
+        super().__init__(name=f"buyer-{number}", daemon=True)
+        self.number, self.host, self.port = number, host, port
+        self.slugs, self.pay, self.deadline = slugs, pay, deadline
+        self.random = random.Random(number)
+        self.latencies: list[float] = []  # seconds, successful checkouts only
+        self.statuses: Counter = Counter()  # checkout responses by status (or exception name)
+        self.cart_errors: Counter = Counter()
+        self.order_statuses: Counter = Counter()  # "paid" / "pending_payment" in successful responses
+        self.cart_latencies: list[float] = []  # seconds, each add-to-cart request
+        self.stop = False
+
+    def request(self, conn: http.client.HTTPConnection, path: str, body: dict, headers: dict):
+        conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json", **headers})
+        response = conn.getresponse()
+        data = response.read()
+        return response.status, data
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        n = 0
+        while not self.stop and time.monotonic() < self.deadline:
+            n += 1
+            try:
+                token = None
+                for slug in self.random.sample(self.slugs, self.random.randint(1, 3)):
+                    headers = {"X-Cart-Token": token} if token else {}
+                    started = time.monotonic()
+                    status, data = self.request(conn, "/api/v1/cart/items/", {"product": slug, "quantity": 1}, headers)
+                    self.cart_latencies.append(time.monotonic() - started)
+                    if status != 201:
+                        self.cart_errors[status] += 1
+                        token = None
+                        break
+                    token = json.loads(data)["token"]
+                if token is None:
+                    continue
+                body = {
+                    "email": f"buyer{self.number}-{n}@load.bench.test",
+                    "shipping_address": ADDRESS,
+                    "shipping_method": "standard",
+                }
+                if self.pay:
+                    body["payment_method"] = PAYMENT_METHOD
+                headers = {"X-Cart-Token": token, "Idempotency-Key": str(uuid.uuid4())}
+                started = time.monotonic()
+                status, data = self.request(conn, "/api/v1/checkout/", body, headers)
+                elapsed = time.monotonic() - started
+                self.statuses[status] += 1
+                if status == 201:
+                    self.latencies.append(elapsed)
+                    self.order_statuses[json.loads(data).get("status")] += 1
+            except (OSError, http.client.HTTPException) as exc:
+                self.statuses[type(exc).__name__] += 1
+                conn.close()
+        conn.close()
+
+
+class CheckoutBench(Stack):
+    def __init__(self, args):
+        self.args = args
+        super().__init__(
+            db=args.db,
+            var_dir=Path(args.var_dir or RESULTS / f"var-checkout-{args.db}"),
+            pg_port=free_port() if args.db == "postgres" else 0,
+            extra_env={"THROTTLE_AUTH": "100000/minute"},
+        )
+        self.localstripe: subprocess.Popen | None = None
+
+    def prepare(self) -> list[str]:
+        if self.db == "sqlite":  # a new database each run (cheap at this scale); static files are kept
+            for name in ("db.sqlite3", "db.sqlite3-wal", "db.sqlite3-shm"):
+                (self.var_dir / name).unlink(missing_ok=True)
+            shutil.rmtree(self.var_dir / "celery", ignore_errors=True)
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        log(f"var dir: {self.var_dir}")
+        log("migrate")
+        self.manage("migrate", "--noinput", "-v", "0")
+        log(f"seed_demo --scale {SEED_SCALE}")
+        started = time.monotonic()
+        self.manage("seed_demo", "--scale", str(SEED_SCALE))
+        log(f"seeded in {time.monotonic() - started:.0f}s; stock {STOCK:,} on every product")
+        out = self.shell(
+            "import json; from shop.catalog.models import Product\n"
+            f"Product.objects.update(stock={STOCK})\n"
+            "print('SLUGS' + json.dumps(list(Product.objects.filter(is_active=True).values_list('slug', flat=True))))"
+        )
+        slugs = json.loads(next(x for x in out.splitlines() if x.startswith("SLUGS"))[5:])
+        if self.db == "postgres":
+            log("VACUUM ANALYZE")
+            self.psql("VACUUM ANALYZE")
+        log("collectstatic")
+        self.manage("collectstatic", "--noinput", "-v", "0")
+        return slugs
+
+    def start_localstripe(self) -> None:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log(f"starting localstripe on {base}")
+        self.localstripe = subprocess.Popen(
+            [str(PYTHON), "manage.py", "localstripe", "--port", str(port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(RESULTS / f"localstripe-{self.db}.log", "w"),  # noqa: SIM115
+            start_new_session=True,
+        )
+        wait_for(f"{base}/js.stripe.com/v3/", self.localstripe, "localstripe", timeout=20)
+        self.env["STRIPE_API_BASE"] = base
+        self.env["STRIPE_SECRET_KEY"] = "sk_test_localstripe"
+
+    def stop_localstripe(self) -> None:
+        stop_process(self.localstripe, "localstripe")
+
+    def facts(self) -> dict[str, list[str]]:
+        text = self.shell(FACTS.replace("__ADDRESS__", repr(ADDRESS)))
+        return json.loads(next(x for x in text.splitlines() if x.startswith("FACTS"))[5:])
+
+    def state(self) -> dict:
+        text = self.shell(STATE)
+        return json.loads(next(x for x in text.splitlines() if x.startswith("STATE"))[5:])
+
+    def cpu(self) -> dict[str, float]:
+        postmaster = None
+        if self.pg_dir and (self.pg_dir / "data" / "postmaster.pid").exists():
+            postmaster = int((self.pg_dir / "data" / "postmaster.pid").read_text().split()[0])
+        times = os.times()
+        return {
+            "gunicorn": process_tree_cpu(self.gunicorn.pid if self.gunicorn else None),
+            "postgres": process_tree_cpu(postmaster),
+            "localstripe": process_tree_cpu(self.localstripe.pid if self.localstripe else None),
+            "buyers": times.user + times.system,  # this process: the buyer threads
+            "machine": machine_cpu(),
+        }
+
+    def load(self, base: str, slugs: list[str], pay: bool) -> dict:
+        host, port = base.removeprefix("http://").split(":")
+        label = "with payment" if pay else "without payment"
+        log(f"warm-up: 2 s, {self.args.buyers} buyers, {label}")
+        self._run_buyers(host, int(port), slugs, pay, 2)
+        before = self.state()
+        log(f"measuring: {self.args.duration} s, {self.args.buyers} buyers, {label}")
+        cpu_before = self.cpu()
+        buyers, elapsed = self._run_buyers(host, int(port), slugs, pay, self.args.duration)
+        cpu_after = self.cpu()
+        after = self.state()
+        latencies = sorted(x for b in buyers for x in b.latencies)
+        cart_latencies = sorted(x for b in buyers for x in b.cart_latencies)
+        statuses = sum((b.statuses for b in buyers), Counter())
+        order_statuses = sum((b.order_statuses for b in buyers), Counter())
+        cart_errors = sum((b.cart_errors for b in buyers), Counter())
+        ok = len(latencies)
+        new_orders = after["orders"] - before["orders"]
+        new_paid = after["paid"] - before["paid"]
+        stock_taken = before["stock_total"] - after["stock_total"]
+        items = after["items"] - before["items"]
+        checks = {
+            "orders == successful checkouts": new_orders == ok,
+            "stock taken == items ordered": stock_taken == items,
+            "no negative stock": after["negative_stock"] == 0,
+            ("paid == successful checkouts" if pay else "none paid"): new_paid == (ok if pay else 0),
+        }
+        cpu = {k: cpu_after[k] - cpu_before[k] for k in cpu_before}
+        machine = cpu.pop("machine")
+        cpu["others"] = max(0.0, machine - sum(cpu.values()))  # anything else on the machine (a test suite...)
+        cpu = {k: round(v, 2) for k, v in cpu.items()}
+        return {
+            "pay": pay,
+            "cpu_seconds": cpu,
+            "cpu_ms_per_checkout": {k: round(v * 1000 / ok, 1) if ok else None for k, v in cpu.items()},
+            "cpu_busy": round(machine / (elapsed * (os.cpu_count() or 1)), 2),
+            "cpu_busy_others": round(cpu["others"] / (elapsed * (os.cpu_count() or 1)), 2),
+            "seconds": round(elapsed, 2),
+            "checkouts": ok,
+            "checkouts_per_s": round(ok / elapsed, 2),
+            "p50_ms": round(percentile(latencies, 50) * 1000, 1),
+            "p90_ms": round(percentile(latencies, 90) * 1000, 1),
+            "p99_ms": round(percentile(latencies, 99) * 1000, 1),
+            "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+            "mean_ms": round(sum(latencies) / ok * 1000, 1) if ok else None,
+            "statuses": {str(k): v for k, v in sorted(statuses.items(), key=str)},
+            "errors": {str(k): v for k, v in statuses.items() if k != 201},
+            "cart_errors": {str(k): v for k, v in cart_errors.items()},
+            "order_statuses": dict(order_statuses),
+            "cart_adds": len(cart_latencies),
+            "cart_p50_ms": round(percentile(cart_latencies, 50) * 1000, 1),
+            "cart_p99_ms": round(percentile(cart_latencies, 99) * 1000, 1),
+            "db": {"new_orders": new_orders, "new_paid": new_paid, "stock_taken": stock_taken, "items": items,
+                   "stock_min": after["stock_min"], "negative_stock": after["negative_stock"]},
+            "checks": checks,
+        }  # fmt: skip
+
+    def _run_buyers(self, host, port, slugs, pay, duration) -> tuple[list[Buyer], float]:
+        deadline = time.monotonic() + duration
+        buyers = [Buyer(i, host, port, slugs, pay, deadline) for i in range(self.args.buyers)]
+        started = time.monotonic()
+        for b in buyers:
+            b.start()
+        try:
+            for b in buyers:
+                while b.is_alive():
+                    b.join(0.5)
+        except KeyboardInterrupt:
+            for b in buyers:
+                b.stop = True
+            raise
+        return buyers, time.monotonic() - started
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree_cpu(root_pid: int | None) -> float:
+    """CPU seconds used so far by a process and its live descendants (plus children it has reaped)."""
+    if not root_pid:
+        return 0.0
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))  # ppid; utime..cstime
+    total, todo, seen = 0, [root_pid], set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen or pid not in stats:
+            continue
+        seen.add(pid)
+        total += stats[pid][1]
+        todo += [child for child, (ppid, _) in stats.items() if ppid == pid]
+    return total / TICKS
+
+
+def machine_cpu() -> float:
+    """CPU seconds all cores have been busy since boot (/proc/stat: everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / TICKS
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def summarise_sql(queries: list[str]) -> list[str]:
+    """One line per query: its verb and table, e.g. 'UPDATE catalog_product'."""
+    lines = []
+    for sql in queries:
+        s = sql.strip()
+        verb = s.split()[0].upper()
+        table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?([\w.]+)"?', s, re.I)
+        if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT"):
+            lines.append(verb)
+        else:
+            lines.append(f"{verb} {table.group(1) if table else ''}" + (" FOR UPDATE" if "FOR UPDATE" in s else ""))
+    return lines
+
+
+def report(args, facts, phases, workers, loads) -> bool:
+    print()
+    print(
+        f"Bazaar checkout benchmark: {args.db}, gunicorn {workers} sync workers, DEBUG off, {args.buyers} buyers, "
+        f"{args.duration}s per phase, localstripe; load average before/after: {loads[0]} / {loads[1]}"
+    )
+    print(f"SQL queries per checkout request: {len(facts['nopay'])} without payment, {len(facts['pay'])} with payment")
+    header = (
+        f"{'phase':<16} {'checkouts':>9} {'/s':>7} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+        f"  {'cart p50':>8} {'cart p99':>8}  errors"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in phases:
+        errors = ", ".join(f"{k}: {v}" for k, v in r["errors"].items()) or "none"
+        if r["cart_errors"]:
+            errors += f"  (cart: {r['cart_errors']})"
+        label = "with payment" if r["pay"] else "without payment"
+        print(
+            f"{label:<16} {r['checkouts']:>9} {r['checkouts_per_s']:>7.1f} {r['p50_ms']:>8.1f} {r['p90_ms']:>8.1f} "
+            f"{r['p99_ms']:>8.1f} {r['max_ms'] or 0:>8.1f}  {r['cart_p50_ms']:>8.1f} {r['cart_p99_ms']:>8.1f}  {errors}"
+        )
+    print(f"\nCPU ms per checkout (whole buyer loop; 'others' = the rest of the machine), {os.cpu_count()} cores:")
+    for r in phases:
+        label = "with payment" if r["pay"] else "without payment"
+        parts = ", ".join(f"{k} {v}" for k, v in r["cpu_ms_per_checkout"].items())
+        print(f"  {label:<16} {parts}; cores busy {r['cpu_busy']:.0%}, of which others {r['cpu_busy_others']:.0%}")
+    print("\nChecks in the database:")
+    all_ok = True
+    for r in phases:
+        label = "with payment" if r["pay"] else "without payment"
+        for name, ok in r["checks"].items():
+            all_ok &= ok
+            print(f"  {label:<16} {name:<32} {'ok' if ok else 'FAILED'}  {r['db'] if not ok else ''}")
+    print(
+        "\ncheckouts/s counts whole buyer loops (1-3 cart requests + the checkout, all on the same server); "
+        "p50/p90/p99/max time the checkout request alone (successful ones); cart p50/p99: each add-to-cart request."
+    )
+    return all_ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--buyers", type=int, default=16, help="concurrent buyers (default 16)")
+    parser.add_argument("--duration", type=int, default=20, help="seconds of load per phase (default 20)")
+    pay = parser.add_mutually_exclusive_group()
+    pay.add_argument(
+        "--pay",
+        dest="phases",
+        action="store_const",
+        const=["pay"],
+        help="checkouts confirm pm_card_visa on the server (the default)",
+    )
+    pay.add_argument(
+        "--no-pay",
+        dest="phases",
+        action="store_const",
+        const=["nopay"],
+        help="checkouts only place the order (a PaymentIntent is still created)",
+    )
+    pay.add_argument(
+        "--both",
+        dest="phases",
+        action="store_const",
+        const=["pay", "nopay"],
+        help="a phase with payment, then one without, on the same server",
+    )
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (default 4, see README)")
+    parser.add_argument("--var-dir", help="throwaway var dir (default bench/results/var-checkout-<db>)")
+    parser.add_argument("--show-sql", action="store_true", help="print the SQL of one checkout")
+    args = parser.parse_args()  # fmt: skip
+    args.phases = args.phases or ["pay"]
+    if not 1 <= args.buyers <= 256 or not 1 <= args.duration <= 600 or not 1 <= args.workers <= 16:
+        sys.exit("--buyers takes 1 to 256, --duration 1 to 600 seconds, --workers 1 to 16")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    bench = CheckoutBench(args)
+    phases = []
+    loads = [load_average(), None]
+    try:
+        if args.db == "postgres":
+            bench.start_postgres()
+        slugs = bench.prepare()
+        bench.start_localstripe()
+        log("counting the SQL of one checkout (Django test client)")
+        facts = bench.facts()
+        if args.show_sql:
+            for name, queries in facts.items():
+                print(f"\ncheckout {'with' if name == 'pay' else 'without'} payment: {len(queries)} queries")
+                for i, sql in enumerate(queries, 1):
+                    print(f"  {i:>2}. {sql[:400]}")
+        base = bench.start_gunicorn(workers=args.workers, log_path=RESULTS / f"gunicorn-checkout-{args.db}.log")
+        for phase in args.phases:
+            phases.append(bench.load(base, slugs, phase == "pay"))
+        loads[1] = load_average()
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        bench.stop_gunicorn()
+        bench.stop_localstripe()
+        bench.stop_postgres()
+    ok = report(args, facts, phases, args.workers, loads)
+    out = RESULTS / f"checkout-{args.db}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "workers": args.workers,
+                "load_average": loads,
+                "queries": {k: len(v) for k, v in facts.items()},
+                "sql": facts,
+                "sql_summary": {k: summarise_sql(v) for k, v in facts.items()},
+                "phases": phases,
+            },
+            indent=2,
+        )
+    )
+    print(f"Saved: {out.relative_to(ROOT)}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
