@@ -8,4 +8,4 @@ class CatalogConfig(AppConfig):
     verbose_name = _("Catalog")
 
     def ready(self):
-        from shop.catalog import receivers  # noqa: F401  (clears the cached category tree on changes)
+        from shop.catalog import receivers  # noqa: F401  (catalog writes drop cached pages)
