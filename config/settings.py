@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "shop.cart",
     "shop.orders",
     "shop.payments",
+    "marketing.discounts",
 ]
 
 MIDDLEWARE = [
@@ -261,8 +262,12 @@ SHOP_LOGIN_ATTEMPTS = (env_int("SHOP_LOGIN_ATTEMPTS", 10), 15 * 60)
 SHOP_ANONYMOUS_CART_DAYS = env_int("SHOP_ANONYMOUS_CART_DAYS", 30)
 # The pricing pipeline (DESIGN.md section 3): adjusters run in this order.
 SHOP_PRICE_ADJUSTERS: list[str] = [
+    "marketing.discounts.adjusters.DiscountAdjuster",
     "shop.orders.shipping.ShippingAdjuster",
+    "marketing.discounts.adjusters.ShippingDiscountAdjuster",
 ]
+# Wrong discount codes allowed per client and window before a 429 (guessing must not pay).
+DISCOUNT_CODE_ATTEMPTS = (env_int("DISCOUNT_CODE_ATTEMPTS", 10), 15 * 60)
 # Flat shipping rates in the store currency; "free_over" makes a method free above that merchandise total.
 SHOP_SHIPPING_METHODS = {
     "standard": {

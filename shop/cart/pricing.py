@@ -35,6 +35,9 @@ class Adjustment:
     source: str  # which adjuster made it, e.g. "discounts"
     kind: str
     reference: str = ""  # what it refers to in its source, e.g. a code
+    # How a discount splits over the cart's lines: ((cart line id, amount), ...), adding up to -amount.
+    # Checkout stores each line's share, so a refund line by line knows what was paid.
+    allocations: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ def price_cart(cart, *, customer=None, shipping_method: str | None = None, lines
                     source=adjustment.source,
                     kind=adjustment.kind,
                     reference=adjustment.reference,
+                    allocations=adjustment.allocations,
                 )
             )
     return priced

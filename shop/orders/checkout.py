@@ -109,6 +109,10 @@ def _place(cart, user, email, address, shipping_method, scope, key) -> Order:
         placed_at=now,
         expires_at=now + dt.timedelta(minutes=settings.SHOP_ORDER_PAYMENT_MINUTES),
     )
+    shares: dict = {}
+    for adjustment in priced.adjustments:
+        for line_id, share in adjustment.allocations:
+            shares[line_id] = shares.get(line_id, 0) + share
     OrderLine.objects.bulk_create(
         [
             OrderLine(
@@ -119,6 +123,7 @@ def _place(cart, user, email, address, shipping_method, scope, key) -> Order:
                 unit_price=pl.unit_price.amount,
                 quantity=pl.quantity,
                 subtotal=pl.total.amount,
+                discount=shares.get(pl.line_id, 0),
             )
             for pl in priced.lines
         ]

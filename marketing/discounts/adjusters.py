@@ -1,0 +1,88 @@
+"""Discounts in the pricing pipeline (DESIGN.md section 3).
+
+Two adjusters, because free shipping must see the shipping line while the
+merchandise discounts must come before it (the free-shipping threshold looks
+at what the customer pays for the goods). settings.SHOP_PRICE_ADJUSTERS:
+DiscountAdjuster, the shipping adjuster, then ShippingDiscountAdjuster.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+
+from marketing.discounts import engine, services
+from marketing.discounts.models import Promotion
+from shop.cart.pricing import Adjustment, AdjustmentKind, PricedCart, PricingContext
+from shop.core.errors import Conflict
+
+MERCHANDISE = {Promotion.Kind.PERCENTAGE, Promotion.Kind.FIXED, Promotion.Kind.BUY_X_GET_Y}
+
+
+def _adjustments(applied: list[engine.Applied], source: str) -> list[Adjustment]:
+    return [
+        Adjustment(
+            label=f"{a.promotion.name} ({a.code.code})" if a.code else a.promotion.name,
+            amount=-a.amount,
+            source=source,
+            kind=AdjustmentKind.DISCOUNT,
+            reference=services.reference(a.promotion, a.code),
+            allocations=tuple(a.allocations.items()),
+        )
+        for a in applied
+    ]
+
+
+def _commit(adjuster, order, adjustments, context) -> None:
+    code = services.cart_code(context.cart)
+    if (
+        code is not None
+        and code.promotion.kind in adjuster.kinds
+        and not any(services.parse_reference(a.reference)[1] == code.code for a in adjustments)
+    ):
+        # The code was on the cart but no longer applies (used up meanwhile, expired): the
+        # customer must see the new total rather than pay it unawares.
+        raise Conflict(
+            _("The code %(code)s no longer applies to your order. Your cart shows why and the new total.")
+            % {"code": code.code},
+            field="code",
+        )
+    services.redemptions_claim(order=order, adjustments=adjustments, customer=context.customer, cart=context.cart)
+
+
+class DiscountAdjuster:
+    source = "discounts"
+    kinds = MERCHANDISE
+
+    def adjust(self, priced: PricedCart, context: PricingContext) -> list[Adjustment]:
+        if priced.is_empty:
+            return []
+        code = services.cart_code(context.cart)
+        applied, _verdict = engine.evaluate(priced=priced, customer=context.customer, code=code, kinds=MERCHANDISE)
+        return _adjustments(applied, self.source)
+
+    def commit(self, order, adjustments, context) -> None:
+        _commit(self, order, adjustments, context)
+
+
+class ShippingDiscountAdjuster:
+    source = "discounts-shipping"
+    kinds = {Promotion.Kind.FREE_SHIPPING}
+
+    def adjust(self, priced: PricedCart, context: PricingContext) -> list[Adjustment]:
+        shipping = sum((a.amount.amount for a in priced.adjustments if a.kind == AdjustmentKind.SHIPPING), Decimal(0))
+        if priced.is_empty or shipping <= 0:
+            return []
+        code = services.cart_code(context.cart)
+        applied, _verdict = engine.evaluate(
+            priced=priced,
+            customer=context.customer,
+            code=code,
+            kinds={Promotion.Kind.FREE_SHIPPING},
+            shipping=shipping,
+        )
+        return _adjustments(applied, self.source)
+
+    def commit(self, order, adjustments, context) -> None:
+        _commit(self, order, adjustments, context)

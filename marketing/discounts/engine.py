@@ -1,0 +1,245 @@
+"""Which promotions apply to a priced cart, why not when they don't, and for how much.
+
+Pure computation over a PricedCart (shop.cart.pricing) and the promotions'
+rows; the adjusters turn the result into pricing lines and the services claim
+it at checkout. Every amount is rounded to the currency's minor unit, a
+discount never exceeds what its lines cost, and an order-level discount is
+allocated over lines so that the parts add up exactly (refunds use them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from marketing.discounts import segments
+from marketing.discounts.models import DiscountCode, Promotion, Redemption
+from shop.core.money import Money, quantize
+
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    reason: str = ""
+    message: str = ""
+
+
+OK = Verdict(True)
+
+
+@dataclass
+class Applied:
+    promotion: Promotion
+    code: DiscountCode | None
+    amount: Money  # positive: what the customer saves
+    allocations: dict = field(default_factory=dict)  # cart line id -> Decimal share of amount
+
+
+def refuse(reason: str, message: str) -> Verdict:
+    return Verdict(False, reason, message)
+
+
+def check(promotion: Promotion, *, priced, customer, code: DiscountCode | None = None, now=None) -> Verdict:
+    """Whether the promotion applies to this cart and customer; if not, the reason in words."""
+    now = now or timezone.now()
+    if not promotion.is_active:
+        return refuse("inactive", _("This code is no longer valid."))
+    if promotion.starts_at > now:
+        return refuse(
+            "not_started",
+            _("This code can be used from %(date)s.")
+            % {"date": formats.date_format(timezone.localtime(promotion.starts_at), "DATETIME_FORMAT")},
+        )
+    if promotion.ends_at is not None and promotion.ends_at <= now:
+        return refuse(
+            "expired",
+            _("This code expired on %(date)s.")
+            % {"date": formats.date_format(timezone.localtime(promotion.ends_at), "DATETIME_FORMAT")},
+        )
+    if promotion.usage_limit is not None and promotion.times_used >= promotion.usage_limit:
+        return refuse("used_up", _("This offer has been fully claimed."))
+    if code is not None and code.max_uses is not None and code.times_used >= code.max_uses:
+        return refuse("already_used", _("This code has already been used."))
+    verdict = _check_customer(promotion, customer)
+    if not verdict.ok:
+        return verdict
+    lines = eligible_lines(promotion, priced)
+    if not lines:
+        return refuse("no_matching_products", _("This code does not apply to the products in your cart."))
+    if promotion.min_subtotal is not None and priced.subtotal.amount < promotion.min_subtotal:
+        missing = Money(promotion.min_subtotal - priced.subtotal.amount, priced.currency)
+        return refuse(
+            "minimum_not_met",
+            _("Spend %(missing)s more to use this code (minimum %(minimum)s).")
+            % {"missing": missing.format(), "minimum": Money(promotion.min_subtotal, priced.currency).format()},
+        )
+    quantity = sum(line.quantity for line in lines)
+    if promotion.min_quantity is not None and quantity < promotion.min_quantity:
+        return refuse(
+            "minimum_quantity_not_met",
+            _("Add %(n)d more eligible item(s) to use this code.") % {"n": promotion.min_quantity - quantity},
+        )
+    if promotion.kind == Promotion.Kind.BUY_X_GET_Y and quantity < promotion.buy_quantity + promotion.get_quantity:
+        return refuse(
+            "minimum_quantity_not_met",
+            _("Buy %(x)d and get %(y)d: add %(n)d more eligible item(s).")
+            % {
+                "x": promotion.buy_quantity,
+                "y": promotion.get_quantity,
+                "n": promotion.buy_quantity + promotion.get_quantity - quantity,
+            },
+        )
+    return OK
+
+
+def _check_customer(promotion: Promotion, customer) -> Verdict:
+    restricted = (
+        promotion.first_order_only
+        or promotion.usage_limit_per_customer
+        or promotion.segment
+        or (promotion.customers.exists() if promotion.pk else False)
+    )
+    if not restricted:
+        return OK
+    if customer is None:
+        return refuse("login_required", _("Log in to use this code."))
+    if promotion.customers.exists() and not promotion.customers.filter(pk=customer.pk).exists():
+        return refuse("not_for_account", _("This code is not available for your account."))
+    if promotion.segment and not segments.is_member(promotion.segment, customer):
+        return refuse("not_for_account", _("This code is not available for your account."))
+    if promotion.first_order_only and _has_ordered(customer):
+        return refuse("not_first_order", _("This code is for a first order only."))
+    if promotion.usage_limit_per_customer is not None:
+        used = Redemption.objects.filter(
+            promotion=promotion, customer=customer, status=Redemption.Status.ACTIVE
+        ).count()
+        if used >= promotion.usage_limit_per_customer:
+            return refuse("already_used", _("You have already used this code."))
+    return OK
+
+
+def _has_ordered(customer) -> bool:
+    from shop.orders.models import PAID_STATES, Order, S
+
+    return Order.objects.filter(user=customer, status__in=[*PAID_STATES, S.REFUNDED]).exists()
+
+
+def eligible_lines(promotion: Promotion, priced) -> list:
+    lines = list(priced.lines)
+    if promotion.scope == Promotion.Scope.CATEGORIES:
+        allowed = _category_ids(promotion)
+        lines = [line for line in lines if line.product.category_id in allowed]
+    elif promotion.scope == Promotion.Scope.PRODUCTS:
+        allowed = set(promotion.products.values_list("pk", flat=True))
+        lines = [line for line in lines if line.product.pk in allowed]
+    excluded = set(promotion.excluded_products.values_list("pk", flat=True))
+    lines = [line for line in lines if line.product.pk not in excluded]
+    if promotion.exclude_on_sale:
+        lines = [line for line in lines if line.product.compare_at_price is None]
+    return lines
+
+
+def _category_ids(promotion: Promotion) -> set[int]:
+    ids: set[int] = set()
+    for category in promotion.categories.all():
+        ids.update(category.subtree().values_list("pk", flat=True))
+    return ids
+
+
+def compute(promotion: Promotion, lines, remaining: dict, currency: str) -> tuple[Decimal, dict]:
+    """The saving on these lines (each line's share), within what each line still costs."""
+    shares: dict = {}
+    if promotion.kind == Promotion.Kind.PERCENTAGE:
+        for line in lines:
+            shares[line.line_id] = quantize(line.total.amount * promotion.value / HUNDRED, currency)
+    elif promotion.kind == Promotion.Kind.FIXED:
+        base = {line.line_id: remaining[line.line_id] for line in lines}
+        shares = allocate(min(promotion.value, sum(base.values(), Decimal(0))), base, currency)
+    elif promotion.kind == Promotion.Kind.BUY_X_GET_Y:
+        shares = _buy_x_get_y(promotion, lines, currency)
+    shares = {key: min(value, remaining[key]) for key, value in shares.items() if value > 0}
+    total = sum(shares.values(), Decimal(0))
+    if promotion.max_discount is not None and total > promotion.max_discount:
+        shares = allocate(promotion.max_discount, shares, currency)
+        total = promotion.max_discount
+    return total, shares
+
+
+def _buy_x_get_y(promotion: Promotion, lines, currency: str) -> dict:
+    # Dearest first; in every group of X + Y units the Y cheapest get the discount.
+    units = sorted(
+        ((line.unit_price.amount, line.line_id) for line in lines for _ in range(line.quantity)), reverse=True
+    )
+    size = promotion.buy_quantity + promotion.get_quantity
+    raw: dict = {}
+    for start in range(0, len(units) - size + 1, size):
+        for price, line_id in units[start + promotion.buy_quantity : start + size]:
+            raw[line_id] = raw.get(line_id, Decimal(0)) + price * promotion.value / HUNDRED
+    return {line_id: quantize(amount, currency) for line_id, amount in raw.items()}
+
+
+def allocate(amount: Decimal, weights: dict, currency: str) -> dict:
+    """Split `amount` over keys in proportion to weights, rounded, adding up exactly (largest remainder)."""
+    total = sum(weights.values(), Decimal(0))
+    if total <= 0 or amount <= 0:
+        return {}
+    unit = quantize(Decimal(1), currency).as_tuple().exponent
+    step = Decimal(1).scaleb(unit)
+    exact = {key: amount * weight / total for key, weight in weights.items()}
+    floors = {key: (value // step) * step for key, value in exact.items()}
+    leftover = int((quantize(amount, currency) - sum(floors.values(), Decimal(0))) / step)
+    for key in sorted(exact, key=lambda k: (exact[k] - floors[k], str(k)), reverse=True)[:leftover]:
+        floors[key] += step
+    return {key: value for key, value in floors.items() if value > 0}
+
+
+def evaluate(
+    *, priced, customer, code: DiscountCode | None, kinds: set[str], shipping: Decimal = Decimal(0), now=None
+) -> tuple[list[Applied], Verdict]:
+    """The promotions that apply (automatic ones and the cart's code), in priority order.
+
+    Returns what applies and the code's own verdict (why it does not apply, for the customer).
+    Stacking: promotions go by priority; one that does not combine applies only if nothing applied
+    before it, and then nothing after it does.
+    """
+    now = now or timezone.now()
+    candidates = list(
+        Promotion.objects.filter(requires_code=False, is_active=True, kind__in=kinds, starts_at__lte=now).exclude(
+            ends_at__lte=now
+        )
+    )
+    if code is not None and code.promotion.kind in kinds:
+        candidates.append(code.promotion)
+    candidates.sort(key=lambda p: (-p.priority, p.pk))
+    remaining = {line.line_id: line.total.amount for line in priced.lines}
+    applied: list[Applied] = []
+    code_verdict = OK
+    exclusive = False
+    for promotion in candidates:
+        this_code = code if code is not None and promotion.pk == code.promotion_id else None
+        verdict = check(promotion, priced=priced, customer=customer, code=this_code, now=now)
+        if verdict.ok and (exclusive or (not promotion.stackable and applied)):
+            verdict = refuse("not_combinable", _("This code cannot be combined with the offer already applied."))
+        if this_code is not None:
+            code_verdict = verdict
+        if not verdict.ok:
+            continue
+        if promotion.kind == Promotion.Kind.FREE_SHIPPING:
+            amount, shares = min(shipping, promotion.max_discount or shipping), {}
+            shipping = Decimal(0)  # shipping is free once
+        else:
+            amount, shares = compute(promotion, eligible_lines(promotion, priced), remaining, priced.currency)
+        if amount <= 0:
+            if this_code is not None:
+                code_verdict = refuse("no_discount", _("This code gives no discount on your cart."))
+            continue
+        for line_id, share in shares.items():
+            remaining[line_id] -= share
+        applied.append(Applied(promotion, this_code, Money(amount, priced.currency), shares))
+        exclusive = exclusive or not promotion.stackable
+    return applied, code_verdict
