@@ -10,7 +10,7 @@ admin.site.site_title = settings.SHOP_NAME
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", include(("shop.api_urls", "api"))),
+    path("api/v1/", include(("config.api_urls", "api"))),
     path("", include("shop.orders.urls")),
     path("account/", include("shop.accounts.urls")),
     path("cart/", include("shop.cart.urls")),
