@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from marketing.discounts import api as discounts_api
 from shop.accounts import api as accounts_api
 from shop.cart import api as cart_api
 from shop.catalog import api as catalog_api
@@ -16,6 +17,7 @@ router.register("products", catalog_api.ProductViewSet, basename="product")
 router.register(r"products/(?P<product_slug>[-\w]+)/reviews", catalog_api.ReviewViewSet, basename="product-review")
 router.register("account/addresses", accounts_api.AddressViewSet, basename="address")
 router.register("orders", orders_api.OrderViewSet, basename="order")
+router.register("promotions", discounts_api.PromotionViewSet, basename="promotion")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -26,6 +28,7 @@ urlpatterns = [
     path("cart/", cart_api.CartView.as_view(), name="cart"),
     path("cart/items/", cart_api.CartItemsView.as_view(), name="cart-items"),
     path("cart/items/<int:line_id>/", cart_api.CartItemView.as_view(), name="cart-item"),
+    path("cart/discount-code/", discounts_api.CartDiscountCodeView.as_view(), name="cart-discount-code"),
     path("checkout/", orders_api.CheckoutView.as_view(), name="checkout"),
     path("orders/<str:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),

@@ -266,6 +266,13 @@ SHOP_PRICE_ADJUSTERS: list[str] = [
     "shop.orders.shipping.ShippingAdjuster",
     "marketing.discounts.adjusters.ShippingDiscountAdjuster",
 ]
+# Who may show a product at a lower price on product cards, pages and the API (shop/catalog/offers.py).
+SHOP_PRODUCT_OFFERS = ["marketing.discounts.offers.AutomaticPromotionOffers"]
+# Templates the cart page includes in its summary, in order, under the totals: the seam
+# through which other apps add a form to the cart (a discount code, points) without the
+# shop knowing them. Each gets the page's context: `cart`, `priced` (the PricedCart),
+# `request`, and whatever extra context a view re-rendering the page passes.
+SHOP_CART_PANELS: list[str] = ["discounts/cart_code.html"]
 # Wrong discount codes allowed per client and window before a 429 (guessing must not pay).
 DISCOUNT_CODE_ATTEMPTS = (env_int("DISCOUNT_CODE_ATTEMPTS", 10), 15 * 60)
 # Flat shipping rates in the store currency; "free_over" makes a method free above that merchandise total.
@@ -288,6 +295,7 @@ DEMO_SEEDERS = [
     "shop.accounts.demo.seed",
     "shop.catalog.demo.seed",
     "shop.orders.demo.seed",
+    "marketing.discounts.demo.seed",
 ]
 # Views that exist only for the benchmark (bench/web.py).
 BENCH_VIEWS = env_bool("BENCH_VIEWS", False)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include(("config.api_urls", "api"))),
     path("", include("shop.orders.urls")),
     path("account/", include("shop.accounts.urls")),
+    path("cart/code/", include("marketing.discounts.urls")),
     path("cart/", include("shop.cart.urls")),
     path("healthz", core_views.health, name="health"),
     path("", include("shop.catalog.urls")),

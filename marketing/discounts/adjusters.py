@@ -85,4 +85,8 @@ class ShippingDiscountAdjuster:
         return _adjustments(applied, self.source)
 
     def commit(self, order, adjustments, context) -> None:
+        if order.shipping_total <= 0:
+            # Shipping is free anyway (over the threshold): a free-shipping code saves nothing
+            # here, which is no reason to stop the order. Nothing to claim; the code stays unused.
+            return
         _commit(self, order, adjustments, context)

@@ -12,11 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from marketing.discounts import segments
 from marketing.discounts.models import DiscountCode, Promotion, Redemption
+from shop.catalog.models import Category
 from shop.core.money import Money, quantize
 
 HUNDRED = Decimal(100)
@@ -52,14 +54,12 @@ def check(promotion: Promotion, *, priced, customer, code: DiscountCode | None =
     if promotion.starts_at > now:
         return refuse(
             "not_started",
-            _("This code can be used from %(date)s.")
-            % {"date": formats.date_format(timezone.localtime(promotion.starts_at), "DATETIME_FORMAT")},
+            _("This code can be used from %(date)s.") % {"date": _when(promotion.starts_at)},
         )
     if promotion.ends_at is not None and promotion.ends_at <= now:
         return refuse(
             "expired",
-            _("This code expired on %(date)s.")
-            % {"date": formats.date_format(timezone.localtime(promotion.ends_at), "DATETIME_FORMAT")},
+            _("This code expired on %(date)s.") % {"date": _when(promotion.ends_at)},
         )
     if promotion.usage_limit is not None and promotion.times_used >= promotion.usage_limit:
         return refuse("used_up", _("This offer has been fully claimed."))
@@ -97,6 +97,11 @@ def check(promotion: Promotion, *, priced, customer, code: DiscountCode | None =
     return OK
 
 
+def _when(moment) -> str:
+    # In the store's time zone; without a trailing dot ("6:30 p.m."), as the sentence ends with one.
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT").rstrip(".")
+
+
 def _check_customer(promotion: Promotion, customer) -> Verdict:
     restricted = (
         promotion.first_order_only
@@ -130,25 +135,40 @@ def _has_ordered(customer) -> bool:
 
 
 def eligible_lines(promotion: Promotion, priced) -> list:
-    lines = list(priced.lines)
+    allowed, excluded = _scope(promotion)
+    lines = [line for line in priced.lines if line.product.pk not in excluded]
     if promotion.scope == Promotion.Scope.CATEGORIES:
-        allowed = _category_ids(promotion)
         lines = [line for line in lines if line.product.category_id in allowed]
     elif promotion.scope == Promotion.Scope.PRODUCTS:
-        allowed = set(promotion.products.values_list("pk", flat=True))
         lines = [line for line in lines if line.product.pk in allowed]
-    excluded = set(promotion.excluded_products.values_list("pk", flat=True))
-    lines = [line for line in lines if line.product.pk not in excluded]
     if promotion.exclude_on_sale:
         lines = [line for line in lines if line.product.compare_at_price is None]
     return lines
 
 
+def _scope(promotion: Promotion) -> tuple[set, set]:
+    """(allowed category or product ids, excluded product ids), read once per promotion instance."""
+    cached = getattr(promotion, "_scope_ids", None)
+    if cached is None:
+        if promotion.scope == Promotion.Scope.CATEGORIES:
+            allowed = _category_ids(promotion)
+        elif promotion.scope == Promotion.Scope.PRODUCTS:
+            allowed = set(promotion.products.values_list("pk", flat=True))
+        else:
+            allowed = set()
+        cached = promotion._scope_ids = (allowed, set(promotion.excluded_products.values_list("pk", flat=True)))
+    return cached
+
+
 def _category_ids(promotion: Promotion) -> set[int]:
-    ids: set[int] = set()
-    for category in promotion.categories.all():
-        ids.update(category.subtree().values_list("pk", flat=True))
-    return ids
+    """The chosen categories and everything below them."""
+    paths = list(promotion.categories.values_list("path", flat=True))
+    if not paths:
+        return set()
+    query = Q()
+    for path in paths:
+        query |= Q(path=path) | Q(path__startswith=path + "/")
+    return set(Category.objects.filter(query).values_list("pk", flat=True))
 
 
 def compute(promotion: Promotion, lines, remaining: dict, currency: str) -> tuple[Decimal, dict]:
@@ -162,11 +182,13 @@ def compute(promotion: Promotion, lines, remaining: dict, currency: str) -> tupl
         shares = allocate(min(promotion.value, sum(base.values(), Decimal(0))), base, currency)
     elif promotion.kind == Promotion.Kind.BUY_X_GET_Y:
         shares = _buy_x_get_y(promotion, lines, currency)
-    shares = {key: min(value, remaining[key]) for key, value in shares.items() if value > 0}
+    shares = {key: min(value, remaining[key]) for key, value in shares.items()}
+    shares = {key: value for key, value in shares.items() if value > 0}
     total = sum(shares.values(), Decimal(0))
-    if promotion.max_discount is not None and total > promotion.max_discount:
-        shares = allocate(promotion.max_discount, shares, currency)
-        total = promotion.max_discount
+    cap = quantize(promotion.max_discount, currency) if promotion.max_discount is not None else None
+    if cap is not None and total > cap:
+        shares = allocate(cap, shares, currency)
+        total = cap
     return total, shares
 
 
@@ -214,8 +236,23 @@ def evaluate(
         )
     )
     if code is not None and code.promotion.kind in kinds:
-        candidates.append(code.promotion)
-    candidates.sort(key=lambda p: (-p.priority, p.pk))
+        # A code may also name an automatic promotion: it is still one promotion, applied once.
+        candidates = [p for p in candidates if p.pk != code.promotion_id] + [code.promotion]
+    return apply_in_order(candidates, priced=priced, customer=customer, code=code, shipping=shipping, now=now)
+
+
+def apply_in_order(
+    candidates: list[Promotion],
+    *,
+    priced,
+    customer=None,
+    code: DiscountCode | None = None,
+    shipping: Decimal = Decimal(0),
+    now=None,
+) -> tuple[list[Applied], Verdict]:
+    """Apply candidates by priority with the stacking rule; see evaluate()."""
+    now = now or timezone.now()
+    candidates = sorted(candidates, key=lambda p: (-p.priority, p.pk))
     remaining = {line.line_id: line.total.amount for line in priced.lines}
     applied: list[Applied] = []
     code_verdict = OK
@@ -230,7 +267,8 @@ def evaluate(
         if not verdict.ok:
             continue
         if promotion.kind == Promotion.Kind.FREE_SHIPPING:
-            amount, shares = min(shipping, promotion.max_discount or shipping), {}
+            cap = promotion.max_discount if promotion.max_discount is not None else shipping
+            amount, shares = min(shipping, cap), {}
             shipping = Decimal(0)  # shipping is free once
         else:
             amount, shares = compute(promotion, eligible_lines(promotion, priced), remaining, priced.currency)

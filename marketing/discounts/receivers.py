@@ -1,6 +1,9 @@
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from marketing.discounts.models import Promotion
 from marketing.discounts.services import redemptions_release
+from shop.catalog import cache as catalog_cache
 from shop.orders.signals import order_cancelled
 
 
@@ -8,3 +11,14 @@ from shop.orders.signals import order_cancelled
 def release_codes(sender, order_id, **kwargs):
     """Expired or cancelled before completing: the code and its use come back (a refund keeps them used)."""
     redemptions_release(order_id=order_id)
+
+
+@receiver(post_save, sender=Promotion, dispatch_uid="discounts_promotion_saved")
+@receiver(post_delete, sender=Promotion, dispatch_uid="discounts_promotion_deleted")
+@receiver(m2m_changed, sender=Promotion.categories.through, dispatch_uid="discounts_promotion_categories")
+@receiver(m2m_changed, sender=Promotion.products.through, dispatch_uid="discounts_promotion_products")
+@receiver(m2m_changed, sender=Promotion.excluded_products.through, dispatch_uid="discounts_promotion_excluded")
+@receiver(m2m_changed, sender=Promotion.customers.through, dispatch_uid="discounts_promotion_customers")
+def promotion_changed(sender, **kwargs):
+    """Product pages show automatic promotions' prices: cached pages are out of date."""
+    catalog_cache.changed()

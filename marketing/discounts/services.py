@@ -42,7 +42,6 @@ def cart_code_apply(*, cart, code: str, customer, client_key: str):
     Unknown codes count as guesses: past settings.DISCOUNT_CODE_ATTEMPTS per
     window a client gets 429, so guessing codes does not pay.
     """
-    from marketing.discounts import engine
     from shop.cart.pricing import price_cart
 
     limit, period = settings.DISCOUNT_CODE_ATTEMPTS
@@ -55,15 +54,27 @@ def cart_code_apply(*, cart, code: str, customer, client_key: str):
         raise NotFound(
             _("We don't know the code “%(code)s”. Check its spelling.") % {"code": code.strip()}, field="code"
         )
-    priced = price_cart(cart, customer=customer)
-    # A free-shipping code is checked before shipping is chosen: assume shipping will cost something.
-    _applied, verdict = engine.evaluate(
-        priced=priced, customer=customer, code=found, kinds={found.promotion.kind}, shipping=Decimal("0.01")
-    )
+    verdict = code_verdict(code=found, priced=price_cart(cart, customer=customer), customer=customer)
     if not verdict.ok:
         raise CodeNotApplicable(verdict.message, field="code")
     CartCode.objects.update_or_create(cart=cart, defaults={"code": found})
     return found
+
+
+def code_verdict(*, code: DiscountCode, priced, customer):
+    """Whether a code applies to a priced cart, judged with the promotions it meets there.
+
+    An exclusive automatic offer of another kind may block it. A free-shipping code is
+    judged before shipping is chosen, so shipping is assumed to cost something.
+    """
+    from marketing.discounts import engine
+
+    shipping_kinds = {Promotion.Kind.FREE_SHIPPING}
+    kinds = shipping_kinds if code.promotion.kind in shipping_kinds else set(Promotion.Kind) - shipping_kinds
+    _applied, verdict = engine.evaluate(
+        priced=priced, customer=customer, code=code, kinds=kinds, shipping=Decimal("0.01")
+    )
+    return verdict
 
 
 def cart_code_remove(*, cart) -> None:
@@ -173,3 +184,13 @@ def promotion_code_create(*, promotion: Promotion, code: str, max_uses: int | No
     if not code or DiscountCode.objects.filter(code=code).exists():
         raise Conflict(_("The code %(code)s already exists.") % {"code": code}, field="code")
     return DiscountCode.objects.create(promotion=promotion, code=code, max_uses=max_uses)
+
+
+def promotions_set_active(*, promotion_ids, active: bool) -> int:
+    """Switch promotions on or off in bulk; product pages showing their prices are refreshed."""
+    from shop.catalog import cache as catalog_cache
+
+    count = Promotion.objects.filter(pk__in=promotion_ids).exclude(is_active=active).update(is_active=active)
+    if count:
+        catalog_cache.changed()  # a bulk update sends no post_save
+    return count

@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -16,10 +17,12 @@ class QuantityForm(forms.Form):
     quantity = forms.IntegerField(min_value=1, max_value=services.MAX_LINE_QUANTITY)
 
 
-def _render_cart(request, *, error=None, status=200):
+def _render_cart(request, *, error=None, status=200, context=None):
+    """The cart page; other apps' views re-render it too (with a refusal and its status, extra context)."""
     cart = cart_for_request(request)
     priced = price_cart(cart, customer=request.user if request.user.is_authenticated else None)
-    return render(request, "cart/cart.html", {"cart": cart, "priced": priced, "error": error}, status=status)
+    page = {"cart": cart, "priced": priced, "error": error, "cart_panels": settings.SHOP_CART_PANELS}
+    return render(request, "cart/cart.html", {**(context or {}), **page}, status=status)
 
 
 def cart_detail(request):

@@ -9,6 +9,7 @@ from shop.catalog import cache as catalog_cache
 from shop.catalog import selectors, services
 from shop.catalog.filters import ProductFilter
 from shop.catalog.models import Category, Product, ProductImage, Review
+from shop.catalog.offers import attach_offers
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -34,6 +35,11 @@ class CategoryRefSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "path"]
 
 
+class OfferSerializer(serializers.Serializer):
+    price = serializers.DecimalField(source="price.amount", max_digits=12, decimal_places=2)
+    label = serializers.CharField()
+
+
 class ProductSerializer(serializers.ModelSerializer):
     currency = serializers.SerializerMethodField()
     category = CategoryRefSerializer(read_only=True)
@@ -41,6 +47,7 @@ class ProductSerializer(serializers.ModelSerializer):
     in_stock = serializers.BooleanField(read_only=True)
     on_sale = serializers.BooleanField(read_only=True)
     rating = serializers.DecimalField(source="rating_avg", max_digits=3, decimal_places=2, read_only=True)
+    offer = serializers.SerializerMethodField(help_text="The price after automatic promotions, when one applies.")
 
     class Meta:
         model = Product
@@ -57,10 +64,16 @@ class ProductSerializer(serializers.ModelSerializer):
             "stock",
             "rating",
             "rating_count",
+            "offer",
             "category",
             "image",
             "created_at",
         ]
+
+    @extend_schema_field(OfferSerializer(allow_null=True))
+    def get_offer(self, product):
+        offer = getattr(product, "offer", None)
+        return OfferSerializer(offer).data if offer else None
 
     def get_currency(self, product) -> str:
         return settings.SHOP_CURRENCY
@@ -140,6 +153,13 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
             lambda: super(ProductViewSet, self).retrieve(request, **kwargs).data,
         )
         return Response(data)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return attach_offers(page) if page is not None else None
+
+    def get_object(self):
+        return attach_offers([super().get_object()])[0]
 
     @staticmethod
     def _cache_parts(request) -> tuple:

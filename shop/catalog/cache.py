@@ -58,5 +58,8 @@ def cached(name: str, parts: tuple, build, *, timeout: int | None = None):
     value = cache.get(key)
     if value is None:
         value = build()
-        cache.set(key, value, seconds)
+        # Prices shown may change when a promotion starts or ends: expire by then.
+        from shop.catalog.offers import cache_seconds
+
+        cache.set(key, value, cache_seconds(seconds))
     return value

@@ -18,6 +18,7 @@ from shop.catalog import selectors, services
 from shop.catalog.filters import SORTS, ProductFilter
 from shop.catalog.forms import ReviewForm
 from shop.catalog.models import Category, Review
+from shop.catalog.offers import attach_offers
 from shop.catalog.signals import product_viewed
 from shop.catalog.tree import build_tree
 from shop.core.errors import ShopError
@@ -30,11 +31,11 @@ def _rendered(request, template: str, context: dict, **extra) -> dict:
 
 
 def home(request):
-    page = catalog_cache.cached(
-        "home",
-        (get_language(),),
-        lambda: _rendered(request, "catalog/_home_main.html", {"sections": selectors.home_sections()}),
-    )
+    def build():
+        sections = {name: attach_offers(products) for name, products in selectors.home_sections().items()}
+        return _rendered(request, "catalog/_home_main.html", {"sections": sections})
+
+    page = catalog_cache.cached("home", (get_language(),), build)
     return render(request, "catalog/home.html", {"page": page})
 
 
@@ -84,6 +85,7 @@ def _product_list_page(request, slug) -> dict:
             "count": paginator.num_pages,
         }
         raise PageProblem({**context, "page_error": message}, 404) from None
+    context["page"].object_list = attach_offers(context["page"].object_list)
     search = request.GET.get("search")
     if category:
         title = category.name
@@ -114,7 +116,7 @@ def product_detail(request, slug):
 
 
 def _product_page(request, slug) -> dict:
-    product = selectors.product_detail(slug=slug)
+    product = attach_offers([selectors.product_detail(slug=slug)])[0]
     context = {
         "product": product,
         "breadcrumbs": [*product.category.ancestors(), product.category],

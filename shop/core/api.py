@@ -28,7 +28,9 @@ def exception_handler(exc, context):
     if isinstance(exc, ShopError):
         body = {"detail": str(exc.message), "code": exc.code}
         if exc.field:
-            body[exc.field] = [str(exc.message)]
+            # setdefault: a field named like a key of the body ("code", for a discount
+            # code) must not hide the error's own code; `detail` carries its message.
+            body.setdefault(exc.field, [str(exc.message)])
         return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         # A model's full_clean() reached the API: still a 400, never a 500.

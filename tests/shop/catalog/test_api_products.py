@@ -132,7 +132,7 @@ def test_it_lists_products_in_a_constant_number_of_queries(api):
     assert len(body["results"]) == 30
 
     # count, products with their categories, their images.
-    assert small == large == 3
+    assert small == large == 4  # count, page, images, running promotions
 
 
 def test_it_filters_by_category_in_a_constant_number_of_queries(api):
@@ -147,7 +147,7 @@ def test_it_filters_by_category_in_a_constant_number_of_queries(api):
 
     assert body["count"] == 30
     # the category, count, products with their categories, their images.
-    assert small == large == 4
+    assert small == large == 5  # + the category
 
 
 def test_it_shows_a_product_in_a_constant_number_of_queries(api):
@@ -160,8 +160,8 @@ def test_it_shows_a_product_in_a_constant_number_of_queries(api):
     large, body = count_queries(api, f"{URL}{many.slug}/", {})
 
     assert len(body["images"]) == 12
-    # the product with its category, its images, the breadcrumb ancestors.
-    assert small == large == 3
+    # the product with its category, its images, the breadcrumb ancestors, running promotions.
+    assert small == large == 4
 
 
 # --- filters ------------------------------------------------------------------------------------

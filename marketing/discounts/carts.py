@@ -1,0 +1,44 @@
+"""Reads about the code on a cart, for the cart page's panel, its views and the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marketing.discounts import engine, services
+from marketing.discounts.models import DiscountCode
+from shop.core.money import Money
+from shop.core.ratelimit import client_ip
+
+
+@dataclass(frozen=True)
+class CartCodeStatus:
+    code: DiscountCode
+    verdict: engine.Verdict
+    saving: Money | None  # None while the discount is not on the cart's lines (free shipping: at checkout)
+
+
+def customer_of(request):
+    return request.user if request.user.is_authenticated else None
+
+
+def client_key(request) -> str:
+    """Whose wrong guesses count together: the customer's wherever they are, else the client address's."""
+    if request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    return f"ip:{client_ip(request)}"
+
+
+def code_saving(priced, code: DiscountCode) -> Money | None:
+    """What the code takes off this priced cart, or None if it gives nothing here."""
+    reference = services.reference(code.promotion, code)
+    amounts = [-a.amount for a in priced.adjustments if a.reference == reference]
+    return sum(amounts, Money.zero(priced.currency)) if amounts else None
+
+
+def cart_code_status(*, cart, priced, customer) -> CartCodeStatus | None:
+    """The code on the cart, whether it still applies (and why not), and what it saves."""
+    code = services.cart_code(cart)
+    if code is None:
+        return None
+    verdict = services.code_verdict(code=code, priced=priced, customer=customer)
+    return CartCodeStatus(code=code, verdict=verdict, saving=code_saving(priced, code) if verdict.ok else None)

@@ -1,0 +1,58 @@
+"""Prices after automatic promotions, for product cards, product pages and the API.
+
+The catalog does not know who runs promotions: each provider listed in
+settings.SHOP_PRODUCT_OFFERS (like the pricing pipeline's adjusters) is asked
+for offers on a list of products; the first offer for a product wins. A
+provider also says when its offers next change (a promotion starting or
+ending), so cached pages expire then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from shop.core.money import Money
+
+
+@dataclass(frozen=True)
+class Offer:
+    price: Money
+    label: str
+
+
+class OfferProvider(Protocol):
+    def offers(self, products: list) -> dict[int, Offer]: ...
+
+    def seconds_until_change(self) -> int | None: ...
+
+
+@cache
+def _load(paths: tuple[str, ...]) -> tuple[OfferProvider, ...]:
+    return tuple(import_string(path)() for path in paths)
+
+
+def providers() -> tuple[OfferProvider, ...]:
+    return _load(tuple(settings.SHOP_PRODUCT_OFFERS))
+
+
+def attach_offers(products) -> list:
+    """Give each product an `offer` attribute (an Offer or None); returns the products as a list."""
+    products = list(products)
+    found: dict[int, Offer] = {}
+    for provider in providers():
+        for product_id, offer in provider.offers(products).items():
+            found.setdefault(product_id, offer)
+    for product in products:
+        product.offer = found.get(product.pk)
+    return products
+
+
+def cache_seconds(default: int) -> int:
+    """How long a page showing offers may be cached: until the next offer change at the latest."""
+    waits = [w for w in (p.seconds_until_change() for p in providers()) if w is not None]
+    return max(1, min([default, *waits]))

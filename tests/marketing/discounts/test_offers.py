@@ -1,0 +1,92 @@
+"""Automatic promotions show their price on product cards, product pages and in the API."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from marketing.discounts.models import Promotion
+from marketing.discounts.offers import AutomaticPromotionOffers
+from shop.catalog.offers import cache_seconds
+from tests.factories import CategoryFactory, ProductFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def dresses():
+    clothing = CategoryFactory(name="Clothing", slug="clothing")
+    dresses = CategoryFactory(name="Dresses", slug="dresses", parent=clothing)
+    return ProductFactory(name="Linen Dress", slug="linen-dress", category=dresses, price=Decimal("80.00"))
+
+
+def weekend_sale(**fields) -> Promotion:
+    fields = {"requires_code": False, **fields}
+    promotion = Promotion.objects.create(
+        name="Weekend: 10% off clothing", kind="percentage", value=Decimal("10"), scope="categories", **fields
+    )
+    promotion.categories.add(CategoryFactory._meta.model.objects.get(slug="clothing"))
+    return promotion
+
+
+def test_it_shows_the_promotion_price_on_the_category_and_product_pages(client, dresses):
+    weekend_sale()
+    category = client.get("/category/dresses/").content.decode()
+    product = client.get("/product/linen-dress/").content.decode()
+    for html in (category, product):
+        assert "$72.00" in html
+        assert "<s>$80.00</s>" in html
+        assert "Weekend: 10% off clothing" in html
+
+
+def test_it_gives_the_offer_in_the_api(api, dresses):
+    weekend_sale()
+    listed = api.get("/api/v1/products/").json()["results"][0]
+    assert listed["offer"] == {"price": "72.00", "label": "Weekend: 10% off clothing"}
+    assert api.get("/api/v1/products/linen-dress/").json()["offer"]["price"] == "72.00"
+
+
+def test_it_shows_no_offer_for_code_only_or_customer_only_promotions(api, dresses):
+    weekend_sale(requires_code=True)
+    restricted = weekend_sale()
+    restricted.customers.add(UserFactory())
+    weekend_sale(first_order_only=True)
+    assert api.get("/api/v1/products/linen-dress/").json()["offer"] is None
+
+
+def test_it_shows_no_offer_before_the_promotion_starts_or_after_it_ends(api, dresses):
+    now = timezone.now()
+    weekend_sale(starts_at=now + dt.timedelta(hours=2))
+    weekend_sale(starts_at=now - dt.timedelta(days=3), ends_at=now - dt.timedelta(days=1))
+    assert api.get("/api/v1/products/linen-dress/").json()["offer"] is None
+
+
+def test_cached_pages_expire_when_the_next_promotion_starts(dresses, settings):
+    weekend_sale(starts_at=timezone.now() + dt.timedelta(seconds=90))
+    assert 85 <= AutomaticPromotionOffers().seconds_until_change() <= 91
+    assert cache_seconds(300) <= 91
+
+
+def test_a_cached_page_shows_a_new_promotion_at_once(client, dresses, settings):
+    settings.SHOP_PAGE_CACHE_SECONDS = 300
+    assert "$80.00" in client.get("/category/dresses/").content.decode()
+    weekend_sale()
+    assert "$72.00" in client.get("/category/dresses/").content.decode()
+
+
+def test_the_cart_charges_the_price_the_page_showed(client, dresses):
+    weekend_sale()
+    client.post("/cart/add/", {"product": dresses.pk, "quantity": 1})
+    priced = client.get("/cart/").context["priced"]
+    assert priced.total.amount == Decimal("72.00")
+
+
+def test_switching_a_promotion_off_in_bulk_removes_its_price_from_cached_pages(client, dresses, settings):
+    from marketing.discounts.services import promotions_set_active
+
+    settings.SHOP_PAGE_CACHE_SECONDS = 300
+    sale = weekend_sale()
+    assert "$72.00" in client.get("/product/linen-dress/").content.decode()
+    promotions_set_active(promotion_ids=[sale.pk], active=False)
+    assert "$72.00" not in client.get("/product/linen-dress/").content.decode()
