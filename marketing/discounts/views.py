@@ -7,6 +7,7 @@ and the error's status, so the customer sees why and a client sees a 4xx.
 from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -26,6 +27,14 @@ class CodeForm(forms.Form):
             "max_length": gettext_lazy("That is longer than any of our discount codes."),
         },
     )
+
+
+def _back(request):
+    """To the page the form was on (the cart, or the checkout's review step)."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("cart:detail")
 
 
 def _refused(request, message, *, status: int):
@@ -51,11 +60,11 @@ def code_apply(request):
         messages.success(request, _("Code %(code)s applied: you save %(saving)s.") % {"code": code, "saving": saving})
     else:
         messages.success(request, _("Code %(code)s applied: its discount shows at checkout.") % {"code": code})
-    return redirect("cart:detail")
+    return _back(request)
 
 
 @require_POST
 def code_remove(request):
     services.cart_code_remove(cart=cart_for_request(request, with_lines=False))
     messages.success(request, _("Discount code removed."))
-    return redirect("cart:detail")
+    return _back(request)

@@ -79,6 +79,7 @@ def review(request):
             "priced": priced,
             "details": details,
             "idempotency_key": uuid.uuid4().hex,
+            "cart_panels": settings.SHOP_CART_PANELS,
             "address": ShippingAddress(**details["address"]),
         },
     )

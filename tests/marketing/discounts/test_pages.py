@@ -189,3 +189,42 @@ def test_the_cart_says_when_a_new_exclusive_offer_blocks_its_code(shopper, ten_o
     assert "Code <strong>SAVE10</strong> no longer applies: This code cannot be combined" in html
     assert "<dt>Flash sale</dt><dd>-$7.00</dd>" in html
     assert '<dd class="total">$43.00</dd>' in html
+
+
+def test_a_code_can_be_entered_at_the_checkout_review_step():
+    from decimal import Decimal
+
+    from django.test import Client
+
+    from marketing.discounts.models import DiscountCode, Promotion
+    from tests.factories import ProductFactory
+
+    promotion = Promotion.objects.create(name="Review ten", kind="percentage", value=Decimal("10"))
+    DiscountCode.objects.create(promotion=promotion, code="REVIEW10")
+    shopper = Client()
+    product = ProductFactory(price=Decimal("30.00"), stock=5)
+    shopper.post("/cart/add/", {"product": product.pk, "quantity": 1})
+    shopper.post(
+        "/checkout/",
+        {
+            "email": "g@example.org",
+            "name": "G",
+            "line1": "1 St",
+            "city": "Austin",
+            "postal_code": "78701",
+            "country": "US",
+            "shipping_method": "standard",
+        },
+    )
+    review = shopper.get("/checkout/review/").content.decode()
+    assert 'name="code"' in review
+
+    response = shopper.post("/cart/code/", {"code": "review10", "next": "/checkout/review/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/checkout/review/"
+    priced = shopper.get("/checkout/review/").context["priced"]
+    assert [a.label for a in priced.adjustments][0] == "Review ten (REVIEW10)"
+    assert priced.total.amount == Decimal("32.00")  # 30 - 3 + 5 shipping
+
+    elsewhere = shopper.post("/cart/code/remove/", {"next": "https://evil.example.com/"})
+    assert elsewhere["Location"] == "/cart/"
