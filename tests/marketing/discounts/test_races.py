@@ -6,11 +6,9 @@ PostgreSQL too:
     .ci/with-postgres.sh .venv/bin/pytest tests/marketing/discounts/test_races.py -p no:xdist
 """
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from marketing.discounts import services
 from marketing.discounts.models import CartCode, DiscountCode, Promotion, Redemption
@@ -18,6 +16,7 @@ from shop.cart.models import CartLine
 from shop.core.errors import Conflict
 from shop.orders.checkout import ShippingAddress, checkout_place
 from shop.orders.models import Order
+from tests.concurrency import run_at_once
 from tests.factories import CartFactory, CartLineFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,29 +28,6 @@ REFUSALS = (
     "has just been fully claimed",  # it priced before another committed; the claim under the lock refused
     "has already been used",
 )
-
-
-def run_at_once(calls):
-    """Run each call in its own thread, all released together; their results or exceptions, in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = call()
-        except BaseException as exc:  # noqa: BLE001 - judged by the test, not lost in the thread
-            results[i] = exc
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a checkout hung"
-    return results
 
 
 def buyer_with_code(code: str, price: str = "30.00"):
@@ -88,7 +64,9 @@ def test_20_customers_racing_for_5_uses_make_exactly_5_discounted_orders(limited
     code = DiscountCode.objects.create(promotion=promotion, code="FIRST5", max_uses=None if by_promotion else 5)
     buyers = [buyer_with_code("first5") for _ in range(20)]
 
-    orders, refused = split(run_at_once([checkout(user, cart) for user, cart, _product in buyers]))
+    orders, refused = split(
+        run_at_once([checkout(user, cart) for user, cart, _product in buyers], exceptions_allowed=True)
+    )
 
     assert (len(orders), len(refused)) == (5, 15)
     promotion.refresh_from_db()
@@ -118,7 +96,9 @@ def test_a_single_use_code_on_two_carts_makes_exactly_one_order():
         code = DiscountCode.objects.create(promotion=promotion, code=f"GIFT{round_}", max_uses=1)
         buyers = [buyer_with_code(code.code) for _ in range(2)]
 
-        orders, refused = split(run_at_once([checkout(user, cart) for user, cart, _product in buyers]))
+        orders, refused = split(
+            run_at_once([checkout(user, cart) for user, cart, _product in buyers], exceptions_allowed=True)
+        )
 
         assert (len(orders), len(refused)) == (1, 1), round_
         code.refresh_from_db()

@@ -4,18 +4,17 @@ Run on PostgreSQL too (the CI does):
     .ci/with-postgres.sh .venv/bin/pytest tests/shop/orders/test_races.py -p no:xdist
 """
 
-import threading
 import uuid
 from collections import Counter
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from shop.cart.models import CartLine
 from shop.catalog.models import Product
 from shop.orders.models import Order
 from shop.payments.models import Payment
+from tests.concurrency import run_at_once
 from tests.factories import CartFactory, CartLineFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -27,31 +26,6 @@ ADDRESS = {
     "postal_code": "N1 9GU",
     "country": "GB",
 }
-
-
-def run_at_once(calls):
-    """Run each call in its own thread, all released together; their results (or exceptions), in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = call()
-        except BaseException as exc:  # noqa: BLE001 - reported by the test, not lost in the thread
-            results[i] = exc
-        finally:
-            connection.close()  # this thread's own connection
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a checkout hung"
-    errors = [r for r in results if isinstance(r, BaseException)]
-    assert not errors, f"exceptions in the threads: {errors!r}"
-    return results
 
 
 def checkout(client, key):
