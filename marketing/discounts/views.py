@@ -7,6 +7,7 @@ and the error's status, so the customer sees why and a client sees a 4xx.
 from django import forms
 from django.contrib import messages
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -32,7 +33,9 @@ class CodeForm(forms.Form):
 def _back(request):
     """To the page the form was on (the cart, or the checkout's review step)."""
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    # Not back to these POST-only views (a refused code re-renders the cart at their URL).
+    ours = target.startswith(reverse("discounts:apply"))
+    if target and not ours and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return redirect(target)
     return redirect("cart:detail")
 

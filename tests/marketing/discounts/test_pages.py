@@ -228,3 +228,22 @@ def test_a_code_can_be_entered_at_the_checkout_review_step():
 
     elsewhere = shopper.post("/cart/code/remove/", {"next": "https://evil.example.com/"})
     assert elsewhere["Location"] == "/cart/"
+
+
+def test_after_a_refused_code_a_good_one_returns_to_the_cart_not_to_the_form_url(client):
+    from decimal import Decimal
+
+    from marketing.discounts.models import DiscountCode, Promotion
+    from tests.factories import ProductFactory
+
+    DiscountCode.objects.create(
+        promotion=Promotion.objects.create(name="Ten", kind="percentage", value=Decimal("10")), code="GOOD10"
+    )
+    client.post("/cart/add/", {"product": ProductFactory(stock=3).pk, "quantity": 1})
+    refused = client.post("/cart/code/", {"code": "NOPE", "next": "/cart/"})
+    assert refused.status_code == 404
+    html = refused.content.decode()
+    next_field = html[html.index('name="next" value="') :].split('"')[3]
+    response = client.post("/cart/code/", {"code": "good10", "next": next_field})
+    assert response.status_code == 302
+    assert client.get(response["Location"]).status_code == 200
