@@ -90,3 +90,21 @@ def test_switching_a_promotion_off_in_bulk_removes_its_price_from_cached_pages(c
     assert "$72.00" in client.get("/product/linen-dress/").content.decode()
     promotions_set_active(promotion_ids=[sale.pk], active=False)
     assert "$72.00" not in client.get("/product/linen-dress/").content.decode()
+
+
+def test_an_automatic_promotion_leaves_cached_pages_when_its_last_use_is_claimed(client, dresses, settings):
+    from shop.orders.checkout import ShippingAddress, checkout_place
+    from tests.factories import CartFactory, CartLineFactory
+
+    settings.SHOP_PAGE_CACHE_SECONDS = 300
+    weekend_sale(usage_limit=1)
+    assert "$72.00" in client.get("/product/linen-dress/").content.decode()
+    buyer = UserFactory()
+    cart = CartFactory(user=buyer)
+    CartLineFactory(cart=cart, product=dresses, quantity=1)
+    address = ShippingAddress(name="A", line1="1 St", city="Austin", postal_code="78701", country="US")
+    order, _created = checkout_place(
+        cart=cart, user=buyer, email=buyer.email, address=address, shipping_method="standard"
+    )
+    assert order.discount_total == Decimal("8.00")
+    assert "$72.00" not in client.get("/product/linen-dress/").content.decode()
