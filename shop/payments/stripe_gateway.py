@@ -13,7 +13,7 @@ import logging
 
 import stripe
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from shop.core.errors import Conflict
@@ -49,22 +49,37 @@ def _unavailable(exc: Exception) -> PaymentUnavailable:
 
 class StripeGateway:
     def create_payment(self, *, order: Order) -> PaymentSession:
-        """The order's open PaymentIntent, created once: repeats return the same one."""
+        """The order's open PaymentIntent, created once: repeats return the same one.
+
+        Stripe is called outside any transaction, so no lock is held during network I/O (on
+        SQLite a transaction would stop every other writer meanwhile). Two concurrent callers
+        send the same idempotency key, and Stripe answers both with one intent; the unique
+        "one open payment per order" constraint keeps one row here. With a provider that
+        ignores idempotency keys (localstripe), the losing intent is cancelled.
+        """
         payment = order.payments.filter(status=OPEN).first()
-        if payment:
-            return PaymentSession(payment.intent_id, payment.client_secret, payment.status)
-        with transaction.atomic():
-            Order.objects.select_for_update().get(pk=order.pk)  # one creator at a time per order
-            payment = order.payments.filter(status=OPEN).first()
-            if payment is None:
-                payment = self._new_intent(order)
+        if payment is None:
+            intent = self._new_intent(order)
+            try:
+                with transaction.atomic():
+                    payment = Payment.objects.create(
+                        order=order,
+                        intent_id=intent.id,
+                        client_secret=intent.client_secret,
+                        amount_minor=intent.amount,
+                        currency=order.currency,
+                    )
+            except IntegrityError:
+                payment = order.payments.get(status=OPEN)
+                if payment.intent_id != intent.id:
+                    self._cancel_intent(intent.id)
         return PaymentSession(payment.intent_id, payment.client_secret, payment.status)
 
-    def _new_intent(self, order: Order) -> Payment:
+    def _new_intent(self, order: Order):
         amount = order.total_money
         attempt = order.payments.count()
         try:
-            intent = client().v1.payment_intents.create(
+            return client().v1.payment_intents.create(
                 params={
                     "amount": amount.to_minor_units(),
                     "currency": amount.currency.lower(),
@@ -75,13 +90,13 @@ class StripeGateway:
             )
         except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
             raise _unavailable(exc) from None
-        return Payment.objects.create(
-            order=order,
-            intent_id=intent.id,
-            client_secret=intent.client_secret,
-            amount_minor=intent.amount,
-            currency=amount.currency,
-        )
+
+    @staticmethod
+    def _cancel_intent(intent_id: str) -> None:
+        try:
+            client().v1.payment_intents.cancel(intent_id)
+        except stripe.StripeError:
+            log.info("Could not cancel intent %s", intent_id)
 
     def confirm_payment(self, *, order: Order, payment_method: str) -> PaymentSession:
         """Confirm on the server with a payment method id (pm_…, or a card from Stripe.js)."""
@@ -121,10 +136,7 @@ class StripeGateway:
     def _declined(self, order: Order, intent_id: str, message: str) -> None:
         # The failed intent is closed and the next attempt gets a fresh one.
         Payment.objects.filter(intent_id=intent_id, status=OPEN).update(status=Payment.Status.FAILED)
-        try:
-            client().v1.payment_intents.cancel(intent_id)
-        except stripe.StripeError:
-            log.info("Could not cancel declined intent %s", intent_id)
+        self._cancel_intent(intent_id)
         orders.order_mark_payment_failed(order_id=order.pk, message=message, declined=True)
 
     def apply_intent(self, intent) -> None:

@@ -204,3 +204,29 @@ def test_a_refund_in_yen_sends_whole_yen(localstripe, settings):
     assert client().v1.refunds.retrieve(refund.refund_id).amount == 1000
     order.refresh_from_db()
     assert order.amount_refunded == Decimal("1000")
+
+
+def test_a_concurrent_intent_for_the_same_order_is_cancelled_and_one_payment_kept(localstripe, monkeypatch):
+    """Another worker's payment lands while ours talks to Stripe (no lock is held during the call)."""
+    order = place()
+    gateway = StripeGateway()
+    real_new_intent = gateway._new_intent
+
+    def racing_new_intent(order_arg):
+        theirs = real_new_intent(order_arg)
+        Payment.objects.create(
+            order=order_arg,
+            intent_id=theirs.id,
+            client_secret=theirs.client_secret,
+            amount_minor=theirs.amount,
+            currency=order_arg.currency,
+        )
+        return real_new_intent(order_arg)  # localstripe ignores idempotency keys: a second intent
+
+    monkeypatch.setattr(gateway, "_new_intent", racing_new_intent)
+    session = gateway.create_payment(order=order)
+
+    kept = Payment.objects.get(order=order)
+    assert session.intent_id == kept.intent_id
+    others = [i for i in client().v1.payment_intents.list().data if i.id != kept.intent_id]
+    assert [i.status for i in others] == ["canceled"]
