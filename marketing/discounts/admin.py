@@ -22,6 +22,7 @@ from marketing.discounts import selectors, services
 from marketing.discounts.models import CodeBatch, DiscountCode, Promotion, Redemption
 from shop.accounts.models import User
 from shop.catalog.models import Product
+from shop.core.admin import ReadOnlyAdmin
 from shop.core.money import Money
 
 INLINE_CODES = 20  # a promotion with a batch of thousands shows the first few; the codes list has them all
@@ -455,7 +456,7 @@ class DiscountCodeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(admin.ModelAdmin):
+class RedemptionAdmin(ReadOnlyAdmin):
     """A record of what was used: read only (releases happen when orders close)."""
 
     list_display = ["created_at", "order_link", "email", "promotion", "code", "amount", "status"]
@@ -465,15 +466,6 @@ class RedemptionAdmin(admin.ModelAdmin):
     search_help_text = gettext_lazy("Search by order number, email or code.")
     date_hierarchy = "created_at"
     list_per_page = 100
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=gettext_lazy("order"), ordering="order__number")
     def order_link(self, r):

@@ -84,32 +84,6 @@ class OrderAdmin(admin.ModelAdmin):
     search_help_text = gettext_lazy("Search by order number, email, name or tracking number.")
     date_hierarchy = "placed_at"
     list_per_page = 50
-    readonly_fields = [
-        "number",
-        "user",
-        "email",
-        "status",
-        "currency",
-        "subtotal",
-        "discount_total",
-        "shipping_total",
-        "total",
-        "amount_refunded",
-        "shipping_method",
-        "placed_at",
-        "paid_at",
-        "expires_at",
-        "carrier",
-        "tracking_number",
-        "shipping_name",
-        "shipping_line1",
-        "shipping_line2",
-        "shipping_city",
-        "shipping_region",
-        "shipping_postal_code",
-        "shipping_country",
-        "shipping_phone",
-    ]
     fieldsets = [
         (None, {"fields": ["number", "status", "user", "email", "placed_at", "paid_at", "expires_at"]}),
         (
@@ -135,6 +109,8 @@ class OrderAdmin(admin.ModelAdmin):
             },
         ),
     ]
+    # An order is a record: everything shown is read-only; changes go through the actions.
+    readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
     inlines = [LineInline, AdjustmentInline, EventInline, EmailInline]
     actions = ["mark_delivered", "cancel_orders"]
     change_form_template = "admin/orders/order/change_form.html"

@@ -11,7 +11,7 @@ from shop.cart.selectors import HEADER, cart_for_request, cart_token_from_reques
 from shop.core.errors import ShopError
 from shop.orders import selectors
 from shop.orders.checkout import ShippingAddress, checkout_place
-from shop.orders.models import Order, ShippingMethod
+from shop.orders.models import ADDRESS_FIELDS, Order, ShippingMethod
 from shop.orders.payment import InvalidPaymentMethod, PaymentDeclined, PaymentUnavailable, gateway
 
 IDEMPOTENCY = OpenApiParameter(
@@ -110,10 +110,7 @@ class OrderOutput(serializers.ModelSerializer):
         ]
 
     def get_shipping_address(self, order) -> dict:
-        return {
-            name: getattr(order, f"shipping_{name}")
-            for name in ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
-        }
+        return {name: getattr(order, f"shipping_{name}") for name in ADDRESS_FIELDS}
 
 
 class OrderDetailOutput(OrderOutput):

@@ -23,10 +23,8 @@ from shop.cart.pricing import AdjustmentKind, PricingContext, adjusters, price_c
 from shop.catalog.models import Product
 from shop.core.errors import InsufficientStock, ShopError
 from shop.orders import signals
-from shop.orders.models import EventKind, Order, OrderAdjustment, OrderLine, ShippingMethod
+from shop.orders.models import ADDRESS_FIELDS, EventKind, Order, OrderAdjustment, OrderLine, ShippingMethod
 from shop.orders.services import order_event
-
-ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
 
 
 @dataclass(frozen=True)

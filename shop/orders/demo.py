@@ -518,8 +518,13 @@ class Timeline:
     def carrier(self) -> tuple[str, str]:
         standard, express = CARRIERS.get(self.order.shipping_country, CARRIERS["US"])
         name = self.rng.choice(express if self.order.shipping_method == ShippingMethod.EXPRESS else standard)
-        digits = lambda n: "".join(self.rng.choices("0123456789", k=n))  # noqa: E731
-        letters = lambda n: "".join(self.rng.choices("ABCDEFGHJKLMNPRSTUVWXYZ", k=n))  # noqa: E731
+
+        def digits(n: int) -> str:
+            return "".join(self.rng.choices("0123456789", k=n))
+
+        def letters(n: int) -> str:
+            return "".join(self.rng.choices("ABCDEFGHJKLMNPRSTUVWXYZ", k=n))
+
         tracking = {
             "UPS": lambda: "1Z" + "".join(self.rng.choices("0123456789ABCDEFGHJKLMNPRSTUVWXYZ", k=6)) + digits(10),
             "USPS": lambda: "9400" + digits(18),

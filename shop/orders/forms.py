@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from shop.accounts.countries import country_choices
-from shop.orders.models import ShippingMethod
+from shop.orders.models import ADDRESS_FIELDS, ShippingMethod
 
 
 class CheckoutForm(forms.Form):
@@ -57,7 +57,6 @@ class CheckoutForm(forms.Form):
     )
 
     NEW = "new"
-    ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
     REQUIRED = ("name", "line1", "city", "postal_code", "country")
 
     def __init__(self, *args, addresses=(), method_labels=None, **kwargs):
@@ -100,7 +99,7 @@ class CheckoutForm(forms.Form):
         for name in self.REQUIRED:
             if not cleaned.get(name):
                 self.add_error(name, _("This field is required."))
-        cleaned["address"] = {name: cleaned.get(name, "") for name in self.ADDRESS_FIELDS}
+        cleaned["address"] = {name: cleaned.get(name, "") for name in ADDRESS_FIELDS}
         return cleaned
 
 

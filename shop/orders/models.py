@@ -45,6 +45,10 @@ def new_order_number() -> str:
     return "".join(secrets.choice(NUMBER_ALPHABET) for _ in range(8))
 
 
+# The parts of a shipping address, each stored as `shipping_<part>` on the order.
+ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country", "phone")
+
+
 class ShippingMethod(models.TextChoices):
     STANDARD = "standard", _("Standard")
     EXPRESS = "express", _("Express")

@@ -18,7 +18,7 @@ from shop.core.errors import ShopError
 from shop.orders import selectors
 from shop.orders.checkout import ShippingAddress, checkout_place
 from shop.orders.forms import CheckoutForm, LookupForm
-from shop.orders.models import Order
+from shop.orders.models import ADDRESS_FIELDS, Order
 from shop.orders.payment import InvalidPaymentMethod, PaymentDeclined, PaymentUnavailable, gateway
 from shop.orders.shipping import method_choices
 
@@ -54,7 +54,7 @@ def checkout(request):
             "form": {
                 k: v
                 for k, v in form.cleaned_data.items()
-                if k in CheckoutForm.ADDRESS_FIELDS or k in ("email", "shipping_method", "saved_address")
+                if k in ADDRESS_FIELDS or k in ("email", "shipping_method", "saved_address")
             },
         }
         return redirect("orders:review")

@@ -206,10 +206,7 @@ class StripeGateway:
 
     def cancel(self, *, order: Order) -> None:
         for payment in order.payments.filter(status=OPEN):
-            try:
-                client().v1.payment_intents.cancel(payment.intent_id)
-            except stripe.StripeError:
-                log.info("Could not cancel %s", payment.intent_id)
+            self._cancel_intent(payment.intent_id)
             Payment.objects.filter(pk=payment.pk, status=OPEN).update(status=Payment.Status.CANCELED)
 
 
