@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from loyalty import api as loyalty_api
 from marketing.discounts import api as discounts_api
 from shop.accounts import api as accounts_api
 from shop.cart import api as cart_api
@@ -29,6 +30,10 @@ urlpatterns = [
     path("cart/items/", cart_api.CartItemsView.as_view(), name="cart-items"),
     path("cart/items/<int:line_id>/", cart_api.CartItemView.as_view(), name="cart-item"),
     path("cart/discount-code/", discounts_api.CartDiscountCodeView.as_view(), name="cart-discount-code"),
+    path("cart/points/", loyalty_api.CartPointsView.as_view(), name="cart-points"),
+    path("loyalty/", loyalty_api.LoyaltyView.as_view(), name="loyalty"),
+    path("loyalty/ledger/", loyalty_api.LedgerView.as_view(), name="loyalty-ledger"),
+    path("loyalty/referral/", loyalty_api.ReferralView.as_view(), name="loyalty-referral"),
     path("checkout/", orders_api.CheckoutView.as_view(), name="checkout"),
     path("orders/<str:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "shop.orders",
     "shop.payments",
     "marketing.discounts",
+    "loyalty",
 ]
 
 MIDDLEWARE = [
@@ -201,6 +202,11 @@ CELERY_BEAT_SCHEDULE = {
     "purge-abandoned-anonymous-carts": {"task": "shop.cart.tasks.purge_stale_carts", "schedule": 6 * 3600},
     "expire-unpaid-orders": {"task": "shop.orders.tasks.expire_unpaid_orders", "schedule": 60},
     "send-pending-order-emails": {"task": "shop.orders.tasks.send_pending_order_emails", "schedule": 120},
+    "expire-loyalty-points": {"task": "loyalty.tasks.expire_points", "schedule": 3600},
+    "queue-points-expiry-reminders": {"task": "loyalty.tasks.queue_expiry_notices", "schedule": 6 * 3600},
+    "send-pending-points-reminders": {"task": "loyalty.tasks.send_pending_expiry_notices", "schedule": 600},
+    "birthday-points": {"task": "loyalty.tasks.birthday_points", "schedule": 6 * 3600},
+    "refresh-loyalty-tiers": {"task": "loyalty.tasks.refresh_tiers", "schedule": 24 * 3600},
 }
 
 # Stripe: localstripe on loopback unless real keys are given.
@@ -263,8 +269,10 @@ SHOP_ANONYMOUS_CART_DAYS = env_int("SHOP_ANONYMOUS_CART_DAYS", 30)
 # The pricing pipeline (DESIGN.md section 3): adjusters run in this order.
 SHOP_PRICE_ADJUSTERS: list[str] = [
     "marketing.discounts.adjusters.DiscountAdjuster",
+    "loyalty.adjusters.ReferralWelcomeAdjuster",
     "shop.orders.shipping.ShippingAdjuster",
     "marketing.discounts.adjusters.ShippingDiscountAdjuster",
+    "loyalty.adjusters.PointsAdjuster",
 ]
 # Who may show a product at a lower price on product cards, pages and the API (shop/catalog/offers.py).
 SHOP_PRODUCT_OFFERS = ["marketing.discounts.offers.AutomaticPromotionOffers"]
@@ -272,7 +280,9 @@ SHOP_PRODUCT_OFFERS = ["marketing.discounts.offers.AutomaticPromotionOffers"]
 # through which other apps add a form to the cart (a discount code, points) without the
 # shop knowing them. Each gets the page's context: `cart`, `priced` (the PricedCart),
 # `request`, and whatever extra context a view re-rendering the page passes.
-SHOP_CART_PANELS: list[str] = ["discounts/cart_code.html"]
+SHOP_CART_PANELS: list[str] = ["discounts/cart_code.html", "loyalty/cart_points.html"]
+# The same for the account page: each template gets `user` and `request`.
+SHOP_ACCOUNT_PANELS: list[str] = ["loyalty/account_panel.html"]
 # Wrong discount codes allowed per client and window before a 429 (guessing must not pay).
 DISCOUNT_CODE_ATTEMPTS = (env_int("DISCOUNT_CODE_ATTEMPTS", 10), 15 * 60)
 # Flat shipping rates in the store currency; "free_over" makes a method free above that merchandise total.
@@ -296,6 +306,7 @@ DEMO_SEEDERS = [
     "shop.catalog.demo.seed",
     "shop.orders.demo.seed",
     "marketing.discounts.demo.seed",
+    "loyalty.demo.seed",
 ]
 # Views that exist only for the benchmark (bench/web.py).
 BENCH_VIEWS = env_bool("BENCH_VIEWS", False)

@@ -55,7 +55,7 @@ class CartDiscountCodeView(CartAPIView):
         )
         return self.cart_response(request)
 
-    @extend_schema(parameters=[CART_TOKEN], request=None, responses=CartSerializer)
+    @extend_schema(parameters=[CART_TOKEN], request=None, responses={200: CartSerializer})
     def delete(self, request):
         """Take the code off the cart (nothing happens if there is none)."""
         services.cart_code_remove(cart=cart_for_request(request))

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from marketing.discounts import segments
 from marketing.discounts.models import DiscountCode, Promotion, Redemption
+from shop.cart.pricing import allocate
 from shop.catalog.models import Category
 from shop.core.money import Money, quantize
 
@@ -203,21 +204,6 @@ def _buy_x_get_y(promotion: Promotion, lines, currency: str) -> dict:
         for price, line_id in units[start + promotion.buy_quantity : start + size]:
             raw[line_id] = raw.get(line_id, Decimal(0)) + price * promotion.value / HUNDRED
     return {line_id: quantize(amount, currency) for line_id, amount in raw.items()}
-
-
-def allocate(amount: Decimal, weights: dict, currency: str) -> dict:
-    """Split `amount` over keys in proportion to weights, rounded, adding up exactly (largest remainder)."""
-    total = sum(weights.values(), Decimal(0))
-    if total <= 0 or amount <= 0:
-        return {}
-    unit = quantize(Decimal(1), currency).as_tuple().exponent
-    step = Decimal(1).scaleb(unit)
-    exact = {key: amount * weight / total for key, weight in weights.items()}
-    floors = {key: (value // step) * step for key, value in exact.items()}
-    leftover = int((quantize(amount, currency) - sum(floors.values(), Decimal(0))) / step)
-    for key in sorted(exact, key=lambda k: (exact[k] - floors[k], str(k)), reverse=True)[:leftover]:
-        floors[key] += step
-    return {key: value for key, value in floors.items() if value > 0}
 
 
 def evaluate(

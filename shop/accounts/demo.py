@@ -91,7 +91,9 @@ def _known_accounts(ctx: DemoContext) -> None:
         staff.set_password("admin")
         staff.save()
     shopper, created = User.objects.get_or_create(
-        email="shopper@example.com", defaults={"first_name": "Sam", "last_name": "Shopper"}
+        email="shopper@example.com",
+        # A customer for over a year: their order history (shop/orders/demo.py) goes back that far.
+        defaults={"first_name": "Sam", "last_name": "Shopper", "date_joined": timezone.now() - dt.timedelta(days=400)},
     )
     if created:
         shopper.set_password("shopper")

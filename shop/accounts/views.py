@@ -74,10 +74,13 @@ def profile(request):
         services.profile_update(user=request.user, **form.cleaned_data)
         messages.success(request, _("Your profile is saved."))
         return redirect("accounts:profile")
-    addresses = request.user.addresses.all()
-    return render(
-        request, "account/profile.html", {"form": form, "addresses": addresses}, status=400 if form.errors else 200
-    )
+    context = {
+        "form": form,
+        "addresses": request.user.addresses.all(),
+        # Other apps' panels (loyalty points...), included by name: the shop does not import them.
+        "account_panels": settings.SHOP_ACCOUNT_PANELS,
+    }
+    return render(request, "account/profile.html", context, status=400 if form.errors else 200)
 
 
 @login_required

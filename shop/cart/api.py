@@ -157,7 +157,7 @@ class CartItemView(CartAPIView):
         )
         return self.cart_response(request)
 
-    @extend_schema(parameters=[CART_TOKEN], request=None, responses=CartSerializer)
+    @extend_schema(parameters=[CART_TOKEN], request=None, responses={200: CartSerializer})
     def delete(self, request, line_id):
         services.cart_remove(cart=self.own_cart(request), line_id=line_id)
         return self.cart_response(request)

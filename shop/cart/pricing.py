@@ -13,13 +13,14 @@ and may veto by raising a ShopError, which rolls the whole order back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from typing import Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from shop.core.money import Money
+from shop.core.money import Money, quantize
 
 
 class AdjustmentKind:
@@ -65,6 +66,14 @@ class PricedCart:
             total = total + adjustment.amount
         return total.at_least_zero()
 
+    def left_to_pay(self) -> dict:
+        """Each line's total less its share of the adjustments so far: {cart line id: Decimal}."""
+        left = {line.line_id: line.total.amount for line in self.lines}
+        for adjustment in self.adjustments:
+            for line_id, share in adjustment.allocations:
+                left[line_id] = left.get(line_id, Decimal(0)) - share
+        return left
+
     @property
     def item_count(self) -> int:
         return sum(line.quantity for line in self.lines)
@@ -72,6 +81,24 @@ class PricedCart:
     @property
     def is_empty(self) -> bool:
         return not self.lines
+
+
+def allocate(amount: Decimal, weights: dict, currency: str) -> dict:
+    """Split `amount` over keys in proportion to weights, rounded, adding up exactly (largest remainder).
+
+    Adjusters use it to spread a discount over the cart's lines (Adjustment.allocations).
+    """
+    total = sum(weights.values(), Decimal(0))
+    if total <= 0 or amount <= 0:
+        return {}
+    unit = quantize(Decimal(1), currency).as_tuple().exponent
+    step = Decimal(1).scaleb(unit)
+    exact = {key: amount * weight / total for key, weight in weights.items()}
+    floors = {key: (value // step) * step for key, value in exact.items()}
+    leftover = int((quantize(amount, currency) - sum(floors.values(), Decimal(0))) / step)
+    for key in sorted(exact, key=lambda k: (exact[k] - floors[k], str(k)), reverse=True)[:leftover]:
+        floors[key] += step
+    return {key: value for key, value in floors.items() if value > 0}
 
 
 @dataclass(frozen=True)

@@ -258,10 +258,3 @@ class OrderAdmin(admin.ModelAdmin):
         if request.method == "POST" and self.has_change_permission(request):
             action(request, Order.objects.filter(pk=pk))
         return redirect(reverse("admin:orders_order_change", args=[pk]))
-        self._bulk(
-            request,
-            Order.objects.filter(pk=pk),
-            lambda o: services.order_cancel(order_id=o.pk, actor=request.user),
-            _("cancelled"),
-        )
-        return redirect(reverse("admin:orders_order_change", args=[pk]))

@@ -24,7 +24,7 @@ from shop.catalog.models import Product
 from shop.core.errors import InsufficientStock, ShopError
 from shop.orders import signals
 from shop.orders.models import ADDRESS_FIELDS, EventKind, Order, OrderAdjustment, OrderLine, ShippingMethod
-from shop.orders.services import order_event
+from shop.orders.services import order_event, order_mark_paid
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,9 @@ def checkout_place(
         if existing:
             return existing, False
         raise
+    if order.total <= 0:
+        # Discounts or points paid for everything: nothing to charge (and Stripe refuses a zero amount).
+        order, _changed = order_mark_paid(order_id=order.pk, amount=order.total_money, reference="nothing-to-pay")
     return order, True
 
 

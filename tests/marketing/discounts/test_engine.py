@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from marketing.discounts import engine, segments, services
 from marketing.discounts.models import CODE_ALPHABET, DiscountCode, Promotion, random_code
-from shop.cart.pricing import AdjustmentKind, PricedCart, PricedLine, price_cart
+from shop.cart.pricing import AdjustmentKind, PricedCart, PricedLine, allocate, price_cart
 from shop.core.errors import ShopError
 from shop.core.money import Money
 from shop.orders.models import Order, OrderStatus
@@ -628,15 +628,15 @@ def test_percent_discounts_stay_within_each_line_and_the_cap(kind):
 
 def test_allocate_splits_by_weight_with_the_largest_remainders_getting_the_odd_cents():
     # Equal remainders: the tie goes by key, so the result is the same on every run.
-    assert engine.allocate(D("10.00"), {"a": D(1), "b": D(1), "c": D(1)}, "USD") == {
+    assert allocate(D("10.00"), {"a": D(1), "b": D(1), "c": D(1)}, "USD") == {
         "a": D("3.33"),
         "b": D("3.33"),
         "c": D("3.34"),
     }
-    assert engine.allocate(D("1.00"), {"big": D(99), "small": D(1)}, "USD") == {"big": D("0.99"), "small": D("0.01")}
-    assert engine.allocate(D("100"), {"x": D(2), "y": D(1)}, "JPY") == {"x": D(67), "y": D(33)}
-    assert engine.allocate(D("5"), {"x": D(0)}, "USD") == {}
-    assert engine.allocate(D("0"), {"x": D(3)}, "USD") == {}
+    assert allocate(D("1.00"), {"big": D(99), "small": D(1)}, "USD") == {"big": D("0.99"), "small": D("0.01")}
+    assert allocate(D("100"), {"x": D(2), "y": D(1)}, "JPY") == {"x": D(67), "y": D(33)}
+    assert allocate(D("5"), {"x": D(0)}, "USD") == {}
+    assert allocate(D("0"), {"x": D(3)}, "USD") == {}
 
 
 def test_evaluate_reports_a_code_that_gives_nothing(buyer):

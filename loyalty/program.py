@@ -1,0 +1,71 @@
+"""The program's rules and tiers, read on every priced cart: cached, and dropped when staff save them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+
+from loyalty.models import Program, Tier
+from shop.core.money import Money, decimal_places
+
+CACHE_KEY = "loyalty:program:v1"
+CACHE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Rules:
+    program: Program
+    tiers: tuple[Tier, ...]  # by min_spend, lowest first
+
+    # -- tiers ---------------------------------------------------------------------------------
+
+    def tier_for(self, spend: Decimal) -> Tier | None:
+        reached = [tier for tier in self.tiers if tier.min_spend <= spend]
+        return reached[-1] if reached else None
+
+    def next_tier(self, tier: Tier | None) -> Tier | None:
+        above = [t for t in self.tiers if tier is None or t.min_spend > tier.min_spend]
+        return above[0] if above else None
+
+    def multiplier(self, tier_id: int | None) -> Decimal:
+        for tier in self.tiers:
+            if tier.pk == tier_id:
+                return tier.multiplier
+        return Decimal(1)
+
+    # -- points and money ----------------------------------------------------------------------
+
+    def points_value(self, points: int, currency: str | None = None) -> Money:
+        """What points are worth, rounded down to the minor unit (a point never buys a fraction of a cent)."""
+        currency = currency or settings.SHOP_CURRENCY
+        exponent = Decimal(1).scaleb(-decimal_places(currency))
+        value = (Decimal(points) / Decimal(self.program.redeem_rate)).quantize(exponent, rounding=ROUND_DOWN)
+        return Money(value, currency)
+
+    def points_for(self, amount: Money) -> int:
+        """The fewest points that pay `amount` exactly (amount in minor units times the rate, rounded up)."""
+        exact = amount.amount * self.program.redeem_rate
+        return int(exact.to_integral_value(rounding=ROUND_CEILING))
+
+    def earned_on(self, spent: Decimal, tier_id: int | None) -> int:
+        """Points for money spent: rate × tier multiplier, rounded down to a whole point."""
+        if spent <= 0:
+            return 0
+        return int((spent * self.program.earn_rate * self.multiplier(tier_id)).to_integral_value(rounding=ROUND_DOWN))
+
+
+def current() -> Rules:
+    rules = cache.get(CACHE_KEY)
+    if rules is None:
+        program, _created = Program.objects.get_or_create(pk=1)
+        rules = Rules(program=program, tiers=tuple(Tier.objects.order_by("min_spend")))
+        cache.set(CACHE_KEY, rules, CACHE_SECONDS)
+    return rules
+
+
+def forget() -> None:
+    """Called when the rules or tiers change (loyalty.receivers)."""
+    cache.delete(CACHE_KEY)

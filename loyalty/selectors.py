@@ -1,0 +1,144 @@
+"""Reads for the account page, the cart, the API and the admin."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
+
+from loyalty import services
+from loyalty.models import Account, Kind, LedgerEntry, Referral, Tier, TierChange
+from loyalty.program import current
+from shop.core.money import Money
+
+
+@dataclass(frozen=True)
+class Expiring:
+    points: int
+    on: dt.datetime
+
+
+@dataclass
+class Summary:
+    account: Account | None
+    balance: int = 0  # the ledger's sum: available + pending (+ any past expiry the job has not written yet)
+    available: int = 0
+    pending: int = 0
+    value: Money = field(default_factory=Money.zero)  # what the available points are worth
+    tier: Tier | None = None
+    next_tier: Tier | None = None
+    spend: Decimal = Decimal(0)
+    to_next_tier: Money | None = None
+    progress: int = 100  # percent of the way to the next tier
+    expiring: list[Expiring] = field(default_factory=list)
+    pending_until: dt.datetime | None = None
+
+
+def summary(*, user, now=None) -> Summary:
+    """Balance, what can be spent now, what is pending, tier and progress, and points about to expire."""
+    now = now or timezone.now()
+    rules = current()
+    account = Account.objects.select_related("tier").filter(user=user).first()
+    result = Summary(account=account)
+    result.spend = services.spend_in_window(user_id=user.pk, rules=rules, now=now)
+    result.tier = account.tier if account else rules.tier_for(result.spend)
+    result.next_tier = rules.next_tier(result.tier)
+    if result.next_tier is not None:
+        floor = result.tier.min_spend if result.tier else Decimal(0)
+        needed = result.next_tier.min_spend - result.spend
+        result.to_next_tier = Money(max(needed, Decimal(0)), settings.SHOP_CURRENCY)
+        span = result.next_tier.min_spend - floor
+        result.progress = int(max(0, min(100, (result.spend - floor) * 100 / span))) if span > 0 else 100
+    if account is None:
+        return result
+    result.balance = account.balance
+    window = now + dt.timedelta(days=max(rules.program.expiry_reminder_days, 30))
+    by_date: dict = {}
+    for lot in services.lots(account, now=now):
+        entry = lot.entry
+        if entry.expires_at and entry.expires_at <= now:
+            continue  # past its date: the expiry job will write it off
+        if entry.is_pending(now):
+            result.pending += lot.remaining
+            result.pending_until = max(result.pending_until or entry.available_at, entry.available_at)
+        else:
+            result.available += lot.remaining
+        if entry.expires_at and entry.expires_at <= window:
+            day = timezone.localdate(entry.expires_at)
+            by_date[day] = by_date.get(day, 0) + lot.remaining
+    result.expiring = [Expiring(points=points, on=day) for day, points in sorted(by_date.items())]
+    result.value = rules.points_value(result.available)
+    return result
+
+
+def ledger(*, account) -> list:
+    return LedgerEntry.objects.filter(account=account).select_related("order").order_by("-created_at", "-id")
+
+
+def tier_changes(*, account):
+    return TierChange.objects.filter(account=account).order_by("-created_at", "-id")
+
+
+def referral_stats(*, user) -> dict:
+    counts = dict(
+        Referral.objects.filter(advocate=user).values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
+    return {status: counts.get(status, 0) for status in Referral.Status.values}
+
+
+# --- for the admin ----------------------------------------------------------------------------
+
+
+def liability(*, now=None) -> dict:
+    """Outstanding points (the ledger's sum over all members) and what they would cost if all were spent."""
+    rules = current()
+    totals = Account.objects.aggregate(points=Coalesce(Sum("balance"), 0), members=Count("pk"))
+    return {
+        "points": totals["points"],
+        "value": rules.points_value(totals["points"]),
+        "members": totals["members"],
+    }
+
+
+def monthly(*, months: int = 12, now=None) -> list[dict]:
+    """Points earned, redeemed and expired per month (reversals net against earned and redeemed)."""
+    now = timezone.localtime(now or timezone.now())
+    year, month = divmod(now.year * 12 + now.month - 1 - (months - 1), 12)
+    since = now.replace(year=year, month=month + 1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    rows = (
+        LedgerEntry.objects.filter(created_at__gte=since)
+        .annotate(month=TruncMonth("created_at"))
+        .values("month")
+        .annotate(
+            earned=Coalesce(Sum("points", filter=Q(kind=Kind.EARN) | Q(kind=Kind.ADJUST, points__gt=0)), 0),
+            redeemed=Coalesce(Sum("points", filter=Q(kind=Kind.REDEEM)), 0),
+            expired=Coalesce(Sum("points", filter=Q(kind=Kind.EXPIRE)), 0),
+            reversed=Coalesce(Sum("points", filter=Q(kind=Kind.REVERSE)), 0),
+            removed=Coalesce(Sum("points", filter=Q(kind=Kind.ADJUST, points__lt=0)), 0),
+        )
+        .order_by("month")
+    )
+    return [
+        {
+            "month": row["month"],
+            "earned": row["earned"],
+            "redeemed": -row["redeemed"],
+            "expired": -row["expired"],
+            "reversed": row["reversed"],
+            "removed": -row["removed"],
+        }
+        for row in rows
+    ]
+
+
+def members_per_tier() -> list[dict]:
+    counts = dict(Account.objects.values_list("tier").annotate(n=Count("pk")).values_list("tier", "n"))
+    rows = [{"tier": tier, "members": counts.get(tier.pk, 0)} for tier in current().tiers]
+    if counts.get(None):
+        rows.insert(0, {"tier": None, "members": counts[None]})
+    return rows
