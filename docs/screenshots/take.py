@@ -2,11 +2,13 @@
 
     .venv/bin/python manage.py seed_demo          # demo data, once
     .venv/bin/python manage.py runserver           # in another shell
-    .venv/bin/python docs/screenshots/take.py [http://127.0.0.1:8000]
+    .venv/bin/python docs/screenshots/take.py [http://127.0.0.1:8000] [--only points ...]
 
 Saves 1280x800 PNGs next to this file: home, category (Dresses), product (one
-on sale), cart (two products added) and admin-products (logged in as the demo
-admin). Chromium: $CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser,
+on sale), cart (two products added), points (the demo shopper's points page,
+logged in as the shopper), admin-products and admin-loyalty (the loyalty
+overview; both logged in as the demo admin). `--only NAME` (repeatable) takes
+just those. Chromium: $CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser,
 else Playwright's own. PNGs are reduced to a 256-colour palette to stay small.
 """
 
@@ -21,6 +23,8 @@ from playwright.sync_api import Page, sync_playwright
 OUT = Path(__file__).resolve().parent
 VIEWPORT = {"width": 1280, "height": 800}
 ADMIN = ("admin@example.com", "admin")
+SHOPPER = ("shopper@example.com", "shopper")
+SHOTS = ("home", "category", "product", "cart", "points", "admin-products", "admin-loyalty")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -72,10 +76,29 @@ def add_to_cart(page: Page, product_link) -> str:
     return name
 
 
+def log_in(page: Page, login_url: str, next_url: str, credentials: tuple[str, str]) -> None:
+    """Log in through the form at login_url and land on next_url."""
+    page.goto(f"{login_url}?next={next_url}")
+    page.get_by_label("Email").fill(credentials[0])
+    page.get_by_label("Password").fill(credentials[1])
+    page.locator("form").get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"**{next_url}")
+
+
+def fold_admin_sidebar(page: Page) -> None:
+    """Fold the admin's app sidebar away so the content has the width."""
+    toggle = page.get_by_role("button", name="Toggle navigation")
+    if toggle.is_visible() and page.locator("#nav-sidebar").is_visible():
+        toggle.click()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", nargs="?", default="http://127.0.0.1:8000", help="the running store")
-    base = parser.parse_args().url.rstrip("/")
+    parser.add_argument("--only", action="append", choices=SHOTS, metavar="NAME", help="take just this (repeatable)")
+    args = parser.parse_args()
+    base = args.url.rstrip("/")
+    wanted = set(args.only or SHOTS)
 
     with sync_playwright() as pw:
         executable = chromium_path()
@@ -84,39 +107,53 @@ def main() -> int:
         page = context.new_page()
         page.set_default_timeout(15_000)
 
-        page.goto("/")
-        save(page, "home")
+        if "home" in wanted:
+            page.goto("/")
+            save(page, "home")
 
-        page.goto("/category/dresses/")
-        save(page, "category")
+        if "category" in wanted:
+            page.goto("/category/dresses/")
+            save(page, "category")
 
-        # The best-rated product on sale and in stock, reached the way a shopper would.
-        page.goto("/products/?on_sale=true&in_stock=true&ordering=-rating")
-        sale_link = page.locator("section.results .card-link").first
-        sale_link.click()
-        page.get_by_text("Save ", exact=False).first.wait_for()
-        save(page, "product")
+        if wanted & {"product", "cart"}:
+            # The best-rated product on sale and in stock, reached the way a shopper would.
+            page.goto("/products/?on_sale=true&in_stock=true&ordering=-rating")
+            sale_link = page.locator("section.results .card-link").first
+            sale_link.click()
+            page.get_by_text("Save ", exact=False).first.wait_for()
+            if "product" in wanted:
+                save(page, "product")
 
-        # Two products in the cart: this one (two of it) and another from the first list.
-        page.get_by_label("Quantity").select_option("2")
-        page.get_by_role("button", name="Add to cart").click()
-        page.get_by_role("heading", level=1, name="Your cart").wait_for()
-        page.goto("/category/dresses/")
-        add_to_cart(page, page.locator("section.results .card-link").first)
-        save(page, "cart")
+        if "cart" in wanted:
+            # Two products in the cart: this one (two of it) and another from the first list.
+            page.get_by_label("Quantity").select_option("2")
+            page.get_by_role("button", name="Add to cart").click()
+            page.get_by_role("heading", level=1, name="Your cart").wait_for()
+            page.goto("/category/dresses/")
+            add_to_cart(page, page.locator("section.results .card-link").first)
+            save(page, "cart")
 
-        admin = browser.new_context(base_url=base, viewport=VIEWPORT, locale="en-US", color_scheme="light")
-        page = admin.new_page()
-        page.goto("/admin/login/?next=/admin/catalog/product/")
-        page.get_by_label("Email").fill(ADMIN[0])
-        page.get_by_label("Password").fill(ADMIN[1])
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url("**/admin/catalog/product/")
-        # Fold the admin's app sidebar away so the product table has the width.
-        toggle = page.get_by_role("button", name="Toggle navigation")
-        if toggle.is_visible() and page.locator("#nav-sidebar").is_visible():
-            toggle.click()
-        save(page, "admin-products")
+        if "points" in wanted:
+            # The demo shopper's points: summary, tiers and the start of the history.
+            shopper = browser.new_context(base_url=base, viewport=VIEWPORT, locale="en-US", color_scheme="light")
+            page = shopper.new_page()
+            log_in(page, "/account/login/", "/account/points/", SHOPPER)
+            page.get_by_role("heading", level=2, name="History").wait_for()
+            save(page, "points")
+
+        if wanted & {"admin-products", "admin-loyalty"}:
+            admin = browser.new_context(base_url=base, viewport=VIEWPORT, locale="en-US", color_scheme="light")
+            page = admin.new_page()
+            log_in(page, "/admin/login/", "/admin/catalog/product/", ADMIN)
+            if "admin-products" in wanted:
+                fold_admin_sidebar(page)
+                save(page, "admin-products")
+            if "admin-loyalty" in wanted:
+                # What the program owes and how points moved, month by month.
+                page.goto("/admin/loyalty/account/overview/")
+                page.get_by_role("heading", level=2, name="Points per month").wait_for()
+                fold_admin_sidebar(page)
+                save(page, "admin-loyalty")
 
         browser.close()
     return 0
