@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 
 from loyalty import services
 from loyalty.models import CartPoints
-from loyalty.program import current
+from loyalty.program import current, grouped
 from shop.cart.pricing import Adjustment, AdjustmentKind, PricedCart, PricingContext, allocate
 from shop.core.errors import Conflict
 from shop.core.money import Money, quantize
@@ -65,7 +65,7 @@ class PointsAdjuster:
         if points < current().program.min_redeem_points:
             return []
         shares = allocate(value.amount, {k: v for k, v in priced.left_to_pay().items() if v > 0}, priced.currency)
-        label = ngettext("%(count)d point", "%(count)d points", points) % {"count": points}
+        label = ngettext("%(count)s point", "%(count)s points", points) % {"count": grouped(points)}
         return [
             Adjustment(
                 label=label,

@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 
 from loyalty import adjusters, selectors
 from loyalty.models import Tier
-from loyalty.program import Rules, current
+from loyalty.program import Rules, current, grouped
 from shop.cart.pricing import AdjustmentKind, PricedCart
 from shop.core.money import Money, quantize
 
@@ -75,25 +75,25 @@ def _problem(rules: Rules, *, chosen: int, used: int, available: int, saving, ca
         return _paused()
     if used == 0:
         if chosen < program.min_redeem_points:
-            return _("Use at least %(min)d points at a time.") % {"min": program.min_redeem_points}
+            return _("Use at least %(min)s points at a time.") % {"min": grouped(program.min_redeem_points)}
         if available < program.min_redeem_points:
             return ngettext(
-                "You have %(count)d point available now, fewer than the minimum of %(min)d.",
-                "You have %(count)d points available now, fewer than the minimum of %(min)d.",
+                "You have %(count)s point available now, fewer than the minimum of %(min)s.",
+                "You have %(count)s points available now, fewer than the minimum of %(min)s.",
                 available,
-            ) % {"count": available, "min": program.min_redeem_points}
+            ) % {"count": grouped(available), "min": grouped(program.min_redeem_points)}
         return _too_small(rules, cap)
     if used < chosen and available < chosen:
         return ngettext(
-            "You have %(count)d point available now: %(used)d of the %(chosen)d on your cart apply.",
-            "You have %(count)d points available now: %(used)d of the %(chosen)d on your cart apply.",
+            "You have %(count)s point available now: %(used)s of the %(chosen)s on your cart apply.",
+            "You have %(count)s points available now: %(used)s of the %(chosen)s on your cart apply.",
             available,
-        ) % {"count": available, "used": used, "chosen": chosen}
+        ) % {"count": grouped(available), "used": grouped(used), "chosen": grouped(chosen)}
     if used < chosen and saving is not None and saving >= cap:
-        return _("Points pay at most %(percent)d%% of an order: %(used)d of the %(chosen)d on your cart apply.") % {
+        return _("Points pay at most %(percent)d%% of an order: %(used)s of the %(chosen)s on your cart apply.") % {
             "percent": program.max_redeem_percent,
-            "used": used,
-            "chosen": chosen,
+            "used": grouped(used),
+            "chosen": grouped(chosen),
         }
     return ""
 
@@ -104,8 +104,8 @@ def _paused() -> str:
 
 def _too_small(rules: Rules, cap: Money) -> str:
     return _(
-        "Points pay at most %(percent)d%% of an order (%(cap)s here): too little for the minimum of %(min)d points."
-    ) % {"percent": rules.program.max_redeem_percent, "cap": cap, "min": rules.program.min_redeem_points}
+        "Points pay at most %(percent)d%% of an order (%(cap)s here): too little for the minimum of %(min)s points."
+    ) % {"percent": rules.program.max_redeem_percent, "cap": cap, "min": grouped(rules.program.min_redeem_points)}
 
 
 def _blocked(rules: Rules, *, available: int, most: int, cap: Money) -> str:
@@ -114,10 +114,10 @@ def _blocked(rules: Rules, *, available: int, most: int, cap: Money) -> str:
         return _paused()
     if available < program.min_redeem_points:
         return ngettext(
-            "Collect %(count)d more point to use your points (at least %(min)d at a time).",
-            "Collect %(count)d more points to use your points (at least %(min)d at a time).",
+            "Collect %(count)s more point to use your points (at least %(min)s at a time).",
+            "Collect %(count)s more points to use your points (at least %(min)s at a time).",
             program.min_redeem_points - available,
-        ) % {"count": program.min_redeem_points - available, "min": program.min_redeem_points}
+        ) % {"count": grouped(program.min_redeem_points - available), "min": grouped(program.min_redeem_points)}
     if most < program.min_redeem_points:
         return _too_small(rules, cap)
     return ""

@@ -7,6 +7,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.formats import number_format
 
 from loyalty.models import Program, Tier
 from shop.core.money import Money, decimal_places
@@ -55,6 +56,11 @@ class Rules:
         if spent <= 0:
             return 0
         return int((spent * self.program.earn_rate * self.multiplier(tier_id)).to_integral_value(rounding=ROUND_DOWN))
+
+
+def grouped(points: int) -> str:
+    """A number of points as the customer's locale writes it (1,500 / 1.500 / 1 500)."""
+    return number_format(points, force_grouping=True)
 
 
 def current() -> Rules:

@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from loyalty.models import Account, CartPoints, Kind, LedgerEntry, LotUse, Reason, Referral, TierChange
-from loyalty.program import Rules, current
+from loyalty.program import Rules, current, grouped
 from shop.core.errors import Conflict, NotFound, ShopError
 from shop.orders.models import PAID_STATES, Order, OrderStatus
 
@@ -306,13 +306,13 @@ def points_redeem(*, order: Order, user, points: int, now=None) -> LedgerEntry:
         have = sum(lot.remaining for lot in spendable)
         raise NotEnoughPoints(
             ngettext(
-                "You have %(count)d point available now, fewer than the %(wanted)d on your cart. "
+                "You have %(count)s point available now, fewer than the %(wanted)s on your cart. "
                 "Your cart shows the new total.",
-                "You have %(count)d points available now, fewer than the %(wanted)d on your cart. "
+                "You have %(count)s points available now, fewer than the %(wanted)s on your cart. "
                 "Your cart shows the new total.",
                 have,
             )
-            % {"count": have, "wanted": points},
+            % {"count": grouped(have), "wanted": grouped(points)},
             field="points",
         ) from None
     return _write(account, kind=Kind.REDEEM, reason=Reason.ORDER, points=-points, now=now, taken=taken, order=order)
@@ -326,14 +326,13 @@ def cart_points_set(*, cart, user, points: int, now=None) -> CartPoints:
     if not rules.program.is_active:
         raise ShopError(_("The loyalty program is paused: points cannot be used right now."), field="points")
     if points < rules.program.min_redeem_points:
-        raise ShopError(
-            _("Use at least %(min)d points at a time.") % {"min": rules.program.min_redeem_points}, field="points"
-        )
+        minimum = grouped(rules.program.min_redeem_points)
+        raise ShopError(_("Use at least %(min)s points at a time.") % {"min": minimum}, field="points")
     available = available_points(user=user, now=now)
     if points > available:
         raise ShopError(
-            ngettext("You have %(count)d point available.", "You have %(count)d points available.", available)
-            % {"count": available},
+            ngettext("You have %(count)s point available.", "You have %(count)s points available.", available)
+            % {"count": grouped(available)},
             field="points",
         )
     chosen, _created = CartPoints.objects.update_or_create(cart=cart, defaults={"points": points})

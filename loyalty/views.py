@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from loyalty import adjusters, carts, selectors, services
 from loyalty.forms import PointsForm
 from loyalty.models import Account
-from loyalty.program import current
+from loyalty.program import current, grouped
 from loyalty.receivers import REFERRAL_SESSION_KEY
 from shop.cart.pricing import price_cart
 from shop.cart.selectors import cart_for_request
@@ -80,8 +80,8 @@ def _applied_message(cart, user) -> str:
     if adjustment is None:  # on the cart, but not applying here: the panel says why
         return _("Your points are on your cart.")
     points = adjusters.points_of(adjustment)
-    return ngettext("%(count)d point used: %(saving)s off.", "%(count)d points used: %(saving)s off.", points) % {
-        "count": points,
+    return ngettext("%(count)s point used: %(saving)s off.", "%(count)s points used: %(saving)s off.", points) % {
+        "count": grouped(points),
         "saving": -adjustment.amount,
     }
 

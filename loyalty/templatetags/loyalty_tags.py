@@ -7,6 +7,7 @@ that take the page's `cart` and `priced` when it has them, so a cart is never pr
 from __future__ import annotations
 
 from django import template
+from django.utils.formats import number_format
 
 from loyalty import carts, selectors
 from loyalty.program import current
@@ -34,9 +35,10 @@ def loyalty_rules():
 
 @register.filter
 def signed(points) -> str:
-    """+150, −1000 (a true minus sign: screen readers say "minus")."""
+    """+150, −1,000 (grouped as the locale does; a true minus sign: screen readers say "minus")."""
     points = int(points)
-    return f"+{points}" if points > 0 else f"\u2212{-points}" if points < 0 else "0"
+    shown = number_format(abs(points), force_grouping=True)
+    return f"+{shown}" if points > 0 else f"\u2212{shown}" if points < 0 else "0"
 
 
 @register.filter

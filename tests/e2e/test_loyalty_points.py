@@ -60,18 +60,18 @@ def use_points_on_the_cart(page: Page, lamp, shot) -> None:
     page.get_by_role("button", name="Add to cart").click()
     expect(page).to_have_url(re.compile(r"/cart/$"))
     panel = page.get_by_role("region", name="Your points")
-    expect(panel).to_contain_text("1500 points available ($15.00).")
+    expect(panel).to_contain_text("1,500 points available ($15.00).")
     expect(panel).to_contain_text("This order earns about 200 points once paid.")
     shot("cart")
 
     panel.get_by_label("Points to use").fill("1000")
     panel.get_by_role("button", name="Use points").click()
     expect(page).to_have_url(re.compile(r"/cart/$"))
-    expect(page.get_by_role("status")).to_contain_text("1000 points used: $10.00 off.")
+    expect(page.get_by_role("status")).to_contain_text("1,000 points used: $10.00 off.")
     summary = page.get_by_role("complementary", name="Summary")
-    expect(summary.locator("dl > dt")).to_have_text(["Subtotal", "1000 points", "Total"])
+    expect(summary.locator("dl > dt")).to_have_text(["Subtotal", "1,000 points", "Total"])
     expect(summary.locator("dl > dd")).to_have_text(["$40.00", "-$10.00", "$30.00"])
-    expect(panel).to_contain_text("1000 points: −$10.00")
+    expect(panel).to_contain_text("1,000 points: −$10.00")
     expect(panel.get_by_role("button", name="Remove points from this order")).to_be_visible()
     shot("points-on-cart")
 
@@ -91,10 +91,10 @@ def check_out(page: Page, shot) -> str:
     expect(page).to_have_url(re.compile(r"/checkout/review/$"))
     summary = page.get_by_role("complementary", name="Order summary")
     expect(summary.locator("dl > dt")).to_have_text(
-        ["Subtotal", "Standard delivery (3–5 days)", "1000 points", "Total"]
+        ["Subtotal", "Standard delivery (3–5 days)", "1,000 points", "Total"]
     )
     expect(summary.locator("dl > dd")).to_have_text(["$40.00", "$5.00", "-$10.00", "$35.00"])
-    expect(page.get_by_role("region", name="Your points")).to_contain_text("1000 points: −$10.00")
+    expect(page.get_by_role("region", name="Your points")).to_contain_text("1,000 points: −$10.00")
     shot("review")
     page.get_by_role("button", name="Place order and pay $35.00").click()
 
@@ -114,7 +114,7 @@ def test_a_member_pays_part_of_an_order_with_points(page: Page, live_server, loc
     expect(page).to_have_url(re.compile(rf"/orders/{number}/\?placed=1$"))
     expect(page.get_by_role("heading", level=1, name="Thank you! Your order is confirmed.")).to_be_visible()
     totals = page.locator("aside.summary dl")
-    expect(totals.locator("dt")).to_have_text(["Subtotal", "Standard delivery (3–5 days)", "1000 points", "Total"])
+    expect(totals.locator("dt")).to_have_text(["Subtotal", "Standard delivery (3–5 days)", "1,000 points", "Total"])
     expect(totals.locator("dd")).to_have_text(["$40.00", "$5.00", "-$10.00", "$35.00"])
     points_shot("order")
 
@@ -138,7 +138,7 @@ def test_a_member_pays_part_of_an_order_with_points(page: Page, live_server, loc
     expect(rows.nth(0)).to_contain_text("pending until")
     expect(rows.nth(0)).to_contain_text("+150")
     expect(rows.nth(1)).to_contain_text(f"Used on order {number}")
-    expect(rows.nth(1)).to_contain_text("−1000")
+    expect(rows.nth(1)).to_contain_text("−1,000")
     expect(rows.nth(1).locator("td").last).to_have_text("500")
     expect(rows.nth(2)).to_contain_text("Adjusted by our team: Welcome back gift")
     expect(page.get_by_label("Your referral link")).to_have_value(re.compile(r"^http://[^/]+/r/[A-Z0-9]{8}/$"))

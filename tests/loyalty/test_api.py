@@ -372,7 +372,7 @@ def test_it_puts_points_on_the_cart(api_as, with_cart):
 
     assert response.status_code == 200, response.content
     body = response.json()
-    assert points_lines(body) == [("1000 points", "-10.00")]
+    assert points_lines(body) == [("1,000 points", "-10.00")]
     assert (body["subtotal"], body["total"]) == ("40.00", "30.00")  # shipping comes at checkout
     assert CartPoints.objects.get(cart__user=with_cart).points == 1000
     assert balance(with_cart) == 1200  # spent at checkout, not before
@@ -386,7 +386,7 @@ def test_the_cart_shows_the_points_and_the_lower_total(api_as, with_cart):
     after = client.get(CART).json()
 
     assert (before["total"], points_lines(before)) == ("40.00", [])
-    assert points_lines(after) == [("1000 points", "-10.00")]
+    assert points_lines(after) == [("1,000 points", "-10.00")]
     assert after["total"] == "30.00"
 
 
@@ -395,7 +395,7 @@ def test_points_pay_at_most_the_programs_share(api_as, with_cart):
 
     body = api_as(with_cart).post(POINTS, {"points": 6000}, format="json").json()
 
-    assert points_lines(body) == [("2000 points", "-20.00")]  # half of the $40.00 merchandise
+    assert points_lines(body) == [("2,000 points", "-20.00")]  # half of the $40.00 merchandise
     assert CartPoints.objects.get().points == 6000
 
 
@@ -429,7 +429,7 @@ def test_it_takes_the_points_off_the_cart(api_as, with_cart):
         (2.5, "A valid integer is required."),
         (0, "Ensure this value is greater than or equal to 1."),
         (499, "Use at least 500 points at a time."),
-        (1201, "You have 1200 points available."),
+        (1201, "You have 1,200 points available."),
     ],
 )
 def test_it_refuses_bad_points_and_saves_nothing(api_as, with_cart, points, message):
@@ -481,7 +481,7 @@ def test_checkout_spends_the_points_on_the_cart(api_as, with_cart, localstripe):
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["total"] == "35.00"
-    assert {"kind": "points", "label": "1000 points", "amount": "-10.00"} in body["adjustments"]
+    assert {"kind": "points", "label": "1,000 points", "amount": "-10.00"} in body["adjustments"]
     order = Order.objects.get(number=body["number"])
     redeemed = LedgerEntry.objects.get(order=order)
     assert (redeemed.kind, redeemed.points) == (Kind.REDEEM, -1000)

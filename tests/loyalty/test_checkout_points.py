@@ -32,7 +32,7 @@ def test_it_takes_points_off_the_order_and_debits_them_once():
     assert order.discount_total == D("10.00")
     assert order.total == D("35.00")  # 40 - 10 + 5 shipping (free only over 50)
     points = order.adjustments.get(kind="points")
-    assert (points.amount, points.label) == (D("-10.00"), "1000 points")
+    assert (points.amount, points.label) == (D("-10.00"), "1,000 points")
     assert order.lines.get().discount == D("10.00")
     assert balance(user) == 200 == ledger_sum(user)
     assert LedgerEntry.objects.get(order=order, kind=Kind.REDEEM).points == -1000

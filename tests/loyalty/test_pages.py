@@ -89,11 +89,11 @@ def test_it_shows_a_member_their_points_the_form_and_what_the_order_earns(member
     response = member.get(CART)
 
     shown = panel(response)
-    assert "1200 points available ($12.00)." in text(shown)
+    assert "1,200 points available ($12.00)." in text(shown)
     assert '<label for="loyalty-points">Points to use</label>' in shown
     assert 'id="loyalty-points" type="number" name="points" inputmode="numeric" min="500" max="1200"' in shown
     assert f'action="{APPLY}" method="post"' in shown
-    assert "Use the most I can (1200 points)" in text(shown)
+    assert "Use the most I can (1,200 points)" in text(shown)
     assert "This order earns about 200 points once paid." in text(shown)  # $40 × 5
 
 
@@ -151,10 +151,10 @@ def test_it_applies_points_and_shows_the_saving(member, customer):
     assert response.status_code == 302
     assert response["Location"] == CART
     page = member.get(CART)
-    assert "1000 points used: $10.00 off." in html(page)
-    assert "1000 points: −$10.00" in text(panel(page))
+    assert "1,000 points used: $10.00 off." in html(page)
+    assert "1,000 points: −$10.00" in text(panel(page))
     assert 'aria-label="Remove points from this order"' in panel(page)
-    assert "<dt>1000 points</dt><dd>-$10.00</dd>" in html(page)
+    assert "<dt>1,000 points</dt><dd>-$10.00</dd>" in html(page)
     assert '<dd class="total">$30.00</dd>' in html(page)
     assert "This order earns about 150 points once paid." in text(panel(page))  # on the $30 paid in money
     assert CartPoints.objects.get().points == 1000
@@ -164,12 +164,12 @@ def test_it_applies_points_and_shows_the_saving(member, customer):
 
 def test_use_the_most_i_can_takes_the_programs_share_of_the_order(member, customer):
     give(customer, 5000)
-    assert "Use the most I can (2000 points)" in text(panel(member.get(CART)))
+    assert "Use the most I can (2,000 points)" in text(panel(member.get(CART)))
 
     response = member.post(APPLY, {"most": "1", "points": "", "next": CART}, follow=True)
 
     assert response.status_code == 200
-    assert "2000 points used: $20.00 off." in html(response)
+    assert "2,000 points used: $20.00 off." in html(response)
     assert CartPoints.objects.get().points == 2000
 
 
@@ -183,8 +183,8 @@ def test_it_removes_the_points(member, customer):
     assert response["Location"] == CART
     page = member.get(CART)
     assert "Points removed from your order." in html(page)
-    assert "1000 points" not in panel(page)
-    assert "<dt>1000 points</dt>" not in html(page)
+    assert "1,000 points" not in panel(page)
+    assert "<dt>1,000 points</dt>" not in html(page)
     assert '<dd class="total">$40.00</dd>' in html(page)
     assert not CartPoints.objects.exists()
 
@@ -198,7 +198,7 @@ def test_it_removes_the_points(member, customer):
         ("12.5", "Enter a whole number of points."),
         ("99999999999999", "That is more points than anyone has."),
         ("400", "Use at least 500 points at a time."),
-        ("1500", "You have 1200 points available."),
+        ("1500", "You have 1,200 points available."),
     ],
 )
 def test_a_refused_value_is_a_400_with_the_reason_and_nothing_is_saved(member, customer, typed, message):
@@ -274,7 +274,7 @@ def test_the_cart_says_why_points_on_it_no_longer_apply(member, customer):
     response = member.get(CART)
 
     shown = text(panel(response))
-    assert "The 1000 points on your cart do not apply." in shown
+    assert "The 1,000 points on your cart do not apply." in shown
     assert "You have 400 points available now, fewer than the minimum of 500." in shown
     assert "Collect 100 more points" in shown
     assert 'aria-label="Remove points from this order"' in panel(response)
@@ -287,8 +287,8 @@ def test_the_cart_says_when_only_part_of_the_points_apply(member, customer):
 
     shown = text(panel(member.get(CART)))
 
-    assert "2000 points: −$20.00" in shown
-    assert "Points pay at most 50% of an order: 2000 of the 3000 on your cart apply." in shown
+    assert "2,000 points: −$20.00" in shown
+    assert "Points pay at most 50% of an order: 2,000 of the 3,000 on your cart apply." in shown
 
 
 def test_a_member_pays_with_points_through_the_checkout_review(member, customer):
@@ -310,7 +310,7 @@ def test_a_member_pays_with_points_through_the_checkout_review(member, customer)
     applied = member.post(APPLY, {"points": "1000", "next": reverse("orders:review")})
     assert applied["Location"] == reverse("orders:review")
     review = member.get(reverse("orders:review"))
-    assert "1000 points: −$10.00" in text(panel(review))
+    assert "1,000 points: −$10.00" in text(panel(review))
     key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', html(review)).group(1)
     response = member.post(reverse("orders:review"), {"idempotency_key": key})
 
@@ -337,13 +337,13 @@ def test_the_account_page_shows_the_points_panel(client, customer):
     start = page.index('<section class="account-panel loyalty-panel"')
     shown = page[start : page.index("</section>", start)]
     words = text(shown)
-    assert "1200 points" in words
-    assert "1200 available now, worth $12.00 off your orders." in words
+    assert "1,200 points" in words
+    assert "1,200 available now, worth $12.00 off your orders." in words
     assert "Your tier: Member" in words
     assert "Spend $250.00 more to reach Silver." in words
     assert '<progress class="tier-progress" max="100" value="0" aria-labelledby="tier-progress-label">' in shown
     assert "Expiring soon" in words
-    assert "1200 points on" in words
+    assert "1,200 points on" in words
     assert f'href="{POINTS}"' in shown
 
 
@@ -395,8 +395,8 @@ def test_the_points_page_shows_the_history_with_descriptions_and_pending_lots(cl
     assert f"Earned on order {order.number}" in rows[0]
     assert f"pending until {date_format(until, 'DATE_FORMAT')}" in rows[0]
     assert rows[0].endswith("+150 350")
-    assert f"Used on order {order.number} −1000 200" in rows[1]
-    assert "Adjusted by our team: sorry for the delay +1200 1200" in rows[2]
+    assert f"Used on order {order.number} −1,000 200" in rows[1]
+    assert "Adjusted by our team: sorry for the delay +1,200 1,200" in rows[2]
 
 
 def test_the_points_page_paginates_the_history_by_25(client, customer):
