@@ -203,6 +203,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-unpaid-orders": {"task": "shop.orders.tasks.expire_unpaid_orders", "schedule": 60},
     "send-pending-order-emails": {"task": "shop.orders.tasks.send_pending_order_emails", "schedule": 120},
     "expire-loyalty-points": {"task": "loyalty.tasks.expire_points", "schedule": 3600},
+    "loyalty-catch-up-paid-orders": {"task": "loyalty.tasks.catch_up_orders", "schedule": 3600},
     "queue-points-expiry-reminders": {"task": "loyalty.tasks.queue_expiry_notices", "schedule": 6 * 3600},
     "send-pending-points-reminders": {"task": "loyalty.tasks.send_pending_expiry_notices", "schedule": 600},
     "birthday-points": {"task": "loyalty.tasks.birthday_points", "schedule": 6 * 3600},

@@ -62,8 +62,8 @@ class PointsAdjuster:
         if not chosen:
             return []
         points, value = usable_points(priced, chosen=chosen, available=services.available_points(user=customer))
-        if points < current().program.min_redeem_points:
-            return []
+        if points <= 0 or points < current().program.min_redeem_points:
+            return []  # worth less than the minor unit, or fewer than the program's minimum
         shares = allocate(value.amount, {k: v for k, v in priced.left_to_pay().items() if v > 0}, priced.currency)
         label = ngettext("%(count)s point", "%(count)s points", points) % {"count": grouped(points)}
         return [
@@ -79,6 +79,9 @@ class PointsAdjuster:
 
     def commit(self, order, adjustments, context: PricingContext) -> None:
         if context.customer is None:
+            return
+        if not current().program.is_active:
+            services.cart_points_remove(cart=context.cart)  # paused: the points stay in the account
             return
         chosen = chosen_points(context.cart)
         if chosen and not adjustments:

@@ -24,7 +24,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from loyalty import selectors, services
+from loyalty import selectors, services, tasks
 from loyalty.models import Account, ExpiryNotice, LedgerEntry, LotUse, Program, Referral, Tier
 from loyalty.program import current
 from shop.core.admin import ReadOnlyAdmin
@@ -179,15 +179,11 @@ class TierAdmin(admin.ModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not self.may_reassign(request):
             raise PermissionDenied
-        moved = services.tiers_reassign_all()
+        # Every member, one short transaction each: a background job, not this request.
+        tasks.reassign_tiers.delay()
         self.message_user(
             request,
-            ngettext(
-                "Every member was placed again: %(n)d moved to another tier.",
-                "Every member was placed again: %(n)d moved to another tier.",
-                moved,
-            )
-            % {"n": moved},
+            _("Every member is being placed in their tier again, in the background; tier changes show as it goes."),
             messages.SUCCESS,
         )
         return redirect("admin:loyalty_tier_changelist")
@@ -544,7 +540,7 @@ def overview(*, now=None) -> dict:
     members = sum(row["members"] for row in tiers) or 1
     for row in tiers:
         row["share"] = round(row["members"] * 100 / members, 1)
-    liability = selectors.liability(now=now)
+    liability = selectors.liability()
     rules = current()
     return {
         "liability": liability,
@@ -567,19 +563,21 @@ class MemberFilter(admin.SimpleListFilter):
     title = gettext_lazy("member")
     parameter_name = "member"
 
+    def _member_id(self) -> int | None:
+        value = self.value() or ""
+        return int(value) if value.isdigit() and len(value) <= 18 else None  # a bigint, at most
+
     def lookups(self, request, model_admin):
         value = self.value()
-        if value and value.isdigit():
-            email = Account.objects.filter(pk=int(value)).values_list("user__email", flat=True).first()
+        if self._member_id() is not None:
+            email = Account.objects.filter(pk=self._member_id()).values_list("user__email", flat=True).first()
             if email:
                 return [(value, email)]
         return []
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if value and value.isdigit():
-            return queryset.filter(account_id=int(value))
-        return queryset
+        member = self._member_id()
+        return queryset.filter(account_id=member) if member is not None else queryset
 
 
 CSV_COLUMNS = ["date", "member", "kind", "reason", "points", "balance_after", "order", "reference", "description"]

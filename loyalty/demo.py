@@ -7,11 +7,12 @@ all along with its current rules:
 * Every demo customer is a member from when they joined (their first order, if
   that came first; the demo shopper since SHOPPER_MEMBER_BEFORE their first
   order, about 400 days), with the sign-up bonus then.
-* Each paid order earns when paid: the merchandise after discounts × earn_rate ×
-  the multiplier of the tier the customer had then, pending for pending_days,
-  expiring after expiry_days. Refunds take back in proportion, a cancellation
-  after payment all of it (order_points_settle: the order's own lot first, never
-  below zero).
+* Each paid order earns when paid: the merchandise after discounts and points ×
+  earn_rate × the multiplier of the tier the customer had then, pending for
+  pending_days, expiring after expiry_days. Refunds take back in proportion to
+  the merchandise refunded, a cancellation after payment all of it
+  (order_points_settle: from the order's own lot only, what was spent of it
+  stays spent).
 * Birthdays since joining, on the day (the birthday job), and reviews of products
   bought and paid for before the review.
 * Tiers from the spend over tier_window_days, as services.spend_in_window counts
@@ -28,9 +29,22 @@ all along with its current rules:
   discount, which the demo orders do not have); a pending one signed up through
   the link and has not ordered yet.
 
-Historical redemptions are left out: a points redemption changes an order's
-totals, line discounts, adjustments and payments, and the demo orders are kept as
-the orders and discounts seeders made them.
+* Points spent at checkout: on a share of the demo orders (POINTS_SHARE, picked
+  by a hash of the order's key) placed when the member had at least
+  min_redeem_points usable, points pay part of the merchandise, as
+  PointsAdjuster and services.points_redeem would have: a plausible number
+  between the minimum and the cap (max_redeem_percent of what was left to pay),
+  a redeem entry at placed_at taking the oldest-expiring lots, and on the order
+  a "points" adjustment, the amount spread over its lines' discounts
+  (shop.cart.pricing.allocate), discount_total, total and its payments lowered
+  by it (like marketing/discounts/demo.py does for promotions). The order then
+  earns on what was paid in money. A checkout that was cancelled or expired
+  gives its points back (services.order_points_settle: with the earliest
+  expiry of the lots used). Orders the demo cannot keep adding up are left
+  alone: refunded ones (refunds are in money of the old total), those still
+  awaiting payment, and those with a promotion on their lines (so that the
+  points' shares can be taken off again exactly, below). Shipping never
+  changes: it is priced on the merchandise before points.
 
 How: each member's events are replayed in time order, in memory, with the
 services' rules (program.Rules, services.take), the jobs' runs included, and the
@@ -41,7 +55,12 @@ nothing. A larger --scale gives old customers new orders in the middle of their
 history (and may give a referred friend an earlier first order, which changes the
 referral). The ledger cannot take entries in the past (balances run in time
 order), so such a member's history is written again from the start, provided it
-holds only what this seeder writes (no redemption, no staff adjustment).
+holds only what this seeder writes (no staff adjustment, no points spent on an
+order placed through the checkout). Their demo orders paid partly with points get
+their points taken off first (never twice: only orders whose totals still agree
+with their adjustments, or the member is left alone), then the replay decides
+again: the same orders are picked (the hash) and spend what the member could
+then (with more orders, often more points, or enough where there were too few).
 """
 
 from __future__ import annotations
@@ -59,7 +78,9 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import ngettext
 
+from loyalty.adjusters import PointsAdjuster, usable_points
 from loyalty.models import (
     REFERRAL_ALPHABET,
     Account,
@@ -72,16 +93,27 @@ from loyalty.models import (
     Tier,
     TierChange,
 )
-from loyalty.program import Rules, current, forget
-from loyalty.services import SPEND_STATES, Lot, comparable_address, masked_email, points_share, take
+from loyalty.program import Rules, current, forget, grouped
+from loyalty.services import (
+    CLOSED_UNPAID,
+    SPEND_STATES,
+    Lot,
+    comparable_address,
+    masked_email,
+    points_share,
+    take,
+)
 from shop.accounts.models import Address, User
+from shop.cart.pricing import AdjustmentKind, PricedCart, PricedLine, allocate
 from shop.catalog.models import Review
 from shop.core.demo import DemoContext
-from shop.orders.models import PAID_STATES, EventKind, Order, OrderEvent, OrderLine
-from shop.payments.models import Refund
+from shop.core.money import Money
+from shop.orders.models import PAID_STATES, EventKind, Order, OrderAdjustment, OrderEvent, OrderLine
+from shop.payments.models import Payment, Refund
 
 DEMO_DOMAIN = "@example.net"
 SHOPPER = "shopper@example.com"
+SCOPE = "demo"  # the orders seeder's idempotency scope: the demo orders
 # The shopper's orders go back 290 days (shop/orders/demo.py); their membership a little further.
 # (Counted from the first order, not from now, so that writing the history again gives the same.)
 SHOPPER_MEMBER_BEFORE = dt.timedelta(days=110)
@@ -102,6 +134,7 @@ CLAIM = dt.timedelta(minutes=5)  # loyalty.tasks.CLAIM
 # "shopper" is the demo shopper; "customer" a regular demo customer drawn from the seed.
 REFERRALS = [
     ("shopper", Referral.Status.REWARDED, 348),  # its reward expires within the month
+    ("shopper", Referral.Status.REWARDED, 342),  # and this one's (what the shopper's points left of them)
     ("shopper", Referral.Status.REWARDED, 210),
     ("shopper", Referral.Status.REWARDED, 75),
     ("shopper", Referral.Status.PENDING, 20),
@@ -112,8 +145,18 @@ REFERRALS = [
 ]
 SAME_ADDRESS = Referral.Refusal.SAME_ADDRESS
 
+# Points spent at checkout: the share of demo orders whose customer put points on the cart (if they had enough),
+# and of those, the share who used all that could apply (the others typed a round number).
+POINTS_SHARE = 0.12
+ALL_POINTS_SHARE = 0.3
+# The demo shopper's, by order key (shop/orders/demo.py SHOPPER_ORDERS): the points put on the cart. The first
+# checkout took the signup bonus and most of the oldest referral reward, and was cancelled: the points came
+# back with the bonus's expiry date and expired with it five weeks ago. The second, two weeks ago, took the rest
+# of that reward and most of the next one, whose last points expire within the month.
+SHOPPER_POINTS = {"demo-shopper-2": 500, "demo-shopper-4": 500}
+
 # Events at the same moment happen in this order.
-JOIN, PAID, SETTLE, REWARD, EXPIRE, REMIND, TIERS = range(7)
+JOIN, PLACED, PAID, SETTLE, REWARD, EXPIRE, REMIND, TIERS = range(8)
 
 
 def seed(ctx: DemoContext) -> None:
@@ -133,11 +176,12 @@ def seed(ctx: DemoContext) -> None:
     written = Counter()
     for batch in ctx.batches(todo, BATCH, "loyalty members"):
         facts = Facts.load(batch, now)
-        replays = [Replay(rules, member, facts, now).play() for member in batch]
+        replays = [Replay(rules, member, facts, now, seed=ctx.seed).play() for member in batch]
         written.update(_write(replays))
     ctx.log(
         f"loyalty: {written['entries']:,} ledger entries, {written['changes']:,} tier changes, "
-        f"{written['notices']:,} expiry reminders"
+        f"{written['notices']:,} expiry reminders, {written['orders']:,} orders paid partly with points "
+        f"({written['given_back']:,} of them cancelled or expired, their points given back)"
     )
 
 
@@ -168,14 +212,19 @@ def _to_write(ctx: DemoContext, rules: Rules, members: list[Member], changed: se
     written (emptied here, to be written again)."""
     with_history = set(LedgerEntry.objects.values_list("account_id", flat=True).distinct())
     stale = (_missing_earnings(rules, {m.id for m in members} & with_history) | changed) & with_history
-    kept = set(
-        LedgerEntry.objects.filter(account_id__in=stale, kind__in=[Kind.REDEEM, Kind.ADJUST])
-        .values_list("account_id", flat=True)
-        .distinct()
-    )
+    # Points spent on an order placed through the checkout, or given by staff: not this seeder's to write again.
+    theirs = Q(kind=Kind.ADJUST) | (Q(kind=Kind.REDEEM) & ~Q(order__idempotency_scope=SCOPE))
+    kept = set(LedgerEntry.objects.filter(theirs, account_id__in=stale).values_list("account_id", flat=True).distinct())
     if kept:
         ctx.log(f"loyalty: {len(kept):,} members have new orders but points they spent or staff gave: left alone")
     stale -= kept
+    changed_since = _points_changed_since(stale)
+    if changed_since:
+        ctx.log(f"loyalty: {len(changed_since):,} members have orders paid with points changed since: left alone")
+    stale -= changed_since
+    restored = _points_taken_off(stale)
+    if restored:
+        ctx.log(f"loyalty: {restored:,} demo orders paid partly with points put back as they were, to decide again")
     for ids in _chunks(sorted(stale)):
         LotUse.objects.filter(entry__account_id__in=ids).delete()
         LedgerEntry.objects.filter(account_id__in=ids).delete()
@@ -215,6 +264,25 @@ def _joined(member: Member, first_order: dt.datetime | None) -> dt.datetime:
 # --- What happened to each member ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LineFacts:
+    id: int
+    quantity: int
+    unit_price: Decimal
+    subtotal: Decimal
+    discount: Decimal
+
+
+@dataclass
+class Spent:
+    """Points a checkout spent on an order, and what they took off each of its lines."""
+
+    points: int
+    value: Decimal
+    shares: dict[int, Decimal]
+    earliest_expiry: dt.datetime | None  # of the lots they came from
+
+
 @dataclass
 class OrderFacts:
     id: int
@@ -222,10 +290,46 @@ class OrderFacts:
     placed_at: dt.datetime
     paid_at: dt.datetime | None
     total: Decimal
-    basis: Decimal = Decimal(0)  # services.order_basis: merchandise after discounts
+    shipping_total: Decimal = Decimal(0)
+    discount_total: Decimal = Decimal(0)
+    key: str = ""  # the orders seeder's key ("" for an order placed through the checkout)
+    status: str = ""
+    currency: str = ""
+    amount_refunded: Decimal = Decimal(0)
+    basis: Decimal = Decimal(0)  # services.order_basis: merchandise after discounts (and points)
+    lines: list[LineFacts] = field(default_factory=list)
     products: set[int] = field(default_factory=set)
     refunds: list[tuple[dt.datetime, Decimal]] = field(default_factory=list)  # (when, refunded so far)
     cancelled_at: dt.datetime | None = None  # after payment only
+    closed_at: dt.datetime | None = None  # cancelled or expired before payment
+    has_points: bool = False  # already paid partly with points
+    spent: Spent | None = None  # the points the replay spent on it
+
+    def can_take_points(self) -> bool:
+        """A demo order that points can be written on with everything still adding up (the module docstring)."""
+        if not self.key or self.has_points or not self.lines or self.refunds or self.amount_refunded:
+            return False
+        if any(line.discount for line in self.lines) or not any(line.subtotal > 0 for line in self.lines):
+            return False
+        if self.paid_at is not None:
+            return self.status in PAID_STATES and self.cancelled_at is None
+        return self.status in CLOSED_UNPAID and self.closed_at is not None
+
+    def priced(self) -> PricedCart:
+        """The order's cart as the pricing pipeline had it when the points adjuster ran (no line discounts)."""
+        lines = [
+            PricedLine(
+                line_id=line.id,
+                product=None,
+                quantity=line.quantity,
+                unit_price=Money(line.unit_price, self.currency),
+                compare_at=None,
+                total=Money(line.subtotal, self.currency),
+            )
+            for line in self.lines
+        ]
+        subtotal = Money(sum((line.subtotal for line in self.lines), Decimal(0)), self.currency)
+        return PricedCart(currency=self.currency, lines=lines, subtotal=subtotal)
 
     def refunded(self, at: dt.datetime) -> Decimal:
         done = [amount for when, amount in self.refunds if when <= at]
@@ -240,12 +344,13 @@ class OrderFacts:
         return self.paid_at is not None and self.paid_at <= at and not self.is_cancelled(at) and not wholly_refunded
 
     def undone(self, at: dt.datetime) -> Decimal:
-        """services.undone_fraction, as the order stood then."""
+        """services.undone_fraction, as the order stood then: of what was paid for the merchandise."""
         if self.is_cancelled(at) or (self.total > 0 and self.refunded(at) >= self.total):
             return Decimal(1)
-        if self.total <= 0:
+        merchandise = self.total - self.shipping_total
+        if merchandise <= 0:
             return Decimal(0)
-        return min(Decimal(1), self.refunded(at) / self.total)
+        return min(Decimal(1), self.refunded(at) / merchandise)
 
 
 @dataclass
@@ -261,26 +366,41 @@ class Facts:
         ids = [m.id for m in members]
         by_id: dict[int, OrderFacts] = {}
         orders = defaultdict(list)
-        for row in (
+        rows = (
             Order.objects.filter(user_id__in=ids)
             .order_by("placed_at", "id")
-            .values_list("id", "user_id", "placed_at", "paid_at", "total")
-        ):
-            by_id[row[0]] = order = OrderFacts(*row)
+            .values_list(
+                "id", "user_id", "placed_at", "paid_at", "total", "shipping_total", "discount_total",
+                "idempotency_scope", "idempotency_key", "status", "currency", "amount_refunded",
+            )
+        )  # fmt: skip
+        for pk, user_id, placed_at, paid_at, total, shipping, discount, scope, key, *rest in rows:
+            key = key if scope == SCOPE else ""
+            by_id[pk] = order = OrderFacts(pk, user_id, placed_at, paid_at, total, shipping, discount, key, *rest)
             orders[order.user_id].append(order)
-        for order_id, product_id, subtotal, discount in OrderLine.objects.filter(
-            order__user_id__in=ids, order__paid_at__isnull=False
-        ).values_list("order_id", "product_id", "subtotal", "discount"):
-            by_id[order_id].basis += subtotal - discount
-            by_id[order_id].products.add(product_id)
+        lines = OrderLine.objects.filter(order__user_id__in=ids).order_by("id")
+        for pk, order_id, product_id, quantity, unit_price, subtotal, discount in lines.values_list(
+            "id", "order_id", "product_id", "quantity", "unit_price", "subtotal", "discount"
+        ):
+            order = by_id[order_id]
+            order.lines.append(LineFacts(pk, quantity, unit_price, subtotal, discount))
+            order.basis += subtotal - discount
+            order.products.add(product_id)
         refunds = Refund.objects.filter(order__user_id__in=ids).order_by("created_at", "id")
         for order_id, amount, created_at in refunds.values_list("order_id", "amount", "created_at"):
             order = by_id[order_id]
             order.refunds.append((created_at, order.refunded(now) + amount))
-        for order_id, created_at in OrderEvent.objects.filter(
-            order__user_id__in=ids, order__paid_at__isnull=False, kind=EventKind.CANCELLED
-        ).values_list("order_id", "created_at"):
-            by_id[order_id].cancelled_at = created_at
+        for order_id, kind, created_at in OrderEvent.objects.filter(
+            order__user_id__in=ids, kind__in=[EventKind.CANCELLED, EventKind.EXPIRED]
+        ).values_list("order_id", "kind", "created_at"):
+            order = by_id[order_id]
+            if order.paid_at is None:
+                order.closed_at = created_at
+            elif kind == EventKind.CANCELLED:
+                order.cancelled_at = created_at
+        with_points = OrderAdjustment.objects.filter(order__user_id__in=ids, kind=AdjustmentKind.POINTS)
+        for order_id in with_points.values_list("order_id", flat=True):
+            by_id[order_id].has_points = True
         reviews = defaultdict(list)
         for user_id, *review in Review.objects.filter(user_id__in=ids).values_list(
             "user_id", "product_id", "created_at", "product__name"
@@ -321,8 +441,8 @@ class Replay:
     left of them, the tier, the reminders sent. Nothing here touches the database.
     """
 
-    def __init__(self, rules: Rules, member: Member, facts: Facts, now: dt.datetime):
-        self.rules, self.program, self.member, self.now = rules, rules.program, member, now
+    def __init__(self, rules: Rules, member: Member, facts: Facts, now: dt.datetime, *, seed: int):
+        self.rules, self.program, self.member, self.now, self.seed = rules, rules.program, member, now, seed
         self.orders = facts.orders.get(member.id, [])
         self.joined = _joined(member, self.orders[0].placed_at if self.orders else None)
         self.balance = 0
@@ -351,6 +471,8 @@ class Replay:
         p = self.program
         self.at(self.joined, JOIN, self.reward, Reason.SIGNUP, p.signup_points, "signup")
         for order in self.orders:
+            if order.can_take_points() and self.with_points(order):
+                self.at(order.placed_at, PLACED, self.placed, order)
             if order.paid_at is None:
                 continue
             self.at(order.paid_at, PAID, self.paid, order)
@@ -410,19 +532,34 @@ class Replay:
             expires_at=expires_at,
             **fields,
         )
-        self.lots.append(Lot(entry=entry, remaining=points))
-        if expires_at:
-            self.at(_run_at(expires_at, "expire"), EXPIRE, self.expire)
-            if p.expiry_reminder_days:
-                warn = max(expires_at - dt.timedelta(days=p.expiry_reminder_days), now)
-                self.at(_run_at(warn, "remind"), REMIND, self.remind)
+        self.hold(now, entry)
         return entry
+
+    def hold(self, now, entry: LedgerEntry) -> None:
+        """A new lot, and the jobs that will see it: expiry (the hourly run after its date) and its reminder."""
+        self.lots.append(Lot(entry=entry, remaining=entry.points))
+        expires_at = entry.expires_at
+        if expires_at:
+            # (Points given back may carry a date already past: the next hourly run takes them.)
+            self.at(_run_at(max(expires_at, now), "expire"), EXPIRE, self.expire)
+            if self.program.expiry_reminder_days:
+                warn = max(expires_at - dt.timedelta(days=self.program.expiry_reminder_days), now)
+                self.at(_run_at(warn, "remind"), REMIND, self.remind)
 
     def held(self) -> list[Lot]:
         """services.lots(): with points left, oldest expiry first, those that never expire last."""
         held = [lot for lot in self.lots if lot.remaining > 0]
         held.sort(key=lambda lot: (lot.entry.expires_at is None, lot.entry.expires_at or self.now))
         return held
+
+    def spendable(self, now) -> list[Lot]:
+        """services.lots(spendable=True): past their pending period, not past their expiry."""
+        return [
+            lot
+            for lot in self.held()
+            if (lot.entry.available_at is None or lot.entry.available_at <= now)
+            and not (lot.entry.expires_at and lot.entry.expires_at <= now)
+        ]
 
     def reward(self, now, reason: str, points: int, reference: str, pending: bool = False, data=None) -> None:
         """services.reward: once per reference."""
@@ -450,21 +587,83 @@ class Replay:
         window = dt.timedelta(days=self.program.tier_window_days)
         self.at(_run_at(order.paid_at + window, "tiers", after=True), TIERS, self.daily_tiers)
 
+    def with_points(self, order: OrderFacts) -> bool:
+        """Whether the customer put points on the cart for this order (if they had enough): fixed by its key."""
+        if self.member.is_shopper:
+            return order.key in SHOPPER_POINTS
+        return _unit(f"{self.seed}:loyalty:points:{order.key}") < POINTS_SHARE
+
+    def chosen(self, order: OrderFacts, most: int) -> int:
+        """How many points were on the cart: all that could apply, or a round number the customer had in
+        mind (up to five times the minimum; fixed by the order's key, so a replay with more points keeps it)."""
+        if self.member.is_shopper:
+            return SHOPPER_POINTS[order.key]
+        least = self.program.min_redeem_points
+        draw = _unit(f"{self.seed}:loyalty:points-chosen:{order.key}")
+        if draw < ALL_POINTS_SHARE:
+            return most
+        wish = least + int(4 * least * (draw - ALL_POINTS_SHARE) / (1 - ALL_POINTS_SHARE)) // 100 * 100
+        return min(wish, most)
+
+    def placed(self, now, order: OrderFacts) -> None:
+        """The checkout with points on the cart: PointsAdjuster priced them (usable_points), then
+        services.points_redeem debited them (after expiring what was due), oldest expiry first."""
+        least = self.program.min_redeem_points
+        spendable = self.spendable(now)
+        available = sum(lot.remaining for lot in spendable)
+        if available < least:
+            return
+        priced = order.priced()
+        most, _value = usable_points(priced, chosen=available, available=available)
+        if most < least:
+            return
+        points, value = usable_points(priced, chosen=self.chosen(order, most), available=available)
+        if points <= 0 or points < least or value.amount >= order.total:
+            return  # (a checkout with nothing left to pay in money is paid without a payment: not these orders)
+        self.expire(now)
+        taken = take(spendable, points)
+        self.write(now, kind=Kind.REDEEM, reason=Reason.ORDER, points=-points, taken=taken, order_id=order.id)
+        left = {k: v for k, v in priced.left_to_pay().items() if v > 0}
+        expiries = [lot.entry.expires_at for lot, _n in taken if lot.entry.expires_at]
+        order.spent = Spent(
+            points, value.amount, allocate(value.amount, left, priced.currency), min(expiries, default=None)
+        )
+        order.total -= value.amount
+        order.basis -= value.amount
+        if order.closed_at is not None:
+            self.at(order.closed_at, SETTLE, self.give_back, order)
+
+    def give_back(self, now, order: OrderFacts) -> None:
+        """services.order_points_settle for a checkout cancelled or expired before payment: the points it
+        spent come back, usable at once, with the earliest expiry of the lots they came from."""
+        entry = self.write(
+            now,
+            kind=Kind.REVERSE,
+            reason=Reason.CANCEL,
+            points=order.spent.points,
+            order_id=order.id,
+            available_at=now,
+            expires_at=order.spent.earliest_expiry,
+        )
+        self.hold(now, entry)
+        self.tier_refresh(now)
+
     def settle(self, now, order: OrderFacts, reason: str) -> None:
-        """services.order_points_settle for what an order earned (the demo orders redeemed nothing)."""
+        """services.order_points_settle for what an order earned (no demo order that spent points was paid
+        and then refunded or cancelled: such orders are not picked)."""
         earned = self.earned.get(order.id)
         owed = points_share(earned.points, order.undone(now)) - self.taken_back[order.id] if earned else 0
         if owed > 0:
-            candidates = self.held()
-            candidates.sort(key=lambda lot: lot.entry is not earned)  # the order's own lot first
-            points = min(owed, sum(lot.remaining for lot in candidates))
+            # services._take_back: from the order's own lot only; what was spent of it stays spent.
+            own = next((lot for lot in self.held() if lot.entry is earned), None)
+            points = min(owed, own.remaining if own else 0)
             if points > 0:
                 self.write(
                     now,
                     kind=Kind.REVERSE,
                     reason=reason,
                     points=-points,
-                    taken=take(candidates, points),
+                    taken=[(own, points)],
                     order_id=order.id,
                     data={"not_recovered": owed - points} if owed > points else {},
                 )
@@ -486,9 +685,11 @@ class Replay:
         """services.expiry_notices_queue for this member, and the task that sent it right after."""
         days = dt.timedelta(days=self.program.expiry_reminder_days)
         start = max(now, self.covered) if self.covered else now
-        coming = [lot for lot in self.held() if lot.entry.expires_at and start < lot.entry.expires_at <= now + days]
-        if not coming:
+        held = [lot for lot in self.held() if lot.entry.expires_at and lot.entry.expires_at > start]
+        if not any(lot.entry.expires_at <= now + days for lot in held):
             return
+        # It announces everything expiring up to what it covers, so nothing falls between two reminders.
+        coming = [lot for lot in held if lot.entry.expires_at <= now + 2 * days]
         sent = min(now + SEND_DELAY, self.now)
         self.covered = now + 2 * days
         self.notices.append(
@@ -574,7 +775,15 @@ def _write(replays: list[Replay]) -> Counter:
     notices = sorted((n for r in replays for n in r.notices), key=lambda n: (n.created_at, n.account_id))
     with _historical(ExpiryNotice):
         ExpiryNotice.objects.bulk_create(notices, batch_size=ROWS)
-    return Counter(entries=len(entries), changes=len(changes), notices=len(notices))
+    spent = [order for r in replays for order in r.orders if order.spent is not None]
+    _points_put_on(spent)
+    return Counter(
+        entries=len(entries),
+        changes=len(changes),
+        notices=len(notices),
+        orders=len(spent),
+        given_back=sum(1 for order in spent if order.paid_at is None),
+    )
 
 
 def _accounts(replays: list[Replay]) -> None:
@@ -614,6 +823,11 @@ def _code(text: str) -> str:
     return "".join(chars)
 
 
+def _unit(text: str) -> float:
+    """A number in (0, 1) fixed by the text."""
+    return (int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") + 0.5) / 2**64
+
+
 @contextmanager
 def _historical(model):
     """Let bulk_create keep the created_at we give (the seeder runs alone in its command)."""
@@ -628,6 +842,114 @@ def _historical(model):
 def _chunks(items: list, size: int = 500):
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# --- Orders paid partly with points ---------------------------------------------------------------------------
+
+
+def _points_put_on(orders: list[OrderFacts]) -> None:
+    """What the checkout wrote for the points on each order: the adjustment (PointsAdjuster's), the lines'
+    shares, the lower totals and payments of the new total (marketing/discounts/demo.py History.write)."""
+    OrderAdjustment.objects.bulk_create(
+        [
+            OrderAdjustment(
+                order_id=order.id,
+                kind=AdjustmentKind.POINTS,
+                label=_points_label(order.spent.points),
+                amount=-order.spent.value,
+                source=PointsAdjuster.source,
+                reference=f"points:{order.spent.points}",
+            )
+            for order in orders
+        ],
+        batch_size=ROWS,
+    )
+    lines = [
+        OrderLine(pk=line.id, discount=line.discount + order.spent.shares[line.id])
+        for order in orders
+        for line in order.lines
+        if line.id in order.spent.shares
+    ]
+    OrderLine.objects.bulk_update(lines, ["discount"], batch_size=ROWS)
+    totals = {order.id: (order.discount_total + order.spent.value, order.total, order.currency) for order in orders}
+    _totals_set(totals)
+
+
+def _points_changed_since(member_ids: set[int]) -> set[int]:
+    """Members with a demo order paid partly with points whose discount_total no longer agrees with its
+    adjustments: something changed it since (a promotion written over it), so its points could not be
+    taken off exactly. Such members are left as they are."""
+    changed = set()
+    for ids in _chunks(sorted(member_ids)):
+        orders = Order.objects.filter(user_id__in=ids, idempotency_scope=SCOPE, adjustments__kind=AdjustmentKind.POINTS)
+        adjusted = defaultdict(Decimal)
+        for order_id, amount in (
+            OrderAdjustment.objects.filter(order__in=orders)
+            .exclude(kind=AdjustmentKind.SHIPPING)
+            .values_list("order_id", "amount")
+        ):
+            adjusted[order_id] -= amount
+        for pk, user_id, discount_total in orders.values_list("pk", "user_id", "discount_total"):
+            if discount_total != adjusted[pk]:
+                changed.add(user_id)
+    return changed
+
+
+def _points_taken_off(member_ids: set[int]) -> int:
+    """Put the members' demo orders paid partly with points back as they were before (their histories are
+    about to be written again, which decides again). Exact: the points were spread over the lines'
+    subtotals (those orders had no line discounts), so the same allocation takes them off."""
+    restored = 0
+    for ids in _chunks(sorted(member_ids)):
+        adjustments = OrderAdjustment.objects.filter(
+            kind=AdjustmentKind.POINTS,
+            source=PointsAdjuster.source,
+            order__user_id__in=ids,
+            order__idempotency_scope=SCOPE,
+        )
+        value = {order_id: -amount for order_id, amount in adjustments.values_list("order_id", "amount")}
+        if not value:
+            continue
+        orders = Order.objects.filter(pk__in=list(value)).values_list("id", "discount_total", "total", "currency")
+        totals = {pk: (discount - value[pk], total + value[pk], currency) for pk, discount, total, currency in orders}
+        subtotals = defaultdict(dict)
+        discounts = {}
+        for pk, order_id, subtotal, discount in OrderLine.objects.filter(order_id__in=list(value)).values_list(
+            "id", "order_id", "subtotal", "discount"
+        ):
+            if subtotal > 0:
+                subtotals[order_id][pk] = subtotal
+            discounts[pk] = discount
+        lines = [
+            OrderLine(pk=pk, discount=discounts[pk] - share)
+            for order_id, weights in subtotals.items()
+            for pk, share in allocate(value[order_id], weights, totals[order_id][2]).items()
+        ]
+        OrderLine.objects.bulk_update(lines, ["discount"], batch_size=ROWS)
+        _totals_set(totals)
+        adjustments.delete()
+        restored += len(value)
+    return restored
+
+
+def _totals_set(totals: dict[int, tuple[Decimal, Decimal, str]]) -> None:
+    """{order id: (discount_total, total, currency)}: the orders' totals, and their payments of the total."""
+    Order.objects.bulk_update(
+        [Order(pk=pk, discount_total=discount, total=total) for pk, (discount, total, _c) in totals.items()],
+        ["discount_total", "total"],
+        batch_size=ROWS,
+    )
+    payments = [
+        Payment(pk=pk, amount_minor=Money(totals[order_id][1], totals[order_id][2]).to_minor_units())
+        for ids in _chunks(sorted(totals))
+        for pk, order_id in Payment.objects.filter(order_id__in=ids).values_list("id", "order_id")
+    ]
+    Payment.objects.bulk_update(payments, ["amount_minor"], batch_size=ROWS)
+
+
+def _points_label(points: int) -> str:
+    """PointsAdjuster's label."""
+    return ngettext("%(count)s point", "%(count)s points", points) % {"count": grouped(points)}
 
 
 # --- Referrals ------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -45,7 +46,9 @@ class Program(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("e.g. 100: 100 points take 1.00 off an order."),
     )
-    min_redeem_points = models.PositiveIntegerField(_("minimum points per redemption"), default=500)
+    min_redeem_points = models.PositiveIntegerField(
+        _("minimum points per redemption"), default=500, validators=[MinValueValidator(1)]
+    )
     max_redeem_percent = models.PositiveSmallIntegerField(
         _("maximum share paid with points (%)"),
         default=50,
@@ -97,6 +100,15 @@ class Program(models.Model):
     def save(self, *args, **kwargs):
         self.pk = 1
         super().save(*args, **kwargs)
+
+    def clean(self):
+        if self.expiry_days and self.expiry_days <= self.pending_days:
+            raise ValidationError(
+                {
+                    "expiry_days": _("Points must expire after their pending period, or never (0): more than %(days)d.")
+                    % {"days": self.pending_days}
+                }
+            )
 
 
 class Tier(models.Model):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from shop.core.money import Money
 @dataclass(frozen=True)
 class Expiring:
     points: int
-    on: dt.datetime
+    on: dt.date
 
 
 @dataclass
@@ -76,7 +76,7 @@ def summary(*, user, now=None) -> Summary:
     return result
 
 
-def ledger(*, account) -> list:
+def ledger(*, account) -> QuerySet[LedgerEntry]:
     return LedgerEntry.objects.filter(account=account).select_related("order").order_by("-created_at", "-id")
 
 
@@ -94,7 +94,7 @@ def referral_stats(*, user) -> dict:
 # --- for the admin ----------------------------------------------------------------------------
 
 
-def liability(*, now=None) -> dict:
+def liability() -> dict:
     """Outstanding points (the ledger's sum over all members) and what they would cost if all were spent."""
     rules = current()
     totals = Account.objects.aggregate(points=Coalesce(Sum("balance"), 0), members=Count("pk"))

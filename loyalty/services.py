@@ -209,6 +209,32 @@ def order_points_earn(*, order_id: int, now=None) -> LedgerEntry | None:
         return LedgerEntry.objects.filter(order=order, kind=Kind.EARN).first()
 
 
+def orders_catch_up(*, days: int = 3, now=None) -> int:
+    """Orders of the last `days` whose background task never ran: paid ones with no earn entry earn
+    (and decide their referral) now; refunded, cancelled or expired ones are settled. All idempotent;
+    orders that earn nothing are simply checked again."""
+    now = now or timezone.now()
+    if not current().program.is_active:
+        return 0
+    missing = (
+        Order.objects.filter(status__in=PAID_STATES, user__isnull=False, paid_at__gte=now - dt.timedelta(days=days))
+        .exclude(pk__in=LedgerEntry.objects.filter(kind=Kind.EARN, order__isnull=False).values("order_id"))
+        .values_list("pk", flat=True)
+    )
+    caught = 0
+    for order_id in list(missing):
+        if order_points_earn(order_id=order_id, now=now):
+            caught += 1
+        referral_reward(order_id=order_id, now=now)
+    undone = Order.objects.filter(user__isnull=False, updated_at__gte=now - dt.timedelta(days=days)).filter(
+        Q(status__in=(*CLOSED_UNPAID, OrderStatus.REFUNDED)) | Q(amount_refunded__gt=0)
+    )
+    for order_id in list(undone.values_list("pk", flat=True)):
+        if order_points_settle(order_id=order_id, now=now):  # writes only what is missing
+            caught += 1
+    return caught
+
+
 def reward(*, user_id: int, reason: str, points: int, reference: str, now=None, pending=False, data=None):
     """A one-off reward (sign-up, review, birthday, referral), once per reference. Returns None if already given."""
     rules = current()
@@ -325,9 +351,11 @@ def cart_points_set(*, cart, user, points: int, now=None) -> CartPoints:
     rules = current()
     if not rules.program.is_active:
         raise ShopError(_("The loyalty program is paused: points cannot be used right now."), field="points")
-    if points < rules.program.min_redeem_points:
+    if points < max(1, rules.program.min_redeem_points):
         minimum = grouped(rules.program.min_redeem_points)
         raise ShopError(_("Use at least %(min)s points at a time.") % {"min": minimum}, field="points")
+    if rules.points_value(points).amount <= 0:
+        raise ShopError(_("That many points are worth less than the smallest coin: use more."), field="points")
     available = available_points(user=user, now=now)
     if points > available:
         raise ShopError(
@@ -352,12 +380,14 @@ def points_share(points: int, fraction: Decimal) -> int:
 
 
 def undone_fraction(order: Order) -> Decimal:
-    """How much of an order was taken back: 1 if cancelled, expired or fully refunded, else refunded / total."""
+    """How much of an order's merchandise was taken back: 1 if cancelled, expired or fully refunded, else
+    refunded / what was paid for the merchandise (points are earned and spent on merchandise, not shipping)."""
     if order.status in (*CLOSED_UNPAID, OrderStatus.REFUNDED):
         return Decimal(1)
-    if order.total <= 0:
+    merchandise = order.total - order.shipping_total
+    if merchandise <= 0:
         return Decimal(0)
-    return min(Decimal(1), order.amount_refunded / order.total)
+    return min(Decimal(1), order.amount_refunded / merchandise)
 
 
 def order_points_settle(*, order_id: int, now=None) -> list[LedgerEntry]:
@@ -392,25 +422,29 @@ def _settle_earned(account, order, fraction, reason, now) -> list[LedgerEntry]:
     if earned is None:
         return []
     owed = points_share(earned.points, fraction) - _reversed(order, positive=False)
+    return _take_back(account, earned, owed, now, reason=reason, order=order)
+
+
+def _take_back(account, lot_entry: LedgerEntry, owed: int, now, **fields) -> list[LedgerEntry]:
+    """Take back up to `owed` points from what is left of one lot (an order's earned points, a reward).
+
+    Only from that lot: usually intact, as it is pending through the return window; what the customer
+    has already spent stays spent (recorded as not recovered), and their other points are never touched.
+    """
     if owed <= 0:
         return []
-    # The order's own lot first (usually still pending), then the oldest others; never below zero:
-    # what the customer has already spent stays spent (recorded as not recovered).
-    candidates = lots(account, now=now)
-    candidates.sort(key=lambda lot: lot.entry.pk != earned.pk)
-    held = sum(lot.remaining for lot in candidates)
-    points = min(owed, held)
+    own = next((lot for lot in lots(account, now=now) if lot.entry.pk == lot_entry.pk), None)
+    points = min(owed, own.remaining if own else 0)
     if points <= 0:
         return []
     entry = _write(
         account,
         kind=Kind.REVERSE,
-        reason=reason,
         points=-points,
         now=now,
-        taken=take(candidates, points),
-        order=order,
-        data={"not_recovered": owed - points} if owed > points else {},
+        taken=[(own, points)],
+        data={**fields.pop("data", {}), **({"not_recovered": owed - points} if owed > points else {})},
+        **fields,
     )
     return [entry]
 
@@ -501,6 +535,8 @@ def points_expire(*, now=None) -> int:
     """Write the expiry entries that are due, one per account. Safe to run twice, or on two workers:
     each account is locked and its lots re-read, so a second run finds nothing left to expire."""
     now = now or timezone.now()
+    if not current().program.is_active:
+        return 0  # paused: balances are kept as they are
     expired = 0
     for account_id in list(due_accounts(now=now)):
         with transaction.atomic():
@@ -638,10 +674,14 @@ def referral_reward(*, order_id: int, now=None) -> Referral | None:
     order = Order.objects.filter(pk=order_id).first()
     if order is None or order.user_id is None:
         return None
+    if not current().program.is_active:
+        return None  # decided once the program runs again (the sweep retries paid orders)
     with transaction.atomic():
         referral = Referral.objects.select_for_update().filter(friend_id=order.user_id).first()
         if referral is None or referral.status != Referral.Status.PENDING:
             return referral
+        # The advocate's row too: two friends paid at once must not both fit under the monthly cap.
+        _locked(referral.advocate_id)
         refusal = _referral_refusal(referral, order, now)
         referral.decided_at = now
         referral.rewarded_order = order
@@ -672,7 +712,7 @@ def _referral_refusal(referral: Referral, order: Order, now) -> str:
     shipped_to = comparable_address(order.shipping_line1, order.shipping_postal_code, order.shipping_country)
     if shipped_to in advocate_addresses(referral.advocate_id):
         return Referral.Refusal.SAME_ADDRESS
-    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_start = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     this_month = Referral.objects.filter(
         advocate_id=referral.advocate_id, status=Referral.Status.REWARDED, decided_at__gte=month_start
     ).count()
@@ -713,20 +753,15 @@ def _settle_referral(order: Order, now) -> None:
         given = LedgerEntry.objects.filter(account=account, kind=Kind.EARN, reference=f"referral:{referral.pk}").first()
         if given is None or LedgerEntry.objects.filter(account=account, kind=Kind.REVERSE, reference=given.reference):
             return
-        candidates = lots(account, now=now)
-        candidates.sort(key=lambda lot: lot.entry.pk != given.pk)
-        points = min(given.points, sum(lot.remaining for lot in candidates))
-        if points > 0:
-            _write(
-                account,
-                kind=Kind.REVERSE,
-                reason=Reason.REFERRAL,
-                points=-points,
-                now=now,
-                taken=take(candidates, points),
-                reference=given.reference,
-                data={"order": order.pk},
-            )
+        _take_back(
+            account,
+            given,
+            given.points,
+            now,
+            reason=Reason.REFERRAL,
+            reference=given.reference,
+            data={"order": order.pk},
+        )
 
 
 # --- expiry reminders -------------------------------------------------------------------------
@@ -740,8 +775,9 @@ def expiry_notices_queue(*, now=None) -> int:
     from loyalty.models import ExpiryNotice
 
     now = now or timezone.now()
-    days = current().program.expiry_reminder_days
-    if not days:
+    program = current().program
+    days = program.expiry_reminder_days
+    if not days or not program.is_active:
         return 0
     horizon = now + dt.timedelta(days=days)
     candidates = (
@@ -757,18 +793,17 @@ def expiry_notices_queue(*, now=None) -> int:
             account = Account.objects.select_for_update().get(pk=account_id)
             last = account.expiry_notices.order_by("-covers_until").values_list("covers_until", flat=True).first()
             start = max(now, last) if last else now
-            coming = [
-                lot
-                for lot in lots(account, now=now)
-                if lot.entry.expires_at and start < lot.entry.expires_at <= horizon
-            ]
-            if not coming:
+            covers_until = now + dt.timedelta(days=2 * days)
+            held = [lot for lot in lots(account, now=now) if lot.entry.expires_at and lot.entry.expires_at > start]
+            if not any(lot.entry.expires_at <= horizon for lot in held):
                 continue
+            # Everything expiring up to covers_until is announced now, so nothing falls between reminders.
+            coming = [lot for lot in held if lot.entry.expires_at <= covers_until]
             notice = ExpiryNotice.objects.create(
                 account=account,
                 points=sum(lot.remaining for lot in coming),
                 first_expiry=min(lot.entry.expires_at for lot in coming),
-                covers_until=now + dt.timedelta(days=2 * days),
+                covers_until=covers_until,
             )
             transaction.on_commit(lambda pk=notice.pk: _enqueue_notice(pk))
             queued += 1

@@ -14,6 +14,43 @@ log = logging.getLogger(__name__)
 CLAIM = dt.timedelta(minutes=5)
 
 
+# Followers of the shop's events (loyalty.receivers): idempotent services, retried on failure.
+RETRY = {"autoretry_for": (Exception,), "retry_backoff": 30, "max_retries": 8}
+
+
+@shared_task(**RETRY)
+def earn_for_order(*, order_id: int) -> None:
+    services.order_points_earn(order_id=order_id)
+    services.referral_reward(order_id=order_id)
+
+
+@shared_task(**RETRY)
+def settle_order(*, order_id: int) -> None:
+    services.order_points_settle(order_id=order_id)
+
+
+@shared_task(**RETRY)
+def signup_reward(*, user_id: int) -> None:
+    services.signup_reward(user_id=user_id)
+
+
+@shared_task(**RETRY)
+def review_reward(*, review_id: int) -> None:
+    services.review_reward(review_id=review_id)
+
+
+@shared_task
+def reassign_tiers() -> int:
+    """Staff changed the tiers (the admin's button): everyone is placed again."""
+    return services.tiers_reassign_all()
+
+
+@shared_task
+def catch_up_orders() -> int:
+    """Hourly: paid orders of the last days that have not earned (a task that never ran), earn now."""
+    return services.orders_catch_up()
+
+
 @shared_task
 def expire_points() -> int:
     return services.points_expire()

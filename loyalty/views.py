@@ -11,7 +11,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
@@ -20,7 +20,6 @@ from loyalty import adjusters, carts, selectors, services
 from loyalty.forms import PointsForm
 from loyalty.models import Account
 from loyalty.program import current, grouped
-from loyalty.receivers import REFERRAL_SESSION_KEY
 from shop.cart.pricing import price_cart
 from shop.cart.selectors import cart_for_request
 from shop.cart.views import _render_cart
@@ -136,24 +135,23 @@ def _friend_gets() -> str:
 
 @require_http_methods(["GET", "POST"])
 def referral_landing(request, code):
-    """A friend's link: remembered until the visitor signs up or logs in (loyalty.receivers). A customer
-    already logged in confirms with a button: a link alone (from any site) must not change an account."""
+    """A friend's link. The customer accepts with a button, once logged in: a link alone (followed from
+    any site) never changes an account. A visitor signs up (or logs in) first and comes back here."""
     code = code.strip().upper()
     if not Account.objects.filter(referral_code=code).exists():
         message = _("This referral link does not work: check it with the friend who sent it.")
         return render(request, "404.html", {"message": message}, status=404)
+    gift = _friend_gets()
     if request.user.is_authenticated:
         if request.method == "POST":
             _attach(request, code)
             return redirect("loyalty:points")
-        return render(request, "loyalty/referral_confirm.html", {"code": code, "gift": _friend_gets()})
-    request.session[REFERRAL_SESSION_KEY] = code
-    gift = _friend_gets()
+        return render(request, "loyalty/referral_confirm.html", {"code": code, "gift": gift})
     if gift:
         messages.info(request, _("A friend invited you: create your account and get %(gift)s.") % {"gift": gift})
     else:
         messages.info(request, _("A friend invited you: create your account to join them."))
-    return redirect("accounts:register")
+    return redirect(f"{reverse('accounts:register')}?{urlencode({'next': request.path})}")
 
 
 def _attach(request, code: str) -> None:

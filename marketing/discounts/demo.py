@@ -257,7 +257,11 @@ class History:
     def load(cls, ctx: DemoContext, promotions: list[Promotion]) -> History:
         start = min(p.starts_at for p in promotions)
         done = set(Redemption.objects.values_list("order_id", flat=True))
-        done |= set(OrderAdjustment.objects.filter(kind=AdjustmentKind.DISCOUNT).values_list("order_id", flat=True))
+        done |= set(
+            OrderAdjustment.objects.filter(kind__in=[AdjustmentKind.DISCOUNT, AdjustmentKind.POINTS]).values_list(
+                "order_id", flat=True
+            )
+        )  # an order paid partly with points (loyalty/demo.py) is left as it is
         rows = (
             Order.objects.filter(idempotency_scope=SCOPE, placed_at__gte=start, amount_refunded=0)
             .exclude(status__in=SKIPPED_STATUSES)

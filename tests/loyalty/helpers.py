@@ -18,6 +18,7 @@ from tests.factories import CartLineFactory, ProductFactory
 
 D = Decimal
 ADDRESS = ShippingAddress(name="Ada", line1="1 Main St", city="Austin", postal_code="78701", country="US")
+OTHER_ADDRESS = ShippingAddress(name="Bo", line1="9 Elm Road", city="Leeds", postal_code="LS1 4AP", country="GB")
 
 
 def committed():

@@ -87,10 +87,10 @@ def test_a_partial_refund_reverses_in_proportion_and_gives_back_redeemed_points(
     give(user, 1000)
     cart = cart_with(user, "40.00")
     services.cart_points_set(cart=cart, user=user, points=1000)
-    order = pay(place(user, cart))  # total 35.00; earned 150, redeemed 1000
+    order = pay(place(user, cart))  # 30.00 of merchandise + 5.00 shipping; earned 150, redeemed 1,000
 
-    with committed():
-        order_record_refund(order_id=order.pk, amount=Money(D("17.50"), "USD"), reference="re_1")
+    with committed():  # half the merchandise: points are earned and spent on merchandise, not shipping
+        order_record_refund(order_id=order.pk, amount=Money(D("15.00"), "USD"), reference="re_1")
     services.order_points_settle(order_id=order.pk)  # and again: nothing more
 
     reverses = LedgerEntry.objects.filter(order=order, kind=Kind.REVERSE).order_by("points")
@@ -99,8 +99,22 @@ def test_a_partial_refund_reverses_in_proportion_and_gives_back_redeemed_points(
     assert balance(user) == 150 - 75 + 500 == ledger_sum(user)
 
     with committed():
-        order_record_refund(order_id=order.pk, amount=Money(D("17.50"), "USD"), reference="re_2")
+        order_record_refund(order_id=order.pk, amount=Money(D("15.00"), "USD"), reference="re_2")
     assert balance(user) == 1000 == ledger_sum(user)  # all earned taken back, all redeemed given back
+
+
+def test_refunding_the_merchandise_but_not_the_shipping_reverses_everything():
+    user = UserFactory()
+    cart = cart_with(user, "20.00", quantity=2)  # 40.00 + 5.00 shipping: earns 200
+    order = pay(place(user, cart))
+
+    with committed():
+        order_record_refund(order_id=order.pk, amount=Money(D("20.00"), "USD"), reference="re_1")
+    assert balance(user) == 100  # one of the two items: half
+
+    with committed():
+        order_record_refund(order_id=order.pk, amount=Money(D("20.00"), "USD"), reference="re_2")
+    assert balance(user) == 0 == ledger_sum(user)
 
 
 def test_an_expired_order_gives_its_points_back():
@@ -119,7 +133,7 @@ def test_an_expired_order_gives_its_points_back():
     assert (back.points, back.reason) == (600, Reason.CANCEL)
 
 
-def test_a_full_refund_takes_back_what_is_left_and_never_goes_below_zero():
+def test_a_full_refund_takes_back_what_is_left_of_the_orders_points_and_nothing_else():
     rules(pending_days=0, min_redeem_points=100)
     user = UserFactory()
     first = pay(place(user, cart_with(user, "80.00")))
@@ -135,9 +149,9 @@ def test_a_full_refund_takes_back_what_is_left_and_never_goes_below_zero():
     first.refresh_from_db()
     assert first.status == "refunded"
     taken = LedgerEntry.objects.get(order=first, kind=Kind.REVERSE)
-    assert taken.points == -285  # all it could: the customer already spent 300 of the 400
-    assert taken.data == {"not_recovered": 115}
-    assert balance(user) == 0 == ledger_sum(user)
+    assert taken.points == -100  # what is left of the order's own points: the 300 spent stay spent
+    assert taken.data == {"not_recovered": 300}
+    assert balance(user) == 185 == ledger_sum(user)  # the second order's points are not touched
 
 
 def test_it_refuses_fewer_points_than_the_minimum_and_more_than_available():
@@ -148,3 +162,30 @@ def test_it_refuses_fewer_points_than_the_minimum_and_more_than_available():
         services.cart_points_set(cart=cart, user=user, points=100)
     with pytest.raises(ShopError, match="700 points available"):
         services.cart_points_set(cart=cart, user=user, points=800)
+
+
+def test_a_paused_program_lets_the_order_through_without_the_points():
+    user = UserFactory()
+    give(user, 1000)
+    cart = cart_with(user, "40.00")
+    services.cart_points_set(cart=cart, user=user, points=1000)
+    rules(is_active=False)
+
+    order = place(user, cart)
+
+    assert order.total == D("45.00")
+    assert not order.adjustments.filter(kind="points").exists()
+    assert not CartPoints.objects.filter(cart=cart).exists()
+    assert balance(user) == 1000
+
+
+def test_it_refuses_points_worth_less_than_the_smallest_coin_and_a_zero():
+    rules(redeem_rate=1000, min_redeem_points=1)
+    user = UserFactory()
+    give(user, 50)
+    cart = cart_with(user)
+    with pytest.raises(ShopError, match="smallest coin"):
+        services.cart_points_set(cart=cart, user=user, points=5)
+    with pytest.raises(ShopError):
+        services.cart_points_set(cart=cart, user=user, points=0)
+    assert not CartPoints.objects.exists()

@@ -3,13 +3,13 @@
 import datetime as dt
 import io
 from collections import defaultdict
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.test import override_settings
 from django.utils import timezone
@@ -21,7 +21,10 @@ from loyalty.program import current
 from shop.accounts.models import User
 from shop.cart.models import Cart
 from shop.catalog.models import Review
+from shop.core.money import Money
 from shop.orders.models import PAID_STATES, Order, OrderAdjustment, OrderLine
+from shop.orders.shipping import shipping_price
+from shop.payments.models import Payment
 
 pytestmark = pytest.mark.django_db
 
@@ -29,14 +32,34 @@ SEEDER = "loyalty.demo.seed"
 HOUR = dt.timedelta(hours=1)
 
 
-def counts() -> dict[str, int]:
+def counts() -> dict[str, object]:
     models = (Account, LedgerEntry, LotUse, TierChange, ExpiryNotice, Referral)
-    return {model.__name__: model.objects.count() for model in models}
+    found: dict[str, object] = {model.__name__: model.objects.count() for model in models}
+    found["points"] = OrderAdjustment.objects.filter(kind="points").count()
+    found["totals"] = Order.objects.aggregate(Sum("total"), Sum("discount_total"))
+    found["paid"] = Payment.objects.aggregate(Sum("amount_minor"))
+    return found
 
 
 def history(user_id: int) -> list[tuple]:
     entries = LedgerEntry.objects.filter(account_id=user_id).order_by("created_at", "id")
-    return list(entries.values_list("kind", "reason", "points", "balance_after", "created_at", "order_id", "reference"))
+    rows = entries.values_list("kind", "reason", "points", "balance_after", "created_at", "order_id", "reference")
+    orders = Order.objects.filter(user_id=user_id).order_by("pk")
+    lines = OrderLine.objects.filter(order__in=orders).order_by("pk").values_list("pk", "discount")
+    adjustments = OrderAdjustment.objects.filter(order__in=orders).order_by("order", "kind", "source")
+    return [
+        *rows,
+        *orders.values_list("pk", "discount_total", "total"),
+        *lines,
+        *adjustments.values_list("order", "kind", "label", "amount", "source", "reference"),
+        *Payment.objects.filter(order__in=orders).order_by("pk").values_list("pk", "amount_minor"),
+    ]
+
+
+def points_spent(order: Order) -> int:
+    """The points an order's points adjustment says it spent (PointsAdjuster's reference)."""
+    (adjustment,) = [a for a in order.adjustments.all() if a.kind == "points"]
+    return int(adjustment.reference.removeprefix("points:"))
 
 
 @pytest.fixture(scope="module")
@@ -58,20 +81,32 @@ def seeded(django_db_setup, django_db_blocker, tmp_path_factory):
             again = io.StringIO()
             call_command("seed_demo", stdout=again)
             second = counts()
-            shopper = User.objects.get(email=SHOPPER)
-            before = history(shopper.pk)
-            lost = LedgerEntry.objects.filter(account_id=shopper.pk, kind=Kind.EARN, order__isnull=False).last()
-            LotUse.objects.filter(lot=lost).delete()
-            lost.delete()
-            call_command("seed_demo", stdout=io.StringIO())
+            # The shopper, and the customer who spent points most often: their histories are written again.
+            shopper = User.objects.get(email=SHOPPER).pk
+            spender = (
+                LedgerEntry.objects.filter(kind=Kind.REDEEM, order__status__in=PAID_STATES)
+                .exclude(account_id=shopper)
+                .values_list("account_id", flat=True)
+                .annotate(n=Count("id"))
+                .order_by("-n", "account_id")
+                .first()
+            )
+            before = {pk: history(pk) for pk in (shopper, spender)}
+            for pk in (shopper, spender):
+                lost = LedgerEntry.objects.filter(account_id=pk, kind=Kind.EARN, order__isnull=False).last()
+                LotUse.objects.filter(lot=lost).delete()
+                lost.delete()
+            third = io.StringIO()
+            call_command("seed_demo", stdout=third)
             yield {
                 "first": first,
                 "second": second,
                 "third": counts(),
                 "before": before,
-                "after": history(shopper.pk),
+                "after": {pk: history(pk) for pk in (shopper, spender)},
                 "output": output.getvalue(),
                 "again": again.getvalue(),
+                "rewritten": third.getvalue(),
             }
             transaction.set_rollback(True)
 
@@ -167,7 +202,10 @@ def test_refunds_and_cancellations_took_back_their_share(seeded):
         back = LedgerEntry.objects.filter(order=order, kind=Kind.REVERSE)
         lost = sum(entry.data.get("not_recovered", 0) for entry in back)
         owed = services.points_share(earned.points, services.undone_fraction(order))
-        assert -sum(entry.points for entry in back) + lost == owed, order.number
+        taken = -sum(entry.points for entry in back) + lost
+        # From the order's own lot only: once spent (points pay for later orders), nothing is left to take.
+        used_up = earned.uses.aggregate(n=Sum("points"))["n"] == earned.points
+        assert taken == owed or (taken < owed and used_up), order.number
         assert all(entry.created_at > order.paid_at for entry in back)
 
 
@@ -240,7 +278,7 @@ def test_referrals_are_decided_as_the_services_would(seeded):
                 order.shipping_line1, order.shipping_postal_code, order.shipping_country
             )
             assert shipped in services.advocate_addresses(referral.advocate_id)
-    assert not OrderAdjustment.objects.filter(source__startswith="loyalty").exists()
+    assert not OrderAdjustment.objects.filter(source="loyalty-referral").exists()
 
 
 def test_the_demo_shopper_has_points_to_spend_and_a_varied_history(seeded):
@@ -251,8 +289,12 @@ def test_the_demo_shopper_has_points_to_spend_and_a_varied_history(seeded):
     assert summary.pending > 0 and summary.pending_until > timezone.now()
     assert summary.tier is not None and summary.tier != current().tiers[0]
     assert summary.expiring and summary.expiring[0].on <= timezone.localdate() + dt.timedelta(days=30)
-    reasons = set(LedgerEntry.objects.filter(account_id=shopper.pk).values_list("reason", flat=True))
-    assert reasons >= {"signup", "order", "birthday", "referral", "refund", "expiry"}
+    entries = LedgerEntry.objects.filter(account_id=shopper.pk)
+    reasons = set(entries.values_list("reason", flat=True))
+    assert reasons >= {"signup", "order", "birthday", "referral", "refund", "expiry", "cancel"}
+    # Points spent on an order paid two weeks ago, and on a checkout that was cancelled (they came back).
+    statuses = {entry.order.status for entry in entries.filter(kind=Kind.REDEEM).select_related("order")}
+    assert "cancelled" in statuses and statuses & set(PAID_STATES)
     assert Referral.objects.filter(advocate=shopper, status="pending").exists()
     cart = Cart.objects.create(user=shopper)
     services.cart_points_set(cart=cart, user=shopper, points=program.min_redeem_points)
@@ -265,5 +307,96 @@ def test_running_it_again_adds_nothing(seeded):
 
 
 def test_a_member_whose_orders_grew_gets_the_same_history_written_again(seeded):
+    # Their orders paid partly with points were put back, then paid with the same points again.
+    assert "2 histories (2 written again)" in seeded["rewritten"]
+    assert "put back as they were, to decide again" in seeded["rewritten"]
+    assert all(any(row[0] == Kind.REDEEM for row in rows) for rows in seeded["before"].values())
     assert seeded["after"] == seeded["before"]
     assert seeded["third"] == seeded["first"]
+
+
+# --- Points spent at checkout ----------------------------------------------------------------------------------
+
+
+def test_some_orders_were_paid_partly_with_points_by_members_who_had_enough(seeded):
+    spent = LedgerEntry.objects.filter(kind=Kind.REDEEM)
+    paid = Order.objects.filter(idempotency_scope="demo", paid_at__isnull=False)
+    with_points = paid.filter(adjustments__kind="points")
+    assert 0.02 * paid.count() <= with_points.count() <= 0.2 * paid.count()
+    assert spent.filter(order__status__in=["cancelled", "expired"]).exists()
+    assert spent.values("account").distinct().count() >= 20
+    # Every redemption is on an order with its points adjustment; none on the orders left alone.
+    assert spent.count() == spent.filter(order__adjustments__kind="points").count()
+    assert not spent.filter(Q(order__amount_refunded__gt=0) | Q(order__status__in=["refunded", "pending_payment"]))
+    assert "orders paid partly with points" in seeded["output"]
+
+
+def test_every_order_paid_with_points_has_its_redeem_entry_as_the_checkout_wrote_it(seeded):
+    rules = current()
+    program = rules.program
+    orders = Order.objects.filter(adjustments__kind="points").prefetch_related("adjustments", "lines")
+    redeemed = {e.order_id: e for e in LedgerEntry.objects.filter(kind=Kind.REDEEM).prefetch_related("lots_used__lot")}
+    assert orders.count() == len(redeemed) > 0
+    for order in orders:
+        (adjustment,) = [a for a in order.adjustments.all() if a.kind == "points"]
+        points = points_spent(order)
+        entry = redeemed[order.pk]
+        assert (adjustment.source, adjustment.label) == ("loyalty-points", f"{points:,} points")
+        assert (entry.points, entry.reason, entry.created_at, entry.account_id) == (
+            -points,
+            Reason.ORDER,
+            order.placed_at,
+            order.user_id,
+        )
+        assert -adjustment.amount == rules.points_value(points).amount > 0
+        assert rules.points_for(rules.points_value(points)) == points  # the fewest points that pay it
+        # Between the minimum and the cap: max_redeem_percent of the merchandise left to pay.
+        left = sum(line.subtotal - line.discount for line in order.lines.all()) - adjustment.amount
+        cap = (left * program.max_redeem_percent / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        assert program.min_redeem_points <= points and -adjustment.amount <= cap, order.number
+        # From lots usable then (not pending, not expired).
+        for use in entry.lots_used.all():
+            assert use.lot.available_at <= order.placed_at
+            assert use.lot.expires_at is None or order.placed_at < use.lot.expires_at
+
+
+def test_orders_paid_with_points_add_up_and_their_payments_match(seeded):
+    orders = Order.objects.filter(adjustments__kind="points").prefetch_related(
+        "lines", "adjustments", "payments", "refunds"
+    )
+    for order in orders:
+        adjustments = order.adjustments.all()
+        lines = order.lines.all()
+        assert order.total == order.subtotal - order.discount_total + order.shipping_total > 0, order.number
+        assert order.discount_total == -sum(a.amount for a in adjustments if a.kind != "shipping")
+        on_shipping = -sum(a.amount for a in adjustments if a.source == "discounts-shipping")
+        assert sum(line.discount for line in lines) == order.discount_total - on_shipping
+        assert all(0 <= line.discount <= line.subtotal for line in lines)
+        # Shipping was priced on the merchandise after discounts, before points: unchanged.
+        shipping = sum(a.amount for a in adjustments if a.kind == "shipping")
+        merchandise = order.subtotal + sum(
+            a.amount for a in adjustments if a.kind == "discount" and a.source != "discounts-shipping"
+        )
+        assert (
+            order.shipping_total
+            == shipping
+            == shipping_price(order.shipping_method, Money(merchandise, order.currency)).amount
+        )
+        assert order.paid_at is None or any(p.status == "succeeded" for p in order.payments.all())
+        for payment in order.payments.all():
+            assert payment.amount_minor == Money(order.total, order.currency).to_minor_units(), order.number
+        assert not order.refunds.all() and order.amount_refunded == 0
+
+
+def test_cancelled_checkouts_gave_their_points_back_with_the_earliest_expiry(seeded):
+    closed = LedgerEntry.objects.filter(kind=Kind.REDEEM, order__status__in=["cancelled", "expired"])
+    assert closed.exists()
+    for entry in closed.select_related("order").prefetch_related("lots_used__lot"):
+        event = entry.order.events.get(kind=entry.order.status)
+        back = LedgerEntry.objects.get(order=entry.order, kind=Kind.REVERSE)
+        assert (back.points, back.reason, back.created_at) == (-entry.points, Reason.CANCEL, event.created_at)
+        assert back.available_at == back.created_at
+        assert back.expires_at == min(use.lot.expires_at for use in entry.lots_used.all())
+        assert not LedgerEntry.objects.filter(order=entry.order, kind=Kind.EARN).exists()
+    paid = LedgerEntry.objects.filter(kind=Kind.REDEEM, order__status__in=PAID_STATES).values("order")
+    assert not LedgerEntry.objects.filter(order__in=paid, kind=Kind.REVERSE).exists()

@@ -108,3 +108,28 @@ def test_the_expiry_job_on_two_workers_and_a_checkout_at_once_never_count_a_poin
     assert LedgerEntry.objects.get(kind=Kind.EXPIRE).points == -600
     assert LedgerEntry.objects.get(kind=Kind.REDEEM).points == -700
     assert balance(user) == 0 == ledger_sum(user)
+
+
+def test_two_friends_paid_at_once_never_take_an_advocate_past_the_monthly_cap():
+    from loyalty.models import Referral
+    from tests.loyalty.helpers import OTHER_ADDRESS
+
+    rules(referral_monthly_cap=1, referral_points=500, pending_days=14)
+    advocate = UserFactory()
+    code = services.account_get(user=advocate).referral_code
+    orders = []
+    for _ in range(2):
+        friend = UserFactory()
+        services.referral_attach(friend=friend, code=code)
+        cart = CartFactory(user=friend)
+        CartLineFactory(cart=cart, product=ProductFactory(price=D("30.00"), stock=5), quantity=1)
+        order, _ = checkout_place(
+            cart=cart, user=friend, email=friend.email, address=OTHER_ADDRESS, shipping_method="standard"
+        )
+        order_mark_paid(order_id=order.pk, amount=Money(order.total, "USD"), reference="pi")
+        orders.append(order)
+
+    run_at_once([lambda order=order: services.referral_reward(order_id=order.pk) for order in orders])
+
+    assert sorted(Referral.objects.values_list("status", flat=True)) == ["refused", "rewarded"]
+    assert balance(advocate) == 500 == ledger_sum(advocate)

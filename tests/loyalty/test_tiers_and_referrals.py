@@ -235,3 +235,55 @@ def test_the_program_rules_come_from_the_cache_until_staff_change_them():
     assert current().program.earn_rate == D(1)
     rules(earn_rate=D(3))
     assert current().program.earn_rate == D(3)
+
+
+def test_a_reminder_announces_everything_it_covers_so_no_points_expire_unannounced(mailoutbox):
+    rules(expiry_days=365, expiry_reminder_days=30)
+    user = UserFactory()
+    give(user, 100, days_ago=355)  # expires in 10 days
+    give(user, 200, days_ago=320)  # in 45 days: beyond this reminder's period, within what it covers
+    now = timezone.now()
+
+    for day in range(0, 60, 1):  # the job, daily, for two months
+        with committed():
+            services.expiry_notices_queue(now=now + dt.timedelta(days=day))
+
+    assert [n.points for n in ExpiryNotice.objects.order_by("created_at")] == [300]
+    assert len(mailoutbox) == 1
+
+
+def test_a_paused_program_leaves_a_referral_to_be_decided_later(advocate):
+    friend = UserFactory()
+    services.referral_attach(friend=friend, code=code_of(advocate))
+    rules(is_active=False)
+
+    pay(place(friend, cart_with(friend, "60.00"), address=OTHER_ADDRESS))
+
+    assert Referral.objects.get(friend=friend).status == "pending"
+    rules(is_active=True)
+    assert services.orders_catch_up() == 1  # the sweep earns the friend's order and rewards the advocate
+    assert Referral.objects.get(friend=friend).status == "rewarded"
+    assert balance(advocate) == 500
+
+
+def test_the_hourly_sweep_earns_for_a_paid_order_whose_task_never_ran():
+    from shop.orders.services import order_mark_paid
+
+    user = UserFactory()
+    order = place(user, cart_with(user, "30.00"))
+    order_mark_paid(order_id=order.pk, amount=Money(order.total, "USD"), reference="pi")  # no on_commit: no task
+
+    assert balance(user) == 0
+    assert services.orders_catch_up() == 1
+    assert services.orders_catch_up() == 0
+    assert balance(user) == 30 == ledger_sum(user)
+
+
+def test_the_rules_refuse_points_that_would_expire_before_they_can_be_used():
+    from django.core.exceptions import ValidationError
+
+    program = rules(pending_days=30, expiry_days=20)
+    with pytest.raises(ValidationError, match="expire after their pending period"):
+        program.full_clean()
+    program.expiry_days = 0  # never: fine
+    program.full_clean()
