@@ -261,7 +261,7 @@ class History:
             OrderAdjustment.objects.filter(kind__in=[AdjustmentKind.DISCOUNT, AdjustmentKind.POINTS]).values_list(
                 "order_id", flat=True
             )
-        )  # an order paid partly with points (loyalty/demo.py) is left as it is
+        )  # an order paid partly with points (loyalty/demo/) is left as it is
         rows = (
             Order.objects.filter(idempotency_scope=SCOPE, placed_at__gte=start, amount_refunded=0)
             .exclude(status__in=SKIPPED_STATUSES)

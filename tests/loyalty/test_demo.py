@@ -1,4 +1,4 @@
-"""Demo loyalty data (loyalty/demo.py): the whole demo store seeded once for the module, then again."""
+"""Demo loyalty data (loyalty/demo/): the whole demo store seeded once for the module, then again."""
 
 import datetime as dt
 import io

@@ -122,7 +122,7 @@ def test_every_discounted_order_adds_up(seeded):
 
 def test_orders_without_a_promotion_are_untouched(seeded):
     plain = Order.objects.filter(idempotency_scope="demo").exclude(adjustments__source__in=SOURCES)
-    # Some were paid partly with points (loyalty/demo.py): their discounts are the points' alone.
+    # Some were paid partly with points (loyalty/demo/): their discounts are the points' alone.
     points = dict(OrderAdjustment.objects.filter(order__in=plain, kind="points").values_list("order_id", "amount"))
     assert not plain.exclude(pk__in=list(points)).filter(discount_total__gt=0).exists()
     assert not OrderLine.objects.filter(order__in=plain, discount__gt=0).exclude(order__in=list(points)).exists()
