@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -519,31 +519,68 @@ def points_adjust(*, user, points: int, note: str, actor, now=None) -> LedgerEnt
 # --- expiry -----------------------------------------------------------------------------------
 
 
-def due_accounts(*, now=None):
-    """Ids of accounts holding lots past their expiry date with points left."""
+def due_lots(*, now=None):
+    """Lots past their expiry date with points left, with `used` annotated."""
     now = now or timezone.now()
     return (
         LedgerEntry.objects.filter(points__gt=0, expires_at__lte=now)
         .annotate(used=Coalesce(Sum("uses__points"), 0))
         .filter(used__lt=F("points"))
-        .values_list("account_id", flat=True)
-        .distinct()
     )
 
 
-def points_expire(*, now=None) -> int:
+def due_accounts(*, now=None) -> list[int]:
+    """Ids of accounts holding lots past their expiry date with points left, in id order."""
+    # A set: the query groups by lot (for `used`), so an account with several due lots comes back several times.
+    return sorted(set(due_lots(now=now).values_list("account_id", flat=True)))
+
+
+def points_expire(*, now=None, batch: int = 500) -> int:
     """Write the expiry entries that are due, one per account. Safe to run twice, or on two workers:
-    each account is locked and its lots re-read, so a second run finds nothing left to expire."""
+    accounts are locked (a batch at a time, in id order) and their lots re-read under the locks, so a
+    second run finds nothing left to expire. A batch is a few queries, whatever its size."""
     now = now or timezone.now()
     if not current().program.is_active:
         return 0  # paused: balances are kept as they are
+    ids = due_accounts(now=now)
     expired = 0
-    for account_id in list(due_accounts(now=now)):
+    for start in range(0, len(ids), batch):
         with transaction.atomic():
-            account = Account.objects.select_for_update().get(pk=account_id)
-            if _expire_due(account, now):
-                expired += 1
+            expired += _expire_batch(ids[start : start + batch], now)
     return expired
+
+
+def _expire_batch(account_ids: list[int], now) -> int:
+    accounts = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk")}
+    due: dict[int, list] = {}
+    for lot in due_lots(now=now).filter(account_id__in=account_ids).order_by("account_id", "expires_at", "id"):
+        due.setdefault(lot.account_id, []).append(lot)
+    entries = []
+    for account_id, account_lots in due.items():
+        account = accounts[account_id]
+        points = sum(lot.points - lot.used for lot in account_lots)
+        account.balance -= points
+        entries.append(
+            LedgerEntry(
+                account=account,
+                kind=Kind.EXPIRE,
+                reason=Reason.EXPIRY,
+                points=-points,
+                balance_after=account.balance,
+                created_at=now,
+                data={"lots": len(account_lots)},
+            )
+        )
+    LedgerEntry.objects.bulk_create(entries)  # sets their ids (PostgreSQL, SQLite 3.35+)
+    LotUse.objects.bulk_create(
+        [
+            LotUse(entry=entry, lot=lot, points=lot.points - lot.used)
+            for entry in entries
+            for lot in due[entry.account_id]
+        ]
+    )
+    Account.objects.bulk_update([accounts[account_id] for account_id in due], ["balance"])
+    return len(entries)
 
 
 # --- tiers ------------------------------------------------------------------------------------
@@ -780,15 +817,16 @@ def expiry_notices_queue(*, now=None) -> int:
     if not days or not program.is_active:
         return 0
     horizon = now + dt.timedelta(days=days)
+    announced = ExpiryNotice.objects.filter(account_id=OuterRef("account_id"), covers_until__gte=OuterRef("expires_at"))
     candidates = (
         LedgerEntry.objects.filter(points__gt=0, expires_at__gt=now, expires_at__lte=horizon)
+        .exclude(Exists(announced))
         .annotate(used=Coalesce(Sum("uses__points"), 0))
         .filter(used__lt=F("points"))
         .values_list("account_id", flat=True)
-        .distinct()
     )
     queued = 0
-    for account_id in list(candidates):
+    for account_id in sorted(set(candidates)):
         with transaction.atomic():
             account = Account.objects.select_for_update().get(pk=account_id)
             last = account.expiry_notices.order_by("-covers_until").values_list("covers_until", flat=True).first()

@@ -193,3 +193,23 @@ def test_lots_round_points_value_down_to_the_minor_unit():
     rules(redeem_rate=3)
     assert current().points_value(10).amount == D("3.33")
     assert current().points_for(current().points_value(10)) == 10  # 3.33 x 3 = 9.99 -> 10
+
+
+def test_the_expiry_job_works_through_many_accounts_a_batch_at_a_time():
+    users = [UserFactory() for _ in range(5)]
+    staff = StaffFactory()
+    for i, user in enumerate(users):
+        give(user, 100 + i, days_ago=400)
+        give(user, 50, days_ago=380)
+        give(user, 70, days_ago=10)  # not due
+        services.points_adjust(user=user, points=-30, note="Used some", actor=staff, now=days(-300))
+
+    assert services.due_accounts(now=NOW) == sorted(u.pk for u in users)  # once each, not once per lot
+    assert services.points_expire(now=NOW, batch=2) == 5
+    assert services.points_expire(now=NOW, batch=2) == 0
+
+    for i, user in enumerate(users):
+        expired = LedgerEntry.objects.get(account_id=user.pk, kind=Kind.EXPIRE)
+        assert (expired.points, expired.data) == (-(100 + i + 50 - 30), {"lots": 2})
+        assert expired.balance_after == 70
+        assert consistent(user) == 70
