@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, Sum
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -56,11 +56,20 @@ def _locked(user_id: int) -> Account:
     """The member's row, locked until the transaction ends: every balance change goes through here.
 
     A new member starts in the tier their spend so far reaches (the first tier needs none)."""
-    _account, created = Account.objects.get_or_create(user_id=user_id)
-    account = Account.objects.select_for_update().get(pk=user_id)
-    if created:
-        tier_refresh(account=account)
+    account = Account.objects.select_for_update().filter(pk=user_id).first()
+    if account is None:
+        _account, created = Account.objects.get_or_create(user_id=user_id)  # a concurrent first use may win
+        account = Account.objects.select_for_update().get(pk=user_id)
+        if created:
+            tier_refresh(account=account)
     return account
+
+
+def used_points():
+    """What a lot's uses took from it, as a correlated subquery: it reads the lot's uses by their
+    index, where a join with GROUP BY would scan every use of every member."""
+    uses = LotUse.objects.filter(lot=OuterRef("pk")).order_by().values("lot").annotate(n=Sum("points")).values("n")
+    return Coalesce(Subquery(uses), 0)
 
 
 @dataclass
@@ -77,7 +86,7 @@ def lots(account: Account | int, *, now=None, spendable: bool = False) -> list[L
     now = now or timezone.now()
     rows = (
         LedgerEntry.objects.filter(account_id=getattr(account, "pk", account), points__gt=0)
-        .annotate(used=Coalesce(Sum("uses__points"), 0))
+        .annotate(used=used_points())
         .filter(used__lt=F("points"))
         .order_by(F("expires_at").asc(nulls_last=True), "created_at", "id")
     )
@@ -152,9 +161,12 @@ def _credit(account: Account, rules: Rules, *, reason: str, points: int, now, pe
     )
 
 
-def _expire_due(account: Account, now) -> LedgerEntry | None:
-    """One expiry entry for every lot past its date with points left (the account is locked)."""
-    due = [lot for lot in lots(account, now=now) if lot.entry.expires_at and lot.entry.expires_at <= now]
+def _expire_due(account: Account, now, held: list[Lot] | None = None) -> LedgerEntry | None:
+    """One expiry entry for every lot past its date with points left (the account is locked).
+
+    held: the account's lots, if just read."""
+    held = lots(account, now=now) if held is None else held
+    due = [lot for lot in held if lot.entry.expires_at and lot.entry.expires_at <= now]
     points = sum(lot.remaining for lot in due)
     if not points:
         return None
@@ -324,8 +336,9 @@ def points_redeem(*, order: Order, user, points: int, now=None) -> LedgerEntry:
     """
     now = now or timezone.now()
     account = _locked(user.pk)
-    _expire_due(account, now)
-    spendable = lots(account, now=now, spendable=True)
+    held = lots(account, now=now)  # read once: past-due lots are written off, the usable ones spent
+    _expire_due(account, now, held)
+    spendable = [lot for lot in held if lot.remaining and not lot.entry.is_pending(now)]
     try:
         taken = take(spendable, points)
     except ValueError:
@@ -524,7 +537,7 @@ def due_lots(*, now=None):
     now = now or timezone.now()
     return (
         LedgerEntry.objects.filter(points__gt=0, expires_at__lte=now)
-        .annotate(used=Coalesce(Sum("uses__points"), 0))
+        .annotate(used=used_points())
         .filter(used__lt=F("points"))
     )
 
@@ -553,12 +566,13 @@ def points_expire(*, now=None, batch: int = 500) -> int:
 def _expire_batch(account_ids: list[int], now) -> int:
     accounts = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk")}
     due: dict[int, list] = {}
-    for lot in due_lots(now=now).filter(account_id__in=account_ids).order_by("account_id", "expires_at", "id"):
-        due.setdefault(lot.account_id, []).append(lot)
+    rows = due_lots(now=now).filter(account_id__in=account_ids).order_by("account_id", "expires_at", "id")
+    for lot_id, account_id, left in rows.values_list("pk", "account_id", F("points") - F("used")):
+        due.setdefault(account_id, []).append((lot_id, left))
     entries = []
     for account_id, account_lots in due.items():
         account = accounts[account_id]
-        points = sum(lot.points - lot.used for lot in account_lots)
+        points = sum(left for _lot_id, left in account_lots)
         account.balance -= points
         entries.append(
             LedgerEntry(
@@ -573,13 +587,11 @@ def _expire_batch(account_ids: list[int], now) -> int:
         )
     LedgerEntry.objects.bulk_create(entries)  # sets their ids (PostgreSQL, SQLite 3.35+)
     LotUse.objects.bulk_create(
-        [
-            LotUse(entry=entry, lot=lot, points=lot.points - lot.used)
-            for entry in entries
-            for lot in due[entry.account_id]
-        ]
+        [LotUse(entry=entry, lot_id=lot_id, points=left) for entry in entries for lot_id, left in due[entry.account_id]]
     )
-    Account.objects.bulk_update([accounts[account_id] for account_id in due], ["balance"])
+    # One UPDATE: each balance becomes its new entry's balance_after (the rows are locked).
+    new_balance = LedgerEntry.objects.filter(pk__in=[e.pk for e in entries], account_id=OuterRef("pk"))
+    Account.objects.filter(pk__in=list(due)).update(balance=Subquery(new_balance.values("balance_after")[:1]))
     return len(entries)
 
 
@@ -821,7 +833,7 @@ def expiry_notices_queue(*, now=None) -> int:
     candidates = (
         LedgerEntry.objects.filter(points__gt=0, expires_at__gt=now, expires_at__lte=horizon)
         .exclude(Exists(announced))
-        .annotate(used=Coalesce(Sum("uses__points"), 0))
+        .annotate(used=used_points())
         .filter(used__lt=F("points"))
         .values_list("account_id", flat=True)
     )
