@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Exists, F, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import number_format
@@ -816,11 +816,12 @@ def _settle_referral(order: Order, now) -> None:
 # --- expiry reminders -------------------------------------------------------------------------
 
 
-def expiry_notices_queue(*, now=None) -> int:
+def expiry_notices_queue(*, now=None, batch: int = 500) -> int:
     """Write a reminder for every member with points expiring within the reminder period that no
-    earlier reminder announced. A reminder covers twice the period ahead, so a member who keeps
-    earning hears from us about once a period, not daily. Safe to run twice (the account is locked
-    and the last reminder re-read)."""
+    earlier reminder announced. A reminder announces everything expiring within twice the period,
+    so nothing falls between two reminders and a member who keeps earning hears from us about once
+    a period, not daily. Safe to run twice: accounts are locked (a batch at a time, in id order) and
+    their last reminder re-read under the locks."""
     from loyalty.models import ExpiryNotice
 
     now = now or timezone.now()
@@ -837,27 +838,49 @@ def expiry_notices_queue(*, now=None) -> int:
         .filter(used__lt=F("points"))
         .values_list("account_id", flat=True)
     )
+    ids = sorted(set(candidates))
     queued = 0
-    for account_id in sorted(set(candidates)):
+    for start in range(0, len(ids), batch):
         with transaction.atomic():
-            account = Account.objects.select_for_update().get(pk=account_id)
-            last = account.expiry_notices.order_by("-covers_until").values_list("covers_until", flat=True).first()
-            start = max(now, last) if last else now
-            covers_until = now + dt.timedelta(days=2 * days)
-            held = [lot for lot in lots(account, now=now) if lot.entry.expires_at and lot.entry.expires_at > start]
-            if not any(lot.entry.expires_at <= horizon for lot in held):
-                continue
-            # Everything expiring up to covers_until is announced now, so nothing falls between reminders.
-            coming = [lot for lot in held if lot.entry.expires_at <= covers_until]
-            notice = ExpiryNotice.objects.create(
-                account=account,
-                points=sum(lot.remaining for lot in coming),
-                first_expiry=min(lot.entry.expires_at for lot in coming),
-                covers_until=covers_until,
-            )
-            transaction.on_commit(lambda pk=notice.pk: _enqueue_notice(pk))
-            queued += 1
+            queued += _notices_batch(ids[start : start + batch], now, horizon, now + dt.timedelta(days=2 * days))
     return queued
+
+
+def _notices_batch(account_ids: list[int], now, horizon, covers_until) -> int:
+    from loyalty.models import ExpiryNotice
+
+    list(Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk"))
+    last = dict(
+        ExpiryNotice.objects.filter(account_id__in=account_ids)
+        .values("account_id")
+        .annotate(until=Max("covers_until"))
+        .values_list("account_id", "until")
+    )
+    coming: dict[int, list] = {}
+    rows = (
+        LedgerEntry.objects.filter(account_id__in=account_ids, points__gt=0, expires_at__gt=now)
+        .filter(expires_at__lte=covers_until)
+        .annotate(used=used_points())
+        .filter(used__lt=F("points"))
+        .values_list("account_id", "expires_at", F("points") - F("used"))
+    )
+    for account_id, expires_at, left in rows:
+        if expires_at > max(now, last.get(account_id) or now):  # not announced by an earlier reminder
+            coming.setdefault(account_id, []).append((expires_at, left))
+    notices = [
+        ExpiryNotice(
+            account_id=account_id,
+            points=sum(left for _at, left in lots_),
+            first_expiry=min(at for at, _left in lots_),
+            covers_until=covers_until,
+        )
+        for account_id, lots_ in coming.items()
+        if any(at <= horizon for at, _left in lots_)
+    ]
+    ExpiryNotice.objects.bulk_create(notices)
+    for notice in notices:
+        transaction.on_commit(lambda pk=notice.pk: _enqueue_notice(pk))
+    return len(notices)
 
 
 def _enqueue_notice(notice_id: int) -> None:

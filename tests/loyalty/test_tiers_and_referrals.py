@@ -287,3 +287,20 @@ def test_the_rules_refuse_points_that_would_expire_before_they_can_be_used():
         program.full_clean()
     program.expiry_days = 0  # never: fine
     program.full_clean()
+
+
+def test_reminders_go_out_a_batch_of_members_at_a_time_once_each(mailoutbox):
+    rules(expiry_days=365, expiry_reminder_days=30)
+    users = [UserFactory() for _ in range(5)]
+    for i, user in enumerate(users):
+        give(user, 100 + i, days_ago=350)
+    give(UserFactory(), 100, days_ago=10)  # nothing soon
+
+    with committed():
+        assert services.expiry_notices_queue(batch=2) == 5
+    with committed():
+        assert services.expiry_notices_queue(batch=2) == 0
+
+    notices = {n.account_id: n.points for n in ExpiryNotice.objects.all()}
+    assert notices == {user.pk: 100 + i for i, user in enumerate(users)}
+    assert len(mailoutbox) == 5
