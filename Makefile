@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test test-postgres lint format bench seed browser clean help
+.PHONY: run test test-postgres lint format bench bench-loyalty seed browser clean help
 
 help:
 	@echo "make run            start the store at http://127.0.0.1:$(PORT) with demo data (Ctrl-C stops it)"
@@ -12,6 +12,7 @@ help:
 	@echo "make test-postgres  the suite again on a private PostgreSQL (needs the postgresql package)"
 	@echo "make lint           ruff"
 	@echo "make bench          web benchmark (bench/README.md)"
+	@echo "make bench-loyalty  loyalty benchmark: account pages, checkout with points, expiry job (bench/README.md)"
 
 $(BIN)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || (echo "Python 3.11 is needed: install python3.11 and try again." && exit 1)
@@ -46,6 +47,9 @@ format: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/web.py
+
+bench-loyalty: $(BIN)/.installed
+	$(BIN)/python bench/loyalty.py
 
 clean:
 	rm -rf var test-artifacts
