@@ -768,7 +768,9 @@ def step_expiry(now: str, variant: str = "services") -> dict:
     runs, sql_by_kind = [], {}
 
     enqueued = {"n": 0, "seconds": 0.0}
-    enqueue = services._enqueue_notice
+    from loyalty.services import reminders
+
+    enqueue = reminders._enqueue_notice
 
     def timed_enqueue(notice_id: int) -> None:  # both versions send each reminder's task through here
         started = time.perf_counter()
@@ -776,7 +778,7 @@ def step_expiry(now: str, variant: str = "services") -> dict:
         enqueued["n"] += 1
         enqueued["seconds"] += time.perf_counter() - started
 
-    services._enqueue_notice = timed_enqueue
+    reminders._enqueue_notice = timed_enqueue  # where the job looks it up
 
     def run(label: str, job, written_model, accounts: int) -> None:
         entries_before, uses_before = written_model.objects.count(), LotUse.objects.count()
@@ -939,9 +941,9 @@ def prototype_expiry_notices_queue(*, now, batch: int = 500) -> int:
     from django.db import transaction
     from django.db.models import Exists, Max, OuterRef
 
-    from loyalty import services
     from loyalty.models import Account, ExpiryNotice
     from loyalty.program import current
+    from loyalty.services import reminders
 
     program = current().program
     days = program.expiry_reminder_days
@@ -980,7 +982,7 @@ def prototype_expiry_notices_queue(*, now, batch: int = 500) -> int:
                 if min(e for e, _n in held) <= horizon
             )
             for notice in notices:
-                transaction.on_commit(lambda pk=notice.pk: services._enqueue_notice(pk))
+                transaction.on_commit(lambda pk=notice.pk: reminders._enqueue_notice(pk))
             queued += len(notices)
     return queued
 
