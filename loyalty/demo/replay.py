@@ -31,7 +31,7 @@ JOBS = {
     "tiers": ("refresh-loyalty-tiers", 24 * 3600),
 }
 SEND_DELAY = dt.timedelta(seconds=40)  # a reminder goes out right after it is queued
-CLAIM = dt.timedelta(minutes=5)  # loyalty.tasks.CLAIM
+CLAIM = dt.timedelta(minutes=5)  # shop.core.outbox.CLAIM
 
 
 # Events at the same moment happen in this order.
