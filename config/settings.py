@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "shop.core.csp.StoreCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -223,6 +224,25 @@ STRIPE_API_BASE = (
     )
     or None
 )
+
+# Content-Security-Policy (django-csp): every page, the admin and the API docs included, runs
+# scripts and styles only from this site's files, so an injected <script>, onclick= or
+# style= does nothing. shop.core.csp adds the origins of Stripe.js (localstripe's stand-in
+# offline, Stripe's own with real keys). docs/architecture.md, "Security headers".
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # REST API (DESIGN.md section 7).
 REST_FRAMEWORK = {

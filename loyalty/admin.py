@@ -44,7 +44,7 @@ def _points(n: int | None) -> str:
 
 def _signed(n: int) -> str:
     text = ("+" if n > 0 else "−") + _points(abs(n))
-    return format_html('<span style="color:{}">{}</span>', "#166534" if n > 0 else "#b91c1c", text)
+    return format_html('<span class="tone-{}">{}</span>', "good" if n > 0 else "bad", text)
 
 
 def _day(value) -> str:
@@ -794,7 +794,7 @@ class ExpiryNoticeAdmin(ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("sent"), ordering="sent_at")
     def sent_col(self, notice):
         if notice.sent_at is None:
-            return format_html('<strong style="color:#92400e">{}</strong>', _("not yet"))
+            return format_html('<strong class="tone-warn">{}</strong>', _("not yet"))
         return formats.date_format(timezone.localtime(notice.sent_at), "SHORT_DATETIME_FORMAT")
 
     @admin.display(description=gettext_lazy("attempts"), ordering="attempts")

@@ -209,16 +209,16 @@ class PromotionAdmin(admin.ModelAdmin):
     def status(self, p):
         now = timezone.now()
         if not p.is_active:
-            label, colour = _("Off"), "#6b7280"
+            label, tone = _("Off"), "quiet"
         elif p.starts_at > now:
-            label, colour = _("Scheduled"), "#1d4ed8"
+            label, tone = _("Scheduled"), "info"
         elif p.ends_at is not None and p.ends_at <= now:
-            label, colour = _("Ended"), "#92400e"
+            label, tone = _("Ended"), "warn"
         elif p.usage_limit is not None and p.times_used >= p.usage_limit:
-            label, colour = _("Used up"), "#b91c1c"
+            label, tone = _("Used up"), "bad"
         else:
-            label, colour = _("Running"), "#166534"
-        return format_html('<strong style="color:{}">{}</strong>', colour, label)
+            label, tone = _("Running"), "good"
+        return format_html('<strong class="tone-{}">{}</strong>', tone, label)
 
     @admin.display(description=gettext_lazy("window"), ordering="starts_at")
     def window(self, p):

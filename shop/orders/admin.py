@@ -131,16 +131,16 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_tag(self, order):
-        colours = {
-            "paid": "#166534",
-            "shipped": "#1d4ed8",
-            "delivered": "#374151",
-            "pending_payment": "#92400e",
-            "payment_failed": "#b91c1c",
-            "refunded": "#6b21a8",
+        tones = {  # colours in shop/core/static/shop/admin.css
+            "paid": "good",
+            "shipped": "info",
+            "delivered": "done",
+            "pending_payment": "warn",
+            "payment_failed": "bad",
+            "refunded": "refund",
         }
         return format_html(
-            '<strong style="color:{}">{}</strong>', colours.get(order.status, "#6b7280"), order.get_status_display()
+            '<strong class="tone-{}">{}</strong>', tones.get(order.status, "quiet"), order.get_status_display()
         )
 
     def changelist_view(self, request, extra_context=None):
