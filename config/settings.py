@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -228,11 +229,13 @@ STRIPE_API_BASE = (
 # Content-Security-Policy (django-csp): every page, the admin and the API docs included, runs
 # scripts and styles only from this site's files, so an injected <script>, onclick= or
 # style= does nothing. shop.core.csp adds the origins of Stripe.js (localstripe's stand-in
-# offline, Stripe's own with real keys). docs/architecture.md, "Security headers".
+# offline, Stripe's own with real keys). NONCE is used by one page only, the API docs,
+# whose Swagger UI settings are an inline script (templates/drf_spectacular/swagger_ui.html);
+# pages that do not ask for a nonce send none. docs/architecture.md, "Security headers".
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
-        "script-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:"],
         "connect-src": ["'self'"],
