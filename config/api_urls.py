@@ -1,4 +1,4 @@
-"""The REST API, /api/v1/ (DESIGN.md section 7): the shop's routes and the marketing apps'."""
+"""The REST API, /api/v1/ (docs/architecture.md, "The API"): the shop's routes and the marketing apps'."""
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView

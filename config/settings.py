@@ -247,7 +247,7 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-# REST API (DESIGN.md section 7).
+# REST API (docs/architecture.md, "The API").
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes "not logged in" a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -290,7 +290,7 @@ SHOP_LOW_STOCK = 5
 SHOP_LOGIN_ATTEMPTS = (env_int("SHOP_LOGIN_ATTEMPTS", 10), 15 * 60)
 # Anonymous carts untouched for this many days are deleted by a scheduled job.
 SHOP_ANONYMOUS_CART_DAYS = env_int("SHOP_ANONYMOUS_CART_DAYS", 30)
-# The pricing pipeline (DESIGN.md section 3): adjusters run in this order.
+# The pricing pipeline (docs/architecture.md, "Pricing adjusters"): adjusters run in this order.
 SHOP_PRICE_ADJUSTERS: list[str] = [
     "marketing.discounts.adjusters.DiscountAdjuster",
     "loyalty.adjusters.ReferralWelcomeAdjuster",
@@ -320,7 +320,7 @@ SHOP_SHIPPING_METHODS = {
 }
 # Unpaid orders expire (and give their stock back) after this many minutes.
 SHOP_ORDER_PAYMENT_MINUTES = env_int("SHOP_ORDER_PAYMENT_MINUTES", 60)
-# The payment seam (DESIGN.md section 5): one class, chosen here.
+# The payment seam (docs/architecture.md, "The payment gateway"): one class, chosen here.
 SHOP_PAYMENT_GATEWAY = "shop.payments.stripe_gateway.StripeGateway"
 # Absolute links in emails.
 SHOP_SITE_URL = env_str("SHOP_SITE_URL", "http://127.0.0.1:8000")

@@ -1,4 +1,4 @@
-"""Loyalty in the pricing pipeline (DESIGN.md section 3): two adjusters.
+"""Loyalty in the pricing pipeline (docs/architecture.md, "Pricing adjusters"): two adjusters.
 
 ReferralWelcomeAdjuster runs with the merchandise discounts (before shipping):
 a referred friend's first order gets the welcome discount. PointsAdjuster runs

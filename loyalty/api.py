@@ -1,4 +1,4 @@
-"""The loyalty API (DESIGN.md section 7): a member's points, history and referral code, and points on the cart.
+"""The loyalty API (docs/architecture.md, "The API"): points, history, referral code, points on the cart.
 
 Routed from config/api_urls.py. Thin: reads come from loyalty.selectors, writes go
 through loyalty.services, and business-rule errors are the services' exceptions,

@@ -1,4 +1,4 @@
-"""Loyalty follows the shop's events (DESIGN.md section 4); every receiver is idempotent."""
+"""Loyalty follows the shop's events (docs/architecture.md, "Domain signals"); every receiver is idempotent."""
 
 import logging
 

@@ -1,4 +1,4 @@
-"""Every change to points, tiers and referrals (DESIGN.md section 1: writes live here).
+"""Every change to points, tiers and referrals (docs/architecture.md, "Inside an app": writes live here).
 
 The rules that make the ledger trustworthy:
 * A balance changes only with its Account row locked (select_for_update), in the

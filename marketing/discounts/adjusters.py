@@ -1,4 +1,4 @@
-"""Discounts in the pricing pipeline (DESIGN.md section 3).
+"""Discounts in the pricing pipeline (docs/architecture.md, "Pricing adjusters").
 
 Two adjusters, because free shipping must see the shipping line while the
 merchandise discounts must come before it (the free-shipping threshold looks

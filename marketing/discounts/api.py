@@ -1,4 +1,4 @@
-"""The discounts API (DESIGN.md section 7): a code on the cart, and promotions for staff.
+"""The discounts API (docs/architecture.md, "The API"): a code on the cart, and promotions for staff.
 
 Routed from config/api_urls.py. The code endpoints answer with the priced cart,
 exactly as shop.cart.api does: the code's saving is one of its adjustment lines.

@@ -1,4 +1,4 @@
-"""The pricing pipeline (DESIGN.md section 3).
+"""The pricing pipeline (docs/architecture.md, "Pricing adjusters").
 
 A cart is priced line by line, then each adjuster named in
 settings.SHOP_PRICE_ADJUSTERS, in order, may add adjustment lines: discounts

@@ -1,4 +1,4 @@
-"""Turning a cart into an order (DESIGN.md section 5, step 1).
+"""Turning a cart into an order (docs/architecture.md, "Checkout and payment", step 1).
 
 One transaction: lock the cart, take the stock with guarded conditional
 updates in product-id order, price the cart, write the order with snapshots of

@@ -1,4 +1,4 @@
-"""The one seam between orders and payments (DESIGN.md section 5).
+"""The one seam between orders and payments (docs/architecture.md, "The payment gateway").
 
 settings.SHOP_PAYMENT_GATEWAY names the gateway class, as SESSION_ENGINE names
 the session backend; orders never import a provider. Another provider is one

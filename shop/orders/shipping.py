@@ -1,6 +1,6 @@
 """Shipping: flat rates per method from settings, standard free above a threshold.
 
-A pricing-pipeline adjuster (DESIGN.md section 3); it runs after the discounts,
+A pricing-pipeline adjuster (docs/architecture.md, "Pricing adjusters"); it runs after the discounts,
 so the free-shipping threshold applies to what the customer actually pays for
 the merchandise.
 """
