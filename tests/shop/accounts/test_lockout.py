@@ -169,6 +169,7 @@ def test_a_token_login_forgets_the_accounts_failures_too(owner, password):
 
 
 def test_an_overlong_email_is_counted_not_a_server_error(owner):
+    # Longer than the attempt record's username column: bites on PostgreSQL, which enforces it.
     email = "a" * 64 + "@" + ("b" * 60 + ".") * 4 + "org"
 
     assert attempt("api", email, "x").status_code in (400, 429)
