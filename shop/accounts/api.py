@@ -92,8 +92,9 @@ class TokenView(APIView):
     def post(self, request):
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)
-        email = data.validated_data["email"]
-        user = authenticate(request=request, email=email, password=data.validated_data["password"])
+        credentials = {"email": data.validated_data["email"], "password": data.validated_data["password"]}
+        # The request goes along so that the lockout (django-axes) counts this door too.
+        user = authenticate(request=request, **credentials)
         if user is None:
             if lockout.is_locked_out(request):
                 raise lockout.LoginLocked(lockout.lockout_message())
