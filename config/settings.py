@@ -6,8 +6,10 @@ DJANGO_DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL, the Stripe
 keys and the email server (see docs/deploy.md).
 """
 
+import ipaddress
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -44,6 +46,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "shop.core",
     "shop.accounts",
     "shop.catalog",
@@ -65,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a login that django-axes locked into a 429 (shop/accounts/lockout.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -123,7 +128,11 @@ else:
     }
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked login before any password is checked (django-axes).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -260,9 +269,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "shop.core.api.exception_handler",
+    # Throttles key on the store's client address (shop/core/ratelimit.py throttle classes);
+    # 0 makes any plain DRF throttle use REMOTE_ADDR rather than a header the client sets.
+    "NUM_PROXIES": 0,
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("THROTTLE_AUTH", "10/minute"),
-        "register": env_str("THROTTLE_REGISTER", "20/hour"),
     },
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -286,8 +297,41 @@ SHOP_PAGE_SIZE = 24
 # write makes them out of date at once (shop/catalog/cache.py).
 SHOP_PAGE_CACHE_SECONDS = env_int("SHOP_PAGE_CACHE_SECONDS", 300)
 SHOP_LOW_STOCK = 5
-# Rate limits for guessable things: attempts per window, per client.
-SHOP_LOGIN_ATTEMPTS = (env_int("SHOP_LOGIN_ATTEMPTS", 10), 15 * 60)
+# Who the client is, for every limit below (docs/deploy.md, "Behind a proxy"): the proxies
+# between the internet and the app, outermost first, one entry per hop, each an IP or a CIDR
+# network, e.g. "127.0.0.1" for one nginx on the same machine. Empty: the connection's address
+# (REMOTE_ADDR) is the client and X-Forwarded-For is ignored.
+SHOP_TRUSTED_PROXIES = env_list("SHOP_TRUSTED_PROXIES", [])
+for _proxy in SHOP_TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"SHOP_TRUSTED_PROXIES: {_proxy!r} is not an IP address or a CIDR network."
+        ) from None
+# One login lockout (django-axes) for the storefront, /admin/login/ and the API token:
+# SHOP_LOGIN_ATTEMPTS failures for one account, or from one client, lock it for
+# SHOP_LOGIN_LOCKOUT_MINUTES; staff unlock in the admin (shop/accounts/lockout.py).
+AXES_FAILURE_LIMIT = env_int("SHOP_LOGIN_ATTEMPTS", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SHOP_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "shop.core.ratelimit.client_ip"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "shop.accounts.lockout.username_from"
+AXES_LOCKOUT_CALLABLE = "shop.accounts.lockout.lockout_response"
+AXES_HANDLER = "shop.accounts.lockout.LockoutHandler"
+AXES_RESET_ON_SUCCESS = True
+# A locked login stays locked for the cool-off from the last counted failure; tries made
+# while locked do not push the end further (the message can say when it ends).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are not logged, failures are counted
+AXES_ENABLE_ADMIN = False  # shop/accounts/admin.py registers failed attempts with an unlock action
+AXES_VERBOSE = False
+# Sign-ups (page and API together) per client, and password-reset requests per client and
+# per email address (so one inbox cannot be flooded), each per hour.
+SHOP_REGISTRATIONS_PER_CLIENT = (env_int("SHOP_REGISTRATIONS_PER_HOUR", 20), 3600)
+SHOP_PASSWORD_RESETS_PER_CLIENT = (env_int("SHOP_PASSWORD_RESETS_PER_HOUR", 10), 3600)
+SHOP_PASSWORD_RESETS_PER_EMAIL = (env_int("SHOP_PASSWORD_RESETS_PER_EMAIL_PER_HOUR", 3), 3600)
 # Anonymous carts untouched for this many days are deleted by a scheduled job.
 SHOP_ANONYMOUS_CART_DAYS = env_int("SHOP_ANONYMOUS_CART_DAYS", 30)
 # The pricing pipeline (docs/architecture.md, "Pricing adjusters"): adjusters run in this order.

@@ -1,8 +1,16 @@
+from axes.admin import AccessAttemptAdmin as BaseAccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
+from shop.accounts import services
+from shop.accounts.forms import AdminLoginForm
 from shop.accounts.models import Address, Profile, User
+
+# The admin's login door shares the store's lockout and says so when it is locked.
+admin.site.login_form = AdminLoginForm
 
 
 class ProfileInline(admin.StackedInline):
@@ -39,6 +47,12 @@ class UserAdmin(BaseUserAdmin):
         (_("Dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    actions = ["unlock_login"]
+
+    @admin.action(description=_("Unlock login (forget failed attempts)"), permissions=["change"])
+    def unlock_login(self, request, queryset):
+        removed = sum(services.login_lockout_reset(email=user.email) for user in queryset)
+        self.message_user(request, _unlocked_message(removed))
 
     @admin.display(description=_("city"), ordering="profile__city")
     def city(self, user):
@@ -51,3 +65,27 @@ class UserAdmin(BaseUserAdmin):
     @admin.display(description=_("marketing emails"), boolean=True, ordering="profile__marketing_consent")
     def consent(self, user):
         return getattr(getattr(user, "profile", None), "marketing_consent", False)
+
+
+def _unlocked_message(removed: int) -> str:
+    return ngettext(
+        "Unlocked: %(count)d failed-login record removed.",
+        "Unlocked: %(count)d failed-login records removed.",
+        removed,
+    ) % {"count": removed}
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(BaseAccessAttemptAdmin):
+    """Failed logins per account and client (django-axes); deleting them unlocks.
+
+    Find a customer by email or a client by address; "Unlock" removes the selected records.
+    """
+
+    list_display = ["username", "ip_address", "failures_since_start", "status", "attempt_time", "path_info"]
+    search_fields = ["username", "ip_address"]
+    actions = ["unlock", "cleanup_expired_attempts"]
+
+    @admin.action(description=_("Unlock: forget these failed attempts"), permissions=["delete"])
+    def unlock(self, request, queryset):
+        self.message_user(request, _unlocked_message(services.login_attempts_delete(attempts=queryset)))

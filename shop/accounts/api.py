@@ -5,12 +5,12 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from shop.accounts import services
+from shop.accounts import limits, lockout, services
 from shop.accounts.countries import country_codes
 from shop.accounts.models import Address, Gender, User
+from shop.core.ratelimit import ScopedRateThrottle
 
 
 def _validate_country(value):
@@ -78,7 +78,11 @@ def _token_for(user: User) -> str:
 
 
 class TokenView(APIView):
-    """Exchange an email and password for an API token; DELETE revokes it."""
+    """Exchange an email and password for an API token; DELETE revokes it.
+
+    Failed logins count towards the store's one lockout (shop/accounts/lockout.py): a
+    login locked here is locked on the storefront and in the admin, and the other way round.
+    """
 
     permission_classes = [permissions.AllowAny]
     throttle_classes = [ScopedRateThrottle]
@@ -88,9 +92,15 @@ class TokenView(APIView):
     def post(self, request):
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = authenticate(request, email=data.validated_data["email"], password=data.validated_data["password"])
+        credentials = {"email": data.validated_data["email"], "password": data.validated_data["password"]}
+        # The request goes along so that the lockout (django-axes) counts this door too.
+        user = authenticate(request=request, **credentials)
         if user is None:
+            if lockout.is_locked_out(request):
+                raise lockout.LoginLocked(lockout.lockout_message())
             return Response({"detail": _("Email or password is incorrect."), "code": "invalid_credentials"}, status=400)
+        # A token login is a login: the account's failed attempts are forgotten, as on the web.
+        services.login_lockout_reset(email=user.email)
         from shop.cart.services import cart_merge_from_token
 
         cart_merge_from_token(user=user, token=request.headers.get("X-Cart-Token"))
@@ -108,12 +118,13 @@ class TokenView(APIView):
 
 
 class RegisterView(APIView):
+    """Create a customer; sign-ups per client are limited together with the storefront's (shop/accounts/limits.py)."""
+
     permission_classes = [permissions.AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "register"
 
     @extend_schema(request=RegisterInput, responses={201: TokenOutput})
     def post(self, request):
+        limits.registration_attempt(request)
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:

@@ -1,14 +1,43 @@
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from shop.accounts import lockout
 from shop.accounts.countries import country_choices
 from shop.accounts.models import Address, Gender, Profile, User
 from shop.core.forms import NoColonLabels
 
 
-class EmailLoginForm(NoColonLabels, AuthenticationForm):
+class LockoutFormMixin:
+    """Says the login is locked, rather than "wrong password", once axes has locked it.
+
+    Axes refuses a locked login in authenticate() (AxesStandaloneBackend), which the form
+    sees as a failed one; the request carries the reason.
+    """
+
+    lockout_for_staff = False
+
+    def clean(self):
+        try:
+            return super().clean()
+        except ValidationError:
+            if not lockout.is_locked_out(self.request):
+                raise
+            lockout.mark_explained(self.request)
+            raise ValidationError(lockout.lockout_message(staff=self.lockout_for_staff), code="locked_out") from None
+
+    def is_locked_out(self) -> bool:
+        return self.has_error("__all__", code="locked_out")
+
+
+class AdminLoginForm(LockoutFormMixin, AdminAuthenticationForm):
+    lockout_for_staff = True
+
+
+class EmailLoginForm(LockoutFormMixin, NoColonLabels, AuthenticationForm):
     username = forms.EmailField(
         label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )

@@ -1,3 +1,4 @@
+from axes.models import AccessAttempt
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -104,3 +105,19 @@ def _own_address(user: User, address_id: int) -> Address:
         return Address.objects.get(user=user, pk=address_id)
     except (Address.DoesNotExist, ValueError, TypeError, ValidationError):
         raise NotFound(_("Address not found.")) from None
+
+
+def login_lockout_reset(*, email: str) -> int:
+    """Forget an account's failed logins, so it is no longer locked (shop/accounts/lockout.py).
+
+    Called on a successful login, a completed password reset (the emailed link proves the
+    inbox is theirs) and by staff. Failures from the same clients at other accounts stay
+    counted. Returns how many attempt records were removed.
+    """
+    return login_attempts_delete(attempts=AccessAttempt.objects.filter(username=User.objects.normalize_email(email)))
+
+
+def login_attempts_delete(*, attempts) -> int:
+    """Remove failed-login records (staff unlocking an account or a client address in the admin)."""
+    _total, per_model = attempts.delete()
+    return per_model.get(AccessAttempt._meta.label, 0)

@@ -11,42 +11,35 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from shop.accounts import services
+from shop.accounts import limits, services
 from shop.accounts.forms import AddressForm, EmailLoginForm, ProfileForm, RegisterForm
-from shop.core import ratelimit
-from shop.core.errors import ShopError
+from shop.core.errors import RateLimited, ShopError
 from shop.core.forms import NoColonLabels
 
 
 class LoginView(auth_views.LoginView):
-    """Email login, limited per client address and per email so passwords cannot be guessed."""
+    """Email login; guessing is stopped by the store's one lockout policy (shop/accounts/lockout.py)."""
 
     form_class = EmailLoginForm
     template_name = "account/login.html"
     redirect_authenticated_user = True
 
-    def post(self, request, *args, **kwargs):
-        limit, period = settings.SHOP_LOGIN_ATTEMPTS
-        keys = [f"login:ip:{ratelimit.client_ip(request)}"]
-        email = request.POST.get("username", "").strip().lower()
-        if email:
-            keys.append(f"login:email:{email}")
-        if any(ratelimit.is_limited(key, limit=limit) for key in keys):
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, _("Too many failed attempts. Wait 15 minutes, or reset your password."))
-            return self.render_to_response(self.get_context_data(form=form), status=429)
-        response = super().post(request, *args, **kwargs)
-        if not request.user.is_authenticated:
-            for key in keys:
-                ratelimit.record_attempt(key, period=period)
-        return response
+    def form_invalid(self, form):
+        status = 429 if form.is_locked_out() else 200
+        return self.render_to_response(self.get_context_data(form=form), status=status)
 
 
 def register(request):
     if request.user.is_authenticated:
         return redirect("accounts:profile")
     form = RegisterForm(request.POST or None)
+    if request.method == "POST":
+        try:
+            limits.registration_attempt(request)
+        except RateLimited as exc:
+            form.errors.clear()  # the limit is the answer, whatever was typed
+            form.add_error(None, exc.message)
+            return render(request, "account/register.html", {"form": form}, status=exc.status_code)
     if request.method == "POST" and form.is_valid():
         try:
             user = services.customer_register(**form.cleaned_data)
@@ -120,19 +113,39 @@ class SetPasswordForm(NoColonLabels, auth_forms.SetPasswordForm):
     pass
 
 
-password_reset = auth_views.PasswordResetView.as_view(
-    form_class=PasswordResetForm,
-    template_name="account/password_reset.html",
-    email_template_name="account/email/password_reset.txt",
-    subject_template_name="account/email/password_reset_subject.txt",
-    success_url=reverse_lazy("accounts:password_reset_done"),
-)
+class PasswordResetView(auth_views.PasswordResetView):
+    """Sends the reset link, at most a few times per hour per address and per client (shop/accounts/limits.py)."""
+
+    form_class = PasswordResetForm
+    template_name = "account/password_reset.html"
+    email_template_name = "account/email/password_reset.txt"
+    subject_template_name = "account/email/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_valid(self, form):
+        try:
+            limits.password_reset_attempt(self.request, email=form.cleaned_data["email"])
+        except RateLimited as exc:
+            form.add_error(None, exc.message)
+            return self.render_to_response(self.get_context_data(form=form), status=exc.status_code)
+        return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = SetPasswordForm
+    template_name = "account/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        # The emailed link proves the inbox is theirs: a lockout on the account ends here.
+        services.login_lockout_reset(email=form.user.email)
+        return response
+
+
+password_reset = PasswordResetView.as_view()
 password_reset_done = auth_views.PasswordResetDoneView.as_view(template_name="account/password_reset_done.html")
-password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
-    form_class=SetPasswordForm,
-    template_name="account/password_reset_confirm.html",
-    success_url=reverse_lazy("accounts:password_reset_complete"),
-)
+password_reset_confirm = PasswordResetConfirmView.as_view()
 password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
     template_name="account/password_reset_complete.html"
 )

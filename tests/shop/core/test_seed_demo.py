@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 from django.db.models import Count, F, Max
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 
 from shop.accounts.models import Address, Profile, User
 from shop.catalog.demo import customer_tastes, leaf_slugs
@@ -66,8 +66,9 @@ def test_it_creates_500_customers_with_profiles(seeded):
 
 
 def test_it_creates_the_known_accounts(seeded):
-    admin = authenticate(username="admin@example.com", password="admin")
-    shopper = authenticate(username="shopper@example.com", password="shopper")
+    # Every authenticate() passes the request: the login lockout (django-axes) needs it.
+    admin = authenticate(RequestFactory().post("/"), username="admin@example.com", password="admin")
+    shopper = authenticate(RequestFactory().post("/"), username="shopper@example.com", password="shopper")
 
     assert admin is not None and admin.is_staff and admin.is_superuser
     assert shopper is not None and not shopper.is_staff
