@@ -22,6 +22,7 @@ pytestmark = pytest.mark.django_db
 
 # Exactly $100.00 in cents; the same amounts summed as doubles fall short of it.
 TOTALS = [D("4.02")] * 20 + [D("19.60")]
+ZERO = D("0.00")
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +32,7 @@ def bronze():
     forget()
 
 
-def paid_order(user, total, *, refunded=D("0.00")) -> Order:
+def paid_order(user, total, *, refunded=ZERO) -> Order:
     now = timezone.now()
     return Order.objects.create(
         user=user,
