@@ -81,4 +81,4 @@ def test_the_cart_page_offers_at_most_the_share_and_use_the_most_i_can_takes_it(
 
     assert CartPoints.objects.get(cart__user=customer).points == 1597
     page = response.content.decode()
-    assert "1,597 points</strong>: <span class=\"nowrap\">−$15.97</span>" in page
+    assert '1,597 points</strong>: <span class="nowrap">−$15.97</span>' in page
