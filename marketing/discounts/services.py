@@ -83,6 +83,30 @@ def cart_code_remove(*, cart) -> None:
         CartCode.objects.filter(cart=cart).delete()
 
 
+def cart_code_merge(*, source, target, customer) -> list[str]:
+    """At login, the code on the guest's cart moves to the customer's cart if it applies to them there
+    (it replaces any code the customer had put on before: it is their latest choice). If it does not,
+    it is dropped and the returned note says why. Called inside the merge, before the guest cart goes."""
+    from shop.cart.pricing import price_cart
+
+    code, before = cart_code(source), cart_code(target)
+    if code is None or code == before:
+        return []
+    verdict = code_verdict(code=code, priced=price_cart(target, customer=customer), customer=customer)
+    if not verdict.ok:
+        return [
+            _("The code %(code)s you entered before logging in was taken off: %(reason)s")
+            % {"code": code.code, "reason": verdict.message}
+        ]
+    CartCode.objects.update_or_create(cart=target, defaults={"code": code})
+    if before is None:
+        return []
+    return [
+        _("Your cart now has the code %(code)s you entered before logging in, instead of %(old)s.")
+        % {"code": code.code, "old": before.code}
+    ]
+
+
 def redemptions_claim(*, order, adjustments, customer, cart) -> list[Redemption]:
     """At checkout, inside its transaction: claim each promotion and code used, or veto the order.
 
