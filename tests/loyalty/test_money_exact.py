@@ -83,3 +83,16 @@ def test_a_member_who_spent_exactly_the_threshold_is_in_the_tier_and_the_points_
     page = client.get(reverse("loyalty:points")).content.decode()
     assert "Your tier: <strong>Bronze</strong>" in page
     assert "more to reach Bronze" not in page
+
+
+def test_the_api_shows_the_tier_reached_and_the_exact_spend(api_as):
+    user = UserFactory()
+    Account.objects.create(user=user)
+    for total in TOTALS:
+        paid_order(user, total)
+    services.tiers_reassign_all()
+
+    body = api_as(user).get("/api/v1/loyalty/").json()
+
+    assert (body["tier"]["name"], body["spend"]) == ("Bronze", "100.00")
+    assert body["next_tier"]["name"] == "Silver" and body["next_tier"]["spend_needed"] == "150.00"
