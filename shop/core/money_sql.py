@@ -6,7 +6,9 @@ and a member at exactly a tier's threshold stays below it. PostgreSQL is exact.
 Sum whole minor units (cents) instead: each stored amount is the double nearest
 its decimal value (at most 12 digits, far inside a double's 15), so rounding
 amount x 100 to an integer recovers it exactly, and integers add exactly on
-both databases. The result comes back as a Decimal in the currency's minor unit.
+both databases (a product such as stock x price is exact too while it stays
+under 2^53 cents, about 90 trillion). The result comes back as a Decimal in the
+currency's minor unit.
 
 Use it for every money aggregate (totals, revenue, discounts given, stock value);
 amounts of one row read through the ORM are already exact (Django rounds each
