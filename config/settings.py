@@ -219,6 +219,8 @@ CELERY_BEAT_SCHEDULE = {
     "send-pending-points-reminders": {"task": "loyalty.tasks.send_pending_expiry_notices", "schedule": 600},
     "birthday-points": {"task": "loyalty.tasks.birthday_points", "schedule": 6 * 3600},
     "refresh-loyalty-tiers": {"task": "loyalty.tasks.refresh_tiers", "schedule": 24 * 3600},
+    # Closed orders whose discount-code release never ran give their codes back.
+    "release-missed-discount-codes": {"task": "marketing.discounts.tasks.release_missed_codes", "schedule": 600},
 }
 
 # Stripe: localstripe on loopback unless real keys are given.

@@ -42,10 +42,8 @@ def usable_points(priced: PricedCart, *, chosen: int, available: int) -> tuple[i
     never a fraction of a minor unit (the points used are the fewest that pay the amount).
     """
     rules = current()
-    left = sum(priced.left_to_pay().values(), Decimal(0))
-    cap = quantize(left * rules.program.max_redeem_percent / 100, priced.currency)
-    cap_money = Money(cap, priced.currency)
-    value = min(rules.points_value(min(chosen, available), priced.currency), cap_money)
+    cap = rules.points_cap(sum(priced.left_to_pay().values(), Decimal(0)), priced.currency)
+    value = min(rules.points_value(min(chosen, available), priced.currency), cap)
     if value.amount <= 0:
         return 0, Money.zero(priced.currency)
     return rules.points_for(value), value

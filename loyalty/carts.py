@@ -15,7 +15,7 @@ from loyalty import adjusters, selectors
 from loyalty.models import Tier
 from loyalty.program import Rules, current, grouped
 from shop.cart.pricing import AdjustmentKind, PricedCart
-from shop.core.money import Money, quantize
+from shop.core.money import Money
 
 
 @dataclass(frozen=True)
@@ -49,8 +49,7 @@ def _before_points(priced: PricedCart) -> PricedCart:
 
 def points_cap(priced: PricedCart, rules: Rules) -> Money:
     """The most that points can pay on this cart (the program's share of the merchandise left to pay)."""
-    left = sum(_before_points(priced).left_to_pay().values(), Decimal(0))
-    return Money(quantize(left * rules.program.max_redeem_percent / 100, priced.currency), priced.currency)
+    return rules.points_cap(sum(_before_points(priced).left_to_pay().values(), Decimal(0)), priced.currency)
 
 
 def most_points(priced: PricedCart, *, available: int) -> int:

@@ -46,6 +46,16 @@ class Rules:
         value = (Decimal(points) / Decimal(self.program.redeem_rate)).quantize(exponent, rounding=ROUND_DOWN)
         return Money(value, currency)
 
+    def points_cap(self, left_to_pay: Decimal, currency: str) -> Money:
+        """The most points may pay: the program's share of the merchandise left to pay, rounded down.
+
+        "At most 50%" of $31.95 is $15.975: points pay $15.97, never $15.98, so what they pay
+        never exceeds the share stated.
+        """
+        exponent = Decimal(1).scaleb(-decimal_places(currency))
+        share = left_to_pay * self.program.max_redeem_percent / 100
+        return Money(max(share, Decimal(0)).quantize(exponent, rounding=ROUND_DOWN), currency)
+
     def points_for(self, amount: Money) -> int:
         """The fewest points that pay `amount` exactly (amount in minor units times the rate, rounded up)."""
         exact = amount.amount * self.program.redeem_rate

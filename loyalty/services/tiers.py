@@ -5,25 +5,31 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from django.utils import timezone
 
 from loyalty.models import Account, TierChange
 from loyalty.program import Rules, current
+from shop.core.money_sql import from_minor_units, minor_units_sum
 from shop.orders.models import PAID_STATES, Order, OrderStatus
 
 SPEND_STATES = (*PAID_STATES, OrderStatus.REFUNDED)
 
 
 def spend_in_window(*, user_id: int, rules: Rules, now) -> Decimal:
-    """What the customer paid (net of refunds) over the tier window. Points they spent do not count down."""
+    """What the customer paid (net of refunds) over the tier window. Points they spent do not count down.
+
+    Summed in cents (exact on SQLite too): it is compared with the tiers' thresholds, where
+    99.9999999999999 instead of 100.00 keeps a member out of the tier they reached.
+    """
     since = now - dt.timedelta(days=rules.program.tier_window_days)
+    currency = settings.SHOP_CURRENCY
     row = Order.objects.filter(user_id=user_id, status__in=SPEND_STATES, paid_at__gte=since).aggregate(
-        paid=Coalesce(Sum(F("total") - F("amount_refunded")), Decimal(0))
+        cents=minor_units_sum(F("total") - F("amount_refunded"), currency=currency)
     )
-    return row["paid"]
+    return from_minor_units(row["cents"], currency)
 
 
 def tier_refresh(*, account: Account, rules: Rules | None = None, now=None) -> TierChange | None:

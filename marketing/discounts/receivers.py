@@ -1,16 +1,34 @@
+import logging
+
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
+from marketing.discounts import services, tasks
 from marketing.discounts.models import Promotion
-from marketing.discounts.services import redemptions_release
+from shop.cart.signals import cart_merged
 from shop.catalog import cache as catalog_cache
 from shop.orders.signals import order_cancelled
+
+log = logging.getLogger(__name__)
 
 
 @receiver(order_cancelled, dispatch_uid="discounts_release_on_cancel")
 def release_codes(sender, order_id, **kwargs):
-    """Expired or cancelled before completing: the code and its use come back (a refund keeps them used)."""
-    redemptions_release(order_id=order_id)
+    """Expired or cancelled before completing: the code and its use come back (a refund keeps them used).
+
+    In the background with retries, so a failure here never fails the cancellation or the
+    expiry job; if the task cannot even be queued, the sweep (tasks.release_missed_codes) does it.
+    """
+    try:
+        tasks.release_order_codes.delay(order_id=order_id)
+    except Exception:
+        log.warning("Could not queue the code release of order %s; the sweep will catch up.", order_id, exc_info=True)
+
+
+@receiver(cart_merged, dispatch_uid="discounts_keep_code_on_merge")
+def keep_code(sender, source, target, user, **kwargs) -> list[str]:
+    """A guest who entered a code and then logs in keeps it (or is told why not)."""
+    return services.cart_code_merge(source=source, target=target, customer=user)
 
 
 @receiver(post_save, sender=Promotion, dispatch_uid="discounts_promotion_saved")

@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from marketing.discounts.models import DiscountCode, Promotion, Redemption
 from shop.core.money import Money, quantize
+from shop.core.money_sql import from_minor_units, minor_units_sum
 from shop.orders.models import PAID_STATES, Order
 
 ZERO = Decimal("0.00")
@@ -48,13 +49,14 @@ class PromotionStats:
         return ((self.aov_with / self.aov_without - 1) * 100).quantize(Decimal("0.1"))
 
 
-def _average(total: Decimal | None, count: int, currency: str) -> Decimal | None:
-    return quantize(total / count, currency) if count and total is not None else None
+def _average(total: Decimal, count: int, currency: str) -> Decimal | None:
+    return quantize(total / count, currency) if count else None
 
 
-def _sum(value: Decimal | None, currency: str) -> Decimal:
-    # SQLite sums decimals as floats-in-Decimal-clothing (720, 882.860000000000): round once, here.
-    return quantize(Decimal(value or 0), currency)
+def _money_sum(field: str, currency: str, **extra):
+    # Summed in cents: SQLite adds decimals as doubles (19 x 4.02 + 3.32 = 79.6999999999999), and an
+    # average of such a sum can fall on the wrong side of a half cent ($3.98 instead of $3.99).
+    return minor_units_sum(field, currency=currency, **extra)
 
 
 def promotion_stats(promotion: Promotion, *, now: dt.datetime | None = None) -> PromotionStats:
@@ -65,37 +67,43 @@ def promotion_stats(promotion: Promotion, *, now: dt.datetime | None = None) -> 
     paid = Q(order__status__in=PAID_STATES)
     totals = active.aggregate(
         n=Count("id"),
-        discount=Sum("amount"),
+        discount=_money_sum("amount", currency),
         paid_orders=Count("id", filter=paid),
-        revenue=Sum("order__total", filter=paid),
+        revenue=_money_sum("order__total", currency, filter=paid),
     )
     end = min(promotion.ends_at or now, now)
     without = (
         Order.objects.filter(status__in=PAID_STATES, placed_at__gte=promotion.starts_at, placed_at__lt=end)
         .exclude(pk__in=active.values("order_id"))
-        .aggregate(n=Count("id"), revenue=Sum("total"))
+        .aggregate(n=Count("id"), revenue=_money_sum("total", currency))
     )
     months = (
         active.annotate(month=TruncMonth("order__placed_at"))
         .values("month")
-        .annotate(n=Count("id"), discount=Sum("amount"), revenue=Sum("order__total", filter=paid))
+        .annotate(
+            n=Count("id"),
+            discount=_money_sum("amount", currency),
+            revenue=_money_sum("order__total", currency, filter=paid),
+        )
         .order_by("month")
     )
+    revenue = from_minor_units(totals["revenue"], currency)
+    revenue_without = from_minor_units(without["revenue"], currency)
     return PromotionStats(
         redemptions=totals["n"],
-        discount=_sum(totals["discount"], currency),
+        discount=from_minor_units(totals["discount"], currency),
         paid_orders=totals["paid_orders"],
-        revenue=_sum(totals["revenue"], currency),
-        aov_with=_average(totals["revenue"], totals["paid_orders"], currency),
+        revenue=revenue,
+        aov_with=_average(revenue, totals["paid_orders"], currency),
         orders_without=without["n"],
-        aov_without=_average(without["revenue"], without["n"], currency),
+        aov_without=_average(revenue_without, without["n"], currency),
         period=(promotion.starts_at, end),
         months=[
             MonthStats(
                 month=timezone.localtime(row["month"]).date() if timezone.is_aware(row["month"]) else row["month"],
                 redemptions=row["n"],
-                discount=_sum(row["discount"], currency),
-                revenue=_sum(row["revenue"], currency),
+                discount=from_minor_units(row["discount"], currency),
+                revenue=from_minor_units(row["revenue"], currency),
             )
             for row in months
         ],
@@ -110,10 +118,11 @@ def promotions_summary(promotions: QuerySet[Promotion], *, now: dt.datetime | No
         n=Count("id", distinct=True),
         running=Count("id", distinct=True, filter=running_q(now)),
     )
+    currency = settings.SHOP_CURRENCY
     used = Redemption.objects.filter(promotion__in=promotions.values("pk"), status=Redemption.Status.ACTIVE).aggregate(
-        n=Count("id"), discount=Sum("amount")
+        n=Count("id"), discount=_money_sum("amount", currency)
     )
-    return {**counts, "redemptions": used["n"], "discount": _sum(used["discount"], settings.SHOP_CURRENCY)}
+    return {**counts, "redemptions": used["n"], "discount": from_minor_units(used["discount"], currency)}
 
 
 def running_q(now: dt.datetime) -> Q:

@@ -14,6 +14,7 @@ from marketing.discounts.models import CartCode, CodeBatch, DiscountCode, Promot
 from marketing.discounts.models import random_code as new_code
 from shop.core import ratelimit
 from shop.core.errors import Conflict, NotFound, RateLimited, ShopError
+from shop.orders.models import OrderStatus
 
 
 class CodeNotApplicable(ShopError):
@@ -82,6 +83,30 @@ def cart_code_remove(*, cart) -> None:
         CartCode.objects.filter(cart=cart).delete()
 
 
+def cart_code_merge(*, source, target, customer) -> list[str]:
+    """At login, the code on the guest's cart moves to the customer's cart if it applies to them there
+    (it replaces any code the customer had put on before: it is their latest choice). If it does not,
+    it is dropped and the returned note says why. Called inside the merge, before the guest cart goes."""
+    from shop.cart.pricing import price_cart
+
+    code, before = cart_code(source), cart_code(target)
+    if code is None or code == before:
+        return []
+    verdict = code_verdict(code=code, priced=price_cart(target, customer=customer), customer=customer)
+    if not verdict.ok:
+        return [
+            _("The code %(code)s you entered before logging in was taken off: %(reason)s")
+            % {"code": code.code, "reason": verdict.message}
+        ]
+    CartCode.objects.update_or_create(cart=target, defaults={"code": code})
+    if before is None:
+        return []
+    return [
+        _("Your cart now has the code %(code)s you entered before logging in, instead of %(old)s.")
+        % {"code": code.code, "old": before.code}
+    ]
+
+
 def redemptions_claim(*, order, adjustments, customer, cart) -> list[Redemption]:
     """At checkout, inside its transaction: claim each promotion and code used, or veto the order.
 
@@ -131,19 +156,24 @@ def redemptions_claim(*, order, adjustments, customer, cart) -> list[Redemption]
     return redemptions
 
 
-def redemptions_release(*, order_id: int) -> int:
-    """The order never completed (expired, cancelled): its codes and uses come back. Safe to repeat.
+def redemptions_release(*, order_id: int, now=None) -> int:
+    """The order never completed (expired, cancelled): its codes and uses come back, once. Safe to repeat.
 
-    A refund does not call this: a refunded order did use its code.
+    The receiver of order_cancelled and the sweep (redemptions_release_missed) may run at
+    the same time: each redemption is claimed with a conditional update (active -> released),
+    and only the caller that moved it gives the uses back. A refund does not call this: a
+    refunded order did use its code.
     """
+    now = now or timezone.now()
     released = 0
-    with transaction.atomic():
-        for redemption in Redemption.objects.select_for_update().filter(
-            order_id=order_id, status=Redemption.Status.ACTIVE
-        ):
-            redemption.status = Redemption.Status.RELEASED
-            redemption.released_at = timezone.now()
-            redemption.save(update_fields=["status", "released_at"])
+    active = Redemption.objects.filter(order_id=order_id, status=Redemption.Status.ACTIVE)
+    for redemption in active.only("pk", "promotion_id", "code_id"):
+        with transaction.atomic():
+            claimed = Redemption.objects.filter(pk=redemption.pk, status=Redemption.Status.ACTIVE).update(
+                status=Redemption.Status.RELEASED, released_at=now
+            )
+            if claimed != 1:
+                continue  # released meanwhile by the other path
             Promotion.objects.filter(pk=redemption.promotion_id, times_used__gt=0).update(
                 times_used=F("times_used") - 1
             )
@@ -153,6 +183,20 @@ def redemptions_release(*, order_id: int) -> int:
                 )
             released += 1
     return released
+
+
+def redemptions_release_missed(*, limit: int = 500, now=None) -> int:
+    """Sweep: orders that expired or were cancelled but still hold their codes (the release task
+    never ran: the broker or the worker was down) give them back now. Returns the uses released."""
+    order_ids = (
+        Redemption.objects.filter(
+            status=Redemption.Status.ACTIVE, order__status__in=(OrderStatus.EXPIRED, OrderStatus.CANCELLED)
+        )
+        .order_by("order_id")
+        .values_list("order_id", flat=True)
+        .distinct()[:limit]
+    )
+    return sum(redemptions_release(order_id=order_id, now=now) for order_id in list(order_ids))
 
 
 def batch_create(*, promotion: Promotion, count: int, prefix: str = "", length: int = 8, actor=None) -> CodeBatch:

@@ -28,6 +28,13 @@ class TokenOutput(serializers.Serializer):
     token = serializers.CharField()
 
 
+class LoginOutput(TokenOutput):
+    cart_notes = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What changed when the X-Cart-Token cart joined the customer's cart (e.g. a code that was dropped).",
+    )
+
+
 class RegisterInput(serializers.Serializer):
     email = serializers.EmailField()
     password = serializers.CharField(trim_whitespace=False, write_only=True)
@@ -88,7 +95,7 @@ class TokenView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
 
-    @extend_schema(request=TokenInput, responses={200: TokenOutput})
+    @extend_schema(request=TokenInput, responses={200: LoginOutput})
     def post(self, request):
         data = TokenInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -103,8 +110,8 @@ class TokenView(APIView):
         services.login_lockout_reset(email=user.email)
         from shop.cart.services import cart_merge_from_token
 
-        cart_merge_from_token(user=user, token=request.headers.get("X-Cart-Token"))
-        return Response({"token": _token_for(user)})
+        notes = cart_merge_from_token(user=user, token=request.headers.get("X-Cart-Token"))
+        return Response({"token": _token_for(user), "cart_notes": notes})
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request):

@@ -1,3 +1,4 @@
+import logging
 import uuid
 
 from django.db import transaction
@@ -7,11 +8,13 @@ from django.utils.translation import ngettext
 
 from shop.cart.models import Cart, CartLine
 from shop.cart.selectors import SESSION_KEY
-from shop.cart.signals import cart_changed
+from shop.cart.signals import cart_changed, cart_merged
 from shop.catalog.models import Product
 from shop.core.errors import InsufficientStock, NotFound, ProductUnavailable, ShopError
 
 MAX_LINE_QUANTITY = 999
+
+log = logging.getLogger(__name__)
 
 
 def cart_get_or_create(*, request) -> Cart:
@@ -111,7 +114,8 @@ def _own_line(cart: Cart, line_id, *, lock=False) -> CartLine:
 def cart_merge(*, source: Cart, user) -> list[str]:
     """Move an anonymous cart into the customer's cart; return what changed, for the customer to read.
 
-    Quantities add up, capped at the stock; products no longer sold are dropped.
+    Quantities add up, capped at the stock; products no longer sold are dropped. What other apps
+    keep on the guest cart (a discount code) moves over too, or they say why not (signals.cart_merged).
     """
     notes: list[str] = []
     with transaction.atomic():
@@ -132,8 +136,23 @@ def cart_merge(*, source: Cart, user) -> list[str]:
                 CartLine.objects.create(cart=target, product=product, quantity=allowed)
         if source.lines.exists():
             notes.insert(0, _("The products you picked before logging in are now in your cart."))
+        notes += _merge_extras(source=source, target=target, user=user)
         source.delete()
         _touch(target)
+    return notes
+
+
+def _merge_extras(*, source: Cart, target: Cart, user) -> list[str]:
+    """The apps' part of the merge. A failure there must not stop the customer logging in: it is
+    undone (a savepoint) and logged, and the products are merged all the same."""
+    notes: list[str] = []
+    try:
+        with transaction.atomic():
+            for _receiver, response in cart_merged.send(sender=Cart, source=source, target=target, user=user):
+                notes += response or []
+    except Exception:
+        log.exception("Moving what the apps keep on cart %s to cart %s failed", source.pk, target.pk)
+        return []
     return notes
 
 

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from shop.catalog import csv_io, services
 from shop.catalog.models import Category, Product, ProductImage, Review
+from shop.core.money_sql import from_minor_units, minor_units_sum
 
 
 @admin.register(Category)
@@ -146,13 +147,17 @@ class ProductAdmin(admin.ModelAdmin):
         response = super().changelist_view(request, extra_context)
         if hasattr(response, "context_data") and "cl" in response.context_data:
             filtered = response.context_data["cl"].queryset
-            response.context_data["stats"] = filtered.aggregate(
+            currency = settings.SHOP_CURRENCY
+            stats = filtered.aggregate(
                 count=Count("id"),
                 units=Sum("stock"),
-                stock_value=Sum(F("stock") * F("price")),
+                # In cents: SQLite multiplies and adds decimals as doubles.
+                stock_value=minor_units_sum(F("stock") * F("price"), currency=currency),
                 out_of_stock=Count("id", filter=Q(stock=0)),
                 on_sale=Count("id", filter=Q(compare_at_price__isnull=False)),
             )
+            stats["stock_value"] = from_minor_units(stats["stock_value"], currency)
+            response.context_data["stats"] = stats
         return response
 
     @admin.action(description=gettext_lazy("Activate selected products"))

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Q, Sum
 from django.shortcuts import get_object_or_404, redirect
@@ -9,6 +10,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from shop.core.errors import ShopError
 from shop.core.money import Money
+from shop.core.money_sql import from_minor_units, minor_units_sum
 from shop.orders import services
 from shop.orders.forms import RefundForm, ShipForm
 from shop.orders.models import PAID_STATES, Order, OrderAdjustment, OrderEmail, OrderEvent, OrderLine
@@ -147,12 +149,17 @@ class OrderAdmin(admin.ModelAdmin):
         response = super().changelist_view(request, extra_context)
         if hasattr(response, "context_data") and "cl" in response.context_data:
             qs = response.context_data["cl"].queryset.order_by()
-            response.context_data["stats"] = qs.aggregate(
+            currency = settings.SHOP_CURRENCY
+            stats = qs.aggregate(
                 orders=Count("id"),
                 paid=Count("id", filter=Q(status__in=PAID_STATES)),
-                revenue=Sum("total", filter=Q(status__in=PAID_STATES)),
-                refunded=Sum("amount_refunded"),
+                # In cents: SQLite adds decimals as doubles.
+                revenue=minor_units_sum("total", currency=currency, filter=Q(status__in=PAID_STATES)),
+                refunded=minor_units_sum("amount_refunded", currency=currency),
             )
+            stats["revenue"] = from_minor_units(stats["revenue"], currency)
+            stats["refunded"] = from_minor_units(stats["refunded"], currency)
+            response.context_data["stats"] = stats
         return response
 
     @admin.action(description=gettext_lazy("Mark selected orders delivered"))
