@@ -222,7 +222,7 @@ def refunds_retry_due(*, limit: int = 100) -> int:
     return sum(refund_send(refund_pk=pk) for pk in ids)
 
 
-def refund_retry(*, refund_pk: int, actor=None) -> bool:
+def refund_retry(*, refund_pk: int) -> bool:
     """Staff: try a waiting or failed refund now. Not one Stripe already made (its id is known)."""
     now = timezone.now()
     reset = (

@@ -4,7 +4,11 @@ The event's body is only a hint: what happened is read from Stripe (localstripe 
 these tests first make it happen at Stripe, then post the event."""
 
 import datetime as dt
+import hashlib
+import hmac
 import itertools
+import json
+import time
 from decimal import Decimal
 
 import pytest
@@ -12,8 +16,10 @@ import stripe
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from shop.core.money import Money
 from shop.orders import services
 from shop.orders.models import Order
+from shop.payments import refunds
 from shop.payments.models import Payment, Refund, WebhookEvent
 from shop.payments.stripe_gateway import client
 from tests.factories import ProductFactory
@@ -506,3 +512,173 @@ def test_it_records_a_refund_event_above_what_is_left_without_a_500(client, loca
     order.refresh_from_db()
     assert order.amount_refunded == 0
     assert order.status == "paid"
+
+
+# Malformed events with a valid signature: a 400 that says why, never a 500
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ([], "an event is a JSON object"),
+        ([{"id": "evt_1", "type": "payment_intent.succeeded"}], "an event is a JSON object"),
+        ("evt_1", "an event is a JSON object"),
+        (None, "an event is a JSON object"),
+        ({"type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1"}}}, "no id"),
+        ({"id": 12, "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1"}}}, "no id"),
+        ({"id": "evt_1", "data": {"object": {"id": "pi_1"}}}, "no type"),
+        ({"id": "evt_1", "type": "payment_intent.succeeded"}, "data.object is not an object"),
+        ({"id": "evt_1", "type": "payment_intent.succeeded", "data": []}, "data.object is not an object"),
+        ({"id": "evt_1", "type": "payment_intent.succeeded", "data": "x"}, "data.object is not an object"),
+        ({"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": [1]}}, "data.object is not an object"),
+        (
+            {
+                "id": "evt_1",
+                "type": "payment_intent.succeeded",
+                "data": {"object": {"amount": 2699, "currency": "usd"}},
+            },
+            "no valid id",
+        ),
+        (
+            {"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1", "currency": "usd"}}},
+            "no valid amount",
+        ),
+        (
+            {
+                "id": "evt_1",
+                "type": "payment_intent.payment_failed",
+                "data": {"object": {"id": "pi_1", "amount": "26.99", "currency": "usd"}},
+            },
+            "no valid amount",
+        ),
+        ({"id": "evt_1", "type": "charge.refunded", "data": {"object": {"id": "ch_1"}}}, "no valid payment_intent"),
+        ({"id": "evt_1", "type": "refund.created", "data": {"object": {"amount": 100}}}, "no valid id"),
+    ],
+    ids=[
+        "empty-array",
+        "array-of-events",
+        "string",
+        "null",
+        "no-id",
+        "numeric-id",
+        "no-type",
+        "no-data",
+        "data-array",
+        "data-string",
+        "object-array",
+        "intent-without-id",
+        "intent-without-amount",
+        "amount-as-string",
+        "charge-without-intent",
+        "refund-without-id",
+    ],
+)
+def test_a_signed_but_malformed_event_is_a_400_with_a_message(api, localstripe, sign_stripe_event, payload, message):
+    order = place_order()
+    body = json.dumps(payload).encode()
+    t = int(time.time())
+    signature = hmac.new(b"whsec_test_secret", f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+
+    response = api.generic(
+        "POST", URL, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=f"t={t},v1={signature}"
+    )
+
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
+    assert not WebhookEvent.objects.exists()
+    order.refresh_from_db()
+    assert order.status == "pending_payment"
+
+
+# Nothing lost
+
+
+def test_a_late_payment_whose_refund_fails_is_kept_and_retried(localstripe, post_event, monkeypatch):
+    order = place_order(price="21.99")
+    payment = order.payments.get()
+    Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - dt.timedelta(minutes=1))
+    services.orders_expire()
+    pay_at_stripe(payment)
+    api = client().v1.refunds
+    real_create = api.create
+
+    def down(*args, **kwargs):
+        raise stripe.APIConnectionError("Stripe is unreachable")
+
+    monkeypatch.setattr(api, "create", down)
+
+    response = post_event(intent_event(payment))
+
+    assert (response.status_code, response.json()["detail"]) == (200, "paid after the order closed: given back")
+    row = Refund.objects.get()
+    assert (row.status, row.attempts, row.applies_to_order, row.amount) == ("requested", 1, False, Decimal("26.99"))
+    assert row.next_attempt_at > timezone.now()
+
+    monkeypatch.setattr(api, "create", real_create)
+    Refund.objects.filter(pk=row.pk).update(next_attempt_at=timezone.now())
+    assert refunds.refunds_retry_due() == 1
+
+    row.refresh_from_db()
+    assert row.status == "succeeded"
+    assert client().v1.refunds.retrieve(row.refund_id).amount == 2699
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == ("expired", 0)
+
+
+def test_a_refund_stripe_made_before_our_answer_was_saved_is_settled_by_the_webhook(localstripe, post_event):
+    """We crashed after Stripe refunded: the webhook finds our row by the metadata and settles it once."""
+    order = place_order(price="21.99", payment_method="pm_card_visa")
+    payment = order.payments.get()
+    row = refunds.refund_request(payment=payment, amount=Money(Decimal("5.00"), "USD"))
+    stripe_id = refund_at_stripe(payment, 500, metadata={"refund": str(row.pk)})
+
+    response = post_event(refund_event(payment, [(stripe_id, 500)]))
+
+    assert response.json()["detail"] == "1 refund(s) recorded"
+    row.refresh_from_db()
+    assert (row.status, row.refund_id) == ("succeeded", stripe_id)
+    assert Refund.objects.count() == 1
+    assert not refunds.refund_send(refund_pk=row.pk)  # the retry finds nothing left to do
+    order.refresh_from_db()
+    assert order.amount_refunded == Decimal("5.00")
+    assert len(client().v1.refunds.list(params={"payment_intent": payment.intent_id}).data) == 1
+
+
+def test_a_refund_event_is_read_from_stripe(localstripe, post_event):
+    order = place_order(price="21.99", payment_method="pm_card_visa")
+    payment = order.payments.get()
+    stripe_id = refund_at_stripe(payment, 700)
+
+    response = post_event(
+        {"id": "evt_re", "type": "refund.created", "data": {"object": {"id": stripe_id, "amount": 999999}}}
+    )
+    forged = post_event({"id": "evt_re2", "type": "refund.created", "data": {"object": {"id": "re_forged"}}})
+
+    assert response.json()["detail"] == "refund recorded"
+    assert forged.json()["detail"] == "unknown at Stripe"
+    order.refresh_from_db()
+    assert order.amount_refunded == Decimal("7.00")
+
+
+def test_a_second_payment_of_a_paid_order_is_given_back(localstripe, post_event):
+    order = place_order(price="21.99")
+    first = order.payments.get()
+    pay_at_stripe(first)
+    post_event(intent_event(first))
+    # A second intent for the same order (say, a second tab) also succeeds at Stripe.
+    second_intent = client().v1.payment_intents.create(
+        params={"amount": 2699, "currency": "usd", "payment_method_types": ["card"]}
+    )
+    second = Payment.objects.create(
+        order=order, intent_id=second_intent.id, client_secret="s", amount_minor=2699, currency="USD", status="failed"
+    )
+    pay_at_stripe(second)
+
+    response = post_event(intent_event(second))
+
+    assert response.json()["detail"] == "paid after the order closed: given back"
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == ("paid", 0)
+    refund = Refund.objects.get()
+    assert (refund.payment, refund.applies_to_order, refund.reason) == (second, False, "The order was already paid")
+    assert client().v1.refunds.retrieve(refund.refund_id).payment_intent == second_intent.id
