@@ -65,9 +65,7 @@ class RefundAdmin(ReadOnlyAdmin):
 
     @admin.action(description=gettext_lazy("Retry the selected refunds now"), permissions=["retry"])
     def retry_now(self, request, queryset):
-        sent = sum(
-            refunds.refund_retry(refund_pk=pk) for pk in queryset.values_list("pk", flat=True)
-        )
+        sent = sum(refunds.refund_retry(refund_pk=pk) for pk in queryset.values_list("pk", flat=True))
         left = queryset.count() - sent
         if sent:
             self.message_user(

@@ -153,9 +153,13 @@ def test_a_refund_is_sent_once_with_a_key_derived_from_its_row(localstripe, monk
     gateway().refund(order=order, amount=usd("5.00"))
     row = Refund.objects.get()
     assert not refunds.refund_send(refund_pk=row.pk)  # settled: nothing more to send
-    Refund.objects.filter(pk=row.pk).update(status="requested")  # even if it looked due again...
-    Refund.objects.filter(pk=row.pk).update(claimed_until=timezone.now() + dt.timedelta(minutes=1))
-    assert not refunds.refund_send(refund_pk=row.pk)  # ...a live claim keeps other workers off
+    # Even if it looked due again, a live claim (another worker's call in flight) keeps this worker off.
+    Refund.objects.filter(pk=row.pk).update(
+        status="requested",
+        next_attempt_at=timezone.now() - dt.timedelta(seconds=1),
+        claimed_until=timezone.now() + dt.timedelta(minutes=1),
+    )
+    assert not refunds.refund_send(refund_pk=row.pk)
 
     assert keys == [f"order-{order.number}-refund-{row.pk}"]
     assert len(stripe_refunds(order)) == 1
