@@ -198,6 +198,8 @@ def record_refund(*, refund_id: str, payment: Payment, amount: Money, reason: st
 
 def refund_record_reported(*, payment: Payment, stripe_refund) -> bool:
     """A refund as Stripe reports it (read from Stripe, not from a webhook body). True if it changed anything."""
+    if stripe_refund.status in ("failed", "canceled"):
+        return _failed_at_stripe(stripe_refund)
     if stripe_refund.status not in ("succeeded", "pending"):
         return False
     ours = getattr(getattr(stripe_refund, "metadata", None), "refund", None)
@@ -208,6 +210,18 @@ def refund_record_reported(*, payment: Payment, stripe_refund) -> bool:
         return refund_settle(refund_pk=row.pk, stripe_refund_id=stripe_refund.id)
     amount = Money.from_minor_units(int(stripe_refund.amount), stripe_refund.currency)
     return record_refund(refund_id=stripe_refund.id, payment=payment, amount=amount, reason="Stripe")
+
+
+def _failed_at_stripe(stripe_refund) -> bool:
+    """A refund Stripe accepted and later could not pay out (the card was closed…): the customer still
+    waits for the money, so staff must see it. The order's figures are theirs to correct."""
+    reason = getattr(stripe_refund, "failure_reason", None) or stripe_refund.status
+    failed = Refund.objects.filter(refund_id=stripe_refund.id, status=R.SUCCEEDED).update(
+        status=R.FAILED, last_error=f"Stripe reports the refund {stripe_refund.status} ({reason})"[:300]
+    )
+    if failed:
+        log.error("Refund %s %s at Stripe (%s)", stripe_refund.id, stripe_refund.status, reason)
+    return bool(failed)
 
 
 def refunds_retry_due(*, limit: int = 100) -> int:

@@ -93,6 +93,8 @@ def parse_event(body: bytes) -> dict:
         raise MalformedEvent("The body is not a Stripe event: an event is a JSON object.")
     if not _valid(event.get("id"), str):
         raise MalformedEvent("The event has no id.")
+    if len(event["id"]) > WebhookEvent._meta.get_field("event_id").max_length:
+        raise MalformedEvent("The event id is too long to be Stripe's.")
     if not _valid(event.get("type"), str):
         raise MalformedEvent("The event has no type.")
     data = event.get("data")
@@ -158,5 +160,6 @@ def _refund(refund_id: str) -> str:
     payment = Payment.objects.filter(intent_id=getattr(refund, "payment_intent", None) or "").first()
     if payment is None:
         return "not ours"
-    recorded = refunds.refund_record_reported(payment=payment, stripe_refund=refund)
-    return "refund recorded" if recorded else "nothing to do"
+    if not refunds.refund_record_reported(payment=payment, stripe_refund=refund):
+        return "nothing to do"
+    return "refund failed at Stripe: shown to staff" if refund.status in ("failed", "canceled") else "refund recorded"

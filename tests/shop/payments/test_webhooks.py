@@ -526,6 +526,7 @@ def test_it_records_a_refund_event_above_what_is_left_without_a_500(client, loca
         (None, "an event is a JSON object"),
         ({"type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1"}}}, "no id"),
         ({"id": 12, "type": "payment_intent.succeeded", "data": {"object": {"id": "pi_1"}}}, "no id"),
+        ({"id": "evt_" + "x" * 200, "type": "customer.created", "data": {"object": {"id": "c"}}}, "too long"),
         ({"id": "evt_1", "data": {"object": {"id": "pi_1"}}}, "no type"),
         ({"id": "evt_1", "type": "payment_intent.succeeded"}, "data.object is not an object"),
         ({"id": "evt_1", "type": "payment_intent.succeeded", "data": []}, "data.object is not an object"),
@@ -561,6 +562,7 @@ def test_it_records_a_refund_event_above_what_is_left_without_a_500(client, loca
         "null",
         "no-id",
         "numeric-id",
+        "id-too-long",
         "no-type",
         "no-data",
         "data-array",
@@ -682,3 +684,28 @@ def test_a_second_payment_of_a_paid_order_is_given_back(localstripe, post_event)
     refund = Refund.objects.get()
     assert (refund.payment, refund.applies_to_order, refund.reason) == (second, False, "The order was already paid")
     assert client().v1.refunds.retrieve(refund.refund_id).payment_intent == second_intent.id
+
+
+def test_a_refund_stripe_later_reports_failed_is_shown_to_staff(localstripe, post_event, monkeypatch):
+    order = place_order(price="21.99", payment_method="pm_card_visa")
+    payment = order.payments.get()
+    gateway_refund = refunds.refund_request(payment=payment, amount=Money(Decimal("5.00"), "USD"))
+    assert refunds.refund_send(refund_pk=gateway_refund.pk)
+    gateway_refund.refresh_from_db()
+    api = client().v1.refunds
+    real = api.retrieve(gateway_refund.refund_id)
+    # localstripe never fails a refund: Stripe's later answer, at the boundary.
+    failed = stripe.Refund.construct_from(
+        {**real.to_dict(), "status": "failed", "failure_reason": "expired_or_canceled_card"}, "k"
+    )
+    monkeypatch.setattr(api, "retrieve", lambda refund_id, *a, **k: failed)
+
+    response = post_event(
+        {"id": "evt_failed", "type": "refund.updated", "data": {"object": {"id": gateway_refund.refund_id}}}
+    )
+
+    assert response.json()["detail"] == "refund failed at Stripe: shown to staff"
+    gateway_refund.refresh_from_db()
+    assert gateway_refund.status == "failed"
+    assert gateway_refund.needs_attention
+    assert "expired_or_canceled_card" in gateway_refund.last_error
