@@ -213,6 +213,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-abandoned-anonymous-carts": {"task": "shop.cart.tasks.purge_stale_carts", "schedule": 6 * 3600},
     "expire-unpaid-orders": {"task": "shop.orders.tasks.expire_unpaid_orders", "schedule": 60},
     "send-pending-order-emails": {"task": "shop.orders.tasks.send_pending_order_emails", "schedule": 120},
+    "retry-due-refunds": {"task": "shop.payments.tasks.retry_due_refunds", "schedule": 300},
     "expire-loyalty-points": {"task": "loyalty.tasks.expire_points", "schedule": 3600},
     "loyalty-catch-up-paid-orders": {"task": "loyalty.tasks.catch_up_orders", "schedule": 3600},
     "queue-points-expiry-reminders": {"task": "loyalty.tasks.queue_expiry_notices", "schedule": 6 * 3600},
@@ -236,6 +237,20 @@ STRIPE_API_BASE = (
     )
     or None
 )
+# Production fails closed on Stripe: with DEBUG off, real keys need a real webhook secret,
+# and the public demo key works only against a localstripe on loopback. The same rules run
+# as `manage.py check --deploy` (shop/payments/checks.py says why).
+if not DEBUG:
+    from shop.payments.checks import stripe_settings_problems
+
+    _stripe_problems = stripe_settings_problems(
+        secret_key=STRIPE_SECRET_KEY,
+        publishable_key=STRIPE_PUBLISHABLE_KEY,
+        webhook_secret=STRIPE_WEBHOOK_SECRET,
+        api_base=STRIPE_API_BASE,
+    )
+    if _stripe_problems:
+        raise ImproperlyConfigured(" ".join(message for _id, message in _stripe_problems))
 
 # Content-Security-Policy (django-csp): every page, the admin and the API docs included, runs
 # scripts and styles only from this site's files, so an injected <script>, onclick= or

@@ -14,7 +14,7 @@ from shop.core.money_sql import from_minor_units, minor_units_sum
 from shop.orders import services
 from shop.orders.forms import RefundForm, ShipForm
 from shop.orders.models import PAID_STATES, Order, OrderAdjustment, OrderEmail, OrderEvent, OrderLine
-from shop.orders.payment import PaymentUnavailable
+from shop.orders.payment import PaymentUnavailable, RefundPending
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -180,6 +180,9 @@ class OrderAdmin(admin.ModelAdmin):
             try:
                 action(order)
                 done += 1
+            except RefundPending as exc:  # done; the refund goes out when the provider answers
+                done += 1
+                self.message_user(request, f"{order.number}: {exc.message}", messages.WARNING)
             except (ShopError, PaymentUnavailable) as exc:
                 failed.append(f"{order.number}: {exc.message}")
         if done:
@@ -209,6 +212,9 @@ class OrderAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 apply(order, form.cleaned_data)
+            except RefundPending as exc:  # recorded and retried: saying it failed would invite a second refund
+                self.message_user(request, f"{order.number}: {exc.message}", messages.WARNING)
+                return redirect(reverse("admin:orders_order_change", args=[order.pk]))
             except (ShopError, PaymentUnavailable) as exc:
                 form.add_error(None, exc.message)
             else:

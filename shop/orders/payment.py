@@ -25,6 +25,17 @@ class PaymentUnavailable(ShopError):
     default_message = _("Payments are unavailable for a moment. Your order is saved: please try again in a minute.")
 
 
+class RefundPending(ShopError):
+    """The refund is recorded but the provider could not be reached: it is retried automatically."""
+
+    status_code = 202
+    code = "refund_pending"
+    default_message = _(
+        "The payment provider could not be reached. The refund is saved and will be sent automatically: "
+        "do not refund again."
+    )
+
+
 class PaymentDeclined(ShopError):
     status_code = 402
     code = "card_declined"
@@ -52,7 +63,9 @@ class PaymentGateway(Protocol):
 
     def sync(self, *, order) -> None: ...
 
-    def refund(self, *, order, amount: Money, actor=None, reason: str = "", cancel: bool = False) -> None: ...
+    def refund(self, *, order, amount: Money, actor=None, reason: str = "", cancel: bool = False) -> None:
+        """Give money back; raises RefundPending when it is recorded but will only be sent later."""
+        ...
 
     def cancel(self, *, order) -> None: ...
 

@@ -146,13 +146,22 @@ def order_deliver(*, order_id: int, actor=None) -> Order:
 
 
 def order_cancel(*, order_id: int, actor=None, message: str = "") -> Order:
-    """Cancel an order that has not shipped: its stock comes back; a paid order is refunded in full first."""
+    """Cancel an order that has not shipped: its stock comes back; a paid order is refunded in full first.
+
+    The refund is asked of the provider before the cancellation's transaction, never inside
+    it. If the provider cannot be reached, the refund is recorded and retried by the
+    gateway: the cancellation goes ahead and RefundPending is raised afterwards to say so.
+    """
+    from shop.orders.payment import RefundPending, gateway
+
     order = Order.objects.get(pk=order_id)
     _require(order, S.CANCELLED, _("Shipped, delivered or closed orders cannot be cancelled; refund them instead."))
+    pending = None
     if order.is_paid and order.refundable.amount > 0:
-        from shop.orders.payment import gateway
-
-        gateway().refund(order=order, amount=order.refundable, actor=actor, cancel=True)
+        try:
+            gateway().refund(order=order, amount=order.refundable, actor=actor, cancel=True)
+        except RefundPending as exc:
+            pending = exc
     with transaction.atomic():
         order = _locked(order_id)
         if order.status == S.CANCELLED:
@@ -161,6 +170,8 @@ def order_cancel(*, order_id: int, actor=None, message: str = "") -> Order:
         _restock(order)
         _move(order, S.CANCELLED, EventKind.CANCELLED, actor=actor, message=message)
         _send(signals.order_cancelled, order_id=order.pk, reason="cancelled")
+    if pending is not None:
+        raise pending
     return order
 
 
@@ -210,9 +221,10 @@ def order_record_refund(
             raise Conflict(
                 _("A refund must be more than zero and at most %(max)s.") % {"max": order.refundable.format()}
             )
-        order.amount_refunded = F("amount_refunded") + amount.amount
+        # Added in Python under the row lock: SQLite runs F("amount_refunded") + x in floating
+        # point (8.97 + 8.98 > 17.95), which breaks the check constraint or misses the total.
+        order.amount_refunded = order.amount_refunded + amount.amount
         order.save(update_fields=["amount_refunded", "updated_at"])
-        order.refresh_from_db(fields=["amount_refunded"])
         full = order.amount_refunded == order.total
         data = {"amount": str(amount.amount), "reference": reference}
         message = reason or amount.format()
@@ -232,7 +244,9 @@ def order_record_refund(
 
 
 def order_refund(*, order_id: int, amount: Money, actor=None, reason: str = "") -> Order:
-    """Refund part or all of a paid order through the payment provider."""
+    """Refund part or all of a paid order through the payment provider.
+
+    Raises RefundPending when the provider could not be reached: the refund is recorded and retried."""
     order = Order.objects.get(pk=order_id)
     if not order.is_paid:
         raise Conflict(_("Only paid orders can be refunded."))

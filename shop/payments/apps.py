@@ -6,3 +6,6 @@ class PaymentsConfig(AppConfig):
     name = "shop.payments"
     label = "payments"
     verbose_name = _("Payments")
+
+    def ready(self):
+        from shop.payments import checks  # noqa: F401  (registers the Stripe deployment checks)

@@ -1,14 +1,14 @@
 """The Stripe gateway: PaymentIntents, server-side confirmation, refunds, status sync.
 
 Talks to localstripe on loopback unless real keys are configured (settings.STRIPE_API_BASE).
-Stripe calls happen outside database transactions where possible; where one
-must not run twice (creating an order's intent), the order row is locked
-around it and Stripe's idempotency key is derived from our own ids.
+No Stripe call runs inside a database transaction or while a row lock is held: rows are
+written in short transactions before or after each call. Where a call must not run
+twice, Stripe's idempotency key is derived from our own ids, and refunds are rows
+claimed once and retried (shop.payments.refunds).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 
 import stripe
@@ -19,27 +19,25 @@ from django.utils.translation import gettext as _
 from shop.core.errors import Conflict
 from shop.core.money import Money
 from shop.orders import services as orders
-from shop.orders.models import Order
-from shop.orders.payment import InvalidPaymentMethod, PaymentDeclined, PaymentSession, PaymentUnavailable
-from shop.payments.models import Payment, Refund
+from shop.orders.models import EventKind, Order
+from shop.orders.payment import (
+    InvalidPaymentMethod,
+    PaymentDeclined,
+    PaymentSession,
+    PaymentUnavailable,
+    RefundPending,
+)
+from shop.orders.services import PaymentMismatch
+from shop.payments import refunds
+from shop.payments.models import Payment
+from shop.payments.refunds import record_refund
+from shop.payments.stripe_client import TRANSIENT, client
 
+__all__ = ["StripeGateway", "client", "record_refund"]
 log = logging.getLogger(__name__)
 
 
 OPEN = Payment.Status.OPEN
-
-
-def client() -> stripe.StripeClient:
-    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
-
-
-@functools.lru_cache(maxsize=8)
-def _client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
-    # One client per key and address, reused: its HTTP connections stay open (one
-    # session per thread), so a checkout's three calls do not each open a new
-    # connection (a TLS handshake with Stripe itself).
-    kwargs = {"base_addresses": {"api": api_base}} if api_base else {}
-    return stripe.StripeClient(secret_key, max_network_retries=1, **kwargs)
 
 
 def _unavailable(exc: Exception) -> PaymentUnavailable:
@@ -88,7 +86,7 @@ class StripeGateway:
                 },
                 options={"idempotency_key": f"order-{order.number}-intent-{attempt}"},
             )
-        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        except TRANSIENT as exc:
             raise _unavailable(exc) from None
 
     @staticmethod
@@ -121,7 +119,7 @@ class StripeGateway:
                 _("That payment method cannot be used: %(reason)s") % {"reason": exc.user_message or "invalid"},
                 field="payment_method",
             ) from None
-        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
+        except TRANSIENT as exc:
             raise _unavailable(exc) from None
         self.apply_intent(intent)
         return PaymentSession(intent.id, intent.client_secret, intent.status)
@@ -139,32 +137,52 @@ class StripeGateway:
         self._cancel_intent(intent_id)
         orders.order_mark_payment_failed(order_id=order.pk, message=message, declined=True)
 
-    def apply_intent(self, intent) -> None:
-        """Record what a PaymentIntent says (from a webhook, a confirmation or a sync)."""
+    def apply_intent(self, intent) -> str:
+        """Record what a PaymentIntent read from Stripe says (after a webhook, a confirmation or a sync).
+
+        Never an intent built from a webhook's body: anyone who knows the webhook secret could write that."""
         payment = Payment.objects.select_related("order").filter(intent_id=intent.id).first()
         if payment is None:
             log.warning("PaymentIntent %s is not ours", intent.id)
-            return
+            return "not ours"
         if intent.status == "succeeded":
-            self._succeeded(payment, Money.from_minor_units(intent.amount, intent.currency))
-        elif intent.status in ("requires_payment_method", "canceled") and getattr(intent, "last_payment_error", None):
-            Payment.objects.filter(pk=payment.pk, status=OPEN).update(status=Payment.Status.FAILED)
+            return self._succeeded(payment, Money.from_minor_units(intent.amount, intent.currency))
+        if intent.status in ("requires_payment_method", "canceled") and getattr(intent, "last_payment_error", None):
+            # The conditional update claims the failure, so a redelivered event adds nothing to the timeline.
+            if not Payment.objects.filter(pk=payment.pk, status=OPEN).update(status=Payment.Status.FAILED):
+                return "already closed"
             message = getattr(intent.last_payment_error, "message", "") or ""
             orders.order_mark_payment_failed(order_id=payment.order_id, message=message)
+            return "payment failed"
+        return f"nothing to do: the payment is {intent.status}"
 
-    def _succeeded(self, payment: Payment, amount: Money) -> None:
-        # The amount check comes first: a mismatched payment raises and stays open, never "succeeded".
-        order, changed = orders.order_mark_paid(order_id=payment.order_id, amount=amount, reference=payment.intent_id)
+    def _succeeded(self, payment: Payment, amount: Money) -> str:
+        if payment.status == Payment.Status.MISMATCHED:
+            return "amount or currency mismatch: already given back"
+        try:
+            order, changed = orders.order_mark_paid(
+                order_id=payment.order_id, amount=amount, reference=payment.intent_id
+            )
+        except PaymentMismatch:
+            # Never applied and never kept: the whole payment goes back, and the order can be paid again.
+            Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.MISMATCHED)
+            self._give_back(payment, amount, _("The payment did not match the order total"))
+            return "amount or currency mismatch: given back"
         Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.SUCCEEDED)
-        if not changed and order.status in ("expired", "cancelled"):
-            # Paid after the order closed (its stock is gone): give the money back, once. The
-            # payment row lock makes a redelivered or second "succeeded" event see the first refund.
-            with transaction.atomic():
-                Payment.objects.select_for_update().get(pk=payment.pk)
-                if not Refund.objects.filter(payment=payment).exists():
-                    self._refund_intent(
-                        order, payment, amount, reason=_("Paid after the order had closed"), record=False
-                    )
+        if changed:
+            return "paid"
+        if order.events.filter(kind=EventKind.PAID, data__reference=payment.intent_id).exists():
+            return "already paid"
+        # Paid after the order closed (its stock is gone), or a second payment of a paid order: give it back, once.
+        reason = _("Paid after the order had closed") if order.paid_at is None else _("The order was already paid")
+        self._give_back(payment, amount, reason)
+        return "paid after the order closed: given back"
+
+    @staticmethod
+    def _give_back(payment: Payment, amount: Money, reason: str) -> None:
+        row = refunds.refund_return_payment(payment=payment, amount=amount, reason=reason)
+        if row is not None:
+            refunds.refund_send(refund_pk=row.pk)  # if Stripe fails, the row is retried and shown to staff
 
     def sync(self, *, order: Order) -> None:
         """Ask Stripe for the order's open intent (the confirmation page does not wait for the webhook)."""
@@ -172,67 +190,33 @@ class StripeGateway:
         if payment is None:
             return
         try:
-            self.apply_intent(client().v1.payment_intents.retrieve(payment.intent_id))
+            intent = client().v1.payment_intents.retrieve(payment.intent_id)
         except stripe.StripeError as exc:
             log.info("Could not sync %s: %s", payment.intent_id, exc)
+            return
+        self.apply_intent(intent)
 
     def refund(self, *, order: Order, amount: Money, actor=None, reason: str = "", cancel: bool = False) -> None:
+        """Refund through Stripe: recorded first, then sent. Raises RefundPending if Stripe could not be reached
+        (the refund is kept and retried), Conflict if Stripe refused it (staff see it under payments)."""
         payment = order.payments.filter(status=Payment.Status.SUCCEEDED).first()
         if payment is None:
             raise Conflict(_("This order has no captured payment to refund."))
-        self._refund_intent(order, payment, amount, reason=reason, actor=actor, keep_status=cancel)
-
-    def _refund_intent(self, order, payment, amount: Money, *, reason="", actor=None, record=True, keep_status=False):
-        try:
-            refund = client().v1.refunds.create(
-                params={
-                    "payment_intent": payment.intent_id,
-                    "amount": amount.to_minor_units(),
-                    "metadata": {"order": order.number},
-                },
-                options={"idempotency_key": f"order-{order.number}-refund-{order.refunds.count()}"},
-            )
-        except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
-            raise _unavailable(exc) from None
-        record_refund(
-            refund_id=refund.id,
-            payment=payment,
-            amount=amount,
-            reason=reason,
-            actor=actor,
-            apply_to_order=record,
-            keep_status=keep_status,
-        )
+        if cancel:  # all that is left, less any refund still on its way
+            amount = refunds.refundable_now(order)
+            if amount.amount <= 0:
+                return
+        row = refunds.refund_request(payment=payment, amount=amount, reason=reason, actor=actor, keep_status=cancel)
+        if refunds.refund_send(refund_pk=row.pk):
+            return
+        row.refresh_from_db()
+        if row.status == row.Status.SUCCEEDED:
+            return  # a webhook recorded it first
+        if row.status == row.Status.FAILED:
+            raise Conflict(_("Stripe refused the refund: %(error)s") % {"error": row.last_error})
+        raise RefundPending()
 
     def cancel(self, *, order: Order) -> None:
         for payment in order.payments.filter(status=OPEN):
             self._cancel_intent(payment.intent_id)
             Payment.objects.filter(pk=payment.pk, status=OPEN).update(status=Payment.Status.CANCELED)
-
-
-def record_refund(
-    *, refund_id: str, payment: Payment, amount: Money, reason="", actor=None, apply_to_order=True, keep_status=False
-) -> bool:
-    """Record a refund once (by Stripe's id), whoever reports it first: our call or a webhook."""
-    with transaction.atomic():
-        _row, created = Refund.objects.get_or_create(
-            refund_id=refund_id,
-            defaults={
-                "order_id": payment.order_id,
-                "payment": payment,
-                "amount": amount.amount,
-                "currency": amount.currency,
-                "reason": reason[:200],
-                "created_by": actor,
-            },
-        )
-        if created and apply_to_order:
-            orders.order_record_refund(
-                order_id=payment.order_id,
-                amount=amount,
-                reference=refund_id,
-                actor=actor,
-                reason=reason,
-                keep_status=keep_status,
-            )
-    return created

@@ -6,7 +6,7 @@ from loyalty.models import Kind, LedgerEntry
 from shop.orders.models import Order
 from tests.factories import ProductFactory
 from tests.loyalty.helpers import D, balance, ledger_sum, rules
-from tests.shop.payments.test_webhooks import URL, intent_event, refund_event
+from tests.shop.payments.test_webhooks import URL, intent_event, pay_at_stripe, refund_at_stripe, refund_event
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +39,7 @@ def member_order(api_as, customer):
 
 def test_a_paid_order_earns_once_whatever_the_number_of_deliveries(localstripe, post_event, member_order, customer):
     payment = member_order.payments.get()
+    pay_at_stripe(payment)  # the webhook reads the payment from Stripe, not from the event
 
     for event_id in ("evt_a", "evt_a", "evt_b"):  # a replay, and a second event for the same payment
         assert post_event(intent_event(payment, event_id=event_id)).status_code == 200
@@ -50,10 +51,11 @@ def test_a_paid_order_earns_once_whatever_the_number_of_deliveries(localstripe, 
 
 def test_a_partial_refund_reported_twice_reverses_once(localstripe, post_event, member_order, customer):
     payment = member_order.payments.get()
+    pay_at_stripe(payment)
     post_event(intent_event(payment))
     payment.refresh_from_db()
 
-    refund = refund_event(payment, [("re_1", 1500)])  # 15.00 of 60.00
+    refund = refund_event(payment, [(refund_at_stripe(payment, 1500), 1500)])  # 15.00 of 60.00
     post_event(refund)
     post_event({**refund, "id": "evt_again"})
 

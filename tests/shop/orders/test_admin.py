@@ -13,8 +13,18 @@ from shop.orders.models import Order, OrderEmail
 from shop.orders.payment import gateway
 from shop.payments.models import Refund
 from tests.factories import CartFactory, CartLineFactory, ProductFactory
+from tests.shop.payments.stripe_guard import guard_stripe_calls
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def stripe_outside_transactions(monkeypatch):
+    """No Stripe call from the admin actions inside a transaction or row lock (tests/shop/payments/stripe_guard.py)."""
+    offences = guard_stripe_calls(monkeypatch)
+    yield
+    assert not offences
+
 
 ADDRESS = ShippingAddress(name="Ada Lovelace", line1="12 Analytical Row", city="London", postal_code="N1", country="GB")
 
@@ -289,6 +299,113 @@ def test_the_rest_refunded_closes_the_order(admin_client, lamp, localstripe):
     assert order.status == "refunded"
     assert order.amount_refunded == Decimal("35.00")
     assert Refund.objects.filter(order=order).count() == 2
+
+
+def test_two_refunds_that_floating_point_adds_wrong_close_the_order_and_the_webhook_is_not_dropped(
+    admin_client, localstripe, settings, sign_stripe_event
+):
+    """8.97 then 8.98 of 17.95: exact, the order is refunded, and Stripe's charge.refunded is handled, not dropped."""
+    from shop.payments.stripe_gateway import client as stripe_client
+
+    settings.SHOP_SHIPPING_METHODS = {"standard": {"label": "Free", "price": "0"}}
+    order = place(product=ProductFactory(price=Decimal("17.95"), stock=5))
+    gateway().confirm_payment(order=order, payment_method="pm_card_visa")
+
+    first = admin_client.post(admin_url("refund", order), {"amount": "8.97", "reason": ""})
+    second = admin_client.post(admin_url("refund", order), {"amount": "8.98", "reason": ""})
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == ("refunded", Decimal("17.95"))
+    intent = order.payments.get().intent_id
+    event = {
+        "id": "evt_charge_refunded",
+        "type": "charge.refunded",
+        "data": {"object": {"id": "ch_1", "payment_intent": intent}},
+    }
+    body, signature = sign_stripe_event(event)
+    response = admin_client.post(
+        "/api/v1/payments/stripe/webhook/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+    )
+    assert (response.status_code, response.json()["detail"]) == (200, "0 refund(s) recorded")  # both known already
+    assert sorted(r.amount for r in stripe_client().v1.refunds.list(params={"payment_intent": intent}).data) == [
+        897,
+        898,
+    ]
+    assert Refund.objects.filter(order=order, status="succeeded").count() == 2
+
+
+def test_a_refund_made_at_stripe_completing_the_total_is_recorded_from_the_webhook(
+    admin_client, localstripe, settings, sign_stripe_event
+):
+    """The second part refunded in Stripe's dashboard: the webhook records it, exactly, and closes the order."""
+    from shop.payments.stripe_gateway import client as stripe_client
+
+    settings.SHOP_SHIPPING_METHODS = {"standard": {"label": "Free", "price": "0"}}
+    order = place(product=ProductFactory(price=Decimal("17.95"), stock=5))
+    gateway().confirm_payment(order=order, payment_method="pm_card_visa")
+    admin_client.post(admin_url("refund", order), {"amount": "8.97", "reason": ""})
+    intent = order.payments.get().intent_id
+    stripe_client().v1.refunds.create(params={"payment_intent": intent, "amount": 898})
+
+    body, signature = sign_stripe_event(
+        {"id": "evt_rest", "type": "charge.refunded", "data": {"object": {"id": "ch_1", "payment_intent": intent}}}
+    )
+    response = admin_client.post(
+        "/api/v1/payments/stripe/webhook/", body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+    )
+
+    assert (response.status_code, response.json()["detail"]) == (200, "1 refund(s) recorded")
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == ("refunded", Decimal("17.95"))
+
+
+def test_a_refund_while_stripe_is_unreachable_is_saved_and_says_so(admin_client, lamp, localstripe, monkeypatch):
+    import stripe
+
+    from shop.payments.stripe_gateway import client as stripe_client
+
+    order = place(product=lamp)
+    gateway().confirm_payment(order=order, payment_method="pm_card_visa")
+
+    def down(*args, **kwargs):
+        raise stripe.APIConnectionError("Stripe is unreachable")
+
+    monkeypatch.setattr(stripe_client().v1.refunds, "create", down)
+
+    response = admin_client.post(admin_url("refund", order), {"amount": "10.00", "reason": ""}, follow=True)
+    again = admin_client.post(admin_url("refund", order), {"amount": "30.00", "reason": ""})
+
+    assert response.status_code == 200
+    assert "will be sent automatically" in response.content.decode()
+    assert again.status_code == 400
+    assert "at most $25.00" in again.content.decode()  # the saved refund counts
+    row = Refund.objects.get(order=order)
+    assert (row.status, row.amount, row.attempts) == ("requested", Decimal("10.00"), 1)
+
+
+def test_cancelling_a_paid_order_while_stripe_is_unreachable_cancels_and_keeps_the_refund(
+    admin_client, lamp, localstripe, monkeypatch
+):
+    import stripe
+
+    from shop.payments.stripe_gateway import client as stripe_client
+
+    order = place(product=lamp)
+    gateway().confirm_payment(order=order, payment_method="pm_card_visa")
+
+    def down(*args, **kwargs):
+        raise stripe.APIConnectionError("Stripe is unreachable")
+
+    monkeypatch.setattr(stripe_client().v1.refunds, "create", down)
+
+    response = admin_client.post(admin_url("cancel", order), follow=True)
+
+    assert "will be sent automatically" in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+    row = Refund.objects.get(order=order)
+    assert (row.status, row.amount, row.keep_status) == ("requested", Decimal("35.00"), True)
 
 
 # Who may

@@ -13,8 +13,18 @@ from shop.orders.models import TRANSITIONS, Order, OrderEmail, OrderStatus
 from shop.payments.models import Refund
 from shop.payments.stripe_gateway import client
 from tests.factories import ProductFactory
+from tests.shop.payments.stripe_guard import guard_stripe_calls
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def stripe_outside_transactions(monkeypatch):
+    """No Stripe call from these services inside a transaction or row lock (tests/shop/payments/stripe_guard.py)."""
+    offences = guard_stripe_calls(monkeypatch)
+    yield
+    assert not offences
+
 
 ADDRESS = {"name": "Ada Lovelace", "line1": "12 Analytical Row", "city": "London", "postal_code": "N1", "country": "GB"}
 
@@ -277,3 +287,48 @@ def test_a_shipped_order_cannot_be_cancelled(place, state):
     assert order.amount_refunded == 0
     assert stripe_refunds(order) == []
     assert stock_of(order) == 8
+
+
+# Money arithmetic: exact on every database (SQLite would add these in floating point)
+
+FLOAT_TRAPS = [
+    ("17.95", ["8.97", "8.98"]),  # 17.950000000000003 in floating point: above the total
+    ("0.30", ["0.10", "0.20"]),  # 0.30000000000000004
+    ("10.00", ["3.33", "3.33", "3.34"]),
+    ("0.60", ["0.20", "0.20", "0.20"]),  # 0.6000000000000001
+]
+
+
+@pytest.mark.parametrize(("total", "parts"), FLOAT_TRAPS, ids=["8.97+8.98", "0.1+0.2", "thirds", "0.2x3"])
+def test_partial_refunds_that_floating_point_gets_wrong_add_up_exactly(
+    place, settings, django_capture_on_commit_callbacks, total, parts
+):
+    settings.SHOP_SHIPPING_METHODS = {"standard": {"label": "Free", "price": "0"}}
+    order = place(price=total, quantity=1)
+    assert order.total == Decimal(total)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for part in parts:
+            services.order_refund(order_id=order.pk, amount=usd(part))
+
+    order.refresh_from_db()
+    assert order.amount_refunded == order.total == Decimal(total)
+    assert order.status == "refunded"
+    assert kinds(order)[-1] == "refunded"
+    assert sorted(r.amount for r in stripe_refunds(order)) == sorted(int(Decimal(p) * 100) for p in parts)
+
+
+@pytest.mark.parametrize(("total", "parts"), FLOAT_TRAPS, ids=["8.97+8.98", "0.1+0.2", "thirds", "0.2x3"])
+def test_recording_refunds_is_exact_and_refuses_one_cent_more(place, settings, total, parts):
+    """The service the gateway calls, on its own: the sum is made in Python under the row lock."""
+    settings.SHOP_SHIPPING_METHODS = {"standard": {"label": "Free", "price": "0"}}
+    order = place(price=total, quantity=1)
+
+    for n, part in enumerate(parts):
+        services.order_record_refund(order_id=order.pk, amount=usd(part), reference=f"re_{n}")
+    with pytest.raises(Conflict):
+        services.order_record_refund(order_id=order.pk, amount=usd("0.01"), reference="re_more")
+
+    order.refresh_from_db()
+    assert order.amount_refunded == Decimal(total)
+    assert order.status == "refunded"
