@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "shop.core.middleware.DatabaseBusyMiddleware",  # a locked database answers 503 + Retry-After, not 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -208,6 +209,7 @@ CELERY_BEAT_SCHEDULE = {
     "send-pending-points-reminders": {"task": "loyalty.tasks.send_pending_expiry_notices", "schedule": 600},
     "birthday-points": {"task": "loyalty.tasks.birthday_points", "schedule": 6 * 3600},
     "refresh-loyalty-tiers": {"task": "loyalty.tasks.refresh_tiers", "schedule": 24 * 3600},
+    "sweep-product-imports": {"task": "shop.catalog.tasks.sweep_product_imports", "schedule": 600},
 }
 
 # Stripe: localstripe on loopback unless real keys are given.
