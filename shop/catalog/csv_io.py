@@ -30,6 +30,7 @@ from datetime import timedelta
 from django import forms
 from django.db import DatabaseError, connection, models, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
@@ -255,7 +256,7 @@ def _read_text(file, result: ImportResult) -> str | None:
 
 
 def too_big_message() -> str:
-    return _("The file is larger than %(mb)d MB. Split it into smaller files.") % {"mb": MAX_BYTES // (1024 * 1024)}
+    return _("The file is larger than %(size)s. Split it into smaller files.") % {"size": filesizeformat(MAX_BYTES)}
 
 
 def _records(reader, result: ImportResult):
