@@ -162,7 +162,7 @@ class ImportResult:
         return self.created + self.updated
 
 
-def import_products(file, *, progress=None, batch_size: int = BATCH_SIZE) -> ImportResult:
+def import_products(file, *, progress=None, batch_size: int | None = None) -> ImportResult:
     """Check every row, then write them in batches (nothing is written if any row is wrong)."""
     result = check_file(file)
     if result.ok:
@@ -331,13 +331,14 @@ def _free_slug(base: str, taken: set[str]) -> str:
 # Phase 2: write, in short transactions ----------------------------------------------------
 
 
-def write_rows(result: ImportResult, *, progress=None, batch_size: int = BATCH_SIZE) -> ImportResult:
+def write_rows(result: ImportResult, *, progress=None, batch_size: int | None = None) -> ImportResult:
     """Write checked rows in batches; progress(done, total) runs inside each batch's transaction.
 
     The catalog's cached pages are made out of date once, at the end (not once per
     row or batch): pages built meanwhile are dropped then.
     """
     rows, total = result.rows, len(result.rows)
+    batch_size = batch_size or BATCH_SIZE
     pause = SQLITE_BATCH_PAUSE if connection.vendor == "sqlite" else 0
     try:
         for start in range(0, total, batch_size):
