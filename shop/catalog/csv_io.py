@@ -96,45 +96,54 @@ def export_products(queryset, out) -> int:
     return count
 
 
-class ProductRowForm(forms.Form):
-    sku = forms.CharField(max_length=64)
-    name = forms.CharField(max_length=200)
-    slug = forms.SlugField(max_length=200, required=False)
-    category = forms.CharField(max_length=500)
-    price = forms.DecimalField(min_value=0, max_digits=12, decimal_places=2)
-    compare_at_price = forms.DecimalField(min_value=0, max_digits=12, decimal_places=2, required=False)
-    stock = forms.IntegerField(min_value=STOCK_MIN, max_value=STOCK_MAX)
-    is_active = forms.TypedChoiceField(
-        choices=[(v, v) for v in ("", "1", "0", "true", "false", "yes", "no")],
-        required=False,
-        coerce=lambda v: v in ("1", "true", "yes"),
-        empty_value=True,
-    )
-    is_featured = forms.TypedChoiceField(
-        choices=[(v, v) for v in ("", "1", "0", "true", "false", "yes", "no")],
-        required=False,
-        coerce=lambda v: v in ("1", "true", "yes"),
-        empty_value=False,
-    )
-    description = forms.CharField(required=False)
+_FLAG_CHOICES = [(v, v) for v in ("", "1", "0", "true", "false", "yes", "no")]
 
-    def __init__(self, *args, categories: dict[str, Category], **kwargs):
-        super().__init__(*args, **kwargs)
+
+class RowValidator:
+    """Django form fields applied to one row's values.
+
+    Not a Form: building a form deep-copies its fields, which took two thirds of the
+    time of checking a 20,000-row file. Fields are stateless when cleaning, so one
+    set serves every row, with the same messages a form would give.
+    """
+
+    fields = {
+        "sku": forms.CharField(max_length=64),
+        "name": forms.CharField(max_length=200),
+        "slug": forms.SlugField(max_length=200, required=False),
+        "category": forms.CharField(max_length=500),
+        "price": forms.DecimalField(min_value=0, max_digits=12, decimal_places=2),
+        "compare_at_price": forms.DecimalField(min_value=0, max_digits=12, decimal_places=2, required=False),
+        "stock": forms.IntegerField(min_value=STOCK_MIN, max_value=STOCK_MAX),
+        "is_active": forms.TypedChoiceField(
+            choices=_FLAG_CHOICES, required=False, coerce=lambda v: v in ("1", "true", "yes"), empty_value=True
+        ),
+        "is_featured": forms.TypedChoiceField(
+            choices=_FLAG_CHOICES, required=False, coerce=lambda v: v in ("1", "true", "yes"), empty_value=False
+        ),
+        "description": forms.CharField(required=False),
+    }
+
+    def __init__(self, *, categories: dict[str, Category]):
         self.categories = categories
 
-    def clean_category(self):
-        key = self.cleaned_data["category"].strip().strip("/")
-        category = self.categories.get(key)
-        if category is None:
-            raise forms.ValidationError(_("No category with slug or path “%(key)s”.") % {"key": key})
-        return category
-
-    def clean(self):
-        cleaned = super().clean()
-        price, compare_at = cleaned.get("price"), cleaned.get("compare_at_price")
+    def clean(self, values: dict[str, str]) -> tuple[dict, list[tuple[str, str]]]:
+        """(cleaned data, [(column, message), ...]); the data is complete only when there is no error."""
+        data, errors = {}, []
+        for name, formfield in self.fields.items():
+            try:
+                data[name] = formfield.clean(values.get(name, ""))
+            except forms.ValidationError as exc:
+                errors += [(name, message) for message in exc.messages]
+        if "category" in data:
+            key = data["category"].strip().strip("/")
+            data["category"] = self.categories.get(key)
+            if data["category"] is None:
+                errors.append(("category", _("No category with slug or path “%(key)s”.") % {"key": key}))
+        price, compare_at = data.get("price"), data.get("compare_at_price")
         if price is not None and compare_at is not None and compare_at <= price:
-            self.add_error("compare_at_price", _("Must be above the price, or empty."))
-        return cleaned
+            errors.append(("compare_at_price", _("Must be above the price, or empty.")))
+        return data, errors
 
 
 @dataclass
@@ -187,6 +196,7 @@ def check_file(file) -> ImportResult:
     for category in Category.objects.all():
         categories[category.slug] = category
         categories[category.path] = category
+    validator = RowValidator(categories=categories)
     slug_owner = dict(Product.objects.values_list("slug", "sku"))
     existing_skus = set(slug_owner.values())
     seen_skus: dict[str, int] = {}
@@ -198,13 +208,10 @@ def check_file(file) -> ImportResult:
             result.errors.append((line, "", _too_many_cells(len(cells), len(header))))
             continue
         values = {name: unescape(value.strip()) for name, value in zip(header, cells, strict=False) if name}
-        form = ProductRowForm(values, categories=categories)
-        if not form.is_valid():
-            for column, messages in form.errors.items():
-                for message in messages:
-                    result.errors.append((line, column if column != "__all__" else "", message))
+        data, problems = validator.clean(values)
+        if problems:
+            result.errors += [(line, column, message) for column, message in problems]
             continue
-        data = form.cleaned_data
         sku, slug = data["sku"], data["slug"]
         if sku in seen_skus:
             message = _("SKU %(sku)s is also on row %(row)d.") % {"sku": sku, "row": seen_skus[sku]}

@@ -1,6 +1,8 @@
+import time
+
 from django.core.management.base import BaseCommand, CommandError
 
-from shop.catalog.csv_io import BATCH_SIZE, COLUMNS, import_products
+from shop.catalog.csv_io import BATCH_SIZE, COLUMNS, check_file, write_rows
 
 
 class Command(BaseCommand):
@@ -13,6 +15,17 @@ class Command(BaseCommand):
         parser.add_argument("path", help="A UTF-8 CSV file with a header row.")
         parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="Rows per write transaction.")
 
+    def _progress(self):
+        last = time.monotonic()
+
+        def progress(done, total):
+            nonlocal last
+            now = time.monotonic()
+            self.stdout.write(f"  {done:,}/{total:,} rows (batch written in {now - last:.2f} s)")
+            last = now
+
+        return progress
+
     def handle(self, *args, path, batch_size, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
@@ -20,12 +33,12 @@ class Command(BaseCommand):
             file = open(path, "rb")  # noqa: SIM115  (closed below)
         except OSError as exc:
             raise CommandError(f"Cannot open {path}: {exc.strerror}.") from None
+        started = time.monotonic()
         with file:
-            result = import_products(
-                file,
-                batch_size=batch_size,
-                progress=lambda done, total: self.stdout.write(f"  {done:,}/{total:,} rows"),
-            )
+            result = check_file(file)
+        if result.ok:
+            self.stdout.write(f"  {len(result.rows):,} rows checked in {time.monotonic() - started:.1f} s")
+            write_rows(result, batch_size=batch_size, progress=self._progress())
         if not result.ok:
             for row, column, message in result.errors[:200]:
                 self.stderr.write(f"row {row}" + (f", {column}" if column else "") + f": {message}")
