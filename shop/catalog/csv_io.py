@@ -30,6 +30,7 @@ from datetime import timedelta
 from django import forms
 from django.db import DatabaseError, connection, models, transaction
 from django.db.backends.base.operations import BaseDatabaseOperations
+from django.db.models.sql import UpdateQuery
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.text import slugify
@@ -394,8 +395,31 @@ def _write_batch(batch: list[Row]) -> tuple[int, int]:
             product.slug = _free_slug(slugify(f"{row.data['name']}-{row.data['sku']}")[:200], taken)
         product.updated_at = now
     products.bulk_create(new)
-    products.bulk_update(changed, [*WRITTEN_FIELDS, "slug", "updated_at"])
+    _update_all(changed, [*WRITTEN_FIELDS, "slug", "updated_at"])
     return len(new), len(changed)
+
+
+def _update_all(products: list[Product], names: list[str]) -> None:
+    """Update every product's columns with one statement prepared once and run per row.
+
+    QuerySet.bulk_update builds a CASE expression per field and row in Python (3.7 s
+    for 500 products, all of it with the write lock held), and a queryset update
+    per product costs a few ms of Python each; Django compiles the UPDATE once here.
+    """
+    if not products:
+        return
+    fields = [Product._meta.get_field(name) for name in names]
+    first = products[0]
+    query = models.QuerySet(model=Product).filter(pk=first.pk).query.chain(UpdateQuery)
+    # Compiled with a 0 for a None (which Django would write as a literal NULL): one placeholder per column.
+    sample = [getattr(first, f.attname) for f in fields]
+    query.add_update_fields([(f, None, 0 if value is None else value) for f, value in zip(fields, sample, strict=True)])
+    statement, params = query.get_compiler(connection=connection).as_sql()
+    if len(params) != len(fields) + 1 or params[-1] != first.pk:
+        raise DatabaseError(f"Unexpected compiled UPDATE: {statement}")
+    rows = [[f.get_db_prep_save(getattr(p, f.attname), connection) for f in fields] + [p.pk] for p in products]
+    with connection.cursor() as cursor:
+        cursor.executemany(statement, rows)
 
 
 def _write_failed_message(result: ImportResult, batch: list[Row], exc: Exception) -> str:
