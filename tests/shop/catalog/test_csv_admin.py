@@ -209,6 +209,18 @@ def test_the_sweep_queues_forgotten_jobs_and_closes_abandoned_ones():
     assert "after 500 rows" in abandoned.message
 
 
+def test_a_jobs_page_in_the_admin_lists_its_problems(admin_client):
+    job = ImportJob.objects.create(
+        filename="bad.csv", status="rejected", error_count=1, errors=[[7, "category", "No category “shoes”."]]
+    )
+
+    response = admin_client.get(reverse("admin:catalog_importjob_change", args=[job.pk]))
+
+    assert response.status_code == 200
+    assert "row 7, category: No category “shoes”." in response.content.decode()
+    assert reverse("admin:catalog_importjob_changelist") in admin_client.get(CHANGELIST).content.decode()
+
+
 def test_staff_without_product_permissions_do_not_see_imports(client):
     clerk = UserFactory(is_staff=True)
     client.force_login(clerk)
