@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -250,6 +252,11 @@ class Review(models.Model):
         return f"{self.rating}★ {self.product} by {self.user}"
 
 
+def import_file_path(job, filename: str) -> str:
+    """Stored files are not public: a random folder makes their media URL unguessable."""
+    return f"imports/{uuid.uuid4().hex}/{filename}"
+
+
 class ImportJob(models.Model):
     """A product CSV import run in the background (shop/catalog/csv_io.py), with its progress and report."""
 
@@ -263,7 +270,7 @@ class ImportJob(models.Model):
         REJECTED = "rejected", _("rejected: nothing imported")
         FAILED = "failed", _("stopped")
 
-    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    file = models.FileField(_("file"), upload_to=import_file_path)
     filename = models.CharField(_("file name"), max_length=255)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
     rows_total = models.PositiveIntegerField(_("rows"), default=0)

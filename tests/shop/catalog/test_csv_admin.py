@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 from unittest import mock
@@ -130,6 +131,7 @@ def test_a_big_file_becomes_a_background_job_the_page_follows(
     assert len(callbacks) == 1  # queued once the upload is committed
     assert (job.status, job.rows_total, job.rows_done, job.created, job.updated) == ("done", 5, 5, 4, 1)
     assert (job.filename, job.created_by) == ("spring.csv", staff)
+    assert re.fullmatch(r"imports/[0-9a-f]{32}/spring\.csv", job.file.name)  # kept, at an unguessable URL
     assert Product.objects.get(sku="J-2").price == Decimal("2.00")
     page = admin_client.get(response["Location"]).content.decode()
     assert "Import of spring.csv" in page
