@@ -86,6 +86,7 @@ def shopper(out: Path, stop: Path, ready: Path) -> None:
     products = list(active.values_list("pk", flat=True)[:500])
     rng = random.Random(1)
     samples = []  # (wall clock at start, seconds, status)
+    Client().get("/cart/")  # the first request loads the URLs and templates: not a shopper's latency
     ready.touch()
     client, adds = Client(), 0
     while not stop.exists():
@@ -212,9 +213,13 @@ def run(args) -> dict:
         importer = subprocess.Popen(
             argv, cwd=code, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        output = []
+        output, writing = [], None
         for line in importer.stdout:
             output.append(line.rstrip())
+            if writing is None and ("checked" in line or "rows" in line and "/" in line):
+                # Writing starts after "N rows checked" (or, for a version that does not
+                # say so, about at its first progress line).
+                writing = time.time()
             if line.strip():
                 log(f"  import: {line.strip()}")
         importer.wait()
@@ -242,13 +247,18 @@ def run(args) -> dict:
         "batch_seconds_median": sorted(batch_seconds)[len(batch_seconds) // 2] if batch_seconds else None,
         "idle": stats(samples, idle_start, idle_end),
         "during_import": stats(samples, started, ended),
+        "while_writing": stats(samples, writing or started, ended),
+        "write_seconds": round(ended - (writing or started), 1),
     }
 
 
 def report(result: dict) -> None:
-    idle, busy = result["idle"], result["during_import"]
+    idle, busy, writing = result["idle"], result["during_import"], result["while_writing"]
     print()
-    print(f"import of {result['rows']:,} rows: {result['import_seconds']} s, exit {result['import_exit_status']}")
+    print(
+        f"import of {result['rows']:,} rows: {result['import_seconds']} s "
+        f"(writing {result['write_seconds']} s), exit {result['import_exit_status']}"
+    )
     print(f"  {result['import_summary']}")
     if result["check_line"]:
         print(
@@ -256,7 +266,7 @@ def report(result: dict) -> None:
             f"{result['batch_seconds_max']} s at most"
         )
     print(f"{'add to cart':<16}{'requests':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
-    for name, s in (("idle", idle), ("during import", busy)):
+    for name, s in (("idle", idle), ("during import", busy), ("while writing", writing)):
         print(f"{name:<16}{s['requests']:>9}{s['p50_ms']:>9}{s['p99_ms']:>9}{s['max_ms']:>9}{s['errors']:>8}")
     print(f"  answers during the import: {busy['statuses']} (302: added)")
 
