@@ -201,8 +201,8 @@ def check_file(file) -> ImportResult:
     slug_owner = dict(Product.objects.values_list("slug", "sku"))
     existing_skus = set(slug_owner.values())
     seen_skus: dict[str, int] = {}
-    for line, cells in _records(reader, result):
-        if len(result.rows) >= MAX_ROWS:
+    for count, (line, cells) in enumerate(_records(reader, result), start=1):
+        if count > MAX_ROWS:
             result.errors.append((line, "", _("Too many rows: import at most %(max)d at a time.") % {"max": MAX_ROWS}))
             break
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):

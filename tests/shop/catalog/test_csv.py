@@ -377,6 +377,15 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_read(categories, mon
     assert not Product.objects.exists()
 
 
+def test_a_file_with_too_many_rows_is_refused_at_the_first_row_too_many(categories, monkeypatch):
+    monkeypatch.setattr(csv_io, "MAX_ROWS", 3)
+
+    result = run(HEADER + "X-1,T,,clothing,bad,,1,,,\n" + "".join(f"X-{i},T,,clothing,1,,1,,,\n" for i in range(2, 6)))
+
+    assert result.errors[-1] == (5, "", "Too many rows: import at most 3 at a time.")
+    assert not Product.objects.exists()
+
+
 def test_formula_looking_text_is_imported_as_plain_text(categories):
     result = run(HEADER + 'F-1,=HYPERLINK("http://evil"),,clothing,1.00,,1,,,@SUM(A1)\n')
 
