@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "shop.core.csp.StoreCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "shop.core.middleware.DatabaseBusyMiddleware",  # a locked database answers 503 + Retry-After, not 500
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -222,6 +223,7 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-loyalty-tiers": {"task": "loyalty.tasks.refresh_tiers", "schedule": 24 * 3600},
     # Closed orders whose discount-code release never ran give their codes back.
     "release-missed-discount-codes": {"task": "marketing.discounts.tasks.release_missed_codes", "schedule": 600},
+    "sweep-product-imports": {"task": "shop.catalog.tasks.sweep_product_imports", "schedule": 600},
 }
 
 # Stripe: localstripe on loopback unless real keys are given.

@@ -28,6 +28,7 @@ from loyalty import selectors, services, tasks
 from loyalty.models import Account, ExpiryNotice, LedgerEntry, LotUse, Program, Referral, Tier
 from loyalty.program import current
 from shop.core.admin import ReadOnlyAdmin
+from shop.core.csvsafe import escape as _cell
 from shop.core.errors import ShopError
 from shop.core.money import Money, decimal_places
 
@@ -582,12 +583,6 @@ class MemberFilter(admin.SimpleListFilter):
 
 CSV_COLUMNS = ["date", "member", "kind", "reason", "points", "balance_after", "order", "reference", "description"]
 CSV_COLUMNS += ["note", "by"]
-
-
-def _cell(text) -> str:
-    """Text a spreadsheet would run as a formula (=, +, -, @ first) is quoted: notes and emails are typed by people."""
-    text = str(text or "")
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def ledger_csv(entries, filename: str) -> HttpResponse:

@@ -5,14 +5,15 @@ from django.db.models import Count, F, Q, Sum
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from shop.catalog import csv_io, services
-from shop.catalog.models import Category, Product, ProductImage, Review
+from shop.catalog.models import Category, ImportJob, Product, ProductImage, Review
+from shop.core.admin import ReadOnlyAdmin
 from shop.core.money_sql import from_minor_units, minor_units_sum
 
 
@@ -108,6 +109,12 @@ class SetStockForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(label=gettext_lazy("CSV file"), help_text=gettext_lazy("UTF-8, with a header row."))
+
+    def clean_file(self):
+        file = self.cleaned_data["file"]
+        if file.size > csv_io.MAX_BYTES:
+            raise forms.ValidationError(csv_io.too_big_message())
+        return file
 
 
 @admin.register(Product)
@@ -208,12 +215,18 @@ class ProductAdmin(admin.ModelAdmin):
         ]
 
     def import_view(self, request):
+        """Small files are imported in the request; big ones become an ImportJob this page follows."""
         if not self.has_add_permission(request) or not self.has_change_permission(request):
             return redirect("admin:index")
+        job = self._import_job(request)
         form = ImportForm(request.POST or None, request.FILES or None)
         result = None
         if request.method == "POST" and form.is_valid():
-            result = csv_io.import_products(form.cleaned_data["file"].file)
+            upload = form.cleaned_data["file"]
+            if csv_io.count_rows(upload.file) > csv_io.BACKGROUND_ROWS:
+                job = csv_io.import_job_create(file=upload.file, filename=upload.name, user=request.user)
+                return redirect(f"{reverse('admin:catalog_product_import')}?job={job.pk}")
+            result = csv_io.import_products(upload.file)
             if result.ok:
                 self.message_user(
                     request,
@@ -230,10 +243,66 @@ class ProductAdmin(admin.ModelAdmin):
                 "title": _("Import products from CSV"),
                 "form": form,
                 "result": result,
+                "job": job,
                 "columns": csv_io.COLUMNS,
+                "background_rows": csv_io.BACKGROUND_ROWS,
                 "opts": self.model._meta,
             },
             status=400 if result and not result.ok else 200,
+        )
+
+    def _import_job(self, request):
+        job_id = request.GET.get("job", "")
+        return ImportJob.objects.filter(pk=job_id).select_related("created_by").first() if job_id.isdigit() else None
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ReadOnlyAdmin):
+    """Background product imports: what each file did, row by row when it was refused."""
+
+    list_display = ["filename", "status", "progress", "created", "updated", "error_count", "created_by", "created_at"]
+    list_filter = ["status", "created_at"]
+    list_select_related = ["created_by"]
+    search_fields = ["filename", "created_by__email"]
+    fields = [
+        "filename",
+        "status",
+        "progress",
+        "created",
+        "updated",
+        "error_count",
+        "message",
+        "report",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("catalog.add_product") and request.user.has_perm("catalog.change_product")
+
+    @admin.display(description=gettext_lazy("progress"))
+    def progress(self, job):
+        url = f"{reverse('admin:catalog_product_import')}?job={job.pk}"
+        return format_html(
+            '<a href="{}">{}</a>',
+            url,
+            _("%(done)d of %(total)d rows written") % {"done": job.rows_done, "total": job.rows_total},
+        )
+
+    @admin.display(description=gettext_lazy("problems found"))
+    def report(self, job):
+        if not job.errors:
+            return "—"
+        return format_html_join(
+            "",
+            "<div>{}</div>",
+            (
+                (_("row %(row)s, %(column)s: %(message)s") % {"row": r, "column": c or "—", "message": m},)
+                for r, c, m in job.errors
+            ),
         )
 
 

@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -248,3 +250,62 @@ class Review(models.Model):
 
     def __str__(self):
         return f"{self.rating}★ {self.product} by {self.user}"
+
+
+def import_file_path(job, filename: str) -> str:
+    """Stored files are not public: a random folder makes their media URL unguessable."""
+    return f"imports/{uuid.uuid4().hex}/{filename}"
+
+
+class ImportJob(models.Model):
+    """A product CSV import run in the background (shop/catalog/csv_io.py), with its progress and report."""
+
+    MAX_ERRORS = 1000  # problems kept for the report; error_count has them all
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        CHECKING = "checking", _("checking rows")
+        WRITING = "writing", _("writing")
+        DONE = "done", _("done")
+        REJECTED = "rejected", _("rejected: nothing imported")
+        FAILED = "failed", _("stopped")
+
+    file = models.FileField(_("file"), upload_to=import_file_path)
+    filename = models.CharField(_("file name"), max_length=255)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_done = models.PositiveIntegerField(_("rows written"), default=0)
+    created = models.PositiveIntegerField(_("products created"), default=0)
+    updated = models.PositiveIntegerField(_("products updated"), default=0)
+    error_count = models.PositiveIntegerField(_("problems"), default=0)
+    errors = models.JSONField(_("problems found"), default=list, blank=True)  # [[row, column, message], ...]
+    message = models.TextField(_("message"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("last progress"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("product import")
+        verbose_name_plural = _("product imports")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "updated_at"])]
+
+    def __str__(self):
+        return f"{self.filename} ({self.get_status_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.REJECTED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.rows_done / self.rows_total) if self.rows_total else 0

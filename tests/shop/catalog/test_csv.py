@@ -1,6 +1,7 @@
 import csv
 import io
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 
@@ -249,3 +250,250 @@ def test_it_reports_a_file_that_is_not_utf8(categories):
 
     assert not result.ok
     assert not Product.objects.exists()
+
+
+# Numbers the database cannot store, on any database
+
+
+def test_it_reports_a_stock_too_large_for_any_database_instead_of_failing(categories):
+    result = run(HEADER + "BIG-1,Big,,clothing,1.00,,100000000000000000000,,,\n")
+
+    assert [(row, column) for row, column, _message in result.errors] == [(2, "stock")]
+    assert "2147483647" in result.errors[0][2]
+    assert not Product.objects.exists()
+
+
+def test_it_accepts_on_sqlite_only_the_integers_postgresql_stores(categories):
+    # SQLite would store 2147483648; PostgreSQL's integer column would refuse it.
+    refused = run(HEADER + "INT-1,Too many,,clothing,1.00,,2147483648,,,\n")
+    accepted = run(HEADER + "INT-2,Most,,clothing,1.00,,2147483647,,,\n")
+
+    assert [(row, column) for row, column, _message in refused.errors] == [(2, "stock")]
+    assert accepted.ok, accepted.errors
+    assert Product.objects.get().stock == 2147483647
+
+
+# Slugs
+
+
+def test_a_generated_slug_never_takes_a_slug_a_later_row_asks_for(categories):
+    text = HEADER + (
+        "G-1,Silk Dress,,clothing,1.00,,1,,,\n"  # would be given silk-dress-g-1
+        "G-2,Other,silk-dress-g-1,clothing,1.00,,1,,,\n"
+    )
+
+    result = run(text)
+
+    assert result.ok, result.errors
+    assert Product.objects.get(sku="G-2").slug == "silk-dress-g-1"
+    assert Product.objects.get(sku="G-1").slug == "silk-dress-g-1-2"
+
+
+def test_it_reports_a_new_slug_asked_for_twice_with_the_first_row(categories):
+    text = HEADER + "S-1,One,same-slug,clothing,1.00,,1,,,\nS-2,Two,same-slug,clothing,1.00,,1,,,\n"
+
+    result = run(text)
+
+    assert result.errors == [(3, "slug", "Slug same-slug is also on row 2.")]
+
+
+# Row numbers are the file's line numbers
+
+
+def test_a_row_that_is_not_utf8_mid_file_is_reported_with_its_line(categories):
+    data = (HEADER + "U-1,Fine,,clothing,1.00,,1,,,\n").encode() + "U-2,Caf\xe9,,clothing,1,,1,,,\n".encode("latin-1")
+
+    result = csv_io.import_products(io.BytesIO(data))
+
+    assert len(result.errors) == 1
+    row, column, message = result.errors[0]
+    assert (row, column) == (3, "")
+    assert "Row 3 is not UTF-8" in message
+    assert "CSV UTF-8" in message
+    assert not Product.objects.exists()
+
+
+def test_a_row_that_breaks_the_csv_reader_mid_file_is_reported_with_its_line(categories):
+    text = HEADER + "L-1,Fine,,clothing,1.00,,1,,,\n" + "L-2,Long,,clothing,1.00,,1,,," + "x" * 200_000 + "\n"
+
+    result = run(text)
+
+    assert [(row, column) for row, column, _message in result.errors] == [(3, "")]
+    assert "cannot be read as CSV" in result.errors[0][2]
+    assert not Product.objects.exists()
+
+
+def test_rows_are_numbered_by_line_even_after_a_value_on_several_lines_and_a_blank_line(categories):
+    text = HEADER + ('M-1,Multi,,clothing,1.00,,1,,,"first line\nsecond line"\n\nM-2,Bad,,clothing,abc,,1,,,\n')
+
+    result = run(text)
+
+    assert [(row, column) for row, column, _message in result.errors] == [(5, "price")]
+
+
+# Hostile files: each a clear message, nothing imported, never an exception
+
+HOSTILE = {
+    "latin-1": ((HEADER + "X-1,Café,,clothing,1,,1,,,\n").encode("latin-1"), (2, ""), "not UTF-8"),
+    "utf-16": ((HEADER + "X-1,Thing,,clothing,1,,1,,,\n").encode("utf-16"), (1, ""), "UTF-16"),
+    "empty": (b"", (1, ""), "The file is empty"),
+    "blank lines only": (b"\n\r\n  \n", (1, ""), "The file is empty"),
+    "header only": (HEADER.encode(), (1, ""), "no products"),
+    "no header": (b"X-1,Thing,,clothing,1,,1,,,\n", (1, ""), "The first row must name the columns"),
+    "column twice": (b"sku,name,category,price,stock,price\nX-1,T,clothing,1,1,2\n", (1, ""), "named twice: price"),
+    "long name": ((HEADER + f"X-1,{'n' * 201},,clothing,1,,1,,,\n").encode(), (2, "name"), "at most 200"),
+    "NUL byte": ((HEADER + "X-1,Nu\x00ll,,clothing,1,,1,,,\n").encode(), (2, "name"), "Null characters"),
+    "negative price": ((HEADER + "X-1,T,,clothing,-1.00,,1,,,\n").encode(), (2, "price"), "greater than or equal"),
+    "5 decimals": ((HEADER + "X-1,T,,clothing,1.23456,,1,,,\n").encode(), (2, "price"), "2 decimal places"),
+    "NaN": ((HEADER + "X-1,T,,clothing,NaN,,1,,,\n").encode(), (2, "price"), "Enter a number"),
+    "Infinity": ((HEADER + "X-1,T,,clothing,Infinity,,1,,,\n").encode(), (2, "price"), "Enter a number"),
+    "huge price": ((HEADER + "X-1,T,,clothing,1e400,,1,,,\n").encode(), (2, "price"), "digits"),
+    "stock in exponent": ((HEADER + "X-1,T,,clothing,1,,1e3,,,\n").encode(), (2, "stock"), "whole number"),
+    "stock of 5000 digits": ((HEADER + f"X-1,T,,clothing,1,,{'9' * 5000},,,\n").encode(), (2, "stock"), ""),
+    "negative stock": ((HEADER + "X-1,T,,clothing,1,,-1,,,\n").encode(), (2, "stock"), "greater than or equal"),
+    "too many values": ((HEADER + "X-1,T,,clothing,1,,1,,,,extra\n").encode(), (2, ""), "double quotes"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_a_hostile_file_gets_a_clear_message_and_imports_nothing(categories, case):
+    data, where, fragment = HOSTILE[case]
+
+    result = csv_io.import_products(io.BytesIO(data))
+
+    assert not result.ok
+    assert (result.errors[0][0], result.errors[0][1]) == where
+    assert fragment in result.errors[0][2]
+    assert not Product.objects.exists()
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(categories, monkeypatch):
+    monkeypatch.setattr(csv_io, "MAX_BYTES", 1024)
+    big = HEADER + "X-1,T,,clothing,1,,1,,,\n" * 100
+
+    result = run(big)
+
+    assert result.errors == [(1, "", "The file is larger than 1.0\xa0KB. Split it into smaller files.")]
+    assert not Product.objects.exists()
+
+
+def test_a_file_with_too_many_rows_is_refused_at_the_first_row_too_many(categories, monkeypatch):
+    monkeypatch.setattr(csv_io, "MAX_ROWS", 3)
+
+    result = run(HEADER + "X-1,T,,clothing,bad,,1,,,\n" + "".join(f"X-{i},T,,clothing,1,,1,,,\n" for i in range(2, 6)))
+
+    assert result.errors[-1] == (5, "", "Too many rows: import at most 3 at a time.")
+    assert not Product.objects.exists()
+
+
+def test_formula_looking_text_is_imported_as_plain_text(categories):
+    result = run(HEADER + 'F-1,=HYPERLINK("http://evil"),,clothing,1.00,,1,,,@SUM(A1)\n')
+
+    assert result.ok, result.errors
+    product = Product.objects.get()
+    assert product.name == '=HYPERLINK("http://evil")'
+    assert product.description == "@SUM(A1)"
+
+
+# Export: no cell a spreadsheet would run
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_the_export_neutralises_cells_a_spreadsheet_would_run_as_formulas(categories, start):
+    ProductFactory(sku=f"{start}SKU", name=f"{start}1+1", category=categories["clothing"], description=f"{start}cmd")
+    out = io.StringIO()
+
+    csv_io.export_products(Product.objects.all(), out)
+
+    row = list(csv.reader(io.StringIO(out.getvalue())))[1]
+    assert (row[0], row[1], row[9]) == (f"'{start}SKU", f"'{start}1+1", f"'{start}cmd")
+
+
+def test_an_export_with_formula_like_text_imports_back_unchanged(categories):
+    texts = {"RT-A": "=1+1", "RT-B": "-50% off", "RT-C": "'=already quoted", "RT-D": "'plain apostrophe", "RT-E": "@x"}
+    for sku, text in texts.items():
+        ProductFactory(sku=sku, name=text, description=text, category=categories["clothing"])
+    ProductFactory(sku="-RT-F", slug="-dash-slug", category=categories["clothing"])
+    out = io.StringIO()
+    csv_io.export_products(Product.objects.all(), out)
+    Product.objects.update(name="changed", description="changed")
+
+    result = run(out.getvalue())
+
+    assert result.ok, result.errors
+    assert (result.created, result.updated) == (0, 6)
+    for sku, text in texts.items():
+        product = Product.objects.get(sku=sku)
+        assert (product.name, product.description) == (text, text)
+    assert Product.objects.get(sku="-RT-F").slug == "-dash-slug"
+
+
+# Writing in batches
+
+
+def rows(n: int, start: int = 1) -> str:
+    return "".join(f"B-{i},Batch {i},,clothing,{i}.00,,{i},,,\n" for i in range(start, start + n))
+
+
+def test_it_writes_in_batches_of_short_transactions(categories, monkeypatch):
+    monkeypatch.setattr(csv_io, "SQLITE_BATCH_PAUSE", 0)
+    ProductFactory(sku="B-2", category=categories["clothing"], price=Decimal("99.00"))
+    progress = []
+
+    result = csv_io.import_products(
+        as_file(HEADER + rows(7)), batch_size=3, progress=lambda done, total: progress.append((done, total))
+    )
+
+    assert result.ok, result.errors
+    assert (result.created, result.updated, result.batches, result.written_through) == (6, 1, 3, 8)
+    assert progress == [(3, 7), (6, 7), (7, 7)]
+    assert Product.objects.get(sku="B-2").price == Decimal("2.00")
+    assert Product.objects.get(sku="B-7").slug == "batch-7-b-7"
+
+
+def test_checking_the_file_writes_nothing(categories):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        result = csv_io.check_file(as_file(HEADER + rows(50)))
+
+    assert result.ok, result.errors
+    assert len(result.rows) == 50
+    assert all(q["sql"].lstrip().upper().startswith("SELECT") for q in queries.captured_queries)
+    assert len(queries.captured_queries) == 2  # categories, then every product's slug and SKU
+    assert not Product.objects.exists()
+
+
+def test_the_catalog_cache_is_bumped_once_per_import_not_per_row(categories, monkeypatch):
+    monkeypatch.setattr(csv_io, "SQLITE_BATCH_PAUSE", 0)
+    existing = ProductFactory(sku="B-1", category=categories["clothing"])
+    with mock.patch("shop.catalog.cache.changed") as changed:
+        result = csv_io.import_products(as_file(HEADER + rows(9)), batch_size=4)
+
+    assert result.ok, result.errors
+    assert changed.call_count == 1
+    existing.refresh_from_db()
+    assert existing.name == "Batch 1"
+
+
+def test_a_batch_that_fails_while_writing_is_reported_with_the_rows_that_were_written(categories, monkeypatch):
+    monkeypatch.setattr(csv_io, "SQLITE_BATCH_PAUSE", 0)
+    result = csv_io.check_file(as_file(HEADER + rows(6)))
+    # Between the check and the write, someone takes the slug planned for the fourth row (line 5).
+    ProductFactory(sku="SOMEONE", slug=result.rows[3].slug, category=categories["clothing"])
+
+    csv_io.write_rows(result, batch_size=2)
+
+    assert (result.created, result.updated, result.written_through) == (2, 0, 3)
+    assert len(result.errors) == 1
+    row, column, message = result.errors[0]
+    assert (row, column) == (4, "")
+    assert "Rows up to 3 were imported (2 created, 0 updated); row 4 and the rows after it were not." in message
+    assert set(Product.objects.filter(sku__startswith="B-").values_list("sku", flat=True)) == {"B-1", "B-2"}
+
+    again = run(HEADER + rows(6))  # the same file again finishes the job
+
+    assert again.ok, again.errors
+    assert (again.created, again.updated) == (4, 2)
+    assert Product.objects.filter(sku__startswith="B-").count() == 6
