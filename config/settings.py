@@ -297,6 +297,13 @@ SHOP_SHIPPING_METHODS = {
 }
 # Unpaid orders expire (and give their stock back) after this many minutes.
 SHOP_ORDER_PAYMENT_MINUTES = env_int("SHOP_ORDER_PAYMENT_MINUTES", 60)
+# Limits against stock hoarding (docs/deploy.md, "Limits"); 0 turns a limit off.
+# Unpaid orders that still hold stock, at once, per customer account and per email address...
+SHOP_MAX_OPEN_ORDERS = env_int("SHOP_MAX_OPEN_ORDERS", 3)
+# ...and per client address (higher: one office or mobile network shares an address).
+SHOP_MAX_OPEN_ORDERS_PER_CLIENT = env_int("SHOP_MAX_OPEN_ORDERS_PER_CLIENT", 5)
+# Orders placed per client address and window (web and API), then 429.
+SHOP_CHECKOUT_RATE = (env_int("SHOP_CHECKOUT_RATE", 20), 3600)
 # The payment seam (DESIGN.md section 5): one class, chosen here.
 SHOP_PAYMENT_GATEWAY = "shop.payments.stripe_gateway.StripeGateway"
 # Absolute links in emails.
