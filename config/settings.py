@@ -304,6 +304,14 @@ SHOP_MAX_OPEN_ORDERS = env_int("SHOP_MAX_OPEN_ORDERS", 3)
 SHOP_MAX_OPEN_ORDERS_PER_CLIENT = env_int("SHOP_MAX_OPEN_ORDERS_PER_CLIENT", 5)
 # Orders placed per client address and window (web and API), then 429.
 SHOP_CHECKOUT_RATE = (env_int("SHOP_CHECKOUT_RATE", 20), 3600)
+# Promotion code batches: up to this many are made at once in the request; more run in the
+# background (a CodeBatch job, downloaded when ready); above the hard maximum, a 400.
+DISCOUNT_CODE_BATCH_SYNC_MAX = env_int("DISCOUNT_CODE_BATCH_SYNC_MAX", 1_000)
+DISCOUNT_CODE_BATCH_MAX = env_int("DISCOUNT_CODE_BATCH_MAX", 100_000)
+CELERY_BEAT_SCHEDULE["resume-stalled-code-batches"] = {
+    "task": "marketing.discounts.tasks.resume_code_batches",
+    "schedule": 600,
+}
 # The payment seam (DESIGN.md section 5): one class, chosen here.
 SHOP_PAYMENT_GATEWAY = "shop.payments.stripe_gateway.StripeGateway"
 # Absolute links in emails.
