@@ -295,9 +295,7 @@ SHOP_SHIPPING_METHODS = {
     },
     "express": {"label": _("Express delivery (1–2 days)"), "price": env_str("SHIPPING_EXPRESS", "15.00")},
 }
-# Unpaid orders expire (and give their stock back) after this many minutes.
-SHOP_ORDER_PAYMENT_MINUTES = env_int("SHOP_ORDER_PAYMENT_MINUTES", 60)
-# Limits against stock hoarding (docs/deploy.md, "Limits"); 0 turns a limit off.
+# Limits against stock hoarding, as unpaid orders hold stock (docs/deploy.md, "Limits"); 0 turns a limit off.
 # Unpaid orders that still hold stock, at once, per customer account and per email address...
 SHOP_MAX_OPEN_ORDERS = env_int("SHOP_MAX_OPEN_ORDERS", 3)
 # ...and per client address (higher: one office or mobile network shares an address).
@@ -312,6 +310,8 @@ CELERY_BEAT_SCHEDULE["resume-stalled-code-batches"] = {
     "task": "marketing.discounts.tasks.resume_code_batches",
     "schedule": 600,
 }
+# Unpaid orders expire (and give their stock back) after this many minutes.
+SHOP_ORDER_PAYMENT_MINUTES = env_int("SHOP_ORDER_PAYMENT_MINUTES", 60)
 # The payment seam (DESIGN.md section 5): one class, chosen here.
 SHOP_PAYMENT_GATEWAY = "shop.payments.stripe_gateway.StripeGateway"
 # Absolute links in emails.

@@ -66,7 +66,7 @@ def test_a_staff_user_with_only_view_permission_can_read_but_not_write(api_as, t
     deleted = api.delete(detail(ten_off))
 
     assert (created.status_code, edited.status_code, deleted.status_code) == (403, 403, 403)
-    assert created.json() == {"detail": "You do not have permission to perform this action."}
+    assert created.json()["detail"] == "You do not have permission to perform this action."
     ten_off.refresh_from_db()
     assert (Promotion.objects.count(), ten_off.value) == (1, Decimal("10.00"))
 
