@@ -17,11 +17,12 @@ from marketing.discounts.models import random_code as new_code
 from shop.core import ratelimit
 from shop.core.errors import Conflict, NotFound, RateLimited, ShopError
 
-log = logging.getLogger(__name__)
-
 
 class CodeNotApplicable(ShopError):
     code = "code_not_applicable"
+
+
+log = logging.getLogger(__name__)
 
 
 def reference(promotion: Promotion, code: DiscountCode | None) -> str:
@@ -159,12 +160,6 @@ def redemptions_release(*, order_id: int) -> int:
     return released
 
 
-# --- code batches --------------------------------------------------------------------------------------------------
-
-BATCH_CHUNK = 2_000  # codes per transaction in the background: progress shows, and no lock is held for long
-STALLED_AFTER = dt.timedelta(minutes=10)
-
-
 def batch_create(*, promotion: Promotion, count: int, prefix: str = "", length: int = 8, actor=None) -> CodeBatch:
     """N unique single-use codes for a promotion (e.g. one per customer of a campaign).
 
@@ -192,6 +187,12 @@ def batch_create(*, promotion: Promotion, count: int, prefix: str = "", length: 
         return code_batch_fill(batch_id=batch.pk)
     transaction.on_commit(lambda: _enqueue_fill(batch.pk))
     return batch
+
+
+# Code batches: codes per transaction in the background (progress shows, no lock is held for long), and how
+# long a waiting or running batch may go without progress before the sweep starts it again.
+BATCH_CHUNK = 2_000
+STALLED_AFTER = dt.timedelta(minutes=10)
 
 
 def _enqueue_fill(batch_id: int) -> None:
