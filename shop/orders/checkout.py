@@ -92,12 +92,13 @@ def checkout_place(
     address: ShippingAddress,
     shipping_method: str,
     idempotency_key: str = "",
-    client: str = "",
+    client: str | None = "",
 ) -> tuple[Order, bool]:
     """Place an order from the cart. Returns (order, created); a repeat of the same key returns the first order.
 
     client: who is asking (shop.core.ratelimit.client_ip); with it, the per-client
-    limits apply. A repeat of a key that already made an order is never limited.
+    limits apply (without it, as when the server gives no address, only the others
+    do). A repeat of a key that already made an order is never limited.
     Raises TooManyOpenOrders (409) or CheckoutThrottled (429).
     """
     if shipping_method not in ShippingMethod.values:
@@ -157,7 +158,7 @@ def open_orders(*, now=None):
     return Order.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), status__in=UNPAID)
 
 
-def _client_digest(client: str) -> str:
+def _client_digest(client: str | None) -> str:
     """The client address as stored on the order's "placed" event: keyed hash, so the timeline keeps no address."""
     if not client:
         return ""
@@ -169,7 +170,7 @@ def _throttle_key(client: str) -> str:
     return f"checkout:{client}"
 
 
-def _check_throttle(client: str) -> None:
+def _check_throttle(client: str | None) -> None:
     limit, _period = settings.SHOP_CHECKOUT_RATE
     if client and limit and ratelimit.is_limited(_throttle_key(client), limit=limit):
         raise CheckoutThrottled(
