@@ -173,7 +173,12 @@ class CheckoutBench(Stack):
             db=args.db,
             var_dir=Path(args.var_dir or RESULTS / f"var-checkout-{args.db}"),
             pg_port=free_port() if args.db == "postgres" else 0,
-            extra_env={"THROTTLE_AUTH": "100000/minute"},
+            # Every buyer thread is one client address (127.0.0.1): the per-client limits would stop the run.
+            extra_env={
+                "THROTTLE_AUTH": "100000/minute",
+                "SHOP_MAX_OPEN_ORDERS_PER_CLIENT": "0",
+                "SHOP_CHECKOUT_RATE": "0",
+            },
         )
         self.localstripe: subprocess.Popen | None = None
 

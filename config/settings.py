@@ -381,6 +381,21 @@ SHOP_SHIPPING_METHODS = {
     },
     "express": {"label": _("Express delivery (1–2 days)"), "price": env_str("SHIPPING_EXPRESS", "15.00")},
 }
+# Limits against stock hoarding, as unpaid orders hold stock (docs/deploy.md, "Limits"); 0 turns a limit off.
+# Unpaid orders that still hold stock, at once, per customer account and per email address...
+SHOP_MAX_OPEN_ORDERS = env_int("SHOP_MAX_OPEN_ORDERS", 3)
+# ...and per client address (higher: one office or mobile network shares an address).
+SHOP_MAX_OPEN_ORDERS_PER_CLIENT = env_int("SHOP_MAX_OPEN_ORDERS_PER_CLIENT", 5)
+# Orders placed per client address and window (web and API), then 429.
+SHOP_CHECKOUT_RATE = (env_int("SHOP_CHECKOUT_RATE", 20), 3600)
+# Promotion code batches: up to this many are made at once in the request; more run in the
+# background (a CodeBatch job, downloaded when ready); above the hard maximum, a 400.
+DISCOUNT_CODE_BATCH_SYNC_MAX = env_int("DISCOUNT_CODE_BATCH_SYNC_MAX", 1_000)
+DISCOUNT_CODE_BATCH_MAX = env_int("DISCOUNT_CODE_BATCH_MAX", 100_000)
+CELERY_BEAT_SCHEDULE["resume-stalled-code-batches"] = {
+    "task": "marketing.discounts.tasks.resume_code_batches",
+    "schedule": 600,
+}
 # Unpaid orders expire (and give their stock back) after this many minutes.
 SHOP_ORDER_PAYMENT_MINUTES = env_int("SHOP_ORDER_PAYMENT_MINUTES", 60)
 # The payment seam (docs/architecture.md, "The payment gateway"): one class, chosen here.

@@ -1,15 +1,12 @@
 """The promotions admin: promotions with their codes and figures, codes, redemptions; a cart preview."""
 
-import csv
-
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db.models import Count, F, Q
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from marketing.discounts import selectors, services
+from marketing.discounts.exports import codes_csv
 from marketing.discounts.models import CodeBatch, DiscountCode, Promotion, Redemption
 from shop.accounts.models import User
 from shop.catalog.models import Product
@@ -27,7 +25,6 @@ from shop.core.money import Money
 
 INLINE_CODES = 20  # a promotion with a batch of thousands shows the first few; the codes list has them all
 PREVIEW_ROWS = 5
-CSV_COLUMNS = ["code", "promotion", "max_uses", "times_used", "batch", "created"]
 P = Promotion
 
 
@@ -38,25 +35,6 @@ def _date(value) -> str:
     local = timezone.localtime(value)
     midnight = (local.hour, local.minute, local.second) == (0, 0, 0)
     return formats.date_format(local, "SHORT_DATE_FORMAT" if midnight else "SHORT_DATETIME_FORMAT")
-
-
-def codes_csv(codes, filename: str) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(CSV_COLUMNS)
-    for code in selectors.codes_for_export(codes).iterator(chunk_size=2000):
-        writer.writerow(
-            [
-                code.code,
-                code.promotion.name,
-                "" if code.max_uses is None else code.max_uses,
-                code.times_used,
-                code.batch_id or "",
-                timezone.localtime(code.created_at).isoformat(timespec="seconds"),
-            ]
-        )
-    return response
 
 
 def _stamp() -> str:
@@ -109,7 +87,12 @@ class WindowFilter(admin.SimpleListFilter):
 
 
 class GenerateCodesForm(forms.Form):
-    count = forms.IntegerField(label=gettext_lazy("How many codes"), min_value=1, max_value=10_000, initial=100)
+    count = forms.IntegerField(
+        label=gettext_lazy("How many codes"),
+        min_value=1,
+        initial=100,
+        help_text=gettext_lazy("A large batch is made in the background: its page shows when it is ready."),
+    )
     prefix = forms.CharField(
         label=gettext_lazy("Prefix"),
         max_length=12,
@@ -124,6 +107,14 @@ class GenerateCodesForm(forms.Form):
         initial=8,
         help_text=gettext_lazy("Drawn from letters and digits that cannot be misread (no 0/O, 1/I/L)."),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The same hard maximum as the API's (services.batch_create), read when the form is made.
+        count = self.fields["count"]
+        count.max_value = settings.DISCOUNT_CODE_BATCH_MAX
+        count.validators.append(MaxValueValidator(count.max_value))
+        count.widget.attrs["max"] = count.max_value
 
 
 @admin.register(Promotion)
@@ -268,7 +259,11 @@ class PromotionAdmin(admin.ModelAdmin):
         n = services.promotions_set_active(promotion_ids=queryset.values("pk"), active=False)
         self.message_user(request, ngettext("%d promotion deactivated.", "%d promotions deactivated.", n) % n)
 
-    @admin.action(description=gettext_lazy("Generate single-use codes…"), permissions=["change"])
+    def has_add_codes_permission(self, request):
+        """Making codes is adding discount codes, as in the staff API."""
+        return request.user.has_perm("discounts.add_discountcode")
+
+    @admin.action(description=gettext_lazy("Generate single-use codes…"), permissions=["add_codes"])
     def generate_codes(self, request, queryset):
         automatic = [p.name for p in queryset if not p.requires_code]
         if automatic:
@@ -291,8 +286,14 @@ class PromotionAdmin(admin.ModelAdmin):
                 services.batch_create(promotion=promotion, actor=request.user, **form.cleaned_data)
                 for promotion in queryset
             ]
-            n = sum(b.count for b in batches)
-            self.message_user(request, ngettext("%d code generated.", "%d codes generated.", n) % n, messages.SUCCESS)
+            n = sum(b.made for b in batches)
+            if n:
+                self.message_user(
+                    request, ngettext("%d code generated.", "%d codes generated.", n) % n, messages.SUCCESS
+                )
+            if any(not b.is_done for b in batches):
+                message = _("Large batches are being made in the background: their status shows below.")
+                self.message_user(request, message, messages.INFO)
             return render(
                 request,
                 "admin/discounts/promotion/codes_generated.html",
@@ -322,6 +323,11 @@ class PromotionAdmin(admin.ModelAdmin):
         batch = get_object_or_404(CodeBatch, pk=batch_id)
         if not self.has_view_permission(request, batch.promotion):
             return redirect("admin:index")
+        if not batch.is_done:
+            self.message_user(
+                request, _("Batch #%(id)d is not ready yet: download it once it is.") % {"id": batch.pk}, messages.ERROR
+            )
+            return redirect("admin:discounts_codebatch_change", batch.pk)
         return codes_csv(DiscountCode.objects.filter(batch=batch), f"codes-batch-{batch.pk}.csv")
 
     def preview_view(self, request, pk):
@@ -390,6 +396,41 @@ class PreviewForm(forms.Form):
                 row = chosen.setdefault(product.pk, [product, 0])
                 row[1] += self.cleaned_data.get(f"quantity_{n}") or 1
         return [(product, quantity) for product, quantity in chosen.values()]
+
+
+# --- Code batches ----------------------------------------------------------------------------------------------
+
+
+@admin.register(CodeBatch)
+class CodeBatchAdmin(ReadOnlyAdmin):
+    """Batches and their jobs: made with the promotions' “Generate single-use codes…” action, downloaded here."""
+
+    list_display = ["id", "promotion", "prefix", "count", "status_label", "created_by", "created_at", "download"]
+    list_filter = ["status", ("promotion", admin.RelatedOnlyFieldListFilter), "created_at"]
+    list_select_related = ["promotion", "created_by"]
+    search_fields = ["promotion__name", "prefix"]
+    fields = ["promotion", "prefix", "length", "count", "status_label", "error", "created_by", "created_at"]
+    fields += ["finished_at", "download"]
+    readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("status"), ordering="status")
+    def status_label(self, batch):
+        if batch.status in (CodeBatch.Status.PENDING, CodeBatch.Status.RUNNING):
+            return _("%(status)s: %(made)s of %(count)s (%(progress)d%%)") % {
+                "status": batch.get_status_display(),
+                "made": f"{batch.made:,}",
+                "count": f"{batch.count:,}",
+                "progress": batch.progress,
+            }
+        return batch.get_status_display()
+
+    @admin.display(description=gettext_lazy("codes"))
+    def download(self, batch):
+        if not batch.is_done:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:discounts_promotion_batch_csv", args=[batch.pk]), _("Download CSV")
+        )
 
 
 # --- Codes -----------------------------------------------------------------------------------------------------

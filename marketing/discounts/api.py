@@ -6,15 +6,25 @@ exactly as shop.cart.api does: the code's saving is one of its adjustment lines.
 
 from functools import partial
 
-from django.db.models import ProtectedError
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 
 from marketing.discounts import carts, services
-from marketing.discounts.models import Promotion
+from marketing.discounts.exports import codes_csv
+from marketing.discounts.models import CodeBatch, DiscountCode, Promotion
 from shop.cart.api import CART_TOKEN, CartAPIView, CartSerializer
 from shop.cart.selectors import cart_for_request
 from shop.catalog.models import Category, Product
@@ -152,7 +162,12 @@ class PromotionSerializer(serializers.ModelSerializer):
 
 
 class CodeBatchInput(serializers.Serializer):
-    count = serializers.IntegerField(min_value=1, max_value=100_000, help_text="How many single-use codes.")
+    count = serializers.IntegerField(
+        min_value=1,
+        help_text="How many single-use codes: up to 1,000 are made at once (201); more, up to 100,000, in the "
+        "background (202, a job to poll). The limits are settings (DISCOUNT_CODE_BATCH_SYNC_MAX, "
+        "DISCOUNT_CODE_BATCH_MAX).",
+    )
     prefix = serializers.CharField(
         max_length=20, required=False, default="", allow_blank=True, help_text="Letters, digits or dashes."
     )
@@ -161,42 +176,149 @@ class CodeBatchInput(serializers.Serializer):
     )
 
 
-class CodeBatchOutput(serializers.Serializer):
+class CodeBatchStatusOutput(serializers.Serializer):
     batch = serializers.IntegerField(source="pk")
     promotion = serializers.IntegerField(source="promotion_id")
     prefix = serializers.CharField()
     length = serializers.IntegerField()
     count = serializers.IntegerField()
+    # A plain string, not an enum: a second enum named "status" would rename the orders' one in the schema.
+    status = serializers.CharField(help_text="pending, running, done or failed.")
+    made = serializers.IntegerField(help_text="Codes made so far.")
+    progress = serializers.IntegerField(help_text="Percent made, 0 to 100.")
+    error = serializers.CharField(help_text="Why a failed batch failed; empty otherwise.")
+    created_by = serializers.IntegerField(source="created_by_id", allow_null=True, help_text="Who asked (a user id).")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.SerializerMethodField(help_text="This batch's status.")
+    download = serializers.SerializerMethodField(help_text="The codes as CSV, once the batch is done; null before.")
+
+    def _reverse(self, name, batch) -> str:
+        return reverse(
+            name, kwargs={"pk": batch.promotion_id, "batch_id": batch.pk}, request=self.context.get("request")
+        )
+
+    def get_url(self, batch) -> str:
+        return self._reverse("api:promotion-code-batch", batch)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_download(self, batch):
+        return self._reverse("api:promotion-code-batch-download", batch) if batch.is_done else None
+
+
+class CodeBatchOutput(CodeBatchStatusOutput):
     codes = serializers.SerializerMethodField()
 
     def get_codes(self, batch) -> list[str]:
         return sorted(batch.codes.values_list("code", flat=True))
 
 
+class DeniedOutput(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class CSVRenderer(BaseRenderer):
+    """Lets a client ask for text/csv; the download answers CSV itself, and an error shows as one line of text."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, dict):
+            data = data.get("detail", "")
+        return str(data or "").encode(self.charset)
+
+
+class ModelPermissions(permissions.DjangoModelPermissions):
+    """Django's model permissions, as in the admin: view_* to read (DRF's own lets anyone with a login read)."""
+
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }
+
+
+class HasPerms(permissions.BasePermission):
+    """The permissions an action names in `required_perms` (codes are DiscountCode rows, not Promotion fields)."""
+
+    def has_permission(self, request, view):
+        return request.user.has_perms(view.required_perms[view.action])
+
+
+DENIED = {
+    401: OpenApiResponse(DeniedOutput, description="Not logged in: send a staff user's token."),
+    403: OpenApiResponse(DeniedOutput, description="Not staff, or without the permission this needs."),
+}
+NOT_FOUND = {404: OpenApiResponse(DeniedOutput, description="No such promotion (or batch of this promotion).")}
+INVALID = {400: OpenApiResponse(description="A field is invalid: each field named answers a list of messages.")}
+BATCH_ID = OpenApiParameter("batch_id", int, OpenApiParameter.PATH, description="The batch's id.")
+
+
 @extend_schema_view(
-    list=extend_schema(summary="Promotions, highest priority first"),
-    destroy=extend_schema(responses={204: None, 409: OpenApiResponse(ErrorOutput, description="Already used.")}),
+    list=extend_schema(summary="Promotions, highest priority first", responses={200: PromotionSerializer, **DENIED}),
+    retrieve=extend_schema(responses={200: PromotionSerializer, **DENIED, **NOT_FOUND}),
+    create=extend_schema(responses={201: PromotionSerializer, **INVALID, **DENIED}),
+    partial_update=extend_schema(responses={200: PromotionSerializer, **INVALID, **DENIED, **NOT_FOUND}),
+    destroy=extend_schema(
+        responses={
+            204: None,
+            **DENIED,
+            **NOT_FOUND,
+            409: OpenApiResponse(ErrorOutput, description="Already used by orders: turn it off instead."),
+        }
+    ),
 )
 class PromotionViewSet(viewsets.ModelViewSet):
-    """Promotions and their codes (staff only)."""
+    """Promotions and their codes, for staff with the matching model permissions (as in the admin).
+
+    Reading needs `discounts.view_promotion`; creating, editing and deleting need
+    add, change and delete. Making codes needs `discounts.add_discountcode`;
+    reading a batch and downloading its codes, `discounts.view_discountcode`.
+    """
 
     serializer_class = PromotionSerializer
-    permission_classes = [permissions.IsAdminUser]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]  # PATCH edits; no PUT
     filterset_fields = ["kind", "is_active", "requires_code"]
+    required_perms = {
+        "codes": ("discounts.view_promotion", "discounts.add_discountcode"),
+        "code_batch": ("discounts.view_promotion", "discounts.view_discountcode"),
+        "code_batch_download": ("discounts.view_promotion", "discounts.view_discountcode"),
+    }
+
+    def get_permissions(self):
+        if self.action in self.required_perms:
+            return [permissions.IsAdminUser(), HasPerms()]
+        return [permissions.IsAdminUser(), ModelPermissions()]
 
     def get_queryset(self):
         return Promotion.objects.prefetch_related("categories", "products", "excluded_products", "customers")
 
-    def perform_destroy(self, instance):
-        try:
-            instance.delete()
-        except ProtectedError:
-            raise Conflict(
-                _("Orders have used this promotion, so it stays on record: turn it off (is_active) instead.")
-            ) from None
+    def perform_create(self, serializer):
+        serializer.instance = services.promotion_create(fields=serializer.validated_data)
 
-    @extend_schema(request=CodeBatchInput, responses={201: CodeBatchOutput})
+    def perform_update(self, serializer):
+        serializer.instance = services.promotion_update(promotion=serializer.instance, fields=serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        services.promotion_delete(promotion=instance)
+
+    @extend_schema(
+        request=CodeBatchInput,
+        responses={
+            201: OpenApiResponse(CodeBatchOutput, description="A small batch, made now: the codes are in `codes`."),
+            202: OpenApiResponse(
+                CodeBatchStatusOutput,
+                description="A large batch, made in the background: poll `url` until `download` is given.",
+            ),
+            400: OpenApiResponse(
+                description="Invalid count, prefix or length (above the hard maximum, split the campaign)."
+            ),
+            **DENIED,
+            **NOT_FOUND,
+        },
+    )
     @action(detail=True, methods=["post"], url_path="codes")
     def codes(self, request, pk=None):
         """Make a batch of unique single-use codes (e.g. one per customer of a campaign)."""
@@ -204,4 +326,48 @@ class PromotionViewSet(viewsets.ModelViewSet):
         data = CodeBatchInput(data=request.data)
         data.is_valid(raise_exception=True)
         batch = services.batch_create(promotion=promotion, actor=request.user, **data.validated_data)
-        return Response(CodeBatchOutput(batch).data, status=status.HTTP_201_CREATED)
+        context = {"request": request}
+        if batch.is_done:
+            return Response(CodeBatchOutput(batch, context=context).data, status=status.HTTP_201_CREATED)
+        return Response(CodeBatchStatusOutput(batch, context=context).data, status=status.HTTP_202_ACCEPTED)
+
+    def _batch(self, batch_id) -> CodeBatch:
+        promotion = self.get_object()
+        return get_object_or_404(CodeBatch.objects.filter(promotion=promotion), pk=batch_id)
+
+    @extend_schema(parameters=[BATCH_ID], responses={200: CodeBatchStatusOutput, **DENIED, **NOT_FOUND})
+    @action(detail=True, methods=["get"], url_path=r"code-batches/(?P<batch_id>[0-9]+)", url_name="code-batch")
+    def code_batch(self, request, pk=None, batch_id=None):
+        """A batch of codes: its status and progress, and its download link once it is done."""
+        return Response(CodeBatchStatusOutput(self._batch(batch_id), context={"request": request}).data)
+
+    @extend_schema(
+        parameters=[BATCH_ID],
+        responses={
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="One row per code: code, promotion, max_uses, times_used, batch, created. "
+                "Cells a spreadsheet would run as a formula start with a quote.",
+            ),
+            (401, "application/json"): DENIED[401],
+            (403, "application/json"): DENIED[403],
+            (404, "application/json"): NOT_FOUND[404],
+            (409, "application/json"): OpenApiResponse(ErrorOutput, description="The batch is not ready yet."),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"code-batches/(?P<batch_id>[0-9]+)/download",
+        url_name="code-batch-download",
+        renderer_classes=[JSONRenderer, CSVRenderer],
+    )
+    def code_batch_download(self, request, pk=None, batch_id=None):
+        """The batch's codes as CSV, once the batch is done."""
+        batch = self._batch(batch_id)
+        if not batch.is_done:
+            raise Conflict(
+                _("This batch is not ready yet (%(made)s of %(count)s codes made): try again in a moment.")
+                % {"made": f"{batch.made:,}", "count": f"{batch.count:,}"}
+            )
+        return codes_csv(DiscountCode.objects.filter(batch=batch), f"codes-batch-{batch.pk}.csv")

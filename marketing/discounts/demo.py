@@ -196,6 +196,10 @@ def _batch(ctx: DemoContext, promotion: Promotion, prefix: str, count: int) -> N
     DiscountCode.objects.bulk_create(
         [DiscountCode(promotion=promotion, code=c, max_uses=1, batch=batch) for c in sorted(codes)]
     )
+    # Made in full here, not by the background job: the batch is ready to download.
+    CodeBatch.objects.filter(pk=batch.pk).update(
+        count=len(codes), made=len(codes), status=CodeBatch.Status.DONE, finished_at=batch.created_at
+    )
 
 
 def _day(now: dt.datetime, days: float) -> dt.datetime:

@@ -102,19 +102,48 @@ class Promotion(models.Model):
 
 
 class CodeBatch(models.Model):
+    """A request for `count` single-use codes, and the job that makes them.
+
+    Small batches are made in the request (done at once); large ones by a task,
+    which records its progress in `made` and can be run again after a crash
+    (services.code_batch_fill). The codes are downloaded once it is done.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Making codes")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
     promotion = models.ForeignKey(Promotion, related_name="batches", on_delete=models.CASCADE)
     prefix = models.CharField(_("prefix"), max_length=20, blank=True)
     length = models.PositiveSmallIntegerField(_("random characters"), default=8)
     count = models.PositiveIntegerField(_("codes"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    made = models.PositiveIntegerField(_("made so far"), default=0)
+    error = models.CharField(_("error"), max_length=300, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("code batch")
         verbose_name_plural = _("code batches")
+        constraints = [models.CheckConstraint(condition=Q(made__lte=F("count")), name="code_batch_made_within_count")]
+        indexes = [models.Index(fields=["status", "updated_at"])]
 
     def __str__(self):
         return f"{self.count} × {self.prefix}… ({self.promotion})"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status == self.Status.DONE
+
+    @property
+    def progress(self) -> int:
+        """Percent made, 0 to 100."""
+        return 100 if not self.count else self.made * 100 // self.count
 
 
 class DiscountCode(models.Model):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F, ProtectedError, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +21,9 @@ from shop.orders.models import OrderStatus
 
 class CodeNotApplicable(ShopError):
     code = "code_not_applicable"
+
+
+log = logging.getLogger(__name__)
 
 
 def reference(promotion: Promotion, code: DiscountCode | None) -> str:
@@ -200,27 +205,144 @@ def redemptions_release_missed(*, limit: int = 500, now=None) -> int:
 
 
 def batch_create(*, promotion: Promotion, count: int, prefix: str = "", length: int = 8, actor=None) -> CodeBatch:
-    """N unique single-use codes for a promotion (e.g. one per customer of a campaign)."""
-    if not 1 <= count <= 100_000:
-        raise ShopError(_("A batch has from 1 to 100,000 codes."), field="count")
+    """N unique single-use codes for a promotion (e.g. one per customer of a campaign).
+
+    Up to settings.DISCOUNT_CODE_BATCH_SYNC_MAX they are made now and the batch
+    comes back done; a larger batch comes back pending, and a task makes it
+    (code_batch_fill) after this transaction commits. Above
+    settings.DISCOUNT_CODE_BATCH_MAX, nothing is made: a ShopError (400).
+    """
+    hard_max = settings.DISCOUNT_CODE_BATCH_MAX
+    if not 1 <= count <= hard_max:
+        raise ShopError(
+            _("A batch has from 1 to %(max)s codes: split a larger campaign into several batches.")
+            % {"max": f"{hard_max:,}"},
+            field="count",
+        )
     if not 6 <= length <= 20:
         raise ShopError(_("Codes have from 6 to 20 random characters."), field="length")
     prefix = normalize_code(prefix)
     if len(prefix) > 20 or not all(c.isalnum() or c == "-" for c in prefix):
         raise ShopError(_("A prefix has at most 20 letters, digits or dashes."), field="prefix")
-    with transaction.atomic():
-        batch = CodeBatch.objects.create(
-            promotion=promotion, prefix=prefix, length=length, count=count, created_by=actor
-        )
-        made = 0
-        while made < count:
-            wanted = {new_code(prefix=prefix, length=length) for _ in range(count - made)}
-            wanted -= set(DiscountCode.objects.filter(code__in=wanted).values_list("code", flat=True))
-            DiscountCode.objects.bulk_create(
-                [DiscountCode(promotion=promotion, code=c, max_uses=1, batch=batch) for c in wanted]
-            )
-            made += len(wanted)
+    if not promotion.requires_code:
+        raise ShopError(_("This promotion applies without a code: codes would do nothing."), field="promotion")
+    batch = CodeBatch.objects.create(promotion=promotion, prefix=prefix, length=length, count=count, created_by=actor)
+    if count <= settings.DISCOUNT_CODE_BATCH_SYNC_MAX:
+        return code_batch_fill(batch_id=batch.pk)
+    transaction.on_commit(lambda: _enqueue_fill(batch.pk))
     return batch
+
+
+# Code batches: codes per transaction in the background (progress shows, no lock is held for long), and how
+# long a waiting or running batch may go without progress before the sweep starts it again.
+BATCH_CHUNK = 2_000
+STALLED_AFTER = dt.timedelta(minutes=10)
+
+
+def _enqueue_fill(batch_id: int) -> None:
+    from marketing.discounts.tasks import fill_code_batch
+
+    try:
+        fill_code_batch.delay(batch_id=batch_id)
+    except Exception:  # the broker is down: the batch waits, and the scheduled sweep starts it
+        log.warning("Could not enqueue code batch %s; the scheduled sweep will start it.", batch_id, exc_info=True)
+
+
+def code_batch_fill(*, batch_id: int) -> CodeBatch:
+    """Make the codes a batch still lacks, a chunk per transaction. Safe to run again, even twice at once.
+
+    Each chunk locks the batch row and counts the codes already stored, so a run
+    resumed after a crash, or a second worker on the same batch, never makes
+    more than `count`. A code that already exists anywhere is skipped and drawn again.
+    """
+    while True:
+        with transaction.atomic():
+            batch = CodeBatch.objects.select_for_update().get(pk=batch_id)
+            if batch.status in (CodeBatch.Status.DONE, CodeBatch.Status.FAILED):
+                return batch
+            made = batch.codes.count()
+            wanted = min(BATCH_CHUNK, batch.count - made)
+            if wanted > 0:
+                _make_codes(batch, wanted)
+                made = batch.codes.count()
+            batch.made = made
+            batch.status = CodeBatch.Status.RUNNING
+            if made >= batch.count:
+                batch.status, batch.finished_at = CodeBatch.Status.DONE, timezone.now()
+            batch.save(update_fields=["made", "status", "finished_at", "updated_at"])
+        if batch.status == CodeBatch.Status.DONE:
+            return batch
+
+
+def _make_codes(batch: CodeBatch, wanted: int) -> None:
+    codes = {new_code(prefix=batch.prefix, length=batch.length) for _ in range(wanted)}
+    codes -= set(DiscountCode.objects.filter(code__in=codes).values_list("code", flat=True))
+    # ignore_conflicts: a code another batch stored a moment ago is skipped, not an error (the next chunk draws more).
+    DiscountCode.objects.bulk_create(
+        [DiscountCode(promotion_id=batch.promotion_id, code=c, max_uses=1, batch=batch) for c in codes],
+        ignore_conflicts=True,
+    )
+
+
+def code_batch_fail(*, batch_id: int, error: str) -> None:
+    """The task gave up after its retries: staff see why (the codes made so far stay; the batch is not offered)."""
+    CodeBatch.objects.filter(pk=batch_id).exclude(status=CodeBatch.Status.DONE).update(
+        status=CodeBatch.Status.FAILED, error=error[:300], updated_at=timezone.now()
+    )
+
+
+def code_batches_stalled(*, now=None) -> list[int]:
+    """Batches waiting or running with no progress for a while: their task was lost (broker down, worker killed)."""
+    now = now or timezone.now()
+    return list(
+        CodeBatch.objects.filter(
+            status__in=(CodeBatch.Status.PENDING, CodeBatch.Status.RUNNING), updated_at__lt=now - STALLED_AFTER
+        ).values_list("pk", flat=True)
+    )
+
+
+# --- promotions ----------------------------------------------------------------------------------------------------
+
+PROMOTION_RELATIONS = ("categories", "products", "excluded_products", "customers")
+
+
+def _split(fields: dict) -> tuple[dict, dict]:
+    plain = {k: v for k, v in fields.items() if k not in PROMOTION_RELATIONS}
+    return plain, {k: v for k, v in fields.items() if k in PROMOTION_RELATIONS}
+
+
+def promotion_create(*, fields: dict) -> Promotion:
+    """A promotion from validated fields, its many-to-many lists included (pages showing prices refresh on save)."""
+    plain, relations = _split(fields)
+    with transaction.atomic():
+        promotion = Promotion.objects.create(**plain)
+        for name, values in relations.items():
+            getattr(promotion, name).set(values)
+    return promotion
+
+
+def promotion_update(*, promotion: Promotion, fields: dict) -> Promotion:
+    """Change the given fields only: saving every field would overwrite `times_used`, which checkouts count up."""
+    plain, relations = _split(fields)
+    with transaction.atomic():
+        for name, value in plain.items():
+            setattr(promotion, name, value)
+        if plain:
+            promotion.save(update_fields=[*plain, "updated_at"])
+        for name, values in relations.items():
+            getattr(promotion, name).set(values)
+    return promotion
+
+
+def promotion_delete(*, promotion: Promotion) -> None:
+    """Delete a promotion no order used (with its codes); a used one stays on record (Conflict)."""
+    try:
+        with transaction.atomic():
+            promotion.delete()
+    except ProtectedError:
+        raise Conflict(
+            _("Orders have used this promotion, so it stays on record: turn it off (is_active) instead.")
+        ) from None
 
 
 def promotion_code_create(*, promotion: Promotion, code: str, max_uses: int | None = None) -> DiscountCode:

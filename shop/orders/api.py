@@ -1,13 +1,14 @@
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shop.accounts.api import _validate_country
 from shop.cart.selectors import HEADER, cart_for_request, cart_token_from_request
+from shop.core import ratelimit
 from shop.core.errors import ShopError
 from shop.orders import selectors
 from shop.orders.checkout import ShippingAddress, checkout_place
@@ -165,7 +166,17 @@ class CheckoutView(APIView):
     permission_classes = [permissions.AllowAny]
 
     @extend_schema(
-        parameters=[IDEMPOTENCY], request=CheckoutInput, responses={201: CheckoutOutput, 200: CheckoutOutput}
+        parameters=[IDEMPOTENCY],
+        request=CheckoutInput,
+        responses={
+            201: CheckoutOutput,
+            200: CheckoutOutput,
+            409: OpenApiResponse(
+                description="`too_many_open_orders`: this customer, email or client already holds the most unpaid "
+                "orders allowed; pay for one (`orders/{number}/pay/`) or let it expire. Also `insufficient_stock`."
+            ),
+            429: OpenApiResponse(description="`checkout_throttled`: too many orders placed from this client lately."),
+        },
     )
     def post(self, request):
         key = request.headers.get("Idempotency-Key", "").strip()
@@ -190,6 +201,7 @@ class CheckoutView(APIView):
             address=_address(data.validated_data, user),
             shipping_method=data.validated_data["shipping_method"],
             idempotency_key=key,
+            client=ratelimit.client_ip(request),
         )
         return _pay_response(
             request,

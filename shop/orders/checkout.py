@@ -4,16 +4,23 @@ One transaction: lock the cart, take the stock with guarded conditional
 updates in product-id order, price the cart, write the order with snapshots of
 its lines and adjustments, let each adjuster claim what it used, empty the
 cart. A repeated request with the same idempotency key returns the same order.
+
+Unpaid orders hold their stock until they expire, so checkout also limits how
+many unpaid orders one customer, one email and one client may hold at once, and
+how many orders one client may place per hour (docs/deploy.md, "Limits").
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -21,10 +28,22 @@ from django.utils.translation import ngettext
 from shop.cart.models import Cart, CartLine
 from shop.cart.pricing import AdjustmentKind, PricingContext, adjusters, price_cart
 from shop.catalog.models import Product
-from shop.core.errors import InsufficientStock, ShopError
+from shop.core import ratelimit
+from shop.core.errors import Conflict, InsufficientStock, RateLimited, ShopError
 from shop.orders import signals
-from shop.orders.models import ADDRESS_FIELDS, EventKind, Order, OrderAdjustment, OrderLine, ShippingMethod
-from shop.orders.services import order_event, order_mark_paid
+from shop.orders.models import (
+    ADDRESS_FIELDS,
+    UNPAID,
+    EventKind,
+    Order,
+    OrderAdjustment,
+    OrderEvent,
+    OrderLine,
+    ShippingMethod,
+)
+from shop.orders.services import order_cancel, order_event, order_mark_paid
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,20 +62,54 @@ class EmptyCart(ShopError):
     code = "empty_cart"
 
 
+class TooManyOpenOrders(Conflict):
+    """409, not 429: waiting is not the remedy, paying for or cancelling an open order is.
+
+    `order_ids` are every open order that counted (the view shows the requester
+    only those they may see: an email or a client address alone proves nothing).
+    """
+
+    code = "too_many_open_orders"
+
+    def __init__(self, message, *, order_ids: list[int]):
+        super().__init__(message)
+        self.order_ids = order_ids
+
+
+class CheckoutThrottled(RateLimited):
+    code = "checkout_throttled"
+
+
 def idempotency_scope(*, user, cart: Cart) -> str:
     return f"user:{user.pk}" if user is not None else f"cart:{cart.token}"
 
 
 def checkout_place(
-    *, cart: Cart, user, email: str, address: ShippingAddress, shipping_method: str, idempotency_key: str = ""
+    *,
+    cart: Cart,
+    user,
+    email: str,
+    address: ShippingAddress,
+    shipping_method: str,
+    idempotency_key: str = "",
+    client: str | None = "",
 ) -> tuple[Order, bool]:
-    """Place an order from the cart. Returns (order, created); a repeat of the same key returns the first order."""
+    """Place an order from the cart. Returns (order, created); a repeat of the same key returns the first order.
+
+    client: who is asking (shop.core.ratelimit.client_ip); with it, the per-client
+    limits apply (without it, as when the server gives no address, only the others
+    do). A repeat of a key that already made an order is never limited.
+    Raises TooManyOpenOrders (409) or CheckoutThrottled (429).
+    """
     if shipping_method not in ShippingMethod.values:
         raise ShopError(_("Choose a shipping method."), field="shipping_method")
     scope = idempotency_scope(user=user, cart=cart)
     existing = _existing(scope, idempotency_key)
     if existing:
         return existing, False
+    _check_throttle(client)
+    email = normalize_email(email)
+    client_digest = _client_digest(client)
     try:
         with transaction.atomic():
             # The cart lock serialises checkouts of one cart (a double click, two
@@ -65,13 +118,16 @@ def checkout_place(
             existing = _existing(scope, idempotency_key)
             if existing:
                 return existing, False
-            order = _place(cart, user, email, address, shipping_method, scope, idempotency_key)
+            order = _place(cart, user, email, address, shipping_method, scope, idempotency_key, client_digest)
     except IntegrityError:
         # Two requests with one key raced past the checks: the other one won.
         existing = _existing(scope, idempotency_key)
         if existing:
             return existing, False
         raise
+    if client:
+        _limit, period = settings.SHOP_CHECKOUT_RATE
+        ratelimit.record_attempt(_throttle_key(client), period=period)
     if order.total <= 0:
         # Discounts or points paid for everything: nothing to charge (and Stripe refuses a zero amount).
         order, _changed = order_mark_paid(order_id=order.pk, amount=order.total_money, reference="nothing-to-pay")
@@ -84,10 +140,124 @@ def _existing(scope: str, key: str) -> Order | None:
     return Order.objects.filter(idempotency_scope=scope, idempotency_key=key).first()
 
 
-def _place(cart, user, email, address, shipping_method, scope, key) -> Order:
+def normalize_email(email: str) -> str:
+    """One spelling per mailbox as far as the limits go: case and surrounding spaces do not make a new one."""
+    return email.strip().lower()
+
+
+# --- limits on open orders and on placing orders -----------------------------------------------------------------
+
+
+def open_orders(*, now=None):
+    """Unpaid orders that still hold stock: not paid, not closed, not past their deadline.
+
+    An order past its deadline gives its stock back at the next expiry run (a
+    minute), so it no longer counts: a stalled expiry job must not lock shoppers out.
+    """
+    now = now or timezone.now()
+    return Order.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), status__in=UNPAID)
+
+
+def _client_digest(client: str | None) -> str:
+    """The client address as stored on the order's "placed" event: keyed hash, so the timeline keeps no address."""
+    if not client:
+        return ""
+    digest = hmac.new(settings.SECRET_KEY.encode(), f"checkout-client:{client}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def _throttle_key(client: str) -> str:
+    return f"checkout:{client}"
+
+
+def _check_throttle(client: str | None) -> None:
+    limit, _period = settings.SHOP_CHECKOUT_RATE
+    if client and limit and ratelimit.is_limited(_throttle_key(client), limit=limit):
+        raise CheckoutThrottled(
+            _("Too many orders were placed from your connection in the last hour. Please wait and try again later.")
+        )
+
+
+def _check_open_orders(*, user, email: str, client_digest: str) -> None:
+    """Inside the checkout transaction, before any stock is taken.
+
+    Counting then inserting is a read-check-write: two checkouts with one email
+    could both count 2 of 3 and both place. So each takes a transaction lock per
+    customer, email and client first (in a fixed order: no deadlock), and the
+    second counts after the first committed. On SQLite the IMMEDIATE transaction
+    already serialises every checkout.
+    """
+    per_person, per_client = settings.SHOP_MAX_OPEN_ORDERS, settings.SHOP_MAX_OPEN_ORDERS_PER_CLIENT
+    now = timezone.now()
+    held = open_orders(now=now)
+    checks = []
+    if per_person and user is not None:
+        checks.append((f"user:{user.pk}", held.filter(user=user).values_list("pk", flat=True), per_person))
+    if per_person and email:
+        checks.append((f"email:{email}", held.filter(email=email).values_list("pk", flat=True), per_person))
+    if per_client and client_digest:
+        # From the few open orders to their "placed" event (indexed by order), not the other way round.
+        placed = OrderEvent.objects.filter(order__in=held, kind=EventKind.PLACED, data__client=client_digest)
+        checks.append((f"client:{client_digest}", placed.values_list("order_id", flat=True), per_client))
+    _lock_keys([key for key, _ids, _limit in checks])
+    for _key, order_ids, limit in checks:
+        ids = list(order_ids[:limit])
+        if len(ids) >= limit:
+            raise TooManyOpenOrders(
+                ngettext(
+                    "You already have %(count)d unpaid order. Pay for it or cancel it before placing another.",
+                    "You already have %(count)d unpaid orders. Pay for one or cancel one before placing another.",
+                    len(ids),
+                )
+                % {"count": len(ids)},
+                order_ids=ids,
+            )
+
+
+def order_cancel_unpaid(*, order_id: int, actor=None) -> Order:
+    """The shopper gives up an unpaid order: its stock comes back at once (and it stops counting against the limits).
+
+    Only unpaid orders: a paid one is for staff to cancel and refund. The order
+    row is locked throughout, so a payment arriving meanwhile waits, finds the
+    order cancelled and is refunded like any payment for a closed order.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if not order.is_unpaid:
+            raise Conflict(
+                _("This order is %(status)s: it can no longer be cancelled here.")
+                % {"status": order.get_status_display().lower()}
+            )
+        order = order_cancel(order_id=order_id, actor=actor, message=_("Cancelled by the customer."))
+        # After commit, outside any lock: the open payment can no longer take money.
+        transaction.on_commit(lambda: _cancel_open_payment(order))
+    return order
+
+
+def _cancel_open_payment(order: Order) -> None:
+    from shop.orders.payment import gateway
+
+    try:
+        gateway().cancel(order=order)
+    except Exception:  # best effort, as on expiry: a payment that still arrives is refunded
+        log.info("Could not cancel the payment of cancelled order %s", order.number, exc_info=True)
+
+
+def _lock_keys(keys: list[str]) -> None:
+    """PostgreSQL advisory locks held to the end of the transaction (a hash collision only makes two wait)."""
+    if connection.vendor != "postgresql" or not keys:
+        return
+    ids = sorted(int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big", signed=True) for k in keys)
+    with connection.cursor() as cursor:
+        for lock_id in ids:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+
+
+def _place(cart, user, email, address, shipping_method, scope, key, client_digest) -> Order:
     lines = list(CartLine.objects.filter(cart=cart).order_by("product_id"))
     if not lines:
         raise EmptyCart(_("Your cart is empty."))
+    _check_open_orders(user=user, email=email, client_digest=client_digest)
     _take_stock(lines)
     products = Product.objects.in_bulk([line.product_id for line in lines])
     for line in lines:
@@ -96,7 +266,7 @@ def _place(cart, user, email, address, shipping_method, scope, key) -> Order:
     now = timezone.now()
     order = Order.objects.create(
         user=user,
-        email=email.strip().lower(),
+        email=email,
         currency=priced.currency,
         subtotal=priced.subtotal.amount,
         discount_total=-sum((a.amount.amount for a in priced.adjustments if a.kind != AdjustmentKind.SHIPPING), 0),
@@ -137,7 +307,8 @@ def _place(cart, user, email, address, shipping_method, scope, key) -> Order:
             for a in priced.adjustments
         ]
     )
-    order_event(order=order, kind=EventKind.PLACED)
+    # The client (hashed) is what the per-client limit of open orders counts.
+    order_event(order=order, kind=EventKind.PLACED, data={"client": client_digest} if client_digest else None)
     context = PricingContext(cart=cart, customer=user, shipping_method=shipping_method)
     for adjuster in adjusters():
         source = getattr(adjuster, "source", "")

@@ -16,7 +16,13 @@ from shop.cart.selectors import cart_for_request
 from shop.core import ratelimit
 from shop.core.errors import ShopError
 from shop.orders import selectors
-from shop.orders.checkout import ShippingAddress, checkout_place
+from shop.orders.checkout import (
+    CheckoutThrottled,
+    ShippingAddress,
+    TooManyOpenOrders,
+    checkout_place,
+    order_cancel_unpaid,
+)
 from shop.orders.forms import CheckoutForm, LookupForm
 from shop.orders.models import ADDRESS_FIELDS, Order
 from shop.orders.payment import InvalidPaymentMethod, PaymentDeclined, PaymentUnavailable, gateway
@@ -100,12 +106,48 @@ def _place(request, cart, details):
             address=ShippingAddress(**details["address"]),
             shipping_method=details["shipping_method"],
             idempotency_key=key,
+            client=ratelimit.client_ip(request),
         )
+    except TooManyOpenOrders as exc:
+        return _refused(request, exc, _open_orders_to_show(request, exc.order_ids))
+    except CheckoutThrottled as exc:
+        return _refused(request, exc, [])
     except ShopError as exc:
         messages.error(request, exc.message)
         return redirect("cart:detail")
     selectors.remember_guest_order(request, order)
     return redirect("orders:pay", number=order.number)
+
+
+def _open_orders_to_show(request, order_ids) -> list[Order]:
+    """Of the open orders that counted, those this shopper may open (an email typed in proves nothing)."""
+    orders = Order.objects.filter(pk__in=order_ids).order_by("placed_at")
+    return [order for order in orders if selectors.can_view(request, order)]
+
+
+def _refused(request, exc: ShopError, orders: list[Order]):
+    """The cart stays as it is; the page says why and links the shopper's own open orders."""
+    return render(
+        request,
+        "orders/checkout_refused.html",
+        {"message": exc.message, "open_orders": orders},
+        status=exc.status_code,
+    )
+
+
+@require_POST
+def cancel(request, number):
+    """The shopper cancels their own unpaid order: its stock comes back at once."""
+    order = _order_for(request, number)
+    if order.is_unpaid:
+        gateway().sync(order=order)  # a payment already made wins over the cancel
+    try:
+        order_cancel_unpaid(order_id=order.pk, actor=_customer(request))
+    except ShopError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Order %(number)s is cancelled.") % {"number": order.number})
+    return redirect("orders:detail", number=order.number)
 
 
 def _order_for(request, number) -> Order:
