@@ -6,14 +6,9 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from marketing.discounts import selectors
+from shop.core.csvsafe import escape as _cell
 
 CSV_COLUMNS = ["code", "promotion", "max_uses", "times_used", "batch", "created"]
-
-
-def _cell(text) -> str:
-    """Text a spreadsheet would run as a formula (=, +, -, @ first) is quoted: names and prefixes are typed."""
-    text = str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class _Echo:
