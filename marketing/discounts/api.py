@@ -8,7 +8,7 @@ from functools import partial
 
 from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -19,6 +19,7 @@ from shop.cart.api import CART_TOKEN, CartAPIView, CartSerializer
 from shop.cart.selectors import cart_for_request
 from shop.catalog.models import Category, Product
 from shop.core.errors import Conflict
+from shop.core.schema import error_response
 
 # --- a code on the cart -------------------------------------------------------------------------
 
@@ -27,20 +28,15 @@ class CodeInput(serializers.Serializer):
     code = serializers.CharField(max_length=40, help_text="Case-insensitive; spaces around it are ignored.")
 
 
-class ErrorOutput(serializers.Serializer):
-    detail = serializers.CharField(help_text="The reason, ready to show to the customer.")
-    code = serializers.CharField(help_text="code_not_applicable, not_found or rate_limited.")
-
-
 class CartDiscountCodeView(CartAPIView):
     @extend_schema(
         parameters=[CART_TOKEN],
         request=CodeInput,
         responses={
             200: CartSerializer,
-            400: OpenApiResponse(ErrorOutput, description="The code exists but does not apply: `detail` says why."),
-            404: OpenApiResponse(ErrorOutput, description="No such code."),
-            429: OpenApiResponse(ErrorOutput, description="Too many unknown codes from this client: wait."),
+            400: error_response("The code exists but does not apply (`code`: code_not_applicable): `detail` says why."),
+            404: error_response("No such code."),
+            429: error_response("Too many unknown codes from this client: wait."),
         },
     )
     def post(self, request):
@@ -175,7 +171,7 @@ class CodeBatchOutput(serializers.Serializer):
 
 @extend_schema_view(
     list=extend_schema(summary="Promotions, highest priority first"),
-    destroy=extend_schema(responses={204: None, 409: OpenApiResponse(ErrorOutput, description="Already used.")}),
+    destroy=extend_schema(responses={204: None, 409: error_response("Already used.")}),
 )
 class PromotionViewSet(viewsets.ModelViewSet):
     """Promotions and their codes (staff only)."""
