@@ -28,9 +28,6 @@ from rest_framework.views import set_rollback
 from shop.core.errors import ShopError
 
 NON_FIELD = "non_field_errors"
-# The largest id a database column holds (bigint): a path id beyond it names nothing.
-MAX_ID = 2**63 - 1
-
 log = logging.getLogger(__name__)
 
 
@@ -91,9 +88,9 @@ def _drf_body(exc: APIException) -> dict:
 
 
 def _path_names_nothing(view) -> bool:
-    """A path value no row can have: an id beyond the column's range, or a NUL (PostgreSQL refuses it)."""
-    values = [str(value) for value in (getattr(view, "kwargs", None) or {}).values()]
-    return any((v.isdigit() and int(v) > MAX_ID) or "\x00" in v for v in values)
+    """A path value no row can have: one with a NUL, which PostgreSQL refuses in text. (Django already
+    answers "no rows" for an integer beyond its column's range.)"""
+    return any("\x00" in str(value) for value in (getattr(view, "kwargs", None) or {}).values())
 
 
 def _out_of_range(exc, context) -> Response:

@@ -364,7 +364,7 @@ def test_the_cart_page_answers_a_product_id_no_row_can_have_with_a_404(client, p
 
 
 @pytest.mark.parametrize("action", ["", "remove/"])
-def test_the_cart_page_answers_a_line_id_no_row_can_have_with_a_404(client, action):
+def test_the_cart_page_answers_a_line_id_beyond_any_row_with_a_404(client, action):
     product = ProductFactory(stock=5)
     client.post("/cart/add/", {"product": product.pk, "quantity": "1"})
 
