@@ -39,6 +39,7 @@ database=SQLite
 [ -n "${DATABASE_URL:-}" ] && database=PostgreSQL
 echo "-- database ($database) and the demo store"
 "$PY" manage.py migrate --verbosity 0
+"$PY" manage.py collectstatic --noinput --verbosity 0  # as deployed: pages need the static manifest
 "$PY" manage.py seed_demo >"$OUT/seed.log"
 token() { "$PY" manage.py drf_create_token "$1" | awk '{print $3}'; }
 CUSTOMER_TOKEN=$(token shopper@example.com)

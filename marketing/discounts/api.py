@@ -142,6 +142,12 @@ class PromotionSerializer(serializers.ModelSerializer):
         starts_at, ends_at = get("starts_at"), get("ends_at")
         if ends_at is not None and starts_at is not None and ends_at <= starts_at:
             errors["ends_at"] = _("The end must come after the start.")
+        # Below the uses already made, the database's check (promotion_within_usage_limit) refuses it: a 500.
+        used = self.instance.times_used if self.instance else 0
+        if get("usage_limit") is not None and get("usage_limit") < used:
+            errors["usage_limit"] = _("It has been used %(count)d times already: the limit cannot be lower.") % {
+                "count": used
+            }
         if errors:
             raise serializers.ValidationError(errors)
         return attrs

@@ -385,6 +385,16 @@ def test_staff_get_a_readable_400_for_an_invalid_promotion(staff_api, overrides,
     assert not Promotion.objects.exists()
 
 
+def test_a_usage_limit_below_the_uses_made_is_a_400_not_a_500(staff_api):
+    promotion = Promotion.objects.create(name="Used", kind="fixed", value=Decimal("5"), times_used=3)
+
+    response = staff_api.patch(promotion_url(promotion), {"usage_limit": 2}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["usage_limit"] == ["It has been used 3 times already: the limit cannot be lower."]
+    assert staff_api.patch(promotion_url(promotion), {"usage_limit": 3}, format="json").status_code == 200
+
+
 def test_an_edit_is_checked_against_the_stored_values(staff_api):
     promotion = Promotion.objects.create(name="Forty", kind="fixed", value=Decimal("140"))
     starts = promotion.starts_at
