@@ -10,7 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,13 +21,9 @@ from loyalty.program import current
 from shop.cart.api import CartAPIView, CartSerializer
 from shop.cart.selectors import cart_for_request
 from shop.core.errors import ShopError
+from shop.core.schema import error_response
 
 LATEST_ENTRIES = 20  # on the summary; the rest is paginated at loyalty/ledger/
-
-
-class LoyaltyErrorOutput(serializers.Serializer):
-    detail = serializers.CharField(help_text="The reason, ready to show to the customer.")
-    code = serializers.CharField(help_text="What went wrong, for programs: invalid, not_found, conflict...")
 
 
 # --- balance and history ------------------------------------------------------------------------
@@ -212,9 +208,9 @@ class ReferralView(APIView):
         request=ReferralInput,
         responses={
             201: ReferralClaimOutput,
-            400: OpenApiResponse(LoyaltyErrorOutput, description="Your own code: `detail` says why."),
-            404: OpenApiResponse(LoyaltyErrorOutput, description="No such code."),
-            409: OpenApiResponse(LoyaltyErrorOutput, description="Already referred, or not a new customer."),
+            400: error_response("Your own code: `detail` says why."),
+            404: error_response("No such code."),
+            409: error_response("Already referred, or not a new customer."),
         },
     )
     def post(self, request):
@@ -229,8 +225,14 @@ class ReferralView(APIView):
 # --- points on the cart -------------------------------------------------------------------------
 
 
+# The points column's limit (a PostgreSQL integer): more is refused as invalid, never sent to the database.
+MAX_POINTS = 2_147_483_647
+
+
 class PointsInput(serializers.Serializer):
-    points = serializers.IntegerField(min_value=1, help_text="How many points to spend on this cart.")
+    points = serializers.IntegerField(
+        min_value=1, max_value=MAX_POINTS, help_text="How many points to spend on this cart."
+    )
 
 
 class CartPointsView(CartAPIView):
@@ -241,8 +243,8 @@ class CartPointsView(CartAPIView):
         request=PointsInput,
         responses={
             200: CartSerializer,
-            400: OpenApiResponse(
-                LoyaltyErrorOutput, description="Fewer points than the minimum, or more than you have: `points` says."
+            400: error_response(
+                "Fewer points than the minimum, more than you have, or an empty cart: `errors.points` says."
             ),
         },
     )

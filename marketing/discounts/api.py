@@ -29,6 +29,7 @@ from shop.cart.api import CART_TOKEN, CartAPIView, CartSerializer
 from shop.cart.selectors import cart_for_request
 from shop.catalog.models import Category, Product
 from shop.core.errors import Conflict
+from shop.core.schema import error_response
 
 # --- a code on the cart -------------------------------------------------------------------------
 
@@ -37,20 +38,15 @@ class CodeInput(serializers.Serializer):
     code = serializers.CharField(max_length=40, help_text="Case-insensitive; spaces around it are ignored.")
 
 
-class ErrorOutput(serializers.Serializer):
-    detail = serializers.CharField(help_text="The reason, ready to show to the customer.")
-    code = serializers.CharField(help_text="code_not_applicable, not_found or rate_limited.")
-
-
 class CartDiscountCodeView(CartAPIView):
     @extend_schema(
         parameters=[CART_TOKEN],
         request=CodeInput,
         responses={
             200: CartSerializer,
-            400: OpenApiResponse(ErrorOutput, description="The code exists but does not apply: `detail` says why."),
-            404: OpenApiResponse(ErrorOutput, description="No such code."),
-            429: OpenApiResponse(ErrorOutput, description="Too many unknown codes from this client: wait."),
+            400: error_response("The code exists but does not apply (`code`: code_not_applicable): `detail` says why."),
+            404: error_response("No such code."),
+            429: error_response("Too many unknown codes from this client: wait."),
         },
     )
     def post(self, request):
@@ -156,6 +152,12 @@ class PromotionSerializer(serializers.ModelSerializer):
         starts_at, ends_at = get("starts_at"), get("ends_at")
         if ends_at is not None and starts_at is not None and ends_at <= starts_at:
             errors["ends_at"] = _("The end must come after the start.")
+        # Below the uses already made, the database's check (promotion_within_usage_limit) refuses it: a 500.
+        used = self.instance.times_used if self.instance else 0
+        if get("usage_limit") is not None and get("usage_limit") < used:
+            errors["usage_limit"] = _("It has been used %(count)d times already: the limit cannot be lower.") % {
+                "count": used
+            }
         if errors:
             raise serializers.ValidationError(errors)
         return attrs
@@ -213,10 +215,6 @@ class CodeBatchOutput(CodeBatchStatusOutput):
         return sorted(batch.codes.values_list("code", flat=True))
 
 
-class DeniedOutput(serializers.Serializer):
-    detail = serializers.CharField()
-
-
 class CSVRenderer(BaseRenderer):
     """Lets a client ask for text/csv; the download answers CSV itself, and an error shows as one line of text."""
 
@@ -247,28 +245,12 @@ class HasPerms(permissions.BasePermission):
         return request.user.has_perms(view.required_perms[view.action])
 
 
-DENIED = {
-    401: OpenApiResponse(DeniedOutput, description="Not logged in: send a staff user's token."),
-    403: OpenApiResponse(DeniedOutput, description="Not staff, or without the permission this needs."),
-}
-NOT_FOUND = {404: OpenApiResponse(DeniedOutput, description="No such promotion (or batch of this promotion).")}
-INVALID = {400: OpenApiResponse(description="A field is invalid: each field named answers a list of messages.")}
 BATCH_ID = OpenApiParameter("batch_id", int, OpenApiParameter.PATH, description="The batch's id.")
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Promotions, highest priority first", responses={200: PromotionSerializer, **DENIED}),
-    retrieve=extend_schema(responses={200: PromotionSerializer, **DENIED, **NOT_FOUND}),
-    create=extend_schema(responses={201: PromotionSerializer, **INVALID, **DENIED}),
-    partial_update=extend_schema(responses={200: PromotionSerializer, **INVALID, **DENIED, **NOT_FOUND}),
-    destroy=extend_schema(
-        responses={
-            204: None,
-            **DENIED,
-            **NOT_FOUND,
-            409: OpenApiResponse(ErrorOutput, description="Already used by orders: turn it off instead."),
-        }
-    ),
+    list=extend_schema(summary="Promotions, highest priority first"),
+    destroy=extend_schema(responses={204: None, 409: error_response("Already used by orders: turn it off instead.")}),
 )
 class PromotionViewSet(viewsets.ModelViewSet):
     """Promotions and their codes, for staff with the matching model permissions (as in the admin).
@@ -312,11 +294,7 @@ class PromotionViewSet(viewsets.ModelViewSet):
                 CodeBatchStatusOutput,
                 description="A large batch, made in the background: poll `url` until `download` is given.",
             ),
-            400: OpenApiResponse(
-                description="Invalid count, prefix or length (above the hard maximum, split the campaign)."
-            ),
-            **DENIED,
-            **NOT_FOUND,
+            400: error_response("Invalid count, prefix or length (above the hard maximum, split the campaign)."),
         },
     )
     @action(detail=True, methods=["post"], url_path="codes")
@@ -335,7 +313,7 @@ class PromotionViewSet(viewsets.ModelViewSet):
         promotion = self.get_object()
         return get_object_or_404(CodeBatch.objects.filter(promotion=promotion), pk=batch_id)
 
-    @extend_schema(parameters=[BATCH_ID], responses={200: CodeBatchStatusOutput, **DENIED, **NOT_FOUND})
+    @extend_schema(parameters=[BATCH_ID], responses={200: CodeBatchStatusOutput})
     @action(detail=True, methods=["get"], url_path=r"code-batches/(?P<batch_id>[0-9]+)", url_name="code-batch")
     def code_batch(self, request, pk=None, batch_id=None):
         """A batch of codes: its status and progress, and its download link once it is done."""
@@ -349,10 +327,7 @@ class PromotionViewSet(viewsets.ModelViewSet):
                 description="One row per code: code, promotion, max_uses, times_used, batch, created. "
                 "Cells a spreadsheet would run as a formula start with a quote.",
             ),
-            (401, "application/json"): DENIED[401],
-            (403, "application/json"): DENIED[403],
-            (404, "application/json"): NOT_FOUND[404],
-            (409, "application/json"): OpenApiResponse(ErrorOutput, description="The batch is not ready yet."),
+            (409, "application/json"): error_response("The batch is not ready yet."),
         },
     )
     @action(

@@ -19,8 +19,12 @@ def _validate_country(value):
     return value.upper()
 
 
+# The column's length: a longer address (valid up to 320 characters) would be a database error.
+EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
+
+
 class TokenInput(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
 
@@ -36,7 +40,7 @@ class LoginOutput(TokenOutput):
 
 
 class RegisterInput(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=EMAIL_MAX_LENGTH)
     password = serializers.CharField(trim_whitespace=False, write_only=True)
     first_name = serializers.CharField(max_length=150, required=False, default="")
     last_name = serializers.CharField(max_length=150, required=False, default="")
@@ -116,7 +120,9 @@ class TokenView(APIView):
     @extend_schema(request=None, responses={204: None})
     def delete(self, request):
         if not request.user.is_authenticated:
-            return Response({"detail": _("Log in first.")}, status=status.HTTP_401_UNAUTHORIZED)
+            return Response(
+                {"detail": _("Log in first."), "code": "not_authenticated"}, status=status.HTTP_401_UNAUTHORIZED
+            )
         Token.objects.filter(user=request.user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -10,6 +10,9 @@ from shop.accounts.countries import country_choices
 from shop.accounts.models import Address, Gender, Profile, User
 from shop.core.forms import NoColonLabels
 
+# The column's length: Django accepts addresses up to 320 characters, the database stores 254.
+EMAIL_MAX_LENGTH = User._meta.get_field("email").max_length
+
 
 class LockoutFormMixin:
     """Says the login is locked, rather than "wrong password", once axes has locked it.
@@ -39,7 +42,9 @@ class AdminLoginForm(LockoutFormMixin, AdminAuthenticationForm):
 
 class EmailLoginForm(LockoutFormMixin, NoColonLabels, AuthenticationForm):
     username = forms.EmailField(
-        label=_("Email"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+        label=_("Email"),
+        max_length=EMAIL_MAX_LENGTH,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
     )
 
     def clean_username(self):
@@ -47,7 +52,9 @@ class EmailLoginForm(LockoutFormMixin, NoColonLabels, AuthenticationForm):
 
 
 class RegisterForm(NoColonLabels, forms.Form):
-    email = forms.EmailField(label=_("Email"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    email = forms.EmailField(
+        label=_("Email"), max_length=EMAIL_MAX_LENGTH, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     password = forms.CharField(

@@ -132,6 +132,8 @@ class CartView(CartAPIView):
 
 
 class CartItemsView(CartAPIView):
+    error_responses = {404: "No such product.", 409: "Not enough in stock."}
+
     @extend_schema(parameters=[CART_TOKEN], request=AddItemInput, responses={201: CartSerializer})
     def post(self, request):
         """Add a product (creates an anonymous cart if needed: keep its `token`)."""
@@ -148,6 +150,8 @@ class CartItemsView(CartAPIView):
 
 
 class CartItemView(CartAPIView):
+    error_responses = {"PATCH": {409: "Not enough in stock."}}
+
     @extend_schema(parameters=[CART_TOKEN], request=QuantityInput, responses=CartSerializer)
     def patch(self, request, line_id):
         data = QuantityInput(data=request.data)

@@ -39,7 +39,8 @@ def _quantity(request) -> int:
 @require_POST
 def cart_add(request):
     pk = request.POST.get("product", "")
-    product = Product.objects.active().filter(pk=pk).first() if pk.isdigit() else None
+    # isascii: "²" and other Unicode digits pass isdigit() but are no number int() reads (a 500).
+    product = Product.objects.active().filter(pk=pk).first() if pk.isascii() and pk.isdigit() else None
     if product is None:
         return _render_cart(request, error=_("That product does not exist."), status=404)
     try:

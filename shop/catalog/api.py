@@ -13,7 +13,9 @@ from shop.catalog.offers import attach_offers
 
 
 class CategorySerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    parent = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True, help_text="The parent's slug; null for a top category."
+    )
 
     class Meta:
         model = Category
@@ -46,7 +48,14 @@ class ProductSerializer(serializers.ModelSerializer):
     image = serializers.SerializerMethodField()
     in_stock = serializers.BooleanField(read_only=True)
     on_sale = serializers.BooleanField(read_only=True)
-    rating = serializers.DecimalField(source="rating_avg", max_digits=3, decimal_places=2, read_only=True)
+    rating = serializers.DecimalField(
+        source="rating_avg",
+        max_digits=3,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="The average rating; null until the first review.",
+    )
     offer = serializers.SerializerMethodField(help_text="The price after automatic promotions, when one applies.")
 
     class Meta:
@@ -170,6 +179,7 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
 @extend_schema_view(list=extend_schema(summary="A product's reviews"), create=extend_schema(summary="Review a product"))
 class ReviewViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
     serializer_class = ReviewSerializer
+    error_responses = {"POST": {409: "You have already reviewed this product."}}
     filter_backends: list = []
 
     def get_permissions(self):

@@ -31,7 +31,11 @@ class ProductFilterForm(forms.Form):
         if slug:
             self.category_obj = Category.objects.filter(slug=slug).first()
             if self.category_obj is None:
-                raise forms.ValidationError(_("There is no category “%(slug)s”.") % {"slug": slug})
+                # The value goes in params, not into the message: django-filter formats the message
+                # with them, and a "%" in the value would break formatting (a 500).
+                raise forms.ValidationError(
+                    _("There is no category “%(slug)s”."), code="invalid_choice", params={"slug": slug}
+                )
         return slug
 
     def clean(self):

@@ -13,7 +13,9 @@ def health(request):
 
 def not_found(request, exception=None):
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": _("There is no such API path. The list is at /api/v1/docs/.")}, status=404)
+        # The API's one error shape (shop/core/api.py), for paths that match no route too.
+        body = {"detail": _("There is no such API path. The list is at /api/v1/docs/."), "code": "not_found"}
+        return JsonResponse(body, status=404)
     return render(request, "404.html", {"message": _("We could not find that page.")}, status=404)
 
 

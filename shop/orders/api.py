@@ -39,7 +39,11 @@ class AddressInput(serializers.Serializer):
 
 
 class CheckoutInput(serializers.Serializer):
-    email = serializers.EmailField(required=False, help_text="Required for guests; defaults to the account's email.")
+    email = serializers.EmailField(
+        required=False,
+        max_length=Order._meta.get_field("email").max_length,
+        help_text="Required for guests; defaults to the account's email.",
+    )
     shipping_address = AddressInput(required=False)
     address_id = serializers.IntegerField(required=False, help_text="One of the customer's saved addresses.")
     shipping_method = serializers.ChoiceField(choices=ShippingMethod.choices, default=ShippingMethod.STANDARD)
@@ -164,6 +168,8 @@ class CheckoutView(APIView):
     """Place an order from the cart, then pay: with Stripe.js and `client_secret`, or pass `payment_method`."""
 
     permission_classes = [permissions.AllowAny]
+    # Stated in the schema (shop/core/schema.py); the bodies add the order's `number` and `status`.
+    error_responses = {402: "The card was declined.", 409: "Not enough in stock.", 503: "Payments are unavailable."}
 
     @extend_schema(
         parameters=[IDEMPOTENCY],
@@ -267,6 +273,7 @@ class OrderPayView(APIView):
     """Pay (or retry after a declined card) with a payment method, confirmed on the server."""
 
     permission_classes = [permissions.AllowAny]
+    error_responses = {402: "The card was declined.", 503: "Payments are unavailable."}
 
     @extend_schema(request=PayInput, responses=CheckoutOutput)
     def post(self, request, number):

@@ -2,12 +2,16 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from shop.accounts.countries import country_choices
-from shop.orders.models import ADDRESS_FIELDS, ShippingMethod
+from shop.orders.models import ADDRESS_FIELDS, Order, ShippingMethod
+
+# The column's length: Django accepts addresses up to 320 characters, the database stores 254.
+EMAIL_MAX_LENGTH = Order._meta.get_field("email").max_length
 
 
 class CheckoutForm(forms.Form):
     email = forms.EmailField(
         label=_("Email"),
+        max_length=EMAIL_MAX_LENGTH,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
         help_text=_("For the confirmation and shipping updates."),
     )
@@ -105,7 +109,7 @@ class CheckoutForm(forms.Form):
 
 class LookupForm(forms.Form):
     number = forms.CharField(label=_("Order number"), max_length=16)
-    email = forms.EmailField(label=_("Email used for the order"))
+    email = forms.EmailField(label=_("Email used for the order"), max_length=EMAIL_MAX_LENGTH)
 
 
 class ShipForm(forms.Form):

@@ -360,7 +360,7 @@ def test_it_asks_for_a_code(api_as, stranger):
     response = api_as(stranger).post(REFERRAL, {"code": "  "}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["code"] == ["This field may not be blank."]
+    assert response.json()["errors"]["code"] == ["This field may not be blank."]
     assert not Referral.objects.exists()
 
 
@@ -436,7 +436,7 @@ def test_it_refuses_bad_points_and_saves_nothing(api_as, with_cart, points, mess
     response = api_as(with_cart).post(POINTS, {"points": points}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["points"] == [message]
+    assert response.json()["errors"]["points"] == [message]
     assert not CartPoints.objects.exists()
 
 
@@ -447,7 +447,7 @@ def test_pending_points_cannot_be_spent_yet(api_as, customer):
     response = api_as(customer).post(POINTS, {"points": 500}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["points"] == ["You have 0 points available."]
+    assert response.json()["errors"]["points"] == ["You have 0 points available."]
     assert not CartPoints.objects.exists()
 
 
@@ -457,7 +457,7 @@ def test_it_refuses_points_on_an_empty_cart(api_as, customer):
     response = api_as(customer).post(POINTS, {"points": 1000}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["points"] == ["Your cart is empty: add products before using points."]
+    assert response.json()["errors"]["points"] == ["Your cart is empty: add products before using points."]
     assert not CartPoints.objects.exists()
 
 
@@ -467,7 +467,7 @@ def test_a_stranger_cannot_use_someone_elses_points(api_as, with_cart, stranger)
     response = api_as(stranger).post(POINTS, {"points": 1000}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["points"] == ["You have 0 points available."]
+    assert response.json()["errors"]["points"] == ["You have 0 points available."]
     assert not CartPoints.objects.exists()
     assert balance(with_cart) == 1200
 
@@ -499,7 +499,7 @@ def test_the_points_on_the_cart_are_checked_again_at_checkout(api_as, with_cart,
     response = client.post("/api/v1/checkout/", {"shipping_address": ADDRESS}, format="json", HTTP_IDEMPOTENCY_KEY="k2")
 
     assert response.status_code == 409
-    assert response.json()["points"]
+    assert response.json()["errors"]["points"]
     assert not Order.objects.exists()
     assert balance(with_cart) == 0
     assert CartPoints.objects.exists()  # still chosen: the customer sees why in their cart

@@ -132,7 +132,8 @@ def test_an_unknown_code_is_a_404(customer_client, ten_off):
     response = customer_client.post(CODE, {"code": "NOPE"}, format="json")
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "We don't know the code “NOPE”. Check its spelling.", "code": "not_found"}
+    message = "We don't know the code “NOPE”. Check its spelling."
+    assert response.json() == {"detail": message, "code": "not_found", "errors": {"code": [message]}}
     assert not CartCode.objects.exists()
 
 
@@ -140,7 +141,7 @@ def test_an_empty_code_is_a_400(customer_client):
     response = customer_client.post(CODE, {"code": "  "}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["code"] == ["This field may not be blank."]
+    assert response.json()["errors"]["code"] == ["This field may not be blank."]
 
 
 def _now():
@@ -217,7 +218,8 @@ def test_a_restricted_code_asks_an_anonymous_cart_to_log_in(token_client):
     response = token_client.post(CODE, {"code": "WELCOME"}, format="json")
 
     assert response.status_code == 400
-    assert response.json() == {"detail": "Log in to use this code.", "code": "code_not_applicable"}
+    message = "Log in to use this code."
+    assert response.json() == {"detail": message, "code": "code_not_applicable", "errors": {"code": [message]}}
 
 
 def test_a_code_that_does_not_combine_with_the_automatic_offer_is_refused(customer_client):
@@ -253,7 +255,8 @@ def test_guessing_codes_is_rate_limited_per_address(settings, api, teapot, ten_o
     refused = guesser.post(CODE, {"code": "SAVE10"}, format="json")  # even a real code, now
 
     assert refused.status_code == 429
-    assert refused.json() == {"detail": "Too many wrong codes. Wait 15 minutes and try again.", "code": "rate_limited"}
+    message = "Too many wrong codes. Wait 15 minutes and try again."
+    assert refused.json() == {"detail": message, "code": "rate_limited", "errors": {"code": [message]}}
     neighbour = APIClient(REMOTE_ADDR="203.0.113.8")
     assert neighbour.post(CODE, {"code": "DDDD"}, format="json").status_code == 404
 
@@ -378,8 +381,18 @@ def test_staff_get_a_readable_400_for_an_invalid_promotion(staff_api, overrides,
     response = staff_api.post(PROMOTIONS, promotion_input(**overrides), format="json")
 
     assert response.status_code == 400
-    assert response.json()[field] == [message]
+    assert response.json()["errors"][field] == [message]
     assert not Promotion.objects.exists()
+
+
+def test_a_usage_limit_below_the_uses_made_is_a_400_not_a_500(staff_api):
+    promotion = Promotion.objects.create(name="Used", kind="fixed", value=Decimal("5"), times_used=3)
+
+    response = staff_api.patch(promotion_url(promotion), {"usage_limit": 2}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["usage_limit"] == ["It has been used 3 times already: the limit cannot be lower."]
+    assert staff_api.patch(promotion_url(promotion), {"usage_limit": 3}, format="json").status_code == 200
 
 
 def test_an_edit_is_checked_against_the_stored_values(staff_api):
@@ -391,8 +404,8 @@ def test_an_edit_is_checked_against_the_stored_values(staff_api):
         promotion_url(promotion), {"ends_at": (starts - timedelta(hours=1)).isoformat()}, format="json"
     )
 
-    assert to_percentage.json()["value"] == ["A percentage is at most 100."]
-    assert ends_first.json()["ends_at"] == ["The end must come after the start."]
+    assert to_percentage.json()["errors"]["value"] == ["A percentage is at most 100."]
+    assert ends_first.json()["errors"]["ends_at"] == ["The end must come after the start."]
     promotion.refresh_from_db()
     assert (promotion.kind, promotion.ends_at) == ("fixed", None)
 
@@ -426,7 +439,7 @@ def test_a_bad_batch_is_a_400(staff_api, ten_off, payload, field):
     response = staff_api.post(codes_url(ten_off), payload, format="json")
 
     assert response.status_code == 400
-    assert response.json()[field]
+    assert response.json()["errors"][field]
     assert not CodeBatch.objects.exists()
 
 
@@ -489,7 +502,8 @@ def test_the_schema_documents_the_endpoints(api):
     paths = api.get("/api/v1/schema/", {"format": "json"}).json()["paths"]
 
     assert set(paths["/api/v1/cart/discount-code/"]) == {"post", "delete"}
-    assert set(paths["/api/v1/cart/discount-code/"]["post"]["responses"]) == {"200", "400", "404", "429"}
+    # 401 (a token that is not valid) and 403 (a session without its CSRF token) as for every write.
+    assert set(paths["/api/v1/cart/discount-code/"]["post"]["responses"]) == {"200", "400", "401", "403", "404", "429"}
     assert set(paths["/api/v1/promotions/"]) == {"get", "post"}
     assert set(paths["/api/v1/promotions/{id}/"]) == {"get", "patch", "delete"}
     assert set(paths["/api/v1/promotions/{id}/codes/"]) == {"post"}

@@ -140,7 +140,7 @@ def test_it_rejects_bad_profile_input_with_a_message_per_field(api_as, customer,
     response = api_as(customer).patch(ACCOUNT, data, format="json")
 
     assert response.status_code == 400, response.content
-    assert response.json()[field][0]
+    assert response.json()["errors"][field][0]
     profile = Profile.objects.get(user=customer)
     assert (profile.country, profile.gender, profile.birthday, profile.marketing_consent) == ("FR", "", None, False)
 
@@ -312,7 +312,7 @@ def test_it_rejects_a_bad_address_with_a_message_per_field(api_as, customer, dat
     response = api_as(customer).post(ADDRESSES, data, format="json")
 
     assert response.status_code == 400, response.content
-    assert response.json()[field][0]
+    assert response.json()["errors"][field][0]
     assert not Address.objects.exists()
 
 

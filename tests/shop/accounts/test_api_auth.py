@@ -83,8 +83,8 @@ def test_it_says_which_login_fields_are_missing(api):
 
     assert response.status_code == 400
     body = response.json()
-    assert body["email"][0]
-    assert body["password"][0]
+    assert body["errors"]["email"][0]
+    assert body["errors"]["password"][0]
 
 
 def test_it_revokes_the_token(api_as, customer):
@@ -254,7 +254,7 @@ def test_it_refuses_an_email_already_registered_in_any_case(api, customer):
     response = api.post(REGISTER, {"email": "OWNER@example.org", "password": "a long good password"}, format="json")
 
     assert response.status_code == 409
-    assert response.json()["email"][0]
+    assert response.json()["errors"]["email"][0]
     assert User.objects.filter(email="owner@example.org").count() == 1
 
 
@@ -263,7 +263,7 @@ def test_it_refuses_a_weak_password_with_the_reasons(api, secret):
     response = api.post(REGISTER, {"email": "weak@example.org", "password": secret}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["password"][0]
+    assert response.json()["errors"]["password"][0]
     assert not User.objects.filter(email="weak@example.org").exists()
 
 
@@ -271,7 +271,7 @@ def test_it_says_which_registration_fields_are_wrong(api):
     response = api.post(REGISTER, {"email": "nope"}, format="json")
 
     assert response.status_code == 400
-    assert set(response.json()) >= {"email", "password"}
+    assert set(response.json()["errors"]) >= {"email", "password"}
 
 
 def test_it_does_not_let_registration_make_staff(api):

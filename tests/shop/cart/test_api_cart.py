@@ -256,7 +256,7 @@ def test_it_rejects_a_bad_quantity_when_adding(api_as, customer, teapot, quantit
     response = api_as(customer).post(ITEMS, {"product": "teapot", "quantity": quantity}, format="json")
 
     assert response.status_code == 400, response.content
-    assert response.json()["quantity"][0]
+    assert response.json()["errors"]["quantity"][0]
     assert not CartLine.objects.exists()
 
 
@@ -265,7 +265,7 @@ def test_it_rejects_a_bad_quantity_when_changing(api_as, customer, owner_line, q
     response = api_as(customer).patch(item_url(owner_line.pk), {"quantity": quantity}, format="json")
 
     assert response.status_code == 400, response.content
-    assert response.json()["quantity"][0]
+    assert response.json()["errors"]["quantity"][0]
     owner_line.refresh_from_db()
     assert owner_line.quantity == 2
 
@@ -276,7 +276,7 @@ def test_it_refuses_more_than_the_stock_when_adding(api_as, customer, teapot):
     assert response.status_code == 409
     body = response.json()
     assert body["code"] == "insufficient_stock"
-    assert "Only 5" in body["quantity"][0]
+    assert "Only 5" in body["errors"]["quantity"][0]
     assert not CartLine.objects.exists()
 
 
@@ -292,7 +292,7 @@ def test_it_refuses_more_than_the_stock_when_changing(api_as, customer, owner_li
     response = api_as(customer).patch(item_url(owner_line.pk), {"quantity": 6}, format="json")
 
     assert response.status_code == 409
-    assert response.json()["quantity"][0]
+    assert response.json()["errors"]["quantity"][0]
     owner_line.refresh_from_db()
     assert owner_line.quantity == 2
 
@@ -305,7 +305,7 @@ def test_it_refuses_more_of_a_product_no_longer_sold(api_as, customer, owner_lin
 
     assert response.status_code == 400
     assert response.json()["code"] == "product_unavailable"
-    assert "no longer sold" in response.json()["product"][0]
+    assert "no longer sold" in response.json()["errors"]["product"][0]
     owner_line.refresh_from_db()
     assert owner_line.quantity == 2
 
@@ -327,7 +327,7 @@ def test_it_answers_404_for_an_unknown_or_inactive_product(api, slug):
     response = api.post(ITEMS, {"product": slug, "quantity": 1}, format="json")
 
     assert response.status_code == 404
-    assert slug in response.json()["product"][0]
+    assert slug in response.json()["errors"]["product"][0]
     assert not CartLine.objects.exists()
 
 
@@ -335,7 +335,7 @@ def test_it_needs_a_product(api):
     response = api.post(ITEMS, {"quantity": 1}, format="json")
 
     assert response.status_code == 400
-    assert response.json()["product"][0]
+    assert response.json()["errors"]["product"][0]
 
 
 # --- query counts -------------------------------------------------------------------------------

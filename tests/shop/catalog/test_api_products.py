@@ -322,14 +322,14 @@ def test_it_rejects_bad_filter_input_with_a_message_per_field(api, params, field
     response = api.get(URL, params)
 
     assert response.status_code == 400, response.content
-    messages = response.json()[field]
+    messages = response.json()["errors"][field]
     assert messages and all(isinstance(m, str) and m for m in messages)
 
 
 def test_it_names_the_unknown_category(api):
     response = api.get(URL, {"category": "nope"})
 
-    assert "nope" in response.json()["category"][0]
+    assert "nope" in response.json()["errors"]["category"][0]
 
 
 # --- detail -------------------------------------------------------------------------------------

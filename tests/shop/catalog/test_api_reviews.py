@@ -118,7 +118,7 @@ def test_it_rejects_a_rating_outside_one_to_five(api_as, customer, product, rati
     response = api_as(customer).post(URL, {"rating": rating}, format="json")
 
     assert response.status_code == 400, response.content
-    assert response.json()["rating"][0]
+    assert response.json()["errors"]["rating"][0]
     assert not Review.objects.exists()
 
 
