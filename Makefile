@@ -21,11 +21,12 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# The demo store runs with DEBUG on (settings default to off, and then need a SECRET_KEY).
 run: $(BIN)/.installed
-	PORT=$(PORT) $(BIN)/python manage.py runstore --port $(PORT)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} PORT=$(PORT) $(BIN)/python manage.py runstore --port $(PORT)
 
 seed: $(BIN)/.installed
-	$(BIN)/python manage.py migrate --verbosity 0 && $(BIN)/python manage.py seed_demo
+	export DJANGO_DEBUG=$${DJANGO_DEBUG:-1}; $(BIN)/python manage.py migrate --verbosity 0 && $(BIN)/python manage.py seed_demo
 
 # Browser tests drive Chromium; install Debian's when we can (root), otherwise say how.
 browser:
