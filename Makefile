@@ -9,7 +9,7 @@ PORT ?= 8000
 help:
 	@echo "make run            start the store at http://127.0.0.1:$(PORT) with demo data (Ctrl-C stops it)"
 	@echo "make test           install what the tests need and run the whole suite (SQLite)"
-	@echo "make test-postgres  the suite again on a private PostgreSQL (needs the postgresql package)"
+	@echo "make test-postgres  the suite again on a private PostgreSQL, race tests included (needs the postgresql package)"
 	@echo "make lint           ruff"
 	@echo "make bench          web benchmark (bench/README.md)"
 	@echo "make bench-loyalty  loyalty benchmark: account pages, checkout with points, expiry job (bench/README.md)"
@@ -38,7 +38,7 @@ test: $(BIN)/.installed browser
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 test-postgres: $(BIN)/.installed
-	.ci/with-postgres.sh $(BIN)/pytest -n 2 -q -m "not e2e"
+	.ci/with-postgres.sh $(BIN)/pytest -n 2 -q -m "not e2e" --require-races
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

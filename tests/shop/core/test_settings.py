@@ -106,7 +106,8 @@ def test_make_run_and_make_seed_ask_for_debug():
 
 def test_the_test_suite_needs_no_environment_variables():
     pytest_bin = str(Path(sys.executable).with_name("pytest"))
-    result = _run([pytest_bin, "--collect-only", "-q", "tests/shop/core/test_settings.py"], env={})
+    argv = [pytest_bin, "-p", "pytest_django.plugin", "--collect-only", "-q", "tests/shop/core/test_settings.py"]
+    result = _run(argv, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})  # start-up time: only pytest-django is needed
     assert result.returncode == 0, result.stdout + result.stderr
     assert "test_debug_is_off_unless_asked_for" in result.stdout
 
