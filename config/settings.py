@@ -219,7 +219,8 @@ CELERY_BEAT_SCHEDULE = {
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_localstripe")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "pk_test_localstripe")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_localstripe")
-LOCALSTRIPE_PORT = env_int("LOCALSTRIPE_PORT", 8420)
+# Follows the store's PORT (runstore passes both), so stores side by side each have their own.
+LOCALSTRIPE_PORT = env_int("LOCALSTRIPE_PORT", env_int("PORT", 8000) + 420)
 # None means "talk to Stripe itself"; localstripe when the key is the local one.
 STRIPE_API_BASE = (
     env_str(
