@@ -66,18 +66,36 @@ def _wait_for_line(process: subprocess.Popen, log: Path, text: str, seconds: flo
     raise AssertionError(f"no {text!r} within {seconds}s:\n{log.read_text()}")
 
 
-def _children_environ(pid: int) -> list[dict[str, str]]:
-    """The environment of each process `pid` started (Linux /proc)."""
-    found = []
+def _children_environ(pid: int) -> dict[int, dict[str, str]]:
+    """The environment of each process `pid` started, by process id (Linux /proc)."""
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
             if parent == pid:
                 raw = (stat.parent / "environ").read_bytes()
-                found.append(dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item))
+                found[int(stat.parent.name)] = dict(
+                    item.split("=", 1) for item in raw.decode().split("\0") if "=" in item
+                )
         except (OSError, ValueError, IndexError):
             continue  # a process that ended meanwhile
     return found
+
+
+def _kill_leftovers(pids) -> None:
+    """If runstore failed to stop its children, stop them here, so a failed run leaves nothing behind."""
+    for pid in pids:
+        try:
+            os.killpg(pid, signal.SIGKILL)  # each child leads its own process group
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def _stop(process: subprocess.Popen) -> int:
@@ -87,7 +105,7 @@ def _stop(process: subprocess.Popen) -> int:
         return process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         process.kill()
-        raise
+        return process.wait(timeout=10)  # -9: the assertion on the exit codes says it did not stop
 
 
 @pytest.mark.stores
@@ -95,6 +113,7 @@ def test_two_stores_run_side_by_side_each_with_its_own_localstripe_and_stop_clea
     ports = _free_web_ports(2)
     logs = [tmp_path / f"store-{port}.log" for port in ports]
     stores = [_runstore(port, tmp_path / f"var-{port}", log) for port, log in zip(ports, logs, strict=True)]
+    started: list[int] = []
     try:
         outputs = [
             _wait_for_line(store, log, "Bazaar is running at", START_SECONDS)
@@ -108,8 +127,11 @@ def test_two_stores_run_side_by_side_each_with_its_own_localstripe_and_stop_clea
             assert webhooks(stripe_base) == {"bazaar": f"http://127.0.0.1:{port}/api/v1/payments/stripe/webhook/"}
             # Every process the store started talks to that localstripe (its settings follow the environment).
             children = _children_environ(store.pid)
+            started += children
             assert len(children) == 4, children  # localstripe, web, worker, beat
-            assert {(env.get("PORT"), env.get("STRIPE_API_BASE")) for env in children} == {(str(port), stripe_base)}
+            assert {(env.get("PORT"), env.get("STRIPE_API_BASE")) for env in children.values()} == {
+                (str(port), stripe_base)
+            }
             # The address comes last, after the worker's and the scheduler's banners.
             assert output.index("Bazaar is running at") > output.index(" ready.") > output.index("celery@")
             assert output.index("Bazaar is running at") > output.index("beat: Starting")
@@ -132,9 +154,12 @@ def test_two_stores_run_side_by_side_each_with_its_own_localstripe_and_stop_clea
         assert webhooks(first_stripe) == {"bazaar": f"http://127.0.0.1:{ports[0]}/api/v1/payments/stripe/webhook/"}
     finally:
         codes = [_stop(store) for store in stores]
+        leftovers = [pid for pid in started if Path(f"/proc/{pid}").exists() and not _is_zombie(pid)]
+        _kill_leftovers(leftovers)
 
     outputs = [log.read_text() for log in logs]
     assert codes == [0, 0], outputs
+    assert not leftovers, "runstore left processes running"
     for output in outputs:
         assert "SIGTERM received: stopping" in output
         assert output.rstrip().endswith("Stopped.")
