@@ -91,6 +91,18 @@ def _kill_leftovers(pids) -> None:
             pass
 
 
+def _listening_addresses(port: int) -> set[str]:
+    """The local addresses (IPv4 and IPv6) on which something listens on `port` (Linux /proc/net)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
 def _is_zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
@@ -124,6 +136,8 @@ def test_two_stores_run_side_by_side_each_with_its_own_localstripe_and_stop_clea
             # Both answer, and each localstripe sends its events to its own store only.
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
                 assert response.status == 200
+            for listening in (port, port + LOCALSTRIPE_OFFSET):  # on loopback only
+                assert _listening_addresses(listening) == {"0100007F"}, listening
             assert webhooks(stripe_base) == {"bazaar": f"http://127.0.0.1:{port}/api/v1/payments/stripe/webhook/"}
             # Every process the store started talks to that localstripe (its settings follow the environment).
             children = _children_environ(store.pid)
