@@ -164,6 +164,19 @@ def test_two_stores_run_side_by_side_each_with_its_own_localstripe_and_stop_clea
         assert taken.returncode == 1
         assert f"Port {ports[0]} is already in use" in taken.stderr
         assert "make run" in taken.stderr and "PORT=" in taken.stderr
+        # And a third one on free ports but in the first one's folder (its database, broker and schedule).
+        (free,) = _free_web_ports(1)
+        shared = subprocess.run(
+            [sys.executable, "manage.py", "runstore", "--no-seed"],
+            cwd=ROOT,
+            env=_environ(tmp_path / f"var-{ports[0]}", PORT=str(free)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shared.returncode == 1
+        assert f"Another store already runs from {tmp_path / f'var-{ports[0]}'} (on port {ports[0]})" in shared.stderr
+        assert f"BAZAAR_VAR_DIR={tmp_path / f'var-{ports[0]}' / f'store-{free}'} PORT={free} make run" in shared.stderr
         first_stripe = f"http://127.0.0.1:{ports[0] + LOCALSTRIPE_OFFSET}"
         assert webhooks(first_stripe) == {"bazaar": f"http://127.0.0.1:{ports[0]}/api/v1/payments/stripe/webhook/"}
     finally:

@@ -3,8 +3,9 @@
 Starts localstripe, the web server (runserver, on 127.0.0.1 only), a Celery worker and beat
 (on the folder broker), after migrating and loading the demo data.
 
-Several stores can run side by side (each from its own checkout, or its own BAZAAR_VAR_DIR):
-every port follows from PORT. The web server listens on PORT and localstripe on PORT + 420
+Several stores can run side by side, each from its own checkout or its own BAZAAR_VAR_DIR (a lock
+in that folder refuses a second store there: it would share the database, broker and schedule).
+Every port follows from PORT. The web server listens on PORT and localstripe on PORT + 420
 (LOCALSTRIPE_PORT overrides it); the children get both, and STRIPE_API_BASE, in their
 environment, so their settings agree. Both ports are checked before anything starts. The
 webhook is registered only at our own localstripe, once it answers with the token it was
@@ -12,6 +13,7 @@ started with, so a store never points another store's localstripe at itself. The
 address is printed last, once the web server answers and the worker says it is ready.
 """
 
+import fcntl
 import os
 import secrets
 import signal
@@ -70,6 +72,7 @@ class Command(BaseCommand):
     def _run(self, *, port: int, seed: bool, reload: bool) -> None:
         stripe_port = _localstripe_port(port)
         _check_ports(port, stripe_port)
+        self._folder_lock = _lock_var_dir(port)  # held until this process ends
         for folder in ("celery/queue", "celery/processed", "celery/control", "media"):
             (settings.VAR_DIR / folder).mkdir(parents=True, exist_ok=True)
         call_command("migrate", interactive=False, verbosity=0)
@@ -202,6 +205,27 @@ def _check_ports(port: int, stripe_port: int | None) -> None:
             f"Port {stripe_port}, for this store's localstripe, is already in use on 127.0.0.1 (another store's "
             f"localstripe, or another program). Nothing was started. To fix it, {fix}."
         )
+
+
+def _lock_var_dir(port: int):
+    """One store per var folder: two would share a database, a broker folder and beat's schedule."""
+    settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+    lock = (settings.VAR_DIR / "runstore.lock").open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        other = lock.read().strip() or "another port"
+        lock.close()
+        raise CommandError(
+            f"Another store already runs from {settings.VAR_DIR} (on {other}). Nothing was started. Run this one "
+            f"from another checkout, or give it its own folder: BAZAAR_VAR_DIR={settings.VAR_DIR / f'store-{port}'} "
+            f"PORT={port} make run"
+        ) from None
+    lock.truncate(0)
+    lock.write(f"port {port}\n")
+    lock.flush()
+    return lock
 
 
 def _free_pair(port: int) -> int:
