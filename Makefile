@@ -9,7 +9,7 @@ PORT ?= 8000
 help:
 	@echo "make run            start the store at http://127.0.0.1:$(PORT) with demo data (Ctrl-C stops it)"
 	@echo "make test           install what the tests need and run the whole suite (SQLite)"
-	@echo "make test-postgres  the suite again on a private PostgreSQL (needs the postgresql package)"
+	@echo "make test-postgres  the suite again on a private PostgreSQL, race tests included (needs the postgresql package)"
 	@echo "make lint           ruff"
 	@echo "make bench          web benchmark (bench/README.md)"
 	@echo "make bench-loyalty  loyalty benchmark: account pages, checkout with points, expiry job (bench/README.md)"
@@ -21,11 +21,12 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# The demo store runs with DEBUG on (settings default to off, and then need a SECRET_KEY).
 run: $(BIN)/.installed
-	PORT=$(PORT) $(BIN)/python manage.py runstore --port $(PORT)
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} PORT=$(PORT) $(BIN)/python manage.py runstore --port $(PORT)
 
 seed: $(BIN)/.installed
-	$(BIN)/python manage.py migrate --verbosity 0 && $(BIN)/python manage.py seed_demo
+	export DJANGO_DEBUG=$${DJANGO_DEBUG:-1}; $(BIN)/python manage.py migrate --verbosity 0 && $(BIN)/python manage.py seed_demo
 
 # Browser tests drive Chromium; install Debian's when we can (root), otherwise say how.
 browser:
@@ -36,8 +37,11 @@ browser:
 test: $(BIN)/.installed browser
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
+# Race tests must run (and pass) here: SQLite serialises transactions, so only PostgreSQL
+# proves the locks. The browser tests and the two-stores test (embedded stores, SQLite
+# whatever the database) already ran in `make test`.
 test-postgres: $(BIN)/.installed
-	.ci/with-postgres.sh $(BIN)/pytest -n 2 -q -m "not e2e"
+	.ci/with-postgres.sh $(BIN)/pytest -n 2 -q -m "not e2e and not stores" --require-races
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -8,6 +8,11 @@ if [ -z "$PGBIN" ]; then
   exit 1
 fi
 PORT=${PGPORT_TEST:-5439}
+# Several checkouts may test on one machine: each needs its own port.
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+  echo "Port $PORT is already in use on 127.0.0.1: set PGPORT_TEST to a free port." >&2
+  exit 1
+fi
 DIR=$(mktemp -d /tmp/bazaar-pg.XXXXXX)
 as_pg() { if [ "$(id -u)" = "0" ]; then su postgres -c "$*"; else bash -c "$*"; fi; }
 [ "$(id -u)" = "0" ] && chown postgres:postgres "$DIR"

@@ -1,9 +1,11 @@
 """Bazaar settings: one module, driven by environment variables.
 
-With no environment variables at all, the store runs embedded: SQLite, a Celery
-broker kept in a folder, console email, localstripe on loopback. Production sets
-DJANGO_DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL, the Stripe
-keys and the email server (see docs/deploy.md).
+DEBUG is off unless DJANGO_DEBUG=1 asks for it, and with DEBUG off the store refuses
+to start without a SECRET_KEY: production fails closed. With DJANGO_DEBUG=1 and nothing
+else (`make run`, `make seed` and the tests set it) the store runs embedded: SQLite, a
+Celery broker kept in a folder, console email, localstripe on loopback. Production sets
+SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL, the Stripe keys and the email
+server (see docs/deploy.md).
 """
 
 import ipaddress
@@ -22,12 +24,15 @@ from config.env import env_bool, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BAZAAR_VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("Set SECRET_KEY (50+ random characters) when DJANGO_DEBUG is off.")
+        raise ImproperlyConfigured(
+            "Set SECRET_KEY (50+ random characters) when DJANGO_DEBUG is off, as it is unless asked for. "
+            "On your own machine, for the demo store, set DJANGO_DEBUG=1 instead (make run and make seed do)."
+        )
     SECRET_KEY = "dev-only-insecure-key-never-use-in-production-9f8e7d6c5b4a"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
@@ -230,7 +235,8 @@ CELERY_BEAT_SCHEDULE = {
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_localstripe")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "pk_test_localstripe")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_localstripe")
-LOCALSTRIPE_PORT = env_int("LOCALSTRIPE_PORT", 8420)
+# Follows the store's PORT (runstore passes both), so stores side by side each have their own.
+LOCALSTRIPE_PORT = env_int("LOCALSTRIPE_PORT", env_int("PORT", 8000) + 420)
 # None means "talk to Stripe itself"; localstripe when the key is the local one.
 STRIPE_API_BASE = (
     env_str(

@@ -1,4 +1,9 @@
-"""Real concurrency for race tests: calls in their own threads and database connections, released together."""
+"""Real concurrency for race tests: calls in their own threads and database connections, released together.
+
+A test module that uses run_at_once is marked `race` (tests/conftest.py): skipped on SQLite, whose
+IMMEDIATE transactions serialise every atomic block so a missing lock goes unseen there, and
+required on PostgreSQL in CI (`make test-postgres` passes --require-races).
+"""
 
 import threading
 

@@ -1,7 +1,84 @@
 import pytest
 from rest_framework.test import APIClient
 
+from tests import concurrency
 from tests.factories import ProductImageFactory, StaffFactory, UserFactory
+
+# Race tests (marked `race`, or using tests/concurrency.py) prove a lock only where two
+# transactions can really interleave. SQLite in IMMEDIATE mode serialises every atomic
+# block, so there they would pass even with the lock removed: they are skipped, saying why.
+# CI runs them on PostgreSQL with --require-races, which fails the run unless all of them ran and passed.
+RACE_SKIP_REASON = "SQLite serialises transactions; this race proves something only on PostgreSQL (make test-postgres)"
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--require-races",
+        action="store_true",
+        help="Fail the run unless race tests ran on PostgreSQL and every one of them passed (CI).",
+    )
+
+
+def _database_vendor() -> str:
+    from django.db import connection
+
+    return connection.vendor
+
+
+def pytest_configure(config):
+    required = config.getoption("--require-races")
+    if required and _database_vendor() != "postgresql":
+        raise pytest.UsageError("--require-races needs PostgreSQL: run under .ci/with-postgres.sh (DATABASE_URL).")
+    config.pluginmanager.register(RaceTally(required=required), "race-tally")
+
+
+def pytest_collection_modifyitems(config, items):
+    on_sqlite = _database_vendor() == "sqlite"
+    for item in items:
+        if getattr(getattr(item, "module", None), "run_at_once", None) is concurrency.run_at_once:
+            item.add_marker(pytest.mark.race)  # a race test cannot forget its marker
+        if on_sqlite and item.get_closest_marker("race"):
+            item.add_marker(pytest.mark.skip(reason=RACE_SKIP_REASON))
+
+
+class RaceTally:
+    """Counts the race tests' outcomes in the main process (xdist workers send it their reports)."""
+
+    def __init__(self, *, required: bool):
+        self.required = required
+        self.outcomes: dict[str, str] = {}
+
+    def pytest_runtest_logreport(self, report):
+        if "race" not in report.keywords:
+            return
+        if report.failed or report.skipped:
+            self.outcomes[report.nodeid] = report.outcome
+        elif report.when == "call":
+            self.outcomes.setdefault(report.nodeid, "passed")
+
+    def counts(self) -> dict[str, int]:
+        values = list(self.outcomes.values())
+        return {outcome: values.count(outcome) for outcome in ("passed", "skipped", "failed")}
+
+    def missing(self) -> bool:
+        """With --require-races: none ran, or one was skipped or failed."""
+        passed = self.counts()["passed"]
+        return self.required and (passed == 0 or passed != len(self.outcomes))
+
+    def pytest_sessionfinish(self, session):
+        if self.missing() and not hasattr(session.config, "workerinput"):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter):
+        counts = self.counts()
+        if _database_vendor() == "sqlite":
+            if counts["skipped"]:
+                terminalreporter.write_line(f"{counts['skipped']} race tests skipped: {RACE_SKIP_REASON}.", yellow=True)
+            return
+        summary = f"race tests on {_database_vendor()}: " + ", ".join(f"{n} {k}" for k, n in counts.items())
+        if self.missing():
+            summary += " (--require-races: every race test must run and pass here)"
+        terminalreporter.write_line(summary, red=self.missing(), green=not self.missing())
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """Points under real concurrency: threads, each on its own database connection, released at once.
 
-Run on PostgreSQL too (CI does):
-    .ci/with-postgres.sh .venv/bin/pytest tests/loyalty/test_races.py -p no:xdist
+Marked `race`: skipped on SQLite, which serialises transactions; CI runs them on PostgreSQL:
+    .ci/with-postgres.sh .venv/bin/pytest tests/loyalty/test_races.py -p no:xdist --require-races
 """
 
 import datetime as dt
@@ -21,7 +21,7 @@ from tests.concurrency import run_at_once
 from tests.factories import CartFactory, CartLineFactory, ProductFactory, UserFactory
 from tests.loyalty.helpers import ADDRESS, D, balance, give, ledger_sum, rules
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.race]
 
 
 @pytest.fixture(autouse=True)

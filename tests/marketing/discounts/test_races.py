@@ -1,9 +1,9 @@
 """Discount claims under real concurrency: threads, each on its own database connection, released at once.
 
 Each buyer has their own product, so the checkouts do not queue on one stock
-row: the only thing they fight over is the promotion or the code. Run on
-PostgreSQL too:
-    .ci/with-postgres.sh .venv/bin/pytest tests/marketing/discounts/test_races.py -p no:xdist
+row: the only thing they fight over is the promotion or the code. Marked `race`:
+skipped on SQLite, which serialises transactions; CI runs them on PostgreSQL:
+    .ci/with-postgres.sh .venv/bin/pytest tests/marketing/discounts/test_races.py -p no:xdist --require-races
 """
 
 from decimal import Decimal
@@ -19,7 +19,7 @@ from shop.orders.models import Order
 from tests.concurrency import run_at_once
 from tests.factories import CartFactory, CartLineFactory, ProductFactory, UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.race]
 
 D = Decimal
 ADDRESS = ShippingAddress(name="Ada", line1="1 Main St", city="Austin", postal_code="78701", country="US")

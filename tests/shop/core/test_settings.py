@@ -24,12 +24,24 @@ PRODUCTION_ENV = {
 }
 
 
+def _clean_environ() -> dict[str, str]:
+    """This process's environment without any setting (the test run itself sets DJANGO_DEBUG=1)."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k not in PRODUCTION_ENV and k != "DJANGO_SETTINGS_MODULE" and not k.startswith("BAZAAR_")
+    }
+
+
 def _manage(*args, env):
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and not k.startswith("BAZAAR_")}
+    return _run([sys.executable, "manage.py", *args], env=env)
+
+
+def _run(argv, *, env):
     return subprocess.run(
-        [sys.executable, "manage.py", *args],
+        argv,
         cwd=ROOT,
-        env={**clean, **env},
+        env={**_clean_environ(), **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -64,6 +76,40 @@ def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert "Set SECRET_KEY" in result.stderr
+
+
+def test_with_no_environment_at_all_debug_is_off_so_it_refuses_to_start_and_says_what_to_set():
+    result = _manage("check", env={})
+    assert result.returncode != 0
+    assert "Set SECRET_KEY" in result.stderr
+    assert "DJANGO_DEBUG=1" in result.stderr  # the way to the demo store
+
+
+def test_debug_is_off_unless_asked_for():
+    code = "from django.conf import settings as s; print(s.DEBUG, s.ALLOWED_HOSTS)"
+    result = _manage("shell", "-c", code, env={"SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"]})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "False []"
+
+    result = _manage("shell", "-c", code, env={"DJANGO_DEBUG": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "True ['127.0.0.1', 'localhost']"
+
+
+def test_make_run_and_make_seed_ask_for_debug():
+    result = _run(["make", "-n", "run", "seed"], env={})
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "runstore" in line or "seed_demo" in line]
+    assert len(lines) == 2, result.stdout
+    assert all("DJANGO_DEBUG=${DJANGO_DEBUG:-1}" in line for line in lines), lines
+
+
+def test_the_test_suite_needs_no_environment_variables():
+    pytest_bin = str(Path(sys.executable).with_name("pytest"))
+    argv = [pytest_bin, "-p", "pytest_django.plugin", "--collect-only", "-q", "tests/shop/core/test_settings.py"]
+    result = _run(argv, env={"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})  # start-up time: only pytest-django is needed
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "test_debug_is_off_unless_asked_for" in result.stdout
 
 
 def test_it_rejects_a_boolean_it_cannot_read(monkeypatch):

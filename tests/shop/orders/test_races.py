@@ -1,7 +1,7 @@
 """Checkout under real concurrency: threads, each on its own database connection, released at once.
 
-Run on PostgreSQL too (the CI does):
-    .ci/with-postgres.sh .venv/bin/pytest tests/shop/orders/test_races.py -p no:xdist
+Marked `race`: skipped on SQLite, which serialises transactions; CI runs them on PostgreSQL:
+    .ci/with-postgres.sh .venv/bin/pytest tests/shop/orders/test_races.py -p no:xdist --require-races
 """
 
 import uuid
@@ -17,7 +17,7 @@ from shop.payments.models import Payment
 from tests.concurrency import run_at_once
 from tests.factories import CartFactory, CartLineFactory, ProductFactory, UserFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.race]
 
 ADDRESS = {
     "name": "Ada Lovelace",
