@@ -134,6 +134,7 @@ class RegisterView(APIView):
     """Create a customer; sign-ups per client are limited together with the storefront's (shop/accounts/limits.py)."""
 
     permission_classes = [permissions.AllowAny]
+    error_responses = {429: "`rate_limited`: too many sign-ups from this client lately: wait an hour."}
 
     @extend_schema(request=RegisterInput, responses={201: TokenOutput})
     def post(self, request):

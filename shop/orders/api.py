@@ -1,7 +1,7 @@
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -169,20 +169,18 @@ class CheckoutView(APIView):
 
     permission_classes = [permissions.AllowAny]
     # Stated in the schema (shop/core/schema.py); the bodies add the order's `number` and `status`.
-    error_responses = {402: "The card was declined.", 409: "Not enough in stock.", 503: "Payments are unavailable."}
+    error_responses = {
+        402: "The card was declined.",
+        409: "`insufficient_stock`: not enough in stock; or `too_many_open_orders`: this customer, email or client "
+        "already holds the most unpaid orders allowed: pay for one (`orders/{number}/pay/`) or let it expire.",
+        429: "`checkout_throttled`: too many orders placed from this client lately.",
+        503: "Payments are unavailable.",
+    }
 
     @extend_schema(
         parameters=[IDEMPOTENCY],
         request=CheckoutInput,
-        responses={
-            201: CheckoutOutput,
-            200: CheckoutOutput,
-            409: OpenApiResponse(
-                description="`too_many_open_orders`: this customer, email or client already holds the most unpaid "
-                "orders allowed; pay for one (`orders/{number}/pay/`) or let it expire. Also `insufficient_stock`."
-            ),
-            429: OpenApiResponse(description="`checkout_throttled`: too many orders placed from this client lately."),
-        },
+        responses={201: CheckoutOutput, 200: CheckoutOutput},
     )
     def post(self, request):
         key = request.headers.get("Idempotency-Key", "").strip()

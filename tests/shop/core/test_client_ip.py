@@ -80,7 +80,7 @@ def test_no_address_at_all(settings):
 def test_a_bad_trusted_proxy_stops_the_store_at_start_up():
     from tests.shop.core.test_settings import _manage
 
-    result = _manage("check", env={"SHOP_TRUSTED_PROXIES": "127.0.0.1,nginx"})
+    result = _manage("check", env={"DJANGO_DEBUG": "1", "SHOP_TRUSTED_PROXIES": "127.0.0.1,nginx"})
 
     assert result.returncode != 0
     assert "SHOP_TRUSTED_PROXIES: 'nginx' is not an IP address or a CIDR network." in result.stderr
