@@ -36,6 +36,7 @@ urlpatterns = [
     path("loyalty/referral/", loyalty_api.ReferralView.as_view(), name="loyalty-referral"),
     path("checkout/", orders_api.CheckoutView.as_view(), name="checkout"),
     path("orders/<str:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
+    path("orders/<str:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"),
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
     path("", include(router.urls)),
 ]

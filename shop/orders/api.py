@@ -11,7 +11,7 @@ from shop.cart.selectors import HEADER, cart_for_request, cart_token_from_reques
 from shop.core import ratelimit
 from shop.core.errors import ShopError
 from shop.orders import selectors
-from shop.orders.checkout import ShippingAddress, checkout_place
+from shop.orders.checkout import ShippingAddress, checkout_place, order_cancel_unpaid
 from shop.orders.models import ADDRESS_FIELDS, Order, ShippingMethod
 from shop.orders.payment import InvalidPaymentMethod, PaymentDeclined, PaymentUnavailable, gateway
 
@@ -283,3 +283,25 @@ class OrderPayView(APIView):
                 _("This order is %(status)s: there is nothing to pay.") % {"status": order.get_status_display().lower()}
             )
         return _pay_response(request, order, data.validated_data["payment_method"], status.HTTP_200_OK)
+
+
+class OrderCancelView(APIView):
+    """Cancel your own unpaid order: its stock comes back at once and it stops counting against the
+    limit on unpaid orders. A paid order is for the shop to cancel and refund."""
+
+    permission_classes = [permissions.AllowAny]
+    error_responses = {409: "`conflict`: the order is no longer unpaid (paid, cancelled or expired)."}
+
+    @extend_schema(
+        request=None,
+        responses=OrderDetailOutput,
+        parameters=[OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, required=False)],
+    )
+    def post(self, request, number):
+        order = get_object_or_404(_visible_orders(request), number=number)
+        if order.is_unpaid:
+            gateway().sync(order=order)  # a payment already made wins over the cancel
+        actor = request.user if request.user.is_authenticated else None
+        order_cancel_unpaid(order_id=order.pk, actor=actor)
+        order = selectors.order_with_details(queryset=_visible_orders(request)).get(pk=order.pk)
+        return Response(OrderDetailOutput(order).data)

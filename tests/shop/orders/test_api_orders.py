@@ -198,3 +198,59 @@ def test_the_detail_costs_the_same_number_of_queries_for_2_or_12_lines(api_as, c
         return len(queries)
 
     assert count(small) == count(big)
+
+
+# POST /api/v1/orders/<number>/cancel/: the owner gives up an unpaid order
+
+
+def _stock(order) -> list[int]:
+    return [line.product.stock for line in order.lines.select_related("product").order_by("pk")]
+
+
+def test_the_owner_cancels_an_unpaid_order_and_its_stock_comes_back(api_as, customer):
+    order = make_order(user=customer)
+    before = _stock(order)
+
+    response = api_as(customer).post(f"/api/v1/orders/{order.number}/cancel/")
+
+    assert response.status_code == 200, response.data
+    assert response.data["status"] == "cancelled"
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+    assert _stock(order) == [n + 1 for n in before]
+    assert "Cancelled by the customer." in [e["message"] for e in response.data["timeline"]]
+
+
+def test_a_guest_cancels_with_the_cart_token_that_placed_it(api):
+    token = uuid.uuid4().hex
+    order = make_order(cart_token=token)
+
+    assert api.post(f"/api/v1/orders/{order.number}/cancel/").status_code == 404
+    response = api.post(f"/api/v1/orders/{order.number}/cancel/", HTTP_X_CART_TOKEN=token)
+
+    assert response.status_code == 200, response.data
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+
+
+def test_a_stranger_cannot_cancel_the_owners_order(api_as, customer, stranger):
+    order = make_order(user=customer)
+
+    response = api_as(stranger).post(f"/api/v1/orders/{order.number}/cancel/")
+
+    assert response.status_code == 404
+    order.refresh_from_db()
+    assert order.status == "pending_payment"
+
+
+def test_a_paid_order_is_not_cancelled_here(api_as, customer):
+    order = make_order(user=customer)
+    Order.objects.filter(pk=order.pk).update(status="paid")
+
+    response = api_as(customer).post(f"/api/v1/orders/{order.number}/cancel/")
+
+    assert response.status_code == 409
+    assert response.data["code"] == "conflict"
+    assert "can no longer be cancelled" in response.data["detail"]
+    order.refresh_from_db()
+    assert order.status == "paid"
