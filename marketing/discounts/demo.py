@@ -280,8 +280,10 @@ class History:
             "id", "order_id", "product_id", "unit_price", "quantity", "subtotal"
         )
         lines = list(lines) if len(orders) < 20_000 else list(lines.iterator(chunk_size=5000))
-        products = Product.objects.only("id", "category_id", "compare_at_price").in_bulk(
-            {line[2] for line in lines if line[2]}
+        products = (
+            Product.objects.select_related("category")
+            .only("id", "compare_at_price", "category__path")
+            .in_bulk({line[2] for line in lines if line[2]})
         )
         for line_id, order_id, product_id, unit_price, quantity, subtotal in lines:
             order = orders[order_id]

@@ -12,14 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Count, Prefetch, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from marketing.discounts import segments
 from marketing.discounts.models import DiscountCode, Promotion, Redemption
 from shop.cart.pricing import allocate
-from shop.catalog.models import Category
 from shop.core.money import Money, quantize
 
 HUNDRED = Decimal(100)
@@ -104,17 +103,13 @@ def _when(moment) -> str:
 
 
 def _check_customer(promotion: Promotion, customer) -> Verdict:
-    restricted = (
-        promotion.first_order_only
-        or promotion.usage_limit_per_customer
-        or promotion.segment
-        or (promotion.customers.exists() if promotion.pk else False)
-    )
+    chosen = _for_chosen_customers(promotion)
+    restricted = promotion.first_order_only or promotion.usage_limit_per_customer or promotion.segment or chosen
     if not restricted:
         return OK
     if customer is None:
         return refuse("login_required", _("Log in to use this code."))
-    if promotion.customers.exists() and not promotion.customers.filter(pk=customer.pk).exists():
+    if chosen and not _is_chosen(promotion, customer):
         return refuse("not_for_account", _("This code is not available for your account."))
     if promotion.segment and not segments.is_member(promotion.segment, customer):
         return refuse("not_for_account", _("This code is not available for your account."))
@@ -129,6 +124,21 @@ def _check_customer(promotion: Promotion, customer) -> Verdict:
     return OK
 
 
+def _for_chosen_customers(promotion: Promotion) -> bool:
+    """Whether only chosen customers may use it (candidates() counts them in its one query)."""
+    if not promotion.pk:
+        return False
+    count = getattr(promotion, "chosen_customers", None)
+    return promotion.customers.exists() if count is None else count > 0
+
+
+def _is_chosen(promotion: Promotion, customer) -> bool:
+    mine = getattr(promotion, "chosen_me", None)  # candidates() prefetches only this customer's row
+    if mine is None:
+        return promotion.customers.filter(pk=customer.pk).exists()
+    return bool(mine)
+
+
 def _has_ordered(customer) -> bool:
     from shop.orders.models import PAID_STATES, Order, S
 
@@ -139,7 +149,7 @@ def eligible_lines(promotion: Promotion, priced) -> list:
     allowed, excluded = _scope(promotion)
     lines = [line for line in priced.lines if line.product.pk not in excluded]
     if promotion.scope == Promotion.Scope.CATEGORIES:
-        lines = [line for line in lines if line.product.category_id in allowed]
+        lines = [line for line in lines if _ancestor_paths(line.product.category.path) & allowed]
     elif promotion.scope == Promotion.Scope.PRODUCTS:
         lines = [line for line in lines if line.product.pk in allowed]
     if promotion.exclude_on_sale:
@@ -148,28 +158,65 @@ def eligible_lines(promotion: Promotion, priced) -> list:
 
 
 def _scope(promotion: Promotion) -> tuple[set, set]:
-    """(allowed category or product ids, excluded product ids), read once per promotion instance."""
+    """(allowed category paths or product ids, excluded product ids), read once per promotion instance.
+
+    `.all()` reads what candidates() prefetched for every promotion at once (no query
+    here); a promotion loaded otherwise (a code's, the admin preview's) reads its own.
+    A category covers everything below it: a line is in scope when one of its
+    category's ancestor paths (itself included) is chosen.
+    """
     cached = getattr(promotion, "_scope_ids", None)
     if cached is None:
         if promotion.scope == Promotion.Scope.CATEGORIES:
-            allowed = _category_ids(promotion)
+            allowed = {category.path for category in promotion.categories.all()}
         elif promotion.scope == Promotion.Scope.PRODUCTS:
-            allowed = set(promotion.products.values_list("pk", flat=True))
+            allowed = {product.pk for product in promotion.products.all()}
         else:
             allowed = set()
-        cached = promotion._scope_ids = (allowed, set(promotion.excluded_products.values_list("pk", flat=True)))
+        cached = promotion._scope_ids = (allowed, {product.pk for product in promotion.excluded_products.all()})
     return cached
 
 
-def _category_ids(promotion: Promotion) -> set[int]:
-    """The chosen categories and everything below them."""
-    paths = list(promotion.categories.values_list("path", flat=True))
-    if not paths:
-        return set()
-    query = Q()
-    for path in paths:
-        query |= Q(path=path) | Q(path__startswith=path + "/")
-    return set(Category.objects.filter(query).values_list("pk", flat=True))
+def _ancestor_paths(path: str) -> set[str]:
+    """ "home/kitchen/pans" -> {"home", "home/kitchen", "home/kitchen/pans"} (paths are chains of slugs)."""
+    parts = path.split("/")
+    return {"/".join(parts[:depth]) for depth in range(1, len(parts) + 1)}
+
+
+def candidates(*, priced, customer, kinds: set[str], now) -> list[Promotion]:
+    """The running automatic promotions that could apply to these lines, found by scope in one query.
+
+    Whole-order promotions, those naming a product in the cart, and those naming a
+    category above one: a promotion for other products costs nothing, however many
+    there are. Their scope rows (and whether this customer is among the chosen ones)
+    come with them in a fixed number of queries, so checking them reads nothing more.
+    """
+    product_ids = {line.product.pk for line in priced.lines}
+    paths = set().union(*(_ancestor_paths(line.product.category.path) for line in priced.lines))
+    in_scope = (
+        Q(scope=Promotion.Scope.ORDER)
+        | Q(scope=Promotion.Scope.PRODUCTS, products__in=product_ids)
+        | Q(scope=Promotion.Scope.CATEGORIES, categories__path__in=paths)
+    )
+    running = Promotion.objects.filter(
+        in_scope, requires_code=False, is_active=True, kind__in=kinds, starts_at__lte=now
+    ).exclude(ends_at__lte=now)
+    chosen = Prefetch(
+        "customers",
+        queryset=promotion_customers(customer),
+        to_attr="chosen_me",
+    )
+    return list(
+        Promotion.objects.filter(pk__in=running.values("pk"))
+        .annotate(chosen_customers=Count("customers", distinct=True))
+        .prefetch_related("products", "excluded_products", "categories", chosen)
+    )
+
+
+def promotion_customers(customer):
+    from shop.accounts.models import User
+
+    return User.objects.filter(pk=customer.pk) if customer is not None else User.objects.none()
 
 
 def compute(promotion: Promotion, lines, remaining: dict, currency: str) -> tuple[Decimal, dict]:
@@ -216,15 +263,11 @@ def evaluate(
     before it, and then nothing after it does.
     """
     now = now or timezone.now()
-    candidates = list(
-        Promotion.objects.filter(requires_code=False, is_active=True, kind__in=kinds, starts_at__lte=now).exclude(
-            ends_at__lte=now
-        )
-    )
+    found = candidates(priced=priced, customer=customer, kinds=kinds, now=now) if priced.lines else []
     if code is not None and code.promotion.kind in kinds:
         # A code may also name an automatic promotion: it is still one promotion, applied once.
-        candidates = [p for p in candidates if p.pk != code.promotion_id] + [code.promotion]
-    return apply_in_order(candidates, priced=priced, customer=customer, code=code, shipping=shipping, now=now)
+        found = [p for p in found if p.pk != code.promotion_id] + [code.promotion]
+    return apply_in_order(found, priced=priced, customer=customer, code=code, shipping=shipping, now=now)
 
 
 def apply_in_order(
