@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from marketing.discounts import engine, services
@@ -51,6 +52,23 @@ def _commit(adjuster, order, adjustments, context) -> None:
     services.redemptions_claim(order=order, adjustments=adjustments, customer=context.customer, cart=context.cart)
 
 
+def _cart_code(context: PricingContext):
+    """The cart's code, read once per pricing for both adjusters."""
+    if "discounts:code" not in context.memo:
+        context.memo["discounts:code"] = services.cart_code(context.cart)
+    return context.memo["discounts:code"]
+
+
+def _candidates(priced: PricedCart, context: PricingContext, kinds) -> list[Promotion]:
+    """The running automatic promotions of every kind that could apply, read once per pricing (the
+    lines are the same for both adjusters), then those of the adjuster's kinds."""
+    if "discounts:candidates" not in context.memo:
+        context.memo["discounts:candidates"] = engine.candidates(
+            priced=priced, customer=context.customer, kinds=set(Promotion.Kind.values), now=timezone.now()
+        )
+    return [p for p in context.memo["discounts:candidates"] if p.kind in kinds]
+
+
 class DiscountAdjuster:
     source = "discounts"
     kinds = MERCHANDISE
@@ -58,8 +76,14 @@ class DiscountAdjuster:
     def adjust(self, priced: PricedCart, context: PricingContext) -> list[Adjustment]:
         if priced.is_empty:
             return []
-        code = services.cart_code(context.cart)
-        applied, _verdict = engine.evaluate(priced=priced, customer=context.customer, code=code, kinds=MERCHANDISE)
+        code = _cart_code(context)
+        applied, _verdict = engine.evaluate(
+            priced=priced,
+            customer=context.customer,
+            code=code,
+            kinds=MERCHANDISE,
+            found=_candidates(priced, context, MERCHANDISE),
+        )
         return _adjustments(applied, self.source)
 
     def commit(self, order, adjustments, context) -> None:
@@ -74,13 +98,14 @@ class ShippingDiscountAdjuster:
         shipping = sum((a.amount.amount for a in priced.adjustments if a.kind == AdjustmentKind.SHIPPING), Decimal(0))
         if priced.is_empty or shipping <= 0:
             return []
-        code = services.cart_code(context.cart)
+        code = _cart_code(context)
         applied, _verdict = engine.evaluate(
             priced=priced,
             customer=context.customer,
             code=code,
-            kinds={Promotion.Kind.FREE_SHIPPING},
+            kinds=self.kinds,
             shipping=shipping,
+            found=_candidates(priced, context, self.kinds),
         )
         return _adjustments(applied, self.source)
 

@@ -254,7 +254,14 @@ def _buy_x_get_y(promotion: Promotion, lines, currency: str) -> dict:
 
 
 def evaluate(
-    *, priced, customer, code: DiscountCode | None, kinds: set[str], shipping: Decimal = Decimal(0), now=None
+    *,
+    priced,
+    customer,
+    code: DiscountCode | None,
+    kinds: set[str],
+    shipping: Decimal = Decimal(0),
+    now=None,
+    found: list[Promotion] | None = None,
 ) -> tuple[list[Applied], Verdict]:
     """The promotions that apply (automatic ones and the cart's code), in priority order.
 
@@ -263,7 +270,8 @@ def evaluate(
     before it, and then nothing after it does.
     """
     now = now or timezone.now()
-    found = candidates(priced=priced, customer=customer, kinds=kinds, now=now) if priced.lines else []
+    if found is None:  # the adjusters pass what they read once per pricing (candidates())
+        found = candidates(priced=priced, customer=customer, kinds=kinds, now=now) if priced.lines else []
     if code is not None and code.promotion.kind in kinds:
         # A code may also name an automatic promotion: it is still one promotion, applied once.
         found = [p for p in found if p.pk != code.promotion_id] + [code.promotion]

@@ -108,6 +108,10 @@ class PricingContext:
     cart: object | None = None
     customer: object | None = None
     shipping_method: str | None = None  # None on the cart page: shipping is chosen at checkout
+    # What an app reads once per pricing and uses in several of its adjusters (discounts: the
+    # cart's code and the candidate promotions), keyed by the app's own names. A new one per
+    # pricing, so nothing read here outlives it.
+    memo: dict = field(default_factory=dict, compare=False)
 
 
 class Adjuster(Protocol):

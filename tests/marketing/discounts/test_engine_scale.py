@@ -106,3 +106,20 @@ def test_a_category_promotion_reaches_products_of_its_sub_categories_only(shop):
 
     (adjustment,) = [a for a in priced.adjustments if a.source == "discounts"]
     assert adjustment.amount.amount == D("-3.00")  # 10% of the pan (Home > Kitchen), not of the rake (Garden)
+
+
+def test_both_discount_adjusters_share_one_read_of_the_code_and_the_promotions(shop):
+    member = UserFactory()
+    cart = loaded(cart_of(member, (shop["rake"], 1)))  # $20: shipping is charged, so both adjusters run
+    promotion(name="Ten", value=D("10"))
+    promotion(name="Ship", kind=Promotion.Kind.FREE_SHIPPING, value=D("0"))
+    price_cart(cart, customer=member, shipping_method="standard")
+
+    with CaptureQueriesContext(connection) as queries:
+        priced = price_cart(cart, customer=member, shipping_method="standard")
+
+    sources = {a.source for a in priced.adjustments}
+    assert {"discounts", "discounts-shipping"} <= sources  # both applied
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert len([s for s in sql if s.startswith('SELECT "discounts_promotion"')]) == 1
+    assert len([s for s in sql if 'FROM "discounts_cartcode"' in s]) == 1
