@@ -10,6 +10,7 @@ from PIL import Image
 from shop.accounts.models import Address, Profile, User
 from shop.cart.models import Cart, CartLine
 from shop.catalog.models import Category, Product, ProductImage, Review
+from shop.orders.models import Order
 
 
 def tiny_jpeg() -> bytes:
@@ -119,3 +120,24 @@ class CartLineFactory(factory.django.DjangoModelFactory):
     cart = factory.SubFactory(CartFactory)
     product = factory.SubFactory(ProductFactory)
     quantity = 1
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    """An order row as a test of figures needs it (no lines, no Stripe): pass status, totals and dates."""
+
+    class Meta:
+        model = Order
+
+    email = factory.LazyAttribute(lambda o: o.user.email if o.user else "buyer@example.org")
+    user = None
+    status = "paid"
+    currency = "USD"
+    subtotal = Decimal("10.00")
+    total = factory.SelfAttribute("subtotal")
+    shipping_method = "standard"
+    shipping_name = "Ada"
+    shipping_line1 = "1 Main St"
+    shipping_city = "Austin"
+    shipping_postal_code = "78701"
+    shipping_country = "US"
+    idempotency_scope = "test"

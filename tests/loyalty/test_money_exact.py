@@ -15,7 +15,7 @@ from loyalty.models import Account, Tier
 from loyalty.program import current, forget
 from loyalty.services.tiers import spend_in_window
 from shop.orders.models import Order
-from tests.factories import UserFactory
+from tests.factories import OrderFactory, UserFactory
 from tests.loyalty.helpers import D, rules
 
 pytestmark = pytest.mark.django_db
@@ -33,25 +33,8 @@ def bronze():
 
 
 def paid_order(user, total, *, refunded=ZERO) -> Order:
-    now = timezone.now()
-    return Order.objects.create(
-        user=user,
-        email=user.email,
-        status="paid",
-        currency="USD",
-        subtotal=total,
-        total=total,
-        amount_refunded=refunded,
-        shipping_method="standard",
-        shipping_name="Ada",
-        shipping_line1="1 Main St",
-        shipping_city="Austin",
-        shipping_postal_code="78701",
-        shipping_country="US",
-        idempotency_scope="test",
-        placed_at=now - dt.timedelta(days=1),
-        paid_at=now - dt.timedelta(days=1),
-    )
+    yesterday = timezone.now() - dt.timedelta(days=1)
+    return OrderFactory(user=user, subtotal=total, amount_refunded=refunded, placed_at=yesterday, paid_at=yesterday)
 
 
 def test_it_sums_the_spend_to_the_cent():

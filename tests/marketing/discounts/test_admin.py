@@ -13,7 +13,7 @@ from django.utils import timezone
 from marketing.discounts import selectors
 from marketing.discounts.models import CODE_ALPHABET, CodeBatch, DiscountCode, Promotion, Redemption
 from shop.orders.models import Order
-from tests.factories import CategoryFactory, ProductFactory, UserFactory
+from tests.factories import CategoryFactory, OrderFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -36,22 +36,7 @@ def promotion(**fields) -> Promotion:
 
 
 def order(*, total, status="paid", days_ago=1, **fields) -> Order:
-    return Order.objects.create(
-        email=fields.pop("email", "buyer@example.org"),
-        status=status,
-        currency="USD",
-        subtotal=total,
-        total=total,
-        shipping_method="standard",
-        shipping_name="Ada",
-        shipping_line1="1 Main St",
-        shipping_city="Austin",
-        shipping_postal_code="78701",
-        shipping_country="US",
-        idempotency_scope="test",
-        placed_at=NOW - dt.timedelta(days=days_ago),
-        **fields,
-    )
+    return OrderFactory(status=status, subtotal=total, placed_at=NOW - dt.timedelta(days=days_ago), **fields)
 
 
 def redeem(promo, the_order, amount, status="active", code=None) -> Redemption:

@@ -16,8 +16,7 @@ from loyalty.models import CartPoints
 from marketing.discounts.models import CartCode, DiscountCode, Promotion
 from shop.cart.models import Cart
 from shop.cart.signals import cart_merged
-from shop.orders.models import Order
-from tests.factories import CartFactory, CartLineFactory, ProductFactory
+from tests.factories import CartFactory, CartLineFactory, OrderFactory, ProductFactory
 from tests.loyalty.helpers import give, rules
 
 pytestmark = pytest.mark.django_db
@@ -49,23 +48,8 @@ def first_order_only(promo: Promotion) -> None:
 
 
 def has_ordered(user) -> None:
-    Order.objects.create(
-        user=user,
-        email=user.email,
-        status="paid",
-        currency="USD",
-        subtotal=D("10.00"),
-        total=D("10.00"),
-        shipping_method="standard",
-        shipping_name="Ada",
-        shipping_line1="1 Main St",
-        shipping_city="Austin",
-        shipping_postal_code="78701",
-        shipping_country="US",
-        idempotency_scope="test",
-        placed_at=timezone.now() - dt.timedelta(days=3),
-        paid_at=timezone.now() - dt.timedelta(days=3),
-    )
+    three_days_ago = timezone.now() - dt.timedelta(days=3)
+    OrderFactory(user=user, placed_at=three_days_ago, paid_at=three_days_ago)
 
 
 def code_on_cart(user) -> str | None:
