@@ -134,7 +134,10 @@ class RegisterView(APIView):
     """Create a customer; sign-ups per client are limited together with the storefront's (shop/accounts/limits.py)."""
 
     permission_classes = [permissions.AllowAny]
-    error_responses = {429: "`rate_limited`: too many sign-ups from this client lately: wait an hour."}
+    error_responses = {
+        409: "`conflict`: an account with this email already exists: log in or reset the password.",
+        429: "`rate_limited`: too many sign-ups from this client lately: wait an hour.",
+    }
 
     @extend_schema(request=RegisterInput, responses={201: TokenOutput})
     def post(self, request):

@@ -56,7 +56,7 @@ def test_every_operation_documents_its_4xx_answers():
         ("get", "/api/v1/products/", {400, 401, 404}),  # bad filter, bad token, page past the end
         ("get", "/api/v1/products/{slug}/", {401, 404}),
         ("post", "/api/v1/auth/token/", {400, 401, 403, 429}),  # throttled
-        ("post", "/api/v1/auth/register/", {400, 429}),
+        ("post", "/api/v1/auth/register/", {400, 409, 429}),
         ("get", "/api/v1/promotions/", {401, 403}),  # staff only
         ("post", "/api/v1/checkout/", {400, 402, 403, 409, 503}),  # declared by the view
         ("post", "/api/v1/orders/{number}/pay/", {400, 402, 404, 503}),
