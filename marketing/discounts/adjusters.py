@@ -52,21 +52,27 @@ def _commit(adjuster, order, adjustments, context) -> None:
     services.redemptions_claim(order=order, adjustments=adjustments, customer=context.customer, cart=context.cart)
 
 
-def _cart_code(context: PricingContext):
-    """The cart's code, read once per pricing for both adjusters."""
-    if "discounts:code" not in context.memo:
-        context.memo["discounts:code"] = services.cart_code(context.cart)
-    return context.memo["discounts:code"]
+def cart_code(cart, memo: dict):
+    """The cart's code, read once per pricing: both adjusters and the cart's code panel use it."""
+    if "discounts:code" not in memo:
+        memo["discounts:code"] = services.cart_code(cart)
+    return memo["discounts:code"]
 
 
-def _candidates(priced: PricedCart, context: PricingContext, kinds) -> list[Promotion]:
+def candidates(priced: PricedCart, *, cart, customer, memo: dict, kinds) -> list[Promotion]:
     """The running automatic promotions of every kind that could apply, read once per pricing (the
-    lines are the same for both adjusters), then those of the adjuster's kinds."""
-    if "discounts:candidates" not in context.memo:
-        context.memo["discounts:candidates"] = engine.candidates(
-            priced=priced, customer=context.customer, kinds=set(Promotion.Kind.values), now=timezone.now()
+    lines are the same for both adjusters and the code panel), then those of the given kinds.
+
+    The cart's code has its promotion prepared in the same read (engine.candidates)."""
+    if "discounts:candidates" not in memo:
+        memo["discounts:candidates"] = engine.candidates(
+            priced=priced,
+            customer=customer,
+            kinds=set(Promotion.Kind.values),
+            now=timezone.now(),
+            code=cart_code(cart, memo),
         )
-    return [p for p in context.memo["discounts:candidates"] if p.kind in kinds]
+    return [p for p in memo["discounts:candidates"] if p.kind in kinds]
 
 
 class DiscountAdjuster:
@@ -76,13 +82,15 @@ class DiscountAdjuster:
     def adjust(self, priced: PricedCart, context: PricingContext) -> list[Adjustment]:
         if priced.is_empty:
             return []
-        code = _cart_code(context)
+        code = cart_code(context.cart, context.memo)
         applied, _verdict = engine.evaluate(
             priced=priced,
             customer=context.customer,
             code=code,
             kinds=MERCHANDISE,
-            found=_candidates(priced, context, MERCHANDISE),
+            found=candidates(
+                priced, cart=context.cart, customer=context.customer, memo=context.memo, kinds=MERCHANDISE
+            ),
         )
         return _adjustments(applied, self.source)
 
@@ -98,14 +106,14 @@ class ShippingDiscountAdjuster:
         shipping = sum((a.amount.amount for a in priced.adjustments if a.kind == AdjustmentKind.SHIPPING), Decimal(0))
         if priced.is_empty or shipping <= 0:
             return []
-        code = _cart_code(context)
+        code = cart_code(context.cart, context.memo)
         applied, _verdict = engine.evaluate(
             priced=priced,
             customer=context.customer,
             code=code,
             kinds=self.kinds,
             shipping=shipping,
-            found=_candidates(priced, context, self.kinds),
+            found=candidates(priced, cart=context.cart, customer=context.customer, memo=context.memo, kinds=self.kinds),
         )
         return _adjustments(applied, self.source)
 

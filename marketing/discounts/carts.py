@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from marketing.discounts import engine, services
-from marketing.discounts.models import DiscountCode
+from marketing.discounts.models import DiscountCode, Promotion
 from shop.core.money import Money
 from shop.core.ratelimit import client_ip
 
@@ -36,9 +36,19 @@ def code_saving(priced, code: DiscountCode) -> Money | None:
 
 
 def cart_code_status(*, cart, priced, customer) -> CartCodeStatus | None:
-    """The code on the cart, whether it still applies (and why not), and what it saves."""
-    code = services.cart_code(cart)
+    """The code on the cart, whether it still applies (and why not), and what it saves.
+
+    Reads what pricing this cart already read (priced.memo: the code, the candidate promotions).
+    """
+    from marketing.discounts.adjusters import candidates, cart_code
+
+    code = cart_code(cart, priced.memo)
     if code is None:
         return None
-    verdict = services.code_verdict(code=code, priced=priced, customer=customer)
+    found = (
+        candidates(priced, cart=cart, customer=customer, memo=priced.memo, kinds=set(Promotion.Kind.values))
+        if priced.lines
+        else None
+    )
+    verdict = services.code_verdict(code=code, priced=priced, customer=customer, found=found)
     return CartCodeStatus(code=code, verdict=verdict, saving=code_saving(priced, code) if verdict.ok else None)

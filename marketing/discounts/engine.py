@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from marketing.discounts import segments
+from marketing.discounts import index, segments
 from marketing.discounts.models import DiscountCode, Promotion, Redemption
 from shop.cart.pricing import allocate
 from shop.core.money import Money, quantize
@@ -113,12 +112,16 @@ def _check_customer(promotion: Promotion, customer) -> Verdict:
         return refuse("not_for_account", _("This code is not available for your account."))
     if promotion.segment and not segments.is_member(promotion.segment, customer):
         return refuse("not_for_account", _("This code is not available for your account."))
-    if promotion.first_order_only and _has_ordered(customer):
+    if promotion.first_order_only and getattr(promotion, "customer_has_ordered", None) is None:
+        promotion.customer_has_ordered = _has_ordered(customer)
+    if promotion.first_order_only and promotion.customer_has_ordered:
         return refuse("not_first_order", _("This code is for a first order only."))
     if promotion.usage_limit_per_customer is not None:
-        used = Redemption.objects.filter(
-            promotion=promotion, customer=customer, status=Redemption.Status.ACTIVE
-        ).count()
+        used = getattr(promotion, "used_by_customer", None)  # index.prepared() reads it with the candidates
+        if used is None:
+            used = Redemption.objects.filter(
+                promotion=promotion, customer=customer, status=Redemption.Status.ACTIVE
+            ).count()
         if used >= promotion.usage_limit_per_customer:
             return refuse("already_used", _("You have already used this code."))
     return OK
@@ -183,40 +186,32 @@ def _ancestor_paths(path: str) -> set[str]:
     return {"/".join(parts[:depth]) for depth in range(1, len(parts) + 1)}
 
 
-def candidates(*, priced, customer, kinds: set[str], now) -> list[Promotion]:
-    """The running automatic promotions that could apply to these lines, found by scope in one query.
+def candidates(*, priced, customer, kinds: set[str], now, code: DiscountCode | None = None) -> list[Promotion]:
+    """The running automatic promotions that could apply to these lines, found by scope in the index.
 
     Whole-order promotions, those naming a product in the cart, and those naming a
     category above one: a promotion for other products costs nothing, however many
-    there are. Their scope rows (and whether this customer is among the chosen ones)
-    come with them in a fixed number of queries, so checking them reads nothing more.
+    there are. The index (marketing/discounts/index.py) holds their scope, read once
+    per change to promotions; what changes per order or per customer is read for the
+    promotions found here in one query. A `code` on the cart gets its promotion
+    prepared in the same query (code.promotion is replaced by the prepared copy).
     """
     product_ids = {line.product.pk for line in priced.lines}
     paths = set().union(*(_ancestor_paths(line.product.category.path) for line in priced.lines))
-    in_scope = (
-        Q(scope=Promotion.Scope.ORDER)
-        | Q(scope=Promotion.Scope.PRODUCTS, products__in=product_ids)
-        | Q(scope=Promotion.Scope.CATEGORIES, categories__path__in=paths)
-    )
-    running = Promotion.objects.filter(
-        in_scope, requires_code=False, is_active=True, kind__in=kinds, starts_at__lte=now
-    ).exclude(ends_at__lte=now)
-    chosen = Prefetch(
-        "customers",
-        queryset=promotion_customers(customer),
-        to_attr="chosen_me",
-    )
-    return list(
-        Promotion.objects.filter(pk__in=running.values("pk"))
-        .annotate(chosen_customers=Count("customers", distinct=True))
-        .prefetch_related("products", "excluded_products", "categories", chosen)
-    )
-
-
-def promotion_customers(customer):
-    from shop.accounts.models import User
-
-    return User.objects.filter(pk=customer.pk) if customer is not None else User.objects.none()
+    found = index.current()
+    running = [
+        p
+        for p in found.automatic(product_ids, paths)
+        if p.kind in kinds and p.starts_at <= now and (p.ends_at is None or p.ends_at > now)
+    ]
+    wanted = list(running)
+    coded = found.by_id.get(code.promotion_id) if code is not None else None
+    if coded is not None and coded not in wanted:
+        wanted.append(coded)
+    ready = {p.pk: p for p in index.prepared(wanted, customer)}
+    if coded is not None:
+        code.promotion = ready[coded.pk]
+    return [ready[p.pk] for p in running]
 
 
 def compute(promotion: Promotion, lines, remaining: dict, currency: str) -> tuple[Decimal, dict]:
@@ -271,7 +266,7 @@ def evaluate(
     """
     now = now or timezone.now()
     if found is None:  # the adjusters pass what they read once per pricing (candidates())
-        found = candidates(priced=priced, customer=customer, kinds=kinds, now=now) if priced.lines else []
+        found = candidates(priced=priced, customer=customer, kinds=kinds, now=now, code=code) if priced.lines else []
     if code is not None and code.promotion.kind in kinds:
         # A code may also name an automatic promotion: it is still one promotion, applied once.
         found = [p for p in found if p.pk != code.promotion_id] + [code.promotion]

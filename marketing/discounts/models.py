@@ -19,6 +19,28 @@ def random_code(*, prefix: str = "", length: int = 8) -> str:
     return normalize_code(prefix) + "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
 
+class PromotionQuerySet(models.QuerySet):
+    """Bulk writes send no signals: the promotions index (index.py) is read again all the same.
+
+    Except for the usage counter alone, which checkouts move all day and the index never holds.
+    """
+
+    def update(self, **kwargs):
+        count = super().update(**kwargs)
+        if count and set(kwargs) - {"times_used"}:
+            from marketing.discounts import index
+
+            index.changed()
+        return count
+
+    def delete(self):
+        from marketing.discounts import index
+
+        result = super().delete()
+        index.changed()
+        return result
+
+
 class Promotion(models.Model):
     class Kind(models.TextChoices):
         PERCENTAGE = "percentage", _("Percentage off")
@@ -80,6 +102,8 @@ class Promotion(models.Model):
     times_used = models.PositiveIntegerField(_("times used"), default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PromotionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("promotion")

@@ -3,10 +3,11 @@ import logging
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from marketing.discounts import services, tasks
+from marketing.discounts import index, services, tasks
 from marketing.discounts.models import Promotion
 from shop.cart.signals import cart_merged
 from shop.catalog import cache as catalog_cache
+from shop.catalog.models import Category
 from shop.orders.signals import order_cancelled
 
 log = logging.getLogger(__name__)
@@ -38,5 +39,14 @@ def keep_code(sender, source, target, user, **kwargs) -> list[str]:
 @receiver(m2m_changed, sender=Promotion.excluded_products.through, dispatch_uid="discounts_promotion_excluded")
 @receiver(m2m_changed, sender=Promotion.customers.through, dispatch_uid="discounts_promotion_customers")
 def promotion_changed(sender, **kwargs):
-    """Product pages show automatic promotions' prices: cached pages are out of date."""
+    """Product pages show automatic promotions' prices: cached pages are out of date; and carts
+    read the promotions index again."""
     catalog_cache.changed()
+    index.changed()
+
+
+@receiver(post_save, sender=Category, dispatch_uid="discounts_category_saved")
+@receiver(post_delete, sender=Category, dispatch_uid="discounts_category_deleted")
+def category_changed(sender, **kwargs):
+    """The index holds category-wide promotions by category path, which a rename or a move changes."""
+    index.changed()

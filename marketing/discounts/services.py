@@ -67,18 +67,24 @@ def cart_code_apply(*, cart, code: str, customer, client_key: str):
     return found
 
 
-def code_verdict(*, code: DiscountCode, priced, customer):
+def code_verdict(*, code: DiscountCode, priced, customer, found=None):
     """Whether a code applies to a priced cart, judged with the promotions it meets there.
 
     An exclusive automatic offer of another kind may block it. A free-shipping code is
     judged before shipping is chosen, so shipping is assumed to cost something.
+    `found`: the cart's candidate promotions of every kind when already read (the cart panel).
     """
     from marketing.discounts import engine
 
     shipping_kinds = {Promotion.Kind.FREE_SHIPPING}
     kinds = shipping_kinds if code.promotion.kind in shipping_kinds else set(Promotion.Kind) - shipping_kinds
     _applied, verdict = engine.evaluate(
-        priced=priced, customer=customer, code=code, kinds=kinds, shipping=Decimal("0.01")
+        priced=priced,
+        customer=customer,
+        code=code,
+        kinds=kinds,
+        shipping=Decimal("0.01"),
+        found=None if found is None else [p for p in found if p.kind in kinds],
     )
     return verdict
 

@@ -1,9 +1,9 @@
 """The discount engine's cost does not grow with the promotions staff add.
 
-Candidates are found by scope in one query (whole order, a product in the cart, a
-category above one of its products), with their scope rows prefetched, so pricing a
-cart reads the same number of queries with 1 or 50 running promotions, and
-promotions for other products are never even loaded.
+Candidates are found by scope in the promotions index (whole order, a product in the
+cart, a category above one of its products), read once per change to promotions, so
+pricing a cart reads the same number of queries with 1 or 50 running promotions, and
+promotions for other products are never even weighed.
 """
 
 from decimal import Decimal
@@ -14,10 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from marketing.discounts import engine
-from marketing.discounts.models import Promotion
+from marketing.discounts.models import CartCode, Promotion
 from shop.cart.pricing import price_cart
 from tests.factories import CategoryFactory, ProductFactory, UserFactory
-from tests.marketing.discounts.test_engine import cart_of
+from tests.marketing.discounts.test_engine import cart_of, code_for
 from tests.marketing.discounts.test_engine import promotion as promotion_with_code
 
 pytestmark = pytest.mark.django_db
@@ -83,7 +83,7 @@ def test_pricing_reads_the_same_queries_with_7_or_70_running_promotions(shop):
     assert not [label for label in labels if label.startswith(("Others", "Other product"))]
 
 
-def test_promotions_for_other_products_are_never_loaded(shop):
+def test_promotions_for_other_products_are_never_weighed(shop):
     member = UserFactory()
     cart = loaded(cart_of(member, (shop["pan"], 1)))
     for n in range(100):
@@ -108,18 +108,22 @@ def test_a_category_promotion_reaches_products_of_its_sub_categories_only(shop):
     assert adjustment.amount.amount == D("-3.00")  # 10% of the pan (Home > Kitchen), not of the rake (Garden)
 
 
-def test_both_discount_adjusters_share_one_read_of_the_code_and_the_promotions(shop):
+def test_both_discount_adjusters_and_the_code_share_one_read_of_the_code_and_the_promotions(shop):
     member = UserFactory()
     cart = loaded(cart_of(member, (shop["rake"], 1)))  # $20: shipping is charged, so both adjusters run
-    promotion(name="Ten", value=D("10"))
-    promotion(name="Ship", kind=Promotion.Kind.FREE_SHIPPING, value=D("0"))
-    price_cart(cart, customer=member, shipping_method="standard")
+    promotion(name="Ten", value=D("10"), usage_limit=100)  # its uses are read live, with the cart
+    promotion(name="Ship", kind=Promotion.Kind.FREE_SHIPPING, value=D("0"), usage_limit_per_customer=1)
+    code = code_for(promotion_with_code(name="Five", value=D("5"), usage_limit=10), "FIVE")
+    CartCode.objects.create(cart=cart, code=code)
+    price_cart(cart, customer=member, shipping_method="standard")  # the index is read once per change
 
     with CaptureQueriesContext(connection) as queries:
         priced = price_cart(cart, customer=member, shipping_method="standard")
 
     sources = {a.source for a in priced.adjustments}
     assert {"discounts", "discounts-shipping"} <= sources  # both applied
+    assert "Five (FIVE)" in {a.label for a in priced.adjustments}
     sql = [q["sql"] for q in queries.captured_queries]
-    assert len([s for s in sql if s.startswith('SELECT "discounts_promotion"')]) == 1
+    assert len([s for s in sql if 'FROM "discounts_promotion"' in s]) == 1  # uses and limits of all three
     assert len([s for s in sql if 'FROM "discounts_cartcode"' in s]) == 1
+    assert len([s for s in sql if "discounts_" in s]) == 2  # nothing else of the discounts app

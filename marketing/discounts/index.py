@@ -1,0 +1,189 @@
+"""The promotions a cart can meet, read once per change instead of once per cart.
+
+A store prices carts all day and edits promotions a few times a week. So every
+process keeps the active promotions with their scope (products, excluded
+products, category paths, whether only chosen customers may use them) in an
+index by product, by category path and for the whole order, under a version
+token held in the shared cache. Any write to a promotion or its scope replaces
+the token (now and again when the transaction commits, like the catalog's page
+cache), and each process rebuilds its copy on its next cart: four queries.
+
+What changes with every order or differs per customer is never in the index: a
+promotion's `times_used`, whether this customer is a chosen one, how often they
+used it, whether they ordered before. prepared() reads those for the promotions
+a cart meets, in one query, onto copies, so the shared copies never hold one
+customer's facts.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from marketing.discounts.models import Promotion, Redemption
+
+VERSION_KEY = "discounts:promotions:version"
+
+_lock = threading.Lock()
+_held: dict = {"version": None, "index": None}
+
+
+@dataclass
+class Index:
+    by_id: dict[int, Promotion] = field(default_factory=dict)  # every active promotion that has not ended
+    whole_order: list[int] = field(default_factory=list)  # automatic ones, by scope
+    by_product: dict[int, list[int]] = field(default_factory=dict)
+    by_path: dict[str, list[int]] = field(default_factory=dict)
+
+    def automatic(self, product_ids, paths) -> list[Promotion]:
+        """The automatic promotions whose scope meets these products or category paths (shared copies)."""
+        ids = set(self.whole_order)
+        for product_id in product_ids:
+            ids.update(self.by_product.get(product_id, ()))
+        for path in paths:
+            ids.update(self.by_path.get(path, ()))
+        return [self.by_id[pk] for pk in sorted(ids)]
+
+
+def version() -> str | None:
+    token = cache.get(VERSION_KEY)
+    if token is None:
+        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
+        token = cache.get(VERSION_KEY)
+    return token  # None only with a cache that keeps nothing: then every cart reads afresh
+
+
+def _bump() -> None:
+    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+
+
+def changed() -> None:
+    """A promotion or its scope changed: every process reads the index again (now, and after commit)."""
+    _bump()
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(func is _bump for _sids, func, _robust in connection.run_on_commit):
+        return
+    transaction.on_commit(_bump)
+
+
+def current() -> Index:
+    token = version()
+    held = _held
+    if token is not None and held["version"] == token:
+        return held["index"]
+    index = build()
+    if token is not None:
+        with _lock:
+            _held.update(version=token, index=index)
+    return index
+
+
+def build(now=None) -> Index:
+    """Read the active promotions that have not ended, with their scope rows (four queries)."""
+    now = now or timezone.now()
+    promotions = {
+        p.pk: p
+        for p in Promotion.objects.filter(is_active=True)
+        .exclude(ends_at__lte=now)
+        .annotate(chosen_customers=Count("customers", distinct=True))
+        .order_by()
+    }
+    products: dict[int, set] = {pk: set() for pk in promotions}
+    excluded: dict[int, set] = {pk: set() for pk in promotions}
+    paths: dict[int, set] = {pk: set() for pk in promotions}
+    through = {"promotion_id__in": list(promotions)}
+    for promotion_id, product_id in Promotion.products.through.objects.filter(**through).values_list(
+        "promotion_id", "product_id"
+    ):
+        products[promotion_id].add(product_id)
+    for promotion_id, product_id in Promotion.excluded_products.through.objects.filter(**through).values_list(
+        "promotion_id", "product_id"
+    ):
+        excluded[promotion_id].add(product_id)
+    for promotion_id, path in Promotion.categories.through.objects.filter(**through).values_list(
+        "promotion_id", "category__path"
+    ):
+        paths[promotion_id].add(path)
+    index = Index()
+    for pk, promotion in promotions.items():
+        allowed = {
+            Promotion.Scope.CATEGORIES: paths[pk],
+            Promotion.Scope.PRODUCTS: products[pk],
+        }.get(promotion.scope, set())
+        promotion._scope_ids = (frozenset(allowed), frozenset(excluded[pk]))  # what engine._scope reads
+        index.by_id[pk] = promotion
+        if promotion.requires_code:
+            continue
+        if promotion.scope == Promotion.Scope.ORDER:
+            index.whole_order.append(pk)
+        elif promotion.scope == Promotion.Scope.PRODUCTS:
+            for product_id in allowed:
+                index.by_product.setdefault(product_id, []).append(pk)
+        elif promotion.scope == Promotion.Scope.CATEGORIES:
+            for path in allowed:
+                index.by_path.setdefault(path, []).append(pk)
+    return index
+
+
+def _needs_live_facts(promotion: Promotion) -> bool:
+    return bool(
+        promotion.usage_limit is not None
+        or promotion.chosen_customers
+        or promotion.usage_limit_per_customer is not None
+        or promotion.first_order_only
+    )
+
+
+def prepared(promotions: list[Promotion], customer) -> list[Promotion]:
+    """Copies of these promotions with what changes per order and per customer read now, in one query.
+
+    Sets `times_used` (for the usage limit), `chosen_me` (whether the customer is one of the
+    chosen ones), `used_by_customer` (their active redemptions) and `customer_has_ordered`,
+    which the engine's checks read instead of querying per promotion.
+    """
+    copies = [copy.copy(p) for p in promotions]
+    live = [p for p in copies if _needs_live_facts(p)]
+    if not live:
+        return copies
+    rows = Promotion.objects.filter(pk__in=[p.pk for p in live]).order_by().values("pk", "times_used")
+    if customer is not None:
+        from shop.orders.models import PAID_STATES, Order, S
+
+        rows = rows.annotate(
+            chosen_me=Exists(
+                Promotion.customers.through.objects.filter(promotion_id=OuterRef("pk"), user_id=customer.pk)
+            ),
+            used_by_customer=Coalesce(
+                Subquery(
+                    Redemption.objects.filter(
+                        promotion_id=OuterRef("pk"), customer_id=customer.pk, status=Redemption.Status.ACTIVE
+                    )
+                    .order_by()
+                    .values("promotion_id")
+                    .annotate(n=Count("pk"))
+                    .values("n")[:1],
+                    output_field=IntegerField(),
+                ),
+                Value(0),
+            ),
+            customer_has_ordered=Exists(
+                Order.objects.filter(user_id=customer.pk, status__in=[*PAID_STATES, S.REFUNDED])
+            ),
+        )
+    facts = {row.pop("pk"): row for row in rows}
+    for promotion in live:
+        row = facts.get(promotion.pk)
+        if row is None:  # deleted since the index was read: the claim at checkout would refuse it
+            promotion.is_active = False
+            continue
+        for name, value in row.items():
+            setattr(promotion, name, value)
+    return copies
