@@ -187,6 +187,10 @@ if env_str("EMAIL_HOST", ""):
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
+# Sessions live in the database and are read through the cache (Redis in production): a
+# logged-in page reads its session without a query, and a cache flush loses no one's session.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # Security. Behind a TLS-terminating proxy in production.
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from loyalty import services
+from loyalty import members, services
 from loyalty.models import CartPoints
 from loyalty.program import current, grouped
 from shop.cart.pricing import Adjustment, AdjustmentKind, PricedCart, PricingContext, allocate
@@ -56,10 +56,10 @@ class PointsAdjuster:
         customer = context.customer
         if priced.is_empty or customer is None or not current().program.is_active:
             return []  # guests' carts hold no points
-        chosen = chosen_points(context.cart)
-        if not chosen:
+        facts = members.member(cart=context.cart, customer=customer, memo=context.memo)
+        if not facts.chosen:
             return []
-        points, value = usable_points(priced, chosen=chosen, available=services.available_points(user=customer))
+        points, value = usable_points(priced, chosen=facts.chosen, available=facts.available())
         if points <= 0 or points < current().program.min_redeem_points:
             return []  # worth less than the minor unit, or fewer than the program's minimum
         shares = allocate(value.amount, {k: v for k, v in priced.left_to_pay().items() if v > 0}, priced.currency)
@@ -103,8 +103,9 @@ class ReferralWelcomeAdjuster:
         percent = rules.program.referral_discount_percent
         if not percent or not rules.program.is_active:
             return []
-        referral = services.welcome_referral(context.customer)
-        if referral is None:
+        facts = members.member(cart=context.cart, customer=context.customer, memo=context.memo)
+        referral_id = facts.welcome_referral_id
+        if referral_id is None:
             return []
         left = {k: v for k, v in priced.left_to_pay().items() if v > 0}
         amount = (sum(left.values(), Decimal(0)) * percent / 100).quantize(Decimal("0.0001"), ROUND_HALF_UP)
@@ -117,7 +118,7 @@ class ReferralWelcomeAdjuster:
                 amount=Money(-amount, priced.currency),
                 source=self.source,
                 kind=AdjustmentKind.DISCOUNT,
-                reference=f"referral:{referral.pk}",
+                reference=f"referral:{referral_id}",
                 allocations=tuple(allocate(amount, left, priced.currency).items()),
             )
         ]

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from loyalty import adjusters, selectors
+from loyalty import adjusters, members, selectors
 from loyalty.models import Tier
 from loyalty.program import Rules, current, grouped
 from shop.cart.pricing import AdjustmentKind, PricedCart
@@ -128,8 +128,9 @@ def cart_points_status(*, cart, priced: PricedCart, user, now: dt.datetime | Non
     if user is None or not user.is_authenticated:
         return None
     rules = current()
-    summary = selectors.summary(user=user)
-    chosen = adjusters.chosen_points(cart)
+    facts = members.member(cart=cart, customer=user, memo=priced.memo, now=now)  # what pricing read
+    summary = selectors.summary(user=user, now=now, member=facts)
+    chosen = facts.chosen
     adjustment = points_adjustment(priced)
     used = adjusters.points_of(adjustment) if adjustment else 0
     saving = -adjustment.amount if adjustment else None

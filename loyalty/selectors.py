@@ -39,15 +39,22 @@ class Summary:
     pending_until: dt.datetime | None = None
 
 
-def summary(*, user, now=None) -> Summary:
-    """Balance, what can be spent now, what is pending, tier and progress, and points about to expire."""
+def summary(*, user, now=None, member=None) -> Summary:
+    """Balance, what can be spent now, what is pending, tier and progress, and points about to expire.
+
+    `member`: the account and lots a cart's pricing read already (loyalty.members); then the
+    spend towards the next tier is not read (the cart shows no progress) unless there is no
+    account yet to hold a tier.
+    """
     now = now or timezone.now()
     rules = current()
-    account = Account.objects.select_related("tier").filter(user=user).first()
+    account = member.account if member is not None else Account.objects.select_related("tier").filter(user=user).first()
     result = Summary(account=account)
-    result.spend = services.spend_in_window(user_id=user.pk, rules=rules, now=now)
+    progress = member is None or account is None
+    if progress:
+        result.spend = services.spend_in_window(user_id=user.pk, rules=rules, now=now)
     result.tier = account.tier if account else rules.tier_for(result.spend)
-    result.next_tier = rules.next_tier(result.tier)
+    result.next_tier = rules.next_tier(result.tier) if progress else None
     if result.next_tier is not None:
         floor = result.tier.min_spend if result.tier else Decimal(0)
         needed = result.next_tier.min_spend - result.spend
@@ -59,7 +66,7 @@ def summary(*, user, now=None) -> Summary:
     result.balance = account.balance
     window = now + dt.timedelta(days=max(rules.program.expiry_reminder_days, 30))
     by_date: dict = {}
-    for lot in services.lots(account, now=now):
+    for lot in member.lots if member is not None else services.lots(account, now=now):
         entry = lot.entry
         if entry.expires_at and entry.expires_at <= now:
             continue  # past its date: the expiry job will write it off

@@ -58,6 +58,9 @@ class PricedCart:
     subtotal: Money
     adjustments: list[Adjustment] = field(default_factory=list)
     unavailable: list = field(default_factory=list)  # cart lines whose product is no longer sold
+    # What the adjusters read while pricing (PricingContext.memo): the panels that show this
+    # cart (a code, points) use it instead of reading the same rows again.
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def total(self) -> Money:
@@ -165,6 +168,7 @@ def price_cart(cart, *, customer=None, shipping_method: str | None = None, lines
         customer = None
     context = PricingContext(cart=cart, customer=customer, shipping_method=shipping_method)
     priced = price_lines(lines if lines is not None else (cart.lines.all() if cart is not None else []))
+    priced.memo = context.memo
     for adjuster in adjusters():
         for adjustment in adjuster.adjust(priced, context):
             priced.adjustments.append(

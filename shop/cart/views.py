@@ -21,7 +21,14 @@ def _render_cart(request, *, error=None, status=200, context=None):
     """The cart page; other apps' views re-render it too (with a refusal and its status, extra context)."""
     cart = cart_for_request(request)
     priced = price_cart(cart, customer=request.user if request.user.is_authenticated else None)
-    page = {"cart": cart, "priced": priced, "error": error, "cart_panels": settings.SHOP_CART_PANELS}
+    page = {
+        "cart": cart,
+        "priced": priced,
+        "error": error,
+        "cart_panels": settings.SHOP_CART_PANELS,
+        # The header's count, from the lines just read (the context processor would sum them again).
+        "cart_count": lambda: sum(line.quantity for line in cart.lines.all()) if cart is not None else 0,
+    }
     return render(request, "cart/cart.html", {**(context or {}), **page}, status=status)
 
 
