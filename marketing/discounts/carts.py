@@ -45,6 +45,9 @@ def cart_code_status(*, cart, priced, customer) -> CartCodeStatus | None:
     code = cart_code(cart, priced.memo)
     if code is None:
         return None
+    saving = code_saving(priced, code)
+    if saving is not None:  # pricing applied it: nothing to judge again
+        return CartCodeStatus(code=code, verdict=engine.OK, saving=saving)
     found = (
         candidates(priced, cart=cart, customer=customer, memo=priced.memo, kinds=set(Promotion.Kind.values))
         if priced.lines

@@ -133,6 +133,14 @@ def build(now=None) -> Index:
     return index
 
 
+def _copy(promotion: Promotion) -> Promotion:
+    clone = Promotion.__new__(Promotion)
+    clone.__dict__ = promotion.__dict__.copy()
+    clone._state = copy.copy(promotion._state)
+    clone._state.fields_cache = promotion._state.fields_cache.copy()
+    return clone
+
+
 def _needs_live_facts(promotion: Promotion) -> bool:
     return bool(
         promotion.usage_limit is not None
@@ -147,9 +155,11 @@ def prepared(promotions: list[Promotion], customer) -> list[Promotion]:
 
     Sets `times_used` (for the usage limit), `chosen_me` (whether the customer is one of the
     chosen ones), `used_by_customer` (their active redemptions) and `customer_has_ordered`,
-    which the engine's checks read instead of querying per promotion.
+    which the engine's checks read instead of querying per promotion. The engine writes
+    nothing else on a promotion, so those without such facts are returned as they are.
     """
-    copies = [copy.copy(p) for p in promotions]
+    # Only those that get facts are copied: the engine never writes to the others.
+    copies = [_copy(p) if _needs_live_facts(p) else p for p in promotions]
     live = [p for p in copies if _needs_live_facts(p)]
     if not live:
         return copies
