@@ -24,6 +24,8 @@ from shop.catalog.tree import build_tree
 from shop.core.errors import ShopError
 
 CARDS = "<!--product-cards-->"
+COUNT = "<!--product-count-->"
+RESULTS = "<!--product-results-->"
 
 
 def _rendered(request, template: str, context: dict, **extra) -> dict:
@@ -79,16 +81,21 @@ class PageProblem(Exception):
 def product_list(request, slug=None):
     """All products, a category (with its sub-categories), or search results: filtered, sorted, paged.
 
-    Cached whole while nothing shown changes; else rebuilt from the cached list of ids (and
-    the HTML around the cards) and the cached cards, building only what is missing.
+    Cached whole while nothing shown changes. Else put together from three cached parts: the
+    frame (sidebar, filters, sorting: changes with the category tree only), the results (the
+    page's ids, the count and the page links: changes when the lists do) and the product cards,
+    building only what is missing.
     """
     parts = (request.get_full_path(), get_language())
 
     def assemble():
-        page = catalog_cache.cached(
-            "list", parts, lambda: _product_list_page(request, slug), on=(catalog_cache.LISTS, catalog_cache.TREE)
+        frame = catalog_cache.cached("list-frame", parts, lambda: _list_frame(request, slug), on=(catalog_cache.TREE,))
+        results = catalog_cache.cached(
+            "list-results", parts, lambda: _list_results(request, slug), on=(catalog_cache.LISTS, catalog_cache.TREE)
         )
-        return {**page, "main": mark_safe(_with_cards(page["main"], CARDS, page["ids"]))}  # noqa: S308
+        main = frame["main"].replace(COUNT, results["count"], 1)
+        main = main.replace(RESULTS, _with_cards(results["results"], CARDS, results["ids"]), 1)
+        return {"main": mark_safe(main), "title": frame["title"]}  # noqa: S308 (our templates' output)
 
     try:
         page = catalog_cache.cached("list-page", parts, assemble, on=(catalog_cache.SHOWN,), offers=True)
@@ -98,44 +105,64 @@ def product_list(request, slug=None):
     return render(request, "catalog/product_list.html", {"page": page})
 
 
-def _product_list_page(request, slug) -> dict:
-    """The page around the cards, and the ids of the products on it (no product row is read)."""
+def _list_context(request, slug) -> dict:
     category, ancestors = selectors.category_with_ancestors(slug=slug) if slug else (None, [])
     data = request.GET.copy()
+    products = Product.objects.active()
     if category:
         data.pop("category", None)  # a category page lists its own category (and below)
-    products = Product.objects.active()
-    filters = ProductFilter(data, queryset=products.in_category(category) if category else products)
-    context = {
+        products = products.in_category(category)
+    return {
         "category": category,
         "breadcrumbs": [*ancestors, category] if category else [],
-        "filters": filters,
+        "filters": ProductFilter(data, queryset=products),
         "sorts": [(key, label) for key, (label, _order) in SORTS.items()],
-        "tree": build_tree(selectors.category_tree()),
-        "page": None,
     }
+
+
+def _problem(context: dict, status: int, **extra) -> PageProblem:
+    return PageProblem({**context, "tree": build_tree(selectors.category_tree()), "page": None, **extra}, status)
+
+
+def _list_frame(request, slug) -> dict:
+    """The page around the results: breadcrumbs, the category tree, the filter and sort forms."""
+    context = _list_context(request, slug)
+    if not context["filters"].is_valid():
+        raise _problem(context, 400)
+    search = request.GET.get("search")
+    if context["category"]:
+        title = context["category"].name
+    elif search:
+        title = _("Search: %(q)s") % {"q": search}
+    else:
+        title = _("All products")
+    context = {**context, "tree": build_tree(selectors.category_tree()), "frame": True}
+    return _rendered(request, "catalog/_product_list_main.html", context, title=title)
+
+
+def _list_results(request, slug) -> dict:
+    """The ids of the products on the page, the count and the page links (no product row is read)."""
+    context = _list_context(request, slug)
+    filters = context["filters"]
     if not filters.is_valid():
-        raise PageProblem(context, 400)
+        raise _problem(context, 400)
     paginator = Paginator(filters.qs.values_list("pk", flat=True), settings.SHOP_PAGE_SIZE)
     try:
-        context["page"] = paginator.page(request.GET.get("page") or 1)
+        page = paginator.page(request.GET.get("page") or 1)
     except PageNotAnInteger:
-        raise PageProblem({**context, "page_error": _("The page number must be a whole number.")}, 400) from None
+        raise _problem(context, 400, page_error=_("The page number must be a whole number.")) from None
     except EmptyPage:
         message = _("There is no page %(page)s: this list has %(count)d page(s).") % {
             "page": request.GET.get("page"),
             "count": paginator.num_pages,
         }
-        raise PageProblem({**context, "page_error": message}, 404) from None
-    context["page"].object_list = ids = list(context["page"].object_list)
-    search = request.GET.get("search")
-    if category:
-        title = category.name
-    elif search:
-        title = _("Search: %(q)s") % {"q": search}
-    else:
-        title = _("All products")
-    return _rendered(request, "catalog/_product_list_main.html", context, title=title, ids=ids)
+        raise _problem(context, 404, page_error=message) from None
+    page.object_list = ids = list(page.object_list)
+    return {
+        "ids": ids,
+        "count": render_to_string("catalog/_product_count.html", {"page": page}),
+        "results": render_to_string("catalog/_product_list_results.html", {"page": page}, request=request),
+    }
 
 
 def product_detail(request, slug):
