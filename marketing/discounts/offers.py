@@ -14,7 +14,7 @@ from itertools import chain
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import F, Min, Q
+from django.db.models import Count, F, Min, Q, prefetch_related_objects
 from django.utils import timezone
 
 from marketing.discounts import engine
@@ -52,10 +52,16 @@ def public_promotions(now) -> list[Promotion]:
         .filter(Q(min_quantity__isnull=True) | Q(min_quantity__lte=1))
         .filter(Q(usage_limit__isnull=True) | Q(times_used__lt=F("usage_limit")))
         .exclude(ends_at__lte=now)
-        # What the engine reads of each promotion's scope, for every product at once.
-        .prefetch_related("customers", "categories", "products", "excluded_products")
+        # Not for chosen customers only (the engine reads this count instead of the rows).
+        .annotate(chosen_customers=Count("customers", distinct=True))
+        .filter(chosen_customers=0)
     )
-    return [p for p in promotions if not p.customers.all()]
+    promotions = list(promotions)
+    # What the engine reads of each promotion's scope, for every product at once.
+    prefetch_related_objects(promotions, "excluded_products")
+    prefetch_related_objects([p for p in promotions if p.scope == Promotion.Scope.CATEGORIES], "categories")
+    prefetch_related_objects([p for p in promotions if p.scope == Promotion.Scope.PRODUCTS], "products")
+    return promotions
 
 
 @dataclass
