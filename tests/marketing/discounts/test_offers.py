@@ -159,3 +159,14 @@ def test_offers_are_read_once_per_promotion_change_not_per_card_build(client, dr
     html = client.get("/category/dresses/").content.decode()
     assert "$18.00" in html
     assert "$72.00" in html
+
+
+def test_cached_cards_show_a_promotion_when_it_starts(client, dresses, settings):
+    import time
+
+    settings.SHOP_PAGE_CACHE_SECONDS = 300
+    starts = timezone.now() + dt.timedelta(seconds=2)
+    weekend_sale(starts_at=starts)
+    assert "$72.00" not in client.get("/category/dresses/").content.decode()  # cached until it starts
+    time.sleep(max(0, (starts - timezone.now()).total_seconds()) + 1.1)
+    assert "$72.00" in client.get("/category/dresses/").content.decode()
