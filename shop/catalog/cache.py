@@ -22,12 +22,13 @@ entry is keyed by the tokens of what it shows, no more:
   shows. A whole assembled page is kept under it, so while nothing visible
   changes (steady sales included) a page costs two cache reads and no query.
 - `stock`: replaced with any stock change at all. The API shows exact stock levels:
-  its answers are kept whole under it, and else assembled from cached items with
-  the stock levels read in one query.
+  its answers are kept whole under `shown` and `stock`, and else assembled from
+  cached items with the stock levels read in one query.
 
-So a list page is: the assembled page (`shown`); or else its id list and the
-HTML around the cards (`lists`, `tree`), then every card with one get_many
-(`products`, `offers` in the key, `product:<id>` checked in the value), and only
+So a list page is the assembled page (`shown`); or else it is put together from
+the frame around the results (sidebar, filters: `tree`), the results (the page's
+ids, the count, the page links: `lists`), and every card, read with one get_many
+(`products` and `offers` in the key, `product:<id>` checked in the value), only
 the missing cards built, with one query for their products.
 
 What is cached is the same for every visitor: nothing per user or per session
@@ -138,7 +139,7 @@ def products_changed(product_ids: Iterable[int], *, lists: bool = True) -> None:
         return
     if len(ids) > MANY:
         return changed()
-    names = {SHOWN, STOCK} | ({LISTS} if lists else set())
+    names = {SHOWN, LISTS} if lists else {SHOWN}
     _bump({_global_key(name) for name in names} | {_product_key(pk) for pk in ids})
 
 
