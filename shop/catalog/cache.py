@@ -51,7 +51,7 @@ CSRF_MARKER = "<!--csrf-token-->"
 
 LISTS, TREE, OFFERS, PRODUCTS, SHOWN, STOCK = "lists", "tree", "offers", "products", "shown", "stock"
 EVERYTHING = (LISTS, TREE, OFFERS, PRODUCTS, SHOWN, STOCK)
-# Past this many products, one write replaces `products` instead of each product's own token.
+# Past this many products, a write replaces every token (changed()) rather than each product's own.
 MANY = 200
 
 
