@@ -325,8 +325,8 @@ SPECTACULAR_SETTINGS = {
 SHOP_NAME = env_str("SHOP_NAME", "Bazaar")
 SHOP_CURRENCY = env_str("SHOP_CURRENCY", "USD").upper()
 SHOP_PAGE_SIZE = 24
-# Catalog pages and API lists are cached this long (0 turns it off); any catalog
-# write makes them out of date at once (shop/catalog/cache.py).
+# Catalog pages and API lists are cached this long (0 turns it off), per product card and
+# page; a catalog write makes what shows it out of date at once (shop/catalog/cache.py).
 SHOP_PAGE_CACHE_SECONDS = env_int("SHOP_PAGE_CACHE_SECONDS", 300)
 SHOP_LOW_STOCK = 5
 # Who the client is, for every limit below (docs/deploy.md, "Behind a proxy"): the proxies

@@ -39,9 +39,9 @@ def keep_code(sender, source, target, user, **kwargs) -> list[str]:
 @receiver(m2m_changed, sender=Promotion.excluded_products.through, dispatch_uid="discounts_promotion_excluded")
 @receiver(m2m_changed, sender=Promotion.customers.through, dispatch_uid="discounts_promotion_customers")
 def promotion_changed(sender, **kwargs):
-    """Product pages show automatic promotions' prices: cached pages are out of date; and carts
-    read the promotions index again."""
-    catalog_cache.changed()
+    """Product cards and pages show automatic promotions' prices: their cached offers are out of
+    date; and carts read the promotions index again."""
+    catalog_cache.offers_changed()
     index.changed()
 
 

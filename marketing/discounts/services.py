@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from marketing.discounts.models import CartCode, CodeBatch, DiscountCode, Promotion, Redemption, normalize_code
 from marketing.discounts.models import random_code as new_code
+from shop.catalog import cache as catalog_cache
 from shop.core import ratelimit
 from shop.core.errors import Conflict, NotFound, RateLimited, ShopError
 from shop.orders.models import OrderStatus
@@ -140,6 +141,8 @@ def redemptions_claim(*, order, adjustments, customer, cart) -> list[Redemption]
         ).update(times_used=F("times_used") + 1)
         if taken != 1:
             raise Conflict(_("“%(name)s” has just been fully claimed.") % {"name": promotion.name}, field="code")
+        if promotion.usage_limit is not None and promotion.times_used + 1 >= promotion.usage_limit:
+            catalog_cache.offers_changed()  # its last use: product pages stop showing its price
         code = None
         if code_text:
             code = DiscountCode.objects.get(code=code_text)
@@ -188,6 +191,8 @@ def redemptions_release(*, order_id: int, now=None) -> int:
             Promotion.objects.filter(pk=redemption.promotion_id, times_used__gt=0).update(
                 times_used=F("times_used") - 1
             )
+            if Promotion.objects.filter(pk=redemption.promotion_id, times_used=F("usage_limit") - 1).exists():
+                catalog_cache.offers_changed()  # used up no more: product pages show its price again
             if redemption.code_id:
                 DiscountCode.objects.filter(pk=redemption.code_id, times_used__gt=0).update(
                     times_used=F("times_used") - 1
@@ -360,9 +365,7 @@ def promotion_code_create(*, promotion: Promotion, code: str, max_uses: int | No
 
 def promotions_set_active(*, promotion_ids, active: bool) -> int:
     """Switch promotions on or off in bulk; product pages showing their prices are refreshed."""
-    from shop.catalog import cache as catalog_cache
-
     count = Promotion.objects.filter(pk__in=promotion_ids).exclude(is_active=active).update(is_active=active)
     if count:
-        catalog_cache.changed()  # a bulk update sends no post_save
+        catalog_cache.offers_changed()  # a bulk update sends no post_save
     return count

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
@@ -147,33 +148,91 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
     def get_serializer_class(self):
         return ProductDetailSerializer if self.action == "retrieve" else ProductSerializer
 
-    # The same for every client: cached per catalog version (shop/catalog/cache.py);
-    # errors (a bad filter, a missing page) raise and are never cached.
+    # The same for every client, cached at the grain of the pages (shop/catalog/cache.py): the
+    # answer whole while nothing changes (stock levels included); else the page's ids and each
+    # product's item apart, with exact stock levels read in one query, so a sale costs one
+    # query and a price change rebuilds one item. Errors (a bad filter, a missing page) raise
+    # and are never cached.
     def list(self, request, *args, **kwargs):
-        data = catalog_cache.cached(
-            "api-products", self._cache_parts(request), lambda: super(ProductViewSet, self).list(request).data
-        )
-        return Response(data)
+        parts = self._cache_parts(request)
+
+        def assemble():
+            page = catalog_cache.cached(
+                "api-product-ids", parts, lambda: self._id_page(request), on=(catalog_cache.LISTS, catalog_cache.TREE)
+            )
+            items = catalog_cache.cached_each(
+                "api-product-item",
+                page["ids"],
+                (request.build_absolute_uri("/"), get_language()),
+                self._items,
+                on=(catalog_cache.PRODUCTS, catalog_cache.OFFERS, catalog_cache.TREE),
+            )
+            results = _with_stock([items[pk] for pk in page["ids"] if pk in items])
+            return {"count": page["count"], "next": page["next"], "previous": page["previous"], "results": results}
+
+        on = (catalog_cache.SHOWN, catalog_cache.STOCK)
+        return Response(catalog_cache.cached("api-products", parts, assemble, on=on, offers=True))
+
+    def _id_page(self, request) -> dict:
+        """The ids on the asked page and the links around it (no product row is read)."""
+        queryset = self.filter_queryset(Product.objects.active())
+        ids = self.paginate_queryset(queryset.values_list("pk", flat=True))
+        return {
+            "ids": list(ids),
+            "count": self.paginator.page.paginator.count,
+            "next": self.paginator.get_next_link(),
+            "previous": self.paginator.get_previous_link(),
+        }
+
+    def _items(self, ids) -> dict:
+        products = attach_offers(selectors.products_for_cards(ids=ids))
+        data = ProductSerializer(products, many=True, context=self.get_serializer_context()).data
+        return {item["id"]: dict(item) for item in data}
 
     def retrieve(self, request, *args, **kwargs):
-        data = catalog_cache.cached(
-            "api-product",
-            self._cache_parts(request),
-            lambda: super(ProductViewSet, self).retrieve(request, **kwargs).data,
-        )
-        return Response(data)
+        parts = self._cache_parts(request)
 
-    def paginate_queryset(self, queryset):
-        page = super().paginate_queryset(queryset)
-        return attach_offers(page) if page is not None else None
+        def assemble():
+            item = catalog_cache.cached_one(
+                "api-product",
+                parts,
+                lambda: self._detail(request),
+                find=lambda: selectors.product_id(slug=kwargs["slug"]),
+                on=(catalog_cache.PRODUCTS, catalog_cache.OFFERS, catalog_cache.TREE),
+            )
+            found = _with_stock([item["data"]])
+            if not found:
+                raise Http404
+            return found[0]
+
+        on = (catalog_cache.SHOWN, catalog_cache.STOCK)
+        return Response(catalog_cache.cached("api-product-page", parts, assemble, on=on, offers=True))
+
+    def _detail(self, request) -> dict:
+        return {"product_id": self.get_object().pk, "data": super().retrieve(request).data}
 
     def get_object(self):
-        return attach_offers([super().get_object()])[0]
+        if not hasattr(self, "_object"):
+            self._object = attach_offers([super().get_object()])[0]
+        return self._object
 
     @staticmethod
     def _cache_parts(request) -> tuple:
         # Links in the answer are absolute (host, scheme) and labels translated (language).
         return (request.build_absolute_uri(), get_language())
+
+
+def _with_stock(items: list[dict]) -> list[dict]:
+    """Cached items with the stock levels as they are now, in one query (items just built have them)."""
+    if not catalog_cache.enabled() or not items:
+        return items
+    levels = dict(Product.objects.filter(pk__in=[item["id"] for item in items]).values_list("pk", "stock"))
+    now = []
+    for item in items:
+        stock = levels.get(item["id"])
+        if stock is not None:  # else deleted meanwhile
+            now.append({**item, "stock": stock, "in_stock": stock > 0})
+    return now
 
 
 @extend_schema_view(list=extend_schema(summary="A product's reviews"), create=extend_schema(summary="Review a product"))

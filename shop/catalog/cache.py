@@ -1,65 +1,251 @@
-"""Cached catalog pages that are never stale.
+"""Cached catalog pages at the grain of what they show, never stale.
 
-Everything the catalog shows is cached under a *version token*. Any write to a
-catalog table through the ORM (save, delete, queryset update, bulk create:
-stock taken at checkout, a price edited in the admin, a new review) replaces
-the token, so every cached fragment is dropped at once. The token is replaced
-again when the transaction commits, so a page built from pre-commit data
-meanwhile is dropped too.
+What is cached is kept under *tokens*: random strings in the cache that a write
+replaces, so everything built under the old string is out of date at once. A
+token is replaced when the write happens and again when its transaction
+commits, so a page built meanwhile from pre-commit data is dropped too. Each
+entry is keyed by the tokens of what it shows, no more:
+
+- `product:<id>`, one per product: what its card and its page show (name, price,
+  images, reviews, rating). Stock counts only where a page shows it: "Only N
+  left", "Out of stock" and the quantity choice (`models.stock_shown`), so a
+  sale that leaves plenty in stock replaces nothing that a page shows.
+- `lists`: which products a list shows and in what order (a list, a category,
+  the home sections, an API page). Replaced when a product is added, deleted,
+  edited (its price, name, rating... choose where it sorts and which filters it
+  meets) or sells out or comes back: the id lists are rebuilt, the product
+  cards they point to stay cached.
+- `tree`: the category tree (sidebar, breadcrumbs). `offers`: the automatic
+  promotions that lower shown prices (shop.catalog.offers).
+- `products`: every product at once (an import, a write we cannot pin down).
+- `shown`: replaced with any of the above, except a stock change that no page
+  shows. A whole assembled page is kept under it, so while nothing visible
+  changes (steady sales included) a page costs two cache reads and no query.
+- `stock`: replaced with any stock change at all. The API shows exact stock levels:
+  its answers are kept whole under `shown` and `stock`, and else assembled from
+  cached items with the stock levels read in one query.
+
+So a list page is the assembled page (`shown`); or else it is put together from
+the frame around the results (sidebar, filters: `tree`), the results (the page's
+ids, the count, the page links: `lists`), and every card, read with one get_many
+(`products` and `offers` in the key, `product:<id>` checked in the value), only
+the missing cards built, with one query for their products.
 
 What is cached is the same for every visitor: nothing per user or per session
 (the header with the cart, the CSRF token and the review form stay live).
 """
 
+from __future__ import annotations
+
 import hashlib
 import uuid
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-VERSION_KEY = "catalog:version"
+from shop.catalog.offers import cache_seconds
+
 CSRF_MARKER = "<!--csrf-token-->"
 
-
-def version() -> str:
-    token = cache.get(VERSION_KEY)
-    if token is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-        token = cache.get(VERSION_KEY)
-    return token
+LISTS, TREE, OFFERS, PRODUCTS, SHOWN, STOCK = "lists", "tree", "offers", "products", "shown", "stock"
+EVERYTHING = (LISTS, TREE, OFFERS, PRODUCTS, SHOWN, STOCK)
+# Past this many products, a write replaces every token (changed()) rather than each product's own.
+MANY = 200
 
 
-def _bump() -> None:
-    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+def enabled() -> bool:
+    return settings.SHOP_PAGE_CACHE_SECONDS > 0
+
+
+# -- tokens ----------------------------------------------------------------------------------
+
+
+def _global_key(name: str) -> str:
+    return f"catalog:token:{name}"
+
+
+def _product_key(product_id: int) -> str:
+    return f"catalog:token:product:{product_id}"
+
+
+def _read(keys: list[str]) -> dict[str, str]:
+    """The tokens under these keys, one get_many; a missing one is made (add: the first writer wins)."""
+    found = cache.get_many(keys)
+    missing = [key for key in keys if key not in found]
+    for key in missing:
+        cache.add(key, uuid.uuid4().hex, None)
+    if missing:
+        found.update(cache.get_many(missing))
+    return found
+
+
+def token(name: str) -> str:
+    """One global token (LISTS, TREE, OFFERS, ...), e.g. for a key of another app's own cache."""
+    return _read([_global_key(name)])[_global_key(name)]
+
+
+def _product_tokens(ids: list[int]) -> dict[int, str]:
+    found = _read([_product_key(pk) for pk in ids])
+    return {pk: found[_product_key(pk)] for pk in ids}
+
+
+def _replace(keys: Iterable[str]) -> None:
+    # Per-product tokens first and `shown` last: a reader that sees the new `shown` then reads
+    # the new product tokens (file caches write one key after the other).
+    order = {_global_key(SHOWN): 2, _global_key(STOCK): 1}
+    keys = sorted(set(keys), key=lambda key: order.get(key, 0 if ":product:" in key else 1))
+    cache.set_many({key: uuid.uuid4().hex for key in keys}, None)
+
+
+class _AfterCommit:
+    """The tokens to replace again when the transaction commits: one callback per transaction."""
+
+    def __init__(self):
+        self.keys: set[str] = set()
+
+    def __call__(self):
+        _replace(self.keys)
+
+
+def _bump(keys: set[str]) -> None:
+    """Replace these tokens now (for this transaction's own reads) and again after commit.
+
+    A checkout that writes five times registers one callback. A rolled-back savepoint drops
+    the callback it registered with its writes, as Django drops callbacks; a later write
+    then registers a new one.
+    """
+    _replace(keys)
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return  # autocommit: the write is already committed
+    pending = next((func for _sids, func, _robust in connection.run_on_commit if isinstance(func, _AfterCommit)), None)
+    if pending is None:
+        pending = _AfterCommit()
+        transaction.on_commit(pending)
+    pending.keys |= keys
 
 
 def changed() -> None:
-    """The catalog changed: cached pages are out of date (now, and again after commit).
+    """Anything in the catalog may have changed (an import, a category moved): everything is out of date."""
+    _bump({_global_key(name) for name in EVERYTHING})
 
-    A checkout that takes stock for five lines writes five times but needs one
-    bump after commit: the callback is registered once per transaction (a
-    rolled-back savepoint drops it with its writes, as Django drops callbacks).
-    """
-    _bump()
-    connection = transaction.get_connection()
-    if connection.in_atomic_block and any(func is _bump for _sids, func, _robust in connection.run_on_commit):
+
+def products_changed(product_ids: Iterable[int], *, lists: bool = True) -> None:
+    """These products changed what they show (and, with `lists`, where they sort or which filters they meet)."""
+    ids = set(product_ids)
+    if not ids:
         return
-    transaction.on_commit(_bump)
+    if len(ids) > MANY:
+        return changed()
+    names = {SHOWN, LISTS} if lists else {SHOWN}
+    _bump({_global_key(name) for name in names} | {_product_key(pk) for pk in ids})
 
 
-def cached(name: str, parts: tuple, build, *, timeout: int | None = None):
-    """build() once per catalog version and key parts; build may raise to avoid caching (404, 400)."""
-    seconds = settings.SHOP_PAGE_CACHE_SECONDS if timeout is None else timeout
-    if seconds <= 0:
+def stock_changed(*, shown: Iterable[int] = (), lists: bool = False) -> None:
+    """Stock levels changed; `shown`: the products whose pages show it; `lists`: one sold out or came back.
+
+    A sale that leaves plenty in stock replaces one token, which no page but the API's depends on.
+    """
+    shown = set(shown)
+    if len(shown) > MANY:
+        return changed()
+    keys = {_global_key(STOCK)}
+    if shown or lists:
+        keys |= {_global_key(SHOWN)} | {_product_key(pk) for pk in shown}
+    if lists:
+        keys.add(_global_key(LISTS))
+    _bump(keys)
+
+
+def offers_changed() -> None:
+    """The offers shown on product cards and pages changed (a promotion saved, switched or used up)."""
+    _bump({_global_key(OFFERS), _global_key(SHOWN)})
+
+
+# -- cached values ---------------------------------------------------------------------------
+
+
+def _key(name: str, on: tuple[str, ...], parts: tuple) -> str:
+    tokens = _read([_global_key(n) for n in on])
+    digest = hashlib.sha256(repr((parts, [tokens[_global_key(n)] for n in on])).encode()).hexdigest()[:32]
+    return f"catalog:{name}:{digest}"
+
+
+def _timeout(with_offers: bool) -> int:
+    # Prices shown may change when a promotion starts or ends: expire by then.
+    seconds = settings.SHOP_PAGE_CACHE_SECONDS
+    return cache_seconds(seconds) if with_offers else seconds
+
+
+def cached(name: str, parts: tuple, build: Callable, *, on: tuple[str, ...], offers: bool = False, timeout=None):
+    """build() once per key parts and tokens `on`; build may raise to avoid caching (404, 400).
+
+    `offers`: the value shows prices after offers, so it expires when an offer starts or ends.
+    """
+    if not enabled():
         return build()
-    digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-    key = f"catalog:{name}:{version()}:{digest}"
+    key = _key(name, on, parts)  # tokens read before build() reads the database
     value = cache.get(key)
     if value is None:
         value = build()
-        # Prices shown may change when a promotion starts or ends: expire by then.
-        from shop.catalog.offers import cache_seconds
+        cache.set(key, value, timeout or _timeout(offers))
+    return value
 
-        cache.set(key, value, cache_seconds(seconds))
+
+def cached_each(name: str, ids: list[int], parts: tuple, build: Callable, *, on: tuple[str, ...]) -> dict:
+    """One value per product (a card, an API item): {id: value}; build(missing ids) -> {id: value}.
+
+    Each is kept while its product's own token holds: all are read with one get_many, and
+    only the missing ones built, with one call. An id that build() leaves out (the product
+    is gone) is left out of the answer too.
+    """
+    if not enabled():
+        return build(ids)
+    prefix = _key(name, on, parts)
+    tokens = _product_tokens(ids)  # read before build() reads the database
+    found = cache.get_many([f"{prefix}:{pk}" for pk in ids])
+    values, missing = {}, []
+    for pk in ids:
+        entry = found.get(f"{prefix}:{pk}")
+        if entry is not None and entry[0] == tokens[pk]:
+            values[pk] = entry[1]
+        else:
+            missing.append(pk)
+    if missing:
+        built = build(missing)
+        cache.set_many({f"{prefix}:{pk}": (tokens[pk], value) for pk, value in built.items()}, _timeout(True))
+        values.update(built)
+    return values
+
+
+def cached_one(
+    name: str,
+    parts: tuple,
+    build: Callable,
+    *,
+    find: Callable[[], int | None],
+    on: tuple[str, ...],
+):
+    """A value about one product (its page), kept while that product's token holds.
+
+    build() returns a dict with "product_id". The entry remembers which product it showed;
+    without an entry, find() says which product it will be (None: build raises its 404).
+    """
+    if not enabled():
+        return build()
+    key = _key(name, on, parts)
+    entry = cache.get(key)
+    product_id = entry[0] if entry is not None else find()
+    if product_id is None:
+        return build()
+    tokens = _product_tokens([product_id])[product_id]  # read before build()
+    if entry is not None and entry[1] == tokens:
+        return entry[2]
+    value = build()
+    if value["product_id"] == product_id:
+        cache.set(key, (product_id, tokens, value), _timeout(True))
+    else:  # another product has taken the slug: find it next time
+        cache.delete(key)
     return value

@@ -3,9 +3,11 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
-from django.db.models import F, Q
+from django.db import connections, models, transaction
+from django.db.models import F, Q, Value
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Concat, Substr
+from django.db.models.sql import UpdateQuery
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -13,25 +15,96 @@ from django.utils.translation import gettext_lazy as _
 from shop.catalog import cache as catalog_cache
 from shop.core.money import Money
 
+# The product page offers a quantity from 1 to this (fewer when fewer are left).
+MAX_QUANTITY_CHOICE = 10
+
+
+def stock_shown(stock: int) -> int:
+    """What the pages show of a stock level: each number up to a ceiling ("Only 3 left", "Out
+    of stock", the quantity choice), and above it the same "in stock" whatever the number."""
+    return min(stock, max(settings.SHOP_LOW_STOCK + 1, MAX_QUANTITY_CHOICE))
+
+
+def _stock_delta(value) -> int | None:
+    """n for `F("stock") + n`, -n for `F("stock") - n`; None for anything else (the old stock is unknown)."""
+    if (
+        isinstance(value, CombinedExpression)
+        and value.connector in ("+", "-")
+        and isinstance(value.lhs, F)
+        and value.lhs.name == "stock"
+        and isinstance(value.rhs, Value)
+        and isinstance(value.rhs.value, int)
+    ):
+        return value.rhs.value if value.connector == "+" else -value.rhs.value
+    return None
+
 
 class CatalogQuerySet(models.QuerySet):
-    """Bulk writes to catalog tables (they send no signals) still make cached pages out of date."""
+    """Bulk writes to catalog tables (they send no signals) still make cached pages out of date.
+
+    A table whose rows belong to a product names the column (`product_column`): an update
+    then reads which products it changed in the same statement (UPDATE ... RETURNING, no
+    extra query) and only those products' cached work is dropped. Elsewhere, everything is.
+    """
+
+    product_column: str | None = None
 
     def update(self, **kwargs):
-        count = super().update(**kwargs)
-        if count:
-            catalog_cache.changed()
-        return count
+        if self.product_column is None or not _can_return(self.db):
+            count = super().update(**kwargs)
+            if count:
+                catalog_cache.changed()
+            return count
+        rows = self._update_returning(kwargs, self._returning())
+        if rows:
+            self._updated(rows, kwargs)
+        return len(rows)
 
-    def bulk_create(self, *args, **kwargs):
-        objects = super().bulk_create(*args, **kwargs)
-        catalog_cache.changed()
+    update.alters_data = True
+
+    def _returning(self) -> list[str]:
+        return [self.product_column]
+
+    def _updated(self, rows: list[tuple], values: dict) -> None:
+        catalog_cache.products_changed({row[0] for row in rows}, lists=False)
+
+    def _update_returning(self, values: dict, columns: list[str]) -> list[tuple]:
+        """QuerySet.update() that also returns these columns of each updated row, as they are now."""
+        self._not_support_combined_queries("update")
+        if self.query.is_sliced:
+            raise TypeError("Cannot update a query once a slice has been taken.")
+        self._for_write = True
+        query = self.query.chain(UpdateQuery)
+        query.add_update_values(values)
+        query.clear_select_clause()
+        statement, params = query.get_compiler(self.db).as_sql()
+        self._result_cache = None
+        if not statement:
+            return []
+        connection = connections[self.db]
+        returning = ", ".join(connection.ops.quote_name(column) for column in columns)
+        with transaction.mark_for_rollback_on_error(using=self.db), connection.cursor() as cursor:
+            cursor.execute(f"{statement} RETURNING {returning}", params)
+            return cursor.fetchall()
+
+    def bulk_create(self, objs, *args, **kwargs):
+        objects = super().bulk_create(objs, *args, **kwargs)
+        if self.product_column == "product_id":
+            catalog_cache.products_changed({obj.product_id for obj in objects}, lists=False)
+        elif objects:
+            catalog_cache.changed()
         return objects
 
     def delete(self):
         result = super().delete()
         catalog_cache.changed()
         return result
+
+
+def _can_return(using: str) -> bool:
+    connection = connections[using]
+    # PostgreSQL, and SQLite from 3.35 (the same feature gates Django's own RETURNING on inserts).
+    return connection.vendor in ("postgresql", "sqlite") and connection.features.can_return_rows_from_bulk_insert
 
 
 class Category(models.Model):
@@ -93,7 +166,33 @@ class Category(models.Model):
         return Category.objects.filter(path__in=prefixes).order_by("depth") if prefixes else Category.objects.none()
 
 
+class ProductPartQuerySet(CatalogQuerySet):
+    """Rows shown on their product's card or page (images, reviews)."""
+
+    product_column = "product_id"
+
+
 class ProductQuerySet(CatalogQuerySet):
+    product_column = "id"
+
+    def _returning(self) -> list[str]:
+        return ["id", "stock"]
+
+    def _updated(self, rows: list[tuple], values: dict) -> None:
+        """A stock change drops only what shows it; any other change drops the products and the lists."""
+        if set(values) != {"stock"}:
+            catalog_cache.products_changed({pk for pk, _stock in rows})
+            return
+        delta = _stock_delta(values["stock"])
+        shown, lists = [], False
+        for pk, stock in rows:
+            before = None if delta is None else stock - delta
+            if before is None or stock_shown(before) != stock_shown(stock):
+                shown.append(pk)
+            if before is None or (before == 0) != (stock == 0):
+                lists = True  # sold out or back: the "in stock" filter and the home sections change
+        catalog_cache.stock_changed(shown=shown, lists=lists)
+
     def active(self):
         return self.filter(is_active=True)
 
@@ -214,7 +313,7 @@ class ProductImage(models.Model):
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
 
-    objects = CatalogQuerySet.as_manager()
+    objects = ProductPartQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("image")
@@ -237,7 +336,7 @@ class Review(models.Model):
     body = models.TextField(_("review"), blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
-    objects = CatalogQuerySet.as_manager()
+    objects = ProductPartQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("review")

@@ -17,6 +17,7 @@ def category_tree() -> list[Category]:
         "tree",
         (),
         lambda: list(Category.objects.only("id", "name", "slug", "path", "depth", "parent_id")),
+        on=(catalog_cache.TREE,),
         timeout=15 * 60,
     )
 
@@ -25,22 +26,45 @@ def category_roots(tree: list[Category]) -> list[Category]:
     return [c for c in tree if c.depth == 0]
 
 
+def category_with_ancestors(*, slug: str) -> tuple[Category, list[Category]]:
+    """A category and the chain above it (root first), from the cached tree: no query when warm."""
+    tree = category_tree()
+    by_path = {c.path: c for c in tree}
+    category = next((c for c in tree if c.slug == slug), None)
+    if category is None:
+        category = get_object_or_404(Category, slug=slug)  # not in a tree cached just before it came
+        return category, list(category.ancestors())
+    parts = category.path.split("/")
+    return category, [by_path["/".join(parts[:i])] for i in range(1, len(parts))]
+
+
 def product_list(*, category: Category | None = None) -> QuerySet[Product]:
     products = Product.objects.active().for_listing()
     return products.in_category(category) if category else products
+
+
+def products_for_cards(*, ids) -> list[Product]:
+    """The active products among these ids, with what a card shows, in two queries whatever their number."""
+    return list(Product.objects.active().for_listing().filter(pk__in=ids))
 
 
 def product_detail(*, slug: str) -> Product:
     return get_object_or_404(Product.objects.active().for_listing(), slug=slug)
 
 
-def home_sections() -> dict[str, list[Product]]:
-    base = Product.objects.active().for_listing()
-    return {
-        "featured": list(base.filter(is_featured=True).in_stock().order_by("-updated_at", "-id")[:HOME_SECTION_SIZE]),
-        "new": list(base.order_by("-created_at", "-id")[:HOME_SECTION_SIZE]),
-        "on_sale": list(base.on_sale().in_stock().order_by("-updated_at", "-id")[:HOME_SECTION_SIZE]),
+def product_id(*, slug: str) -> int | None:
+    return Product.objects.active().filter(slug=slug).values_list("pk", flat=True).first()
+
+
+def home_sections() -> dict[str, list[int]]:
+    """The ids of the products in each home section, in order."""
+    base = Product.objects.active().order_by()
+    sections = {
+        "featured": base.filter(is_featured=True).in_stock().order_by("-updated_at", "-id"),
+        "new": base.order_by("-created_at", "-id"),
+        "on_sale": base.on_sale().in_stock().order_by("-updated_at", "-id"),
     }
+    return {name: list(qs.values_list("pk", flat=True)[:HOME_SECTION_SIZE]) for name, qs in sections.items()}
 
 
 def product_reviews(*, product: Product) -> QuerySet[Review]:

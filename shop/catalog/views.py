@@ -4,8 +4,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import transaction
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
+from django.shortcuts import redirect, render
+from django.template.loader import get_template, render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
@@ -17,11 +17,15 @@ from shop.catalog import cache as catalog_cache
 from shop.catalog import selectors, services
 from shop.catalog.filters import SORTS, ProductFilter
 from shop.catalog.forms import ReviewForm
-from shop.catalog.models import Category, Review
+from shop.catalog.models import MAX_QUANTITY_CHOICE, Product, Review
 from shop.catalog.offers import attach_offers
 from shop.catalog.signals import product_viewed
 from shop.catalog.tree import build_tree
 from shop.core.errors import ShopError
+
+CARDS = "<!--product-cards-->"
+COUNT = "<!--product-count-->"
+RESULTS = "<!--product-results-->"
 
 
 def _rendered(request, template: str, context: dict, **extra) -> dict:
@@ -30,13 +34,41 @@ def _rendered(request, template: str, context: dict, **extra) -> dict:
     return {"main": mark_safe(render_to_string(template, context, request=request)), **extra}  # noqa: S308
 
 
-def home(request):
-    def build():
-        sections = {name: attach_offers(products) for name, products in selectors.home_sections().items()}
-        return _rendered(request, "catalog/_home_main.html", {"sections": sections})
+def product_cards(ids: list[int]) -> list[str]:
+    """The product cards for these ids, in order: cached one by one, only the missing ones built."""
+    cards = catalog_cache.cached_each(
+        "card", ids, (get_language(),), _build_cards, on=(catalog_cache.PRODUCTS, catalog_cache.OFFERS)
+    )
+    return [cards[pk] for pk in ids if pk in cards]
 
-    page = catalog_cache.cached("home", (get_language(),), build)
+
+def _build_cards(ids: list[int]) -> dict[int, str]:
+    products = attach_offers(selectors.products_for_cards(ids=ids))
+    card = get_template("catalog/_product_card.html")
+    return {product.pk: card.render({"product": product}) for product in products}
+
+
+def _with_cards(main: str, marker: str, ids: list[int]) -> str:
+    return main.replace(marker, "".join(product_cards(ids)), 1)
+
+
+def home(request):
+    def assemble():
+        page = catalog_cache.cached(
+            "home", (get_language(),), lambda: _home_page(request), on=(catalog_cache.LISTS, catalog_cache.TREE)
+        )
+        main = page["main"]
+        for name, ids in page["sections"].items():
+            main = _with_cards(main, f"<!--product-cards:{name}-->", ids)
+        return {"main": mark_safe(main)}  # noqa: S308 (our templates' output)
+
+    page = catalog_cache.cached("home-page", (get_language(),), assemble, on=(catalog_cache.SHOWN,), offers=True)
     return render(request, "catalog/home.html", {"page": page})
+
+
+def _home_page(request) -> dict:
+    sections = selectors.home_sections()
+    return _rendered(request, "catalog/_home_main.html", {"sections": sections}, sections=sections)
 
 
 class PageProblem(Exception):
@@ -47,57 +79,100 @@ class PageProblem(Exception):
 
 
 def product_list(request, slug=None):
-    """All products, a category (with its sub-categories), or search results: filtered, sorted, paged."""
-    try:
-        page = catalog_cache.cached(
-            "list", (request.get_full_path(), get_language()), lambda: _product_list_page(request, slug)
+    """All products, a category (with its sub-categories), or search results: filtered, sorted, paged.
+
+    Cached whole while nothing shown changes. Else put together from three cached parts: the
+    frame (sidebar, filters, sorting: changes with the category tree only), the results (the
+    page's ids, the count and the page links: changes when the lists do) and the product cards,
+    building only what is missing.
+    """
+    parts = (request.get_full_path(), get_language())
+
+    def assemble():
+        frame = catalog_cache.cached("list-frame", parts, lambda: _list_frame(request, slug), on=(catalog_cache.TREE,))
+        results = catalog_cache.cached(
+            "list-results", parts, lambda: _list_results(request, slug), on=(catalog_cache.LISTS, catalog_cache.TREE)
         )
+        main = frame["main"].replace(COUNT, results["count"], 1)
+        main = main.replace(RESULTS, _with_cards(results["results"], CARDS, results["ids"]), 1)
+        return {"main": mark_safe(main), "title": frame["title"]}  # noqa: S308 (our templates' output)
+
+    try:
+        page = catalog_cache.cached("list-page", parts, assemble, on=(catalog_cache.SHOWN,), offers=True)
     except PageProblem as problem:
         page = _rendered(request, "catalog/_product_list_main.html", problem.context, title=_("Products"))
         return render(request, "catalog/product_list.html", {"page": page}, status=problem.status)
     return render(request, "catalog/product_list.html", {"page": page})
 
 
-def _product_list_page(request, slug) -> dict:
-    category = get_object_or_404(Category, slug=slug) if slug else None
+def _list_context(request, slug) -> dict:
+    category, ancestors = selectors.category_with_ancestors(slug=slug) if slug else (None, [])
     data = request.GET.copy()
+    products = Product.objects.active()
     if category:
-        data["category"] = category.slug
-    filters = ProductFilter(data, queryset=selectors.product_list())
-    context = {
+        data.pop("category", None)  # a category page lists its own category (and below)
+        products = products.in_category(category)
+    return {
         "category": category,
-        "breadcrumbs": [*category.ancestors(), category] if category else [],
-        "filters": filters,
+        "breadcrumbs": [*ancestors, category] if category else [],
+        "filters": ProductFilter(data, queryset=products),
         "sorts": [(key, label) for key, (label, _order) in SORTS.items()],
-        "tree": build_tree(selectors.category_tree()),
-        "page": None,
     }
+
+
+def _problem(context: dict, status: int, **extra) -> PageProblem:
+    return PageProblem({**context, "tree": build_tree(selectors.category_tree()), "page": None, **extra}, status)
+
+
+def _list_frame(request, slug) -> dict:
+    """The page around the results: breadcrumbs, the category tree, the filter and sort forms."""
+    context = _list_context(request, slug)
+    if not context["filters"].is_valid():
+        raise _problem(context, 400)
+    search = request.GET.get("search")
+    if context["category"]:
+        title = context["category"].name
+    elif search:
+        title = _("Search: %(q)s") % {"q": search}
+    else:
+        title = _("All products")
+    context = {**context, "tree": build_tree(selectors.category_tree()), "frame": True}
+    return _rendered(request, "catalog/_product_list_main.html", context, title=title)
+
+
+def _list_results(request, slug) -> dict:
+    """The ids of the products on the page, the count and the page links (no product row is read)."""
+    context = _list_context(request, slug)
+    filters = context["filters"]
     if not filters.is_valid():
-        raise PageProblem(context, 400)
-    paginator = Paginator(filters.qs, settings.SHOP_PAGE_SIZE)
+        raise _problem(context, 400)
+    paginator = Paginator(filters.qs.values_list("pk", flat=True), settings.SHOP_PAGE_SIZE)
     try:
-        context["page"] = paginator.page(request.GET.get("page") or 1)
+        page = paginator.page(request.GET.get("page") or 1)
     except PageNotAnInteger:
-        raise PageProblem({**context, "page_error": _("The page number must be a whole number.")}, 400) from None
+        raise _problem(context, 400, page_error=_("The page number must be a whole number.")) from None
     except EmptyPage:
         message = _("There is no page %(page)s: this list has %(count)d page(s).") % {
             "page": request.GET.get("page"),
             "count": paginator.num_pages,
         }
-        raise PageProblem({**context, "page_error": message}, 404) from None
-    context["page"].object_list = attach_offers(context["page"].object_list)
-    search = request.GET.get("search")
-    if category:
-        title = category.name
-    elif search:
-        title = _("Search: %(q)s") % {"q": search}
-    else:
-        title = _("All products")
-    return _rendered(request, "catalog/_product_list_main.html", context, title=title)
+        raise _problem(context, 404, page_error=message) from None
+    page.object_list = ids = list(page.object_list)
+    return {
+        "ids": ids,
+        "count": render_to_string("catalog/_product_count.html", {"page": page}),
+        "results": render_to_string("catalog/_product_list_results.html", {"page": page}, request=request),
+    }
 
 
 def product_detail(request, slug):
-    page = catalog_cache.cached("product", (slug, get_language()), lambda: _product_page(request, slug))
+    page = catalog_cache.cached_one(
+        "product",
+        (slug, get_language()),
+        lambda: _product_page(request, slug),
+        find=lambda: selectors.product_id(slug=slug),
+        on=(catalog_cache.PRODUCTS, catalog_cache.OFFERS, catalog_cache.TREE),
+    )
     user_id = request.user.pk if request.user.is_authenticated else None
     session_key = request.session.session_key
     product_id = page["product_id"]
@@ -117,11 +192,12 @@ def product_detail(request, slug):
 
 def _product_page(request, slug) -> dict:
     product = attach_offers([selectors.product_detail(slug=slug)])[0]
+    _category, ancestors = selectors.category_with_ancestors(slug=product.category.slug)
     context = {
         "product": product,
-        "breadcrumbs": [*product.category.ancestors(), product.category],
+        "breadcrumbs": [*ancestors, product.category],
         "reviews": list(selectors.product_reviews(product=product)[:10]),
-        "quantity_range": range(1, min(product.stock, 10) + 1),
+        "quantity_range": range(1, min(product.stock, MAX_QUANTITY_CHOICE) + 1),
     }
     return _rendered(
         request,

@@ -108,3 +108,65 @@ def test_an_automatic_promotion_leaves_cached_pages_when_its_last_use_is_claimed
     )
     assert order.discount_total == Decimal("8.00")
     assert "$72.00" not in client.get("/product/linen-dress/").content.decode()
+
+
+def test_an_automatic_promotion_comes_back_on_cached_pages_when_its_use_is_released(client, dresses, settings):
+    from marketing.discounts.services import redemptions_release
+    from shop.orders.checkout import ShippingAddress, checkout_place
+    from tests.factories import CartFactory, CartLineFactory
+
+    settings.SHOP_PAGE_CACHE_SECONDS = 300
+    weekend_sale(usage_limit=1)
+    buyer = UserFactory()
+    cart = CartFactory(user=buyer)
+    CartLineFactory(cart=cart, product=dresses, quantity=1)
+    address = ShippingAddress(name="A", line1="1 St", city="Austin", postal_code="78701", country="US")
+    order, _created = checkout_place(
+        cart=cart, user=buyer, email=buyer.email, address=address, shipping_method="standard"
+    )
+    assert "$72.00" not in client.get("/category/dresses/").content.decode()
+    assert redemptions_release(order_id=order.pk) == 1  # the order expired unpaid
+    assert "$72.00" in client.get("/category/dresses/").content.decode()
+
+
+def _list_queries(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured)
+
+
+def test_offers_cost_the_same_queries_for_3_cards_as_for_24(client, dresses):
+    weekend_sale()
+    ProductFactory.create_batch(2, category=dresses.category)
+    small = _list_queries(client, "/category/dresses/")
+    ProductFactory.create_batch(21, category=dresses.category)
+    assert _list_queries(client, "/category/dresses/") == small
+    assert client.get("/category/dresses/").content.decode().count("Weekend: 10% off clothing") == 24
+
+
+def test_offers_are_read_once_per_promotion_change_not_per_card_build(client, dresses, settings):
+    settings.SHOP_PAGE_CACHE_SECONDS = 300
+    weekend_sale()
+    other = ProductFactory(name="Silk Scarf", category=dresses.category, price=Decimal("30.00"))
+    assert "$72.00" in client.get("/category/dresses/").content.decode()
+    other.price = Decimal("20.00")
+    other.save()
+    # The scarf's card again: its product and images, and no promotion query (read for this version).
+    assert _list_queries(client, "/category/dresses/") == 4  # + the count and the page's ids
+    html = client.get("/category/dresses/").content.decode()
+    assert "$18.00" in html
+    assert "$72.00" in html
+
+
+def test_cached_cards_show_a_promotion_when_it_starts(client, dresses, settings):
+    import time
+
+    settings.SHOP_PAGE_CACHE_SECONDS = 300
+    starts = timezone.now() + dt.timedelta(seconds=2)
+    weekend_sale(starts_at=starts)
+    assert "$72.00" not in client.get("/category/dresses/").content.decode()  # cached until it starts
+    time.sleep(max(0, (starts - timezone.now()).total_seconds()) + 1.1)
+    assert "$72.00" in client.get("/category/dresses/").content.decode()
