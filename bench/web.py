@@ -149,7 +149,6 @@ for p in active.filter(stock__gte=50).exclude(slug__in=shown).select_related("ca
         leaves.add(p.category_id)
     if len(cart_products) == 3:
         break
-departments = {p.category.path.split("/")[0] for p in cart_products}
 others = list(User.objects.filter(is_staff=False).exclude(pk=member.pk).order_by("id")[:2])
 elsewhere = list(active.exclude(pk__in=[p.pk for p in cart_products]).values_list("pk", flat=True)[::97][:60])
 other_leaves = list(
@@ -746,7 +745,7 @@ def report(bench: Bench, results: dict, args, loads) -> tuple[bool, list[str]]:
             print(f"  the background sales did not run as asked: {'; '.join(why)}")
         header = (
             f"{'page':<10} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'ratio':>6} {'no sales':>8} {'quotient':>8} "
-            f"{'CPU ms':>7}  verdict"
+            f"{'CPU ms*':>7}  verdict"
         )
         print(header)
         print("-" * len(header))
@@ -768,6 +767,11 @@ def report(bench: Bench, results: dict, args, loads) -> tuple[bool, list[str]]:
                 f"{LABELS[key]:<10} {r['rps']:>7.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['ratio']:>6.2f} "
                 f"{before:>8.2f} {r['quotient']:>8.2f} {r['cpu_ms']:>7.2f}  {verdict}{rounds_note(r)}{problems}"
             )
+    if sales and main:
+        print(
+            "  * gunicorn's CPU during each page's run, checkouts included, per page request: "
+            "what the sales cost the pages' capacity, not a page's own cost."
+        )
     off = results.get("cacheoff")
     if off:
         print("\nCache off (SHOP_PAGE_CACHE_SECONDS=0; for information)")
