@@ -44,10 +44,15 @@ def test_it_refuses_to_take_what_is_not_in_stock():
     assert product.stock == 0
 
 
-@pytest.mark.parametrize("kind", ["price", "take", "restock"])
-def test_every_change_makes_cached_catalog_pages_out_of_date(kind, django_capture_on_commit_callbacks):
-    product = ProductFactory(stock=5)
-    before = catalog_cache.version()
+@pytest.mark.parametrize(
+    ("kind", "replaced"),
+    [("price", catalog_cache.SHOWN), ("take", catalog_cache.STOCK), ("restock", catalog_cache.STOCK)],
+)
+def test_each_change_reaches_the_catalog_cache_as_the_store_writes_it(
+    kind, replaced, django_capture_on_commit_callbacks
+):
+    product = ProductFactory(stock=50)
+    before = catalog_cache.token(replaced)
     with django_capture_on_commit_callbacks(execute=True):
         change(product, kind)
-    assert catalog_cache.version() != before
+    assert catalog_cache.token(replaced) != before
