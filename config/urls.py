@@ -24,6 +24,9 @@ if settings.SERVE_MEDIA:
     urlpatterns.append(re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}))
 
 if settings.BENCH_VIEWS:
-    urlpatterns.append(path("bench/ceiling/", core_views.bench_ceiling, name="bench_ceiling"))
+    urlpatterns += [
+        path("bench/ceiling/", core_views.bench_ceiling, name="bench_ceiling"),
+        path("bench/change/<slug:slug>/", core_views.bench_change, name="bench_change"),
+    ]
 
 handler404 = "shop.core.views.not_found"
