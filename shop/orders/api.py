@@ -228,7 +228,7 @@ def _pay_response(request, order, payment_method, ok_status):
         order.refresh_from_db()
         body = {"detail": str(exc.message), "code": exc.code, "number": order.number, "status": order.status}
         return Response(body, status=exc.status_code)
-    order = selectors.order_with_details().get(pk=order.pk)
+    order = selectors.order_with_details_again(order)
     return Response(CheckoutOutput(order, context={"payment": session, "request": request}).data, status=ok_status)
 
 

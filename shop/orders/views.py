@@ -70,11 +70,12 @@ def checkout(request):
 def review(request):
     """Step 2: every pricing line, then place the order (one order, however often the button is pressed)."""
     details = request.session.get(SESSION_KEY)
-    cart = cart_for_request(request)
     if not details:
         return redirect("orders:checkout")
     if request.method == "POST":
-        return _place(request, cart, details)
+        # Checkout reads the lines itself, under a lock, and prices them there.
+        return _place(request, cart_for_request(request, with_lines=False), details)
+    cart = cart_for_request(request)
     priced = price_cart(cart, customer=_customer(request), shipping_method=details["shipping_method"])
     if priced.is_empty:
         return redirect("cart:detail")
