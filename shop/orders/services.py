@@ -58,10 +58,17 @@ def _restock(order: Order) -> None:
 
 
 def queue_email(*, order: Order, kind: str, reference: str = "") -> None:
-    """Record the email with the change it reports; send it after commit (or let the sweep do it)."""
-    email, created = OrderEmail.objects.get_or_create(order=order, kind=kind, reference=reference)
-    if created:
-        transaction.on_commit(lambda: _enqueue_email(email.pk))
+    """Record the email with the change it reports; send it after commit (or let the sweep do it).
+
+    One statement: the row is unique per order, kind and reference, so a repeat finds the row
+    already there (it is sent once all the same: shop.core.outbox)."""
+    [email] = OrderEmail.objects.bulk_create(
+        [OrderEmail(order=order, kind=kind, reference=reference)],
+        update_conflicts=True,
+        unique_fields=["order", "kind", "reference"],
+        update_fields=["kind"],  # unchanged: the row is only returned
+    )
+    transaction.on_commit(lambda: _enqueue_email(email.pk))
 
 
 def _enqueue_email(email_id: int) -> None:

@@ -212,8 +212,8 @@ def test_a_concurrent_intent_for_the_same_order_is_cancelled_and_one_payment_kep
     gateway = StripeGateway()
     real_new_intent = gateway._new_intent
 
-    def racing_new_intent(order_arg):
-        theirs = real_new_intent(order_arg)
+    def racing_new_intent(order_arg, **kwargs):
+        theirs = real_new_intent(order_arg, **kwargs)
         Payment.objects.create(
             order=order_arg,
             intent_id=theirs.id,
@@ -221,7 +221,7 @@ def test_a_concurrent_intent_for_the_same_order_is_cancelled_and_one_payment_kep
             amount_minor=theirs.amount,
             currency=order_arg.currency,
         )
-        return real_new_intent(order_arg)  # localstripe ignores idempotency keys: a second intent
+        return real_new_intent(order_arg, **kwargs)  # localstripe ignores idempotency keys: a second intent
 
     monkeypatch.setattr(gateway, "_new_intent", racing_new_intent)
     session = gateway.create_payment(order=order)
