@@ -111,9 +111,6 @@ def checkout_place(
     client_digest = _client_digest(client)
     try:
         with transaction.atomic():
-            # The cart lock serialises checkouts of one cart (a double click, two tabs)
-            # and changes to it (shop.cart.services locks it too).
-            Cart.objects.select_for_update().get(pk=cart.pk)
             order = _place(cart, user, email, address, shipping_method, scope, idempotency_key, client_digest)
     except IntegrityError:
         # The key already made an order: a retry after the cart was filled again, or
@@ -123,8 +120,8 @@ def checkout_place(
             return existing, False
         raise
     if order is None:
-        # The cart is empty. Under its lock, that is what a checkout that finished
-        # meanwhile leaves: a repeat of its key gets its order.
+        # The cart is empty: maybe a checkout of it (a double click, another tab) finished
+        # while this one waited for the locks. A repeat of its key gets its order.
         existing = _existing(scope, idempotency_key)
         if existing:
             return existing, False
@@ -335,14 +332,20 @@ def _place(cart, user, email, address, shipping_method, scope, key, client_diges
 
 
 def _locked_lines(cart: Cart) -> list[CartLine]:
-    """The cart's lines with their products (and the categories pricing reads), in one query.
+    """The cart's lines with their products (and the categories pricing reads), locked, in one query.
 
-    The products are locked in id order: concurrent checkouts queue on the same rows in
-    the same order (no deadlock), and the stock read here is what is left until commit."""
+    Each row locks the cart, then the line, then the product (PostgreSQL locks in the order
+    of FOR UPDATE OF), rows in product-id order. The cart lock serialises checkouts of one
+    cart and changes to it (shop.cart.services.cart_add locks it first too); concurrent checkouts
+    queue on shared products in the same order (no deadlock), and the stock read here is
+    what is left until commit. A checkout of this cart that committed while this one
+    waited has deleted the lines: they are not returned (an empty cart takes no lock, and
+    writes nothing).
+    """
     return list(
         CartLine.objects.filter(cart=cart)
-        .select_related("product__category")
-        .select_for_update(of=("product",))
+        .select_related("cart", "product__category")
+        .select_for_update(of=("cart", "self", "product"))
         .order_by("product_id")
     )
 
