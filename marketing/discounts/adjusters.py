@@ -36,7 +36,7 @@ def _adjustments(applied: list[engine.Applied], source: str) -> list[Adjustment]
 
 
 def _commit(adjuster, order, adjustments, context) -> None:
-    code = cart_code(context.cart, context.memo)  # read once for both adjusters' commits
+    code = cart_code(context.cart, context.memo)  # as pricing read it, inside this transaction
     if (
         code is not None
         and code.promotion.kind in adjuster.kinds

@@ -318,8 +318,9 @@ def _place(cart, user, email, address, shipping_method, scope, key, client_diges
     )
     # The client (hashed) is what the per-client limit of open orders counts.
     order_event(order=order, kind=EventKind.PLACED, data={"client": client_digest} if client_digest else None)
-    # One context for every commit: what one adjuster reads there, the next may reuse (context.memo).
-    context = PricingContext(cart=cart, customer=user, shipping_method=shipping_method)
+    # The commits see what this pricing read (its memo: the cart's code, the member's facts), in
+    # this transaction, instead of reading it again.
+    context = PricingContext(cart=cart, customer=user, shipping_method=shipping_method, memo=priced.memo)
     for adjuster in adjusters():
         source = getattr(adjuster, "source", "")
         adjuster.commit(order, [a for a in priced.adjustments if a.source == source], context)
