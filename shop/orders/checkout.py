@@ -23,6 +23,7 @@ from functools import reduce
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -182,17 +183,9 @@ def _check_throttle(client: str | None, scope: str, key: str) -> None:
         )
 
 
-def _check_open_orders(*, user, email: str, client_digest: str) -> None:
-    """Inside the checkout transaction, before any stock is taken.
-
-    Counting then inserting is a read-check-write: two checkouts with one email
-    could both count 2 of 3 and both place. So each takes a transaction lock per
-    customer, email and client first (in a fixed order: no deadlock), and the
-    second counts after the first committed. On SQLite the IMMEDIATE transaction
-    already serialises every checkout. The three counts are one query.
-    """
+def _open_order_checks(*, user, email: str, client_digest: str) -> dict[str, tuple[Q, int]]:
+    """The limits on open orders that apply to this checkout: {lock key: (which orders count, limit)}."""
     per_person, per_client = settings.SHOP_MAX_OPEN_ORDERS, settings.SHOP_MAX_OPEN_ORDERS_PER_CLIENT
-    held = open_orders(now=timezone.now())
     checks: dict[str, tuple[Q, int]] = {}
     if per_person and user is not None:
         checks[f"user:{user.pk}"] = (Q(user=user), per_person)
@@ -202,9 +195,21 @@ def _check_open_orders(*, user, email: str, client_digest: str) -> None:
         # From the few open orders to their "placed" event (indexed by order), not the other way round.
         placed = OrderEvent.objects.filter(order=OuterRef("pk"), kind=EventKind.PLACED, data__client=client_digest)
         checks[f"client:{client_digest}"] = (Q(Exists(placed)), per_client)
+    return checks
+
+
+def _check_open_orders(checks: dict[str, tuple[Q, int]]) -> None:
+    """Inside the checkout transaction, before any stock is taken; the counts are one query.
+
+    Counting then inserting is a read-check-write: two checkouts with one email
+    could both count 2 of 3 and both place. So each takes a transaction lock per
+    customer, email and client first (in a fixed order: no deadlock; _locked_lines
+    takes them), and the second counts after the first committed. On SQLite the
+    IMMEDIATE transaction already serialises every checkout.
+    """
     if not checks:
         return
-    _lock_keys(list(checks))
+    held = open_orders(now=timezone.now())
     names = {key: f"n{i}" for i, key in enumerate(checks)}
     counts = held.filter(reduce(operator.or_, (q for q, _limit in checks.values()))).aggregate(
         **{names[key]: Count("pk", filter=q) for key, (q, _limit) in checks.items()}
@@ -252,23 +257,22 @@ def _cancel_open_payment(order: Order) -> None:
         log.info("Could not cancel the payment of cancelled order %s", order.number, exc_info=True)
 
 
-def _lock_keys(keys: list[str]) -> None:
-    """PostgreSQL advisory locks held to the end of the transaction (a hash collision only makes two wait).
-
-    One statement takes them all, left to right in id order, the order every checkout takes them in."""
+def _advisory_locks(keys) -> RawSQL | None:
+    """An expression that takes PostgreSQL advisory locks, held to the end of the transaction, in id
+    order (a hash collision only makes two checkouts wait); None where there are none to take."""
     if connection.vendor != "postgresql" or not keys:
-        return
+        return None
     ids = sorted(int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big", signed=True) for k in keys)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(["pg_advisory_xact_lock(%s)"] * len(ids)), ids)
+    return RawSQL("(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k)", (ids,))
 
 
 def _place(cart, user, email, address, shipping_method, scope, key, client_digest) -> Order | None:
     """The order, or None if the cart is empty."""
-    lines = _locked_lines(cart)
+    checks = _open_order_checks(user=user, email=email, client_digest=client_digest)
+    lines = _locked_lines(cart, lock_keys=list(checks))
     if not lines:
         return None
-    _check_open_orders(user=user, email=email, client_digest=client_digest)
+    _check_open_orders(checks)
     _take_stock(lines)
     # Priced here, inside the transaction, with the products as they are now: what is charged.
     priced = price_cart(cart, customer=user, shipping_method=shipping_method, lines=lines)
@@ -332,23 +336,26 @@ def _place(cart, user, email, address, shipping_method, scope, key, client_diges
     return order
 
 
-def _locked_lines(cart: Cart) -> list[CartLine]:
+def _locked_lines(cart: Cart, *, lock_keys: list[str]) -> list[CartLine]:
     """The cart's lines with their products (and the categories pricing reads), locked, in one query.
 
-    Each row locks the cart, then the line, then the product (PostgreSQL locks in the order
-    of FOR UPDATE OF), rows in product-id order. The cart lock serialises checkouts of one
-    cart and changes to it (shop.cart.services.cart_add locks it first too); concurrent checkouts
-    queue on shared products in the same order (no deadlock), and the stock read here is
-    what is left until commit. A checkout of this cart that committed while this one
-    waited has deleted the lines: they are not returned (an empty cart takes no lock, and
-    writes nothing).
+    First the advisory locks of the limits on open orders (`lock_keys`, see _check_open_orders):
+    PostgreSQL computes the select list, which takes them, below the row locking. Then each row
+    locks the cart, the line and the product (in the order of FOR UPDATE OF), rows in
+    product-id order. The cart lock serialises checkouts of one cart and changes to it
+    (shop.cart.services.cart_add locks it first too); concurrent checkouts queue on shared
+    products in the same order (no deadlock), and the stock read here is what is left until
+    commit. A checkout of this cart that committed while this one waited has deleted the
+    lines: they are not returned (an empty cart takes no lock, and writes nothing).
     """
-    return list(
+    lines = (
         CartLine.objects.filter(cart=cart)
         .select_related("cart", "product__category")
         .select_for_update(of=("cart", "self", "product"))
         .order_by("product_id")
     )
+    locks = _advisory_locks(lock_keys)
+    return list(lines if locks is None else lines.annotate(limits_locked=locks))
 
 
 def _take_stock(lines: list[CartLine]) -> None:
