@@ -108,7 +108,7 @@ def order_mark_paid(*, order_id: int, amount: Money, reference: str = "") -> tup
             order.expires_at = None
             _move(order, S.PAID, EventKind.PAID, data={"reference": reference}, fields=["paid_at", "expires_at"])
             queue_email(order=order, kind="confirmation")
-            _send(signals.order_paid, order_id=order.pk)
+            _send(signals.order_paid, order_id=order.pk, user_id=order.user_id)
     if mismatch:
         # Raised once the block has committed, so the note on the timeline is kept, not rolled back.
         raise PaymentMismatch(_("The payment does not match the order total."))
