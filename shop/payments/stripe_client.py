@@ -7,7 +7,7 @@ keep other writers waiting (tests/shop/payments/stripe_guard.py checks it in the
 
 from __future__ import annotations
 
-import threading
+import functools
 
 import requests
 import stripe
@@ -17,22 +17,17 @@ from django.conf import settings
 TRANSIENT = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
 STRIPE_API = "https://api.stripe.com"
 
-_local = threading.local()
-
 
 def client() -> stripe.StripeClient:
-    """This thread's client for the configured key and address, made once and reused: its HTTP
-    connection stays open, so a checkout's calls do not each open one (a TLS handshake with Stripe)."""
-    wanted = (settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
-    held = getattr(_local, "client", None)
-    if held is None or held[0] != wanted:
-        held = _local.client = (wanted, _new_client(*wanted))
-    return held[1]
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE)
 
 
-def _new_client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
-    # The environment's proxy settings (HTTPS_PROXY, NO_PROXY) for Stripe's address are read
-    # once here: left to requests, every call would read the whole environment again.
+@functools.lru_cache(maxsize=8)
+def _client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
+    # One client per key and address, reused: its HTTP connections stay open (a thread-safe
+    # pool), so a checkout's calls do not each open a new connection (a TLS handshake with
+    # Stripe itself). The environment's proxy settings (HTTPS_PROXY, NO_PROXY) for that
+    # address are read once, here: left to requests, every call would read them again.
     session = requests.Session()
     session.trust_env = False
     session.proxies.update(requests.utils.get_environ_proxies(api_base or STRIPE_API))
