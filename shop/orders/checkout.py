@@ -1,9 +1,11 @@
 """Turning a cart into an order (docs/architecture.md, "Checkout and payment", step 1).
 
-One transaction: lock the cart, take the stock with guarded conditional
-updates in product-id order, price the cart, write the order with snapshots of
-its lines and adjustments, let each adjuster claim what it used, empty the
-cart. A repeated request with the same idempotency key returns the same order.
+One transaction: lock the cart, its lines and their products (in product-id
+order) while reading them, take the stock with guarded conditional updates,
+price the cart, write the order with snapshots of its lines and adjustments, let
+each adjuster claim what it used, empty the cart. A fixed number of statements,
+whatever the number of lines (tests/test_checkout_queries.py). A repeated
+request with the same idempotency key returns the same order.
 
 Unpaid orders hold their stock until they expire, so checkout also limits how
 many unpaid orders one customer, one email and one client may hold at once, and
