@@ -81,16 +81,15 @@ class PointsAdjuster:
         if not current().program.is_active:
             services.cart_points_remove(cart=context.cart)  # paused: the points stay in the account
             return
-        chosen = chosen_points(context.cart)
-        if chosen and not adjustments:
+        # Off the cart first: what the delete finds is what was chosen (one statement, not a read and a delete).
+        if services.cart_points_remove(cart=context.cart) and not adjustments:
             # Points were on the cart but no longer apply (spent elsewhere meanwhile): the customer
-            # must see the new total rather than pay it unawares.
+            # must see the new total rather than pay it unawares. (The veto rolls the delete back.)
             raise Conflict(
                 _("Your points no longer apply to this order. Your cart shows why and the new total."), field="points"
             )
         for adjustment in adjustments:
             services.points_redeem(order=order, user=context.customer, points=points_of(adjustment))
-        services.cart_points_remove(cart=context.cart)
 
 
 class ReferralWelcomeAdjuster:

@@ -26,6 +26,8 @@ def _enqueue(task, **kwargs) -> None:
 
 @receiver(order_paid, dispatch_uid="loyalty_earn_on_paid")
 def earn_on_paid(sender, order_id, **kwargs):
+    if "user_id" in kwargs and kwargs["user_id"] is None:
+        return  # a guest's order: nobody earns and no referral is decided (no task to run for nothing)
     _enqueue(tasks.earn_for_order, order_id=order_id)
 
 

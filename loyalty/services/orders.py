@@ -85,9 +85,13 @@ def cart_points_set(*, cart, user, points: int, now=None) -> CartPoints:
     return chosen
 
 
-def cart_points_remove(*, cart) -> None:
-    if cart is not None and cart.pk:
-        CartPoints.objects.filter(cart=cart).delete()
+def cart_points_remove(*, cart) -> int:
+    """Take the chosen points off the cart (they stay in the account); 1 if there were, else 0."""
+    if cart is None or not cart.pk:
+        return 0
+    # A queryset delete of a model nothing cascades to or listens on: one DELETE statement.
+    removed, _by_model = CartPoints.objects.filter(cart=cart).delete()
+    return removed
 
 
 def order_points_settle(*, order_id: int, now=None) -> list[LedgerEntry]:

@@ -36,7 +36,7 @@ def _adjustments(applied: list[engine.Applied], source: str) -> list[Adjustment]
 
 
 def _commit(adjuster, order, adjustments, context) -> None:
-    code = services.cart_code(context.cart)
+    code = cart_code(context.cart, context.memo)  # as pricing read it, inside this transaction
     if (
         code is not None
         and code.promotion.kind in adjuster.kinds
@@ -49,7 +49,9 @@ def _commit(adjuster, order, adjustments, context) -> None:
             % {"code": code.code},
             field="code",
         )
-    services.redemptions_claim(order=order, adjustments=adjustments, customer=context.customer, cart=context.cart)
+    services.redemptions_claim(
+        order=order, adjustments=adjustments, customer=context.customer, cart=context.cart, code=code
+    )
 
 
 def cart_code(cart, memo: dict):

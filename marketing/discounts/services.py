@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, ProtectedError, Q
+from django.db.models import Count, F, ProtectedError, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -119,55 +119,86 @@ def cart_code_merge(*, source, target, customer) -> list[str]:
     ]
 
 
-def redemptions_claim(*, order, adjustments, customer, cart) -> list[Redemption]:
-    """At checkout, inside its transaction: claim each promotion and code used, or veto the order.
+def redemptions_claim(*, order, adjustments, customer, cart, code: DiscountCode | None = None) -> list[Redemption]:
+    """At checkout, inside its transaction: claim each promotion and code used, or veto the order
+    (a veto rolls the whole checkout back).
 
-    Conditional updates with the limits in their WHERE clause, backed by check
-    constraints, so two checkouts racing for the last use cannot both win.
-    Promotions are locked in id order, so concurrent checkouts never deadlock.
+    The promotions are locked in id order, so concurrent checkouts never deadlock, and their
+    limits are checked on what the lock makes current; then one conditional update counts
+    their uses (its WHERE repeats the limits, and check constraints are the last guard), so
+    two checkouts racing for the last use cannot both win. Codes likewise.
+    `code`: the cart's code, if the caller has read it already.
     """
     claims = sorted((parse_reference(a.reference) + (a,) for a in adjustments), key=lambda c: c[0])
-    redemptions = []
-    for promotion_id, code_text, adjustment in claims:
-        promotion = Promotion.objects.select_for_update().get(pk=promotion_id)
-        if customer is not None and promotion.usage_limit_per_customer is not None:
-            used = Redemption.objects.filter(
-                promotion=promotion, customer=customer, status=Redemption.Status.ACTIVE
-            ).count()
-            if used >= promotion.usage_limit_per_customer:
-                raise Conflict(_("You have already used “%(name)s”.") % {"name": promotion.name}, field="code")
-        taken = Promotion.objects.filter(
-            Q(usage_limit__isnull=True) | Q(times_used__lt=F("usage_limit")), pk=promotion_id
-        ).update(times_used=F("times_used") + 1)
-        if taken != 1:
+    if not claims:
+        return []
+    ids = [promotion_id for promotion_id, _code, _adjustment in claims]
+    if len(set(ids)) != len(ids):
+        raise Conflict(_("This promotion is already on the order."))
+    promotions = {p.pk: p for p in Promotion.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    for promotion_id, _code, adjustment in claims:
+        promotion = promotions.get(promotion_id)
+        if promotion is None:  # deleted meanwhile (only a promotion never used can be)
+            raise Conflict(_("“%(name)s” has just ended.") % {"name": adjustment.label}, field="code")
+        if promotion.usage_limit is not None and promotion.times_used >= promotion.usage_limit:
             raise Conflict(_("“%(name)s” has just been fully claimed.") % {"name": promotion.name}, field="code")
-        if promotion.usage_limit is not None and promotion.times_used + 1 >= promotion.usage_limit:
-            catalog_cache.offers_changed()  # its last use: product pages stop showing its price
-        code = None
+    _check_uses_per_customer([promotions[pk] for pk in ids], customer)
+    taken = Promotion.objects.filter(
+        Q(usage_limit__isnull=True) | Q(times_used__lt=F("usage_limit")), pk__in=ids
+    ).update(times_used=F("times_used") + 1)
+    if taken != len(ids):  # cannot happen under the locks: the limits were checked on the locked rows
+        raise Conflict(_("A promotion on your order has just been fully claimed."), field="code")
+    if any(p.usage_limit is not None and p.times_used + 1 >= p.usage_limit for p in promotions.values()):
+        catalog_cache.offers_changed()  # a last use: product pages stop showing its price
+    codes = {}
+    for _promotion_id, code_text, _adjustment in claims:
         if code_text:
-            code = DiscountCode.objects.get(code=code_text)
-            taken = DiscountCode.objects.filter(
-                Q(max_uses__isnull=True) | Q(times_used__lt=F("max_uses")), pk=code.pk
-            ).update(times_used=F("times_used") + 1)
-            if taken != 1:
-                raise Conflict(_("The code %(code)s has already been used.") % {"code": code_text}, field="code")
-        try:
-            with transaction.atomic():
-                redemptions.append(
-                    Redemption.objects.create(
-                        promotion=promotion,
-                        code=code,
-                        order=order,
-                        customer=customer,
-                        amount=-adjustment.amount.amount,
-                        currency=adjustment.amount.currency,
-                    )
+            codes[code_text] = _code_claim(code_text, code)
+    try:
+        redemptions = Redemption.objects.bulk_create(
+            [
+                Redemption(
+                    promotion=promotions[promotion_id],
+                    code=codes.get(code_text),
+                    order=order,
+                    customer=customer,
+                    amount=-adjustment.amount.amount,
+                    currency=adjustment.amount.currency,
                 )
-        except IntegrityError:
-            raise Conflict(_("This promotion is already on the order.")) from None
-    if redemptions and cart is not None:
-        CartCode.objects.filter(cart=cart).delete()
+                for promotion_id, code_text, adjustment in claims
+            ]
+        )
+    except IntegrityError:
+        raise Conflict(_("This promotion is already on the order.")) from None
+    if codes and cart is not None:
+        CartCode.objects.filter(cart=cart).delete()  # used up by this order
     return redemptions
+
+
+def _check_uses_per_customer(promotions: list[Promotion], customer) -> None:
+    """Counted under the promotions' locks, so one customer's two checkouts at once cannot both pass."""
+    limited = {p.pk: p for p in promotions if p.usage_limit_per_customer is not None}
+    if customer is None or not limited:
+        return
+    used = dict(
+        Redemption.objects.filter(promotion_id__in=limited, customer=customer, status=Redemption.Status.ACTIVE)
+        .values("promotion_id")
+        .annotate(n=Count("pk"))
+        .values_list("promotion_id", "n")
+    )
+    for pk, promotion in limited.items():
+        if used.get(pk, 0) >= promotion.usage_limit_per_customer:
+            raise Conflict(_("You have already used “%(name)s”.") % {"name": promotion.name}, field="code")
+
+
+def _code_claim(code_text: str, known: DiscountCode | None) -> DiscountCode:
+    code = known if known is not None and known.code == code_text else DiscountCode.objects.get(code=code_text)
+    taken = DiscountCode.objects.filter(Q(max_uses__isnull=True) | Q(times_used__lt=F("max_uses")), pk=code.pk).update(
+        times_used=F("times_used") + 1
+    )
+    if taken != 1:
+        raise Conflict(_("The code %(code)s has already been used.") % {"code": code_text}, field="code")
+    return code
 
 
 def redemptions_release(*, order_id: int, now=None) -> int:

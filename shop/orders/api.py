@@ -1,3 +1,5 @@
+import copy
+
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -90,6 +92,15 @@ class OrderOutput(serializers.ModelSerializer):
     status_label = serializers.CharField(source="get_status_display")
     shipping_address = serializers.SerializerMethodField()
     lines = LineOutput(many=True)
+
+    def get_fields(self):
+        # A ModelSerializer works out its fields from the model again for every order it
+        # shows (a few milliseconds of a checkout); they never differ: work them out once
+        # per class, then copy them for each use, as a plain Serializer copies its own.
+        cls = type(self)
+        if "_fields_from_model" not in cls.__dict__:
+            cls._fields_from_model = super().get_fields()
+        return copy.deepcopy(cls._fields_from_model)
 
     class Meta:
         model = Order
@@ -228,7 +239,7 @@ def _pay_response(request, order, payment_method, ok_status):
         order.refresh_from_db()
         body = {"detail": str(exc.message), "code": exc.code, "number": order.number, "status": order.status}
         return Response(body, status=exc.status_code)
-    order = selectors.order_with_details().get(pk=order.pk)
+    order = selectors.order_with_details_again(order)
     return Response(CheckoutOutput(order, context={"payment": session, "request": request}).data, status=ok_status)
 
 

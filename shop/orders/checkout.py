@@ -1,9 +1,11 @@
 """Turning a cart into an order (docs/architecture.md, "Checkout and payment", step 1).
 
-One transaction: lock the cart, take the stock with guarded conditional
-updates in product-id order, price the cart, write the order with snapshots of
-its lines and adjustments, let each adjuster claim what it used, empty the
-cart. A repeated request with the same idempotency key returns the same order.
+One transaction: lock the cart, its lines and their products (in product-id
+order) while reading them, take the stock with guarded conditional updates,
+price the cart, write the order with snapshots of its lines and adjustments, let
+each adjuster claim what it used, empty the cart. A fixed number of statements,
+whatever the number of lines (tests/test_checkout_queries.py). A repeated
+request with the same idempotency key returns the same order.
 
 Unpaid orders hold their stock until they expire, so checkout also limits how
 many unpaid orders one customer, one email and one client may hold at once, and
@@ -16,11 +18,14 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import operator
 from dataclasses import dataclass
+from functools import reduce
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -30,7 +35,7 @@ from shop.cart.pricing import AdjustmentKind, PricingContext, adjusters, price_c
 from shop.catalog.models import Product
 from shop.core import ratelimit
 from shop.core.errors import Conflict, InsufficientStock, RateLimited, ShopError
-from shop.orders import signals
+from shop.orders import selectors, signals
 from shop.orders.models import (
     ADDRESS_FIELDS,
     UNPAID,
@@ -104,29 +109,28 @@ def checkout_place(
     if shipping_method not in ShippingMethod.values:
         raise ShopError(_("Choose a shipping method."), field="shipping_method")
     scope = idempotency_scope(user=user, cart=cart)
-    existing = _existing(scope, idempotency_key)
-    if existing:
-        return existing, False
-    _check_throttle(client)
+    _check_throttle(client, scope, idempotency_key)
     email = normalize_email(email)
     client_digest = _client_digest(client)
     try:
         with transaction.atomic():
-            # The cart lock serialises checkouts of one cart (a double click, two
-            # tabs); once we hold it, look again: the other one may have finished.
-            Cart.objects.select_for_update().get(pk=cart.pk)
-            existing = _existing(scope, idempotency_key)
-            if existing:
-                return existing, False
             order = _place(cart, user, email, address, shipping_method, scope, idempotency_key, client_digest)
     except IntegrityError:
-        # Two requests with one key raced past the checks: the other one won.
+        # The key already made an order: a retry after the cart was filled again, or
+        # two requests with one key that raced past each other. The first one stands.
         existing = _existing(scope, idempotency_key)
         if existing:
             return existing, False
         raise
-    if client:
-        _limit, period = settings.SHOP_CHECKOUT_RATE
+    if order is None:
+        # The cart is empty: maybe a checkout of it (a double click, another tab) finished
+        # while this one waited for the locks. A repeat of its key gets its order.
+        existing = _existing(scope, idempotency_key)
+        if existing:
+            return existing, False
+        raise EmptyCart(_("Your cart is empty."))
+    limit, period = settings.SHOP_CHECKOUT_RATE
+    if client and limit:
         ratelimit.record_attempt(_throttle_key(client), period=period)
     if order.total <= 0:
         # Discounts or points paid for everything: nothing to charge (and Stripe refuses a zero amount).
@@ -170,39 +174,51 @@ def _throttle_key(client: str) -> str:
     return f"checkout:{client}"
 
 
-def _check_throttle(client: str | None) -> None:
+def _check_throttle(client: str | None, scope: str, key: str) -> None:
+    """Outside the transaction: the counter is in the cache, which may be across the network.
+
+    A repeat of a key that already made an order is never limited."""
     limit, _period = settings.SHOP_CHECKOUT_RATE
-    if client and limit and ratelimit.is_limited(_throttle_key(client), limit=limit):
+    if client and limit and ratelimit.is_limited(_throttle_key(client), limit=limit) and not _existing(scope, key):
         raise CheckoutThrottled(
             _("Too many orders were placed from your connection in the last hour. Please wait and try again later.")
         )
 
 
-def _check_open_orders(*, user, email: str, client_digest: str) -> None:
-    """Inside the checkout transaction, before any stock is taken.
+def _open_order_checks(*, user, email: str, client_digest: str) -> dict[str, tuple[Q, int]]:
+    """The limits on open orders that apply to this checkout: {lock key: (which orders count, limit)}."""
+    per_person, per_client = settings.SHOP_MAX_OPEN_ORDERS, settings.SHOP_MAX_OPEN_ORDERS_PER_CLIENT
+    checks: dict[str, tuple[Q, int]] = {}
+    if per_person and user is not None:
+        checks[f"user:{user.pk}"] = (Q(user=user), per_person)
+    if per_person and email:
+        checks[f"email:{email}"] = (Q(email=email), per_person)
+    if per_client and client_digest:
+        # From the few open orders to their "placed" event (indexed by order), not the other way round.
+        placed = OrderEvent.objects.filter(order=OuterRef("pk"), kind=EventKind.PLACED, data__client=client_digest)
+        checks[f"client:{client_digest}"] = (Q(Exists(placed)), per_client)
+    return checks
+
+
+def _check_open_orders(checks: dict[str, tuple[Q, int]]) -> None:
+    """Inside the checkout transaction, before any stock is taken; the counts are one query.
 
     Counting then inserting is a read-check-write: two checkouts with one email
     could both count 2 of 3 and both place. So each takes a transaction lock per
-    customer, email and client first (in a fixed order: no deadlock), and the
-    second counts after the first committed. On SQLite the IMMEDIATE transaction
-    already serialises every checkout.
+    customer, email and client first (in a fixed order: no deadlock; _locked_lines
+    takes them), and the second counts after the first committed. On SQLite the
+    IMMEDIATE transaction already serialises every checkout.
     """
-    per_person, per_client = settings.SHOP_MAX_OPEN_ORDERS, settings.SHOP_MAX_OPEN_ORDERS_PER_CLIENT
-    now = timezone.now()
-    held = open_orders(now=now)
-    checks = []
-    if per_person and user is not None:
-        checks.append((f"user:{user.pk}", held.filter(user=user).values_list("pk", flat=True), per_person))
-    if per_person and email:
-        checks.append((f"email:{email}", held.filter(email=email).values_list("pk", flat=True), per_person))
-    if per_client and client_digest:
-        # From the few open orders to their "placed" event (indexed by order), not the other way round.
-        placed = OrderEvent.objects.filter(order__in=held, kind=EventKind.PLACED, data__client=client_digest)
-        checks.append((f"client:{client_digest}", placed.values_list("order_id", flat=True), per_client))
-    _lock_keys([key for key, _ids, _limit in checks])
-    for _key, order_ids, limit in checks:
-        ids = list(order_ids[:limit])
-        if len(ids) >= limit:
+    if not checks:
+        return
+    held = open_orders(now=timezone.now())
+    names = {key: f"n{i}" for i, key in enumerate(checks)}
+    counts = held.filter(reduce(operator.or_, (q for q, _limit in checks.values()))).aggregate(
+        **{names[key]: Count("pk", filter=q) for key, (q, _limit) in checks.items()}
+    )
+    for key, (q, limit) in checks.items():
+        if counts[names[key]] >= limit:
+            ids = list(held.filter(q).values_list("pk", flat=True)[:limit])
             raise TooManyOpenOrders(
                 ngettext(
                     "You already have %(count)d unpaid order. Pay for it or cancel it before placing another.",
@@ -243,25 +259,24 @@ def _cancel_open_payment(order: Order) -> None:
         log.info("Could not cancel the payment of cancelled order %s", order.number, exc_info=True)
 
 
-def _lock_keys(keys: list[str]) -> None:
-    """PostgreSQL advisory locks held to the end of the transaction (a hash collision only makes two wait)."""
+def _advisory_locks(keys) -> RawSQL | None:
+    """An expression that takes PostgreSQL advisory locks, held to the end of the transaction, in id
+    order (a hash collision only makes two checkouts wait); None where there are none to take."""
     if connection.vendor != "postgresql" or not keys:
-        return
+        return None
     ids = sorted(int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8).digest(), "big", signed=True) for k in keys)
-    with connection.cursor() as cursor:
-        for lock_id in ids:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
+    return RawSQL("(SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k)", (ids,))
 
 
-def _place(cart, user, email, address, shipping_method, scope, key, client_digest) -> Order:
-    lines = list(CartLine.objects.filter(cart=cart).order_by("product_id"))
+def _place(cart, user, email, address, shipping_method, scope, key, client_digest) -> Order | None:
+    """The order, or None if the cart is empty."""
+    checks = _open_order_checks(user=user, email=email, client_digest=client_digest)
+    lines = _locked_lines(cart, lock_keys=list(checks))
     if not lines:
-        raise EmptyCart(_("Your cart is empty."))
-    _check_open_orders(user=user, email=email, client_digest=client_digest)
+        return None
+    _check_open_orders(checks)
     _take_stock(lines)
-    products = Product.objects.in_bulk([line.product_id for line in lines])
-    for line in lines:
-        line.product = products[line.product_id]  # prices as they are now, inside the transaction
+    # Priced here, inside the transaction, with the products as they are now: what is charged.
     priced = price_cart(cart, customer=user, shipping_method=shipping_method, lines=lines)
     now = timezone.now()
     order = Order.objects.create(
@@ -284,11 +299,11 @@ def _place(cart, user, email, address, shipping_method, scope, key, client_diges
     for adjustment in priced.adjustments:
         for line_id, share in adjustment.allocations:
             shares[line_id] = shares.get(line_id, 0) + share
-    OrderLine.objects.bulk_create(
+    order_lines = OrderLine.objects.bulk_create(
         [
             OrderLine(
                 order=order,
-                product_id=pl.product.pk,
+                product=pl.product,
                 sku=pl.product.sku,
                 name=pl.product.name,
                 unit_price=pl.unit_price.amount,
@@ -299,7 +314,7 @@ def _place(cart, user, email, address, shipping_method, scope, key, client_diges
             for pl in priced.lines
         ]
     )
-    OrderAdjustment.objects.bulk_create(
+    adjustments = OrderAdjustment.objects.bulk_create(
         [
             OrderAdjustment(
                 order=order, kind=a.kind, label=a.label, amount=a.amount.amount, source=a.source, reference=a.reference
@@ -309,25 +324,62 @@ def _place(cart, user, email, address, shipping_method, scope, key, client_diges
     )
     # The client (hashed) is what the per-client limit of open orders counts.
     order_event(order=order, kind=EventKind.PLACED, data={"client": client_digest} if client_digest else None)
-    context = PricingContext(cart=cart, customer=user, shipping_method=shipping_method)
+    # The commits see what this pricing read (its memo: the cart's code, the member's facts), in
+    # this transaction, instead of reading it again.
+    context = PricingContext(cart=cart, customer=user, shipping_method=shipping_method, memo=priced.memo)
     for adjuster in adjusters():
         source = getattr(adjuster, "source", "")
         adjuster.commit(order, [a for a in priced.adjustments if a.source == source], context)
-    CartLine.objects.filter(cart=cart).delete()
+    CartLine.objects.filter(pk__in=[line.pk for line in lines]).delete()
     transaction.on_commit(lambda: signals.order_placed.send(sender=Order, order_id=order.pk))
+    # What was just written comes with the order: showing it reads nothing again
+    # (selectors.order_with_details_again), nor does the gateway look for payments it cannot have.
+    selectors.carry(order, lines=order_lines, adjustments=adjustments, payments=[])
     return order
 
 
+def _locked_lines(cart: Cart, *, lock_keys: list[str]) -> list[CartLine]:
+    """The cart's lines with their products (and the categories pricing reads), locked, in one query.
+
+    First the advisory locks of the limits on open orders (`lock_keys`, see _check_open_orders):
+    PostgreSQL computes the select list, which takes them, below the row locking. Then each row
+    locks the cart, the line and the product (in the order of FOR UPDATE OF), rows in
+    product-id order. The cart lock serialises checkouts of one cart and changes to it
+    (shop.cart.services.cart_add locks it first too); concurrent checkouts queue on shared
+    products in the same order (no deadlock), and the stock read here is what is left until
+    commit. A checkout of this cart that committed while this one waited has deleted the
+    lines: they are not returned (an empty cart takes no lock, and writes nothing).
+    """
+    lines = (
+        CartLine.objects.filter(cart=cart)
+        .select_related("cart", "product__category")
+        .select_for_update(of=("cart", "self", "product"))
+        .order_by("product_id")
+    )
+    locks = _advisory_locks(lock_keys)
+    return list(lines if locks is None else lines.annotate(limits_locked=locks))
+
+
 def _take_stock(lines: list[CartLine]) -> None:
-    """Guarded decrements in product-id order: concurrent checkouts queue on the same rows
-    in the same order (no deadlock), and a row only changes if enough is left (no oversell)."""
+    """Take the stock of the locked products: a row only changes if enough is left (no oversell).
+
+    One guarded update per quantity (usually one for the whole cart); each line's product
+    has its stock as it is now, for pricing and for the message if it is short."""
     for line in lines:
-        taken = Product.objects.filter(pk=line.product_id, is_active=True, stock__gte=line.quantity).update(
-            stock=F("stock") - line.quantity
-        )
-        if taken != 1:
-            product = Product.objects.filter(pk=line.product_id).first()
+        product = line.product
+        if not product.is_active or product.stock < line.quantity:
             raise InsufficientStock(_stock_message(product, line.quantity), field="cart")
+    by_quantity: dict[int, list[int]] = {}
+    for line in lines:
+        by_quantity.setdefault(line.quantity, []).append(line.product_id)
+    for quantity, product_ids in by_quantity.items():
+        taken = Product.objects.filter(pk__in=product_ids, is_active=True, stock__gte=quantity).update(
+            stock=F("stock") - quantity
+        )
+        if taken != len(product_ids):  # cannot happen under the locks; the check constraint is the last guard
+            raise InsufficientStock(_("A product in your cart just sold out. Try again."), field="cart")
+    for line in lines:
+        line.product.stock -= line.quantity
 
 
 def _stock_message(product: Product | None, wanted: int) -> str:

@@ -58,10 +58,17 @@ def _restock(order: Order) -> None:
 
 
 def queue_email(*, order: Order, kind: str, reference: str = "") -> None:
-    """Record the email with the change it reports; send it after commit (or let the sweep do it)."""
-    email, created = OrderEmail.objects.get_or_create(order=order, kind=kind, reference=reference)
-    if created:
-        transaction.on_commit(lambda: _enqueue_email(email.pk))
+    """Record the email with the change it reports; send it after commit (or let the sweep do it).
+
+    One statement: the row is unique per order, kind and reference, so a repeat finds the row
+    already there (it is sent once all the same: shop.core.outbox)."""
+    [email] = OrderEmail.objects.bulk_create(
+        [OrderEmail(order=order, kind=kind, reference=reference)],
+        update_conflicts=True,
+        unique_fields=["order", "kind", "reference"],
+        update_fields=["kind"],  # unchanged: the row is only returned
+    )
+    transaction.on_commit(lambda: _enqueue_email(email.pk))
 
 
 def _enqueue_email(email_id: int) -> None:
@@ -101,7 +108,7 @@ def order_mark_paid(*, order_id: int, amount: Money, reference: str = "") -> tup
             order.expires_at = None
             _move(order, S.PAID, EventKind.PAID, data={"reference": reference}, fields=["paid_at", "expires_at"])
             queue_email(order=order, kind="confirmation")
-            _send(signals.order_paid, order_id=order.pk)
+            _send(signals.order_paid, order_id=order.pk, user_id=order.user_id)
     if mismatch:
         # Raised once the block has committed, so the note on the timeline is kept, not rolled back.
         raise PaymentMismatch(_("The payment does not match the order total."))

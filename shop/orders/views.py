@@ -70,11 +70,12 @@ def checkout(request):
 def review(request):
     """Step 2: every pricing line, then place the order (one order, however often the button is pressed)."""
     details = request.session.get(SESSION_KEY)
-    cart = cart_for_request(request)
     if not details:
         return redirect("orders:checkout")
     if request.method == "POST":
-        return _place(request, cart, details)
+        # Checkout reads the lines itself, under a lock, and prices them there.
+        return _place(request, cart_for_request(request, with_lines=False), details)
+    cart = cart_for_request(request)
     priced = price_cart(cart, customer=_customer(request), shipping_method=details["shipping_method"])
     if priced.is_empty:
         return redirect("cart:detail")
@@ -138,7 +139,7 @@ def _refused(request, exc: ShopError, orders: list[Order]):
 @require_POST
 def cancel(request, number):
     """The shopper cancels their own unpaid order: its stock comes back at once."""
-    order = _order_for(request, number)
+    order = _order_for(request, number, details=False)
     if order.is_unpaid:
         gateway().sync(order=order)  # a payment already made wins over the cancel
     try:
@@ -150,8 +151,9 @@ def cancel(request, number):
     return redirect("orders:detail", number=order.number)
 
 
-def _order_for(request, number) -> Order:
-    order = get_object_or_404(selectors.order_with_details(), number=number)
+def _order_for(request, number, *, details: bool = True) -> Order:
+    """The order, if this shopper may see it; with its lines, adjustments and timeline unless not `details`."""
+    order = get_object_or_404(selectors.order_with_details() if details else Order.objects.all(), number=number)
     if not selectors.can_view(request, order):
         raise Http404(_("Order not found."))
     return order
@@ -185,7 +187,7 @@ def pay(request, number):
 @require_POST
 def pay_confirm(request, number):
     """Called by the card form with a payment method or card token; answers JSON."""
-    order = _order_for(request, number)
+    order = _order_for(request, number, details=False)
     try:
         payment_method = str(json.loads(request.body or "{}").get("payment_method", ""))[:100]
     except (ValueError, AttributeError):

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 
+import requests
 import stripe
 from django.conf import settings
 
 # Errors worth trying again later: Stripe did not answer, or answered "not now".
 TRANSIENT = (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError)
+STRIPE_API = "https://api.stripe.com"
 
 
 def client() -> stripe.StripeClient:
@@ -22,8 +24,14 @@ def client() -> stripe.StripeClient:
 
 @functools.lru_cache(maxsize=8)
 def _client(secret_key: str, api_base: str | None) -> stripe.StripeClient:
-    # One client per key and address, reused: its HTTP connections stay open (one
-    # session per thread), so a checkout's three calls do not each open a new
-    # connection (a TLS handshake with Stripe itself).
+    # One client per key and address, reused: its HTTP connections stay open (a thread-safe
+    # pool), so a checkout's calls do not each open a new connection (a TLS handshake with
+    # Stripe itself). The environment's proxy settings (HTTPS_PROXY, NO_PROXY) for that
+    # address are read once, here: left to requests, every call would read them again.
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(api_base or STRIPE_API))
     kwargs = {"base_addresses": {"api": api_base}} if api_base else {}
-    return stripe.StripeClient(secret_key, max_network_retries=1, **kwargs)
+    return stripe.StripeClient(
+        secret_key, max_network_retries=1, http_client=stripe.RequestsClient(session=session), **kwargs
+    )

@@ -10,14 +10,16 @@ claimed once and retried (shop.payments.refunds).
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 
 from shop.core.errors import Conflict
 from shop.core.money import Money
+from shop.orders import selectors
 from shop.orders import services as orders
 from shop.orders.models import EventKind, Order
 from shop.orders.payment import (
@@ -45,9 +47,22 @@ def _unavailable(exc: Exception) -> PaymentUnavailable:
     return PaymentUnavailable()
 
 
+def _invalid_payment_method(exc: stripe.InvalidRequestError) -> InvalidPaymentMethod:
+    return InvalidPaymentMethod(
+        _("That payment method cannot be used: %(reason)s") % {"reason": exc.user_message or "invalid"},
+        field="payment_method",
+    )
+
+
 class StripeGateway:
     def create_payment(self, *, order: Order) -> PaymentSession:
-        """The order's open PaymentIntent, created once: repeats return the same one.
+        """The order's open PaymentIntent, created once: repeats return the same one."""
+        payment, _attached = self._open_payment(order)
+        return PaymentSession(payment.intent_id, payment.client_secret, payment.status)
+
+    def _open_payment(self, order: Order, payment_method: str = "") -> tuple[Payment, bool]:
+        """The order's open payment, made with a new PaymentIntent if it has none; and whether
+        `payment_method` is already attached to its intent (a new intent is created with it).
 
         Stripe is called outside any transaction, so no lock is held during network I/O (on
         SQLite a transaction would stop every other writer meanwhile). Two concurrent callers
@@ -55,37 +70,50 @@ class StripeGateway:
         "one open payment per order" constraint keeps one row here. With a provider that
         ignores idempotency keys (localstripe), the losing intent is cancelled.
         """
-        payment = order.payments.filter(status=OPEN).first()
-        if payment is None:
-            intent = self._new_intent(order)
-            try:
-                with transaction.atomic():
-                    payment = Payment.objects.create(
-                        order=order,
-                        intent_id=intent.id,
-                        client_secret=intent.client_secret,
-                        amount_minor=intent.amount,
-                        currency=order.currency,
-                    )
-            except IntegrityError:
-                payment = order.payments.get(status=OPEN)
-                if payment.intent_id != intent.id:
-                    self._cancel_intent(intent.id)
-        return PaymentSession(payment.intent_id, payment.client_secret, payment.status)
-
-    def _new_intent(self, order: Order):
-        amount = order.total_money
-        attempt = order.payments.count()
+        # One read of the order's payments (none for an order checkout has just placed: it carries them).
+        payments = list(order.payments.all())
+        payment = next((p for p in payments if p.status == OPEN), None)
+        if payment is not None:
+            return payment, False
+        intent = self._new_intent(order, attempt=len(payments), payment_method=payment_method)
+        selectors.forget(order, "payments")  # it has one now
         try:
-            return client().v1.payment_intents.create(
-                params={
-                    "amount": amount.to_minor_units(),
-                    "currency": amount.currency.lower(),
-                    "metadata": {"order": order.number},
-                    "payment_method_types": ["card"],
-                },
-                options={"idempotency_key": f"order-{order.number}-intent-{attempt}"},
-            )
+            # One statement in autocommit, as here in production (no Stripe call is made inside a
+            # transaction); inside a caller's transaction, a savepoint keeps a duplicate from breaking it.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                payment = Payment.objects.create(
+                    order=order,
+                    intent_id=intent.id,
+                    client_secret=intent.client_secret,
+                    amount_minor=intent.amount,
+                    currency=order.currency,
+                )
+        except IntegrityError:
+            payment = order.payments.get(status=OPEN)
+            if payment.intent_id != intent.id:
+                self._cancel_intent(intent.id)
+        return payment, bool(payment_method) and payment.intent_id == intent.id
+
+    def _new_intent(self, order: Order, *, attempt: int, payment_method: str = ""):
+        amount = order.total_money
+        params = {
+            "amount": amount.to_minor_units(),
+            "currency": amount.currency.lower(),
+            "metadata": {"order": order.number},
+            "payment_method_types": ["card"],
+        }
+        key = f"order-{order.number}-intent-{attempt}"
+        if payment_method:
+            # Attached now, confirmed once the payment is recorded: one call fewer than
+            # attaching it later. Its own key: the same key with other parameters is refused.
+            params["payment_method"] = payment_method
+            key = f"{key}-{payment_method}"
+        try:
+            return client().v1.payment_intents.create(params=params, options={"idempotency_key": key})
+        except stripe.InvalidRequestError as exc:
+            if payment_method:
+                raise _invalid_payment_method(exc) from None
+            raise
         except TRANSIENT as exc:
             raise _unavailable(exc) from None
 
@@ -103,33 +131,37 @@ class StripeGateway:
             return PaymentSession(
                 payment.intent_id if payment else "", "", "succeeded" if order.is_paid else order.status
             )
-        session = self.create_payment(order=order)
+        if payment_method.startswith("tok_"):
+            payment_method = self._from_token(payment_method)
+        payment, attached = self._open_payment(order, payment_method)
         api = client().v1.payment_intents
         try:
-            if payment_method.startswith("tok_"):
-                payment_method = self._from_token(payment_method)
-            api.update(session.intent_id, params={"payment_method": payment_method})
-            intent = api.confirm(session.intent_id)
+            if not attached:
+                api.update(payment.intent_id, params={"payment_method": payment_method})
+            intent = api.confirm(payment.intent_id)
         except stripe.CardError as exc:
-            self._declined(order, session.intent_id, exc.user_message or str(exc))
+            self._declined(order, payment.intent_id, exc.user_message or str(exc))
             reason = exc.user_message or _("Your card was declined.")
             raise PaymentDeclined(_("%(reason)s Try another card; your order is kept.") % {"reason": reason}) from None
         except stripe.InvalidRequestError as exc:
-            raise InvalidPaymentMethod(
-                _("That payment method cannot be used: %(reason)s") % {"reason": exc.user_message or "invalid"},
-                field="payment_method",
-            ) from None
+            raise _invalid_payment_method(exc) from None
         except TRANSIENT as exc:
             raise _unavailable(exc) from None
-        self.apply_intent(intent)
+        payment.order = order
+        self._apply(payment, intent)
         return PaymentSession(intent.id, intent.client_secret, intent.status)
 
     def _from_token(self, token: str) -> str:
         """A card token from Stripe.js (createToken) as something a PaymentIntent accepts."""
-        if settings.STRIPE_API_BASE:
-            # localstripe cannot make a PaymentMethod from a token, but accepts the token's card.
-            return client().v1.tokens.retrieve(token).card.id
-        return client().v1.payment_methods.create(params={"type": "card", "card": {"token": token}}).id
+        try:
+            if settings.STRIPE_API_BASE:
+                # localstripe cannot make a PaymentMethod from a token, but accepts the token's card.
+                return client().v1.tokens.retrieve(token).card.id
+            return client().v1.payment_methods.create(params={"type": "card", "card": {"token": token}}).id
+        except stripe.InvalidRequestError as exc:
+            raise _invalid_payment_method(exc) from None
+        except TRANSIENT as exc:
+            raise _unavailable(exc) from None
 
     def _declined(self, order: Order, intent_id: str, message: str) -> None:
         # The failed intent is closed and the next attempt gets a fresh one.
@@ -145,6 +177,9 @@ class StripeGateway:
         if payment is None:
             log.warning("PaymentIntent %s is not ours", intent.id)
             return "not ours"
+        return self._apply(payment, intent)
+
+    def _apply(self, payment: Payment, intent) -> str:
         if intent.status == "succeeded":
             return self._succeeded(payment, Money.from_minor_units(intent.amount, intent.currency))
         if intent.status in ("requires_payment_method", "canceled") and getattr(intent, "last_payment_error", None):

@@ -62,3 +62,19 @@ def test_a_partial_refund_reported_twice_reverses_once(localstripe, post_event, 
     reversed_ = LedgerEntry.objects.filter(order=member_order, kind=Kind.REVERSE)
     assert [e.points for e in reversed_] == [-30]
     assert balance(customer) == 90 == ledger_sum(customer)
+
+
+def test_a_guests_paid_order_queues_no_earning_and_a_members_does(monkeypatch, customer):
+    from loyalty import tasks
+    from shop.cart.models import Cart
+    from tests.loyalty.helpers import cart_with, pay, place
+
+    queued = []
+    monkeypatch.setattr(tasks.earn_for_order, "delay", lambda **kwargs: queued.append(kwargs))
+    guest_cart = Cart.objects.create()
+    guest_cart.lines.create(product=ProductFactory(price=D("20.00"), stock=5), quantity=1)
+    guest_order = pay(place(None, guest_cart, email="guest@example.org"))
+    member_order = pay(place(customer, cart_with(customer)))
+
+    assert guest_order.status == member_order.status == "paid"
+    assert queued == [{"order_id": member_order.pk}]

@@ -76,3 +76,25 @@ def test_one_idempotency_key_sent_5_times_at_once_makes_one_order_and_one_paymen
     assert {r.data["payment"]["intent_id"] for r in responses} == {order.payments.get().intent_id}
     assert Product.objects.get(pk=lamp.pk).stock == 8, "the stock was taken once"
     assert not CartLine.objects.exists()
+
+
+def test_one_cart_checked_out_from_two_tabs_at_once_makes_one_order(api_as, customer, localstripe):
+    """Two keys (two tabs), one cart: the second waits for the first, then finds the cart empty."""
+    lamp = ProductFactory(price=Decimal("30.00"), stock=10)
+    vase = ProductFactory(price=Decimal("20.00"), stock=10)
+    cart = CartFactory(user=customer)
+    CartLineFactory(cart=cart, product=lamp, quantity=1)
+    CartLineFactory(cart=cart, product=vase, quantity=2)
+
+    responses = run_at_once([checkout(api_as(customer), uuid.uuid4().hex) for _ in range(4)])
+
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201, 400, 400, 400], [r.data for r in responses]
+    assert {r.data["code"] for r in responses if r.status_code == 400} == {"empty_cart"}
+    order = Order.objects.get()
+    assert [(line.product_id, line.quantity) for line in order.lines.order_by("product_id")] == [
+        (lamp.pk, 1),
+        (vase.pk, 2),
+    ]
+    assert Product.objects.get(pk=lamp.pk).stock == 9 and Product.objects.get(pk=vase.pk).stock == 8
+    assert not CartLine.objects.exists()

@@ -212,8 +212,8 @@ def test_a_concurrent_intent_for_the_same_order_is_cancelled_and_one_payment_kep
     gateway = StripeGateway()
     real_new_intent = gateway._new_intent
 
-    def racing_new_intent(order_arg):
-        theirs = real_new_intent(order_arg)
+    def racing_new_intent(order_arg, **kwargs):
+        theirs = real_new_intent(order_arg, **kwargs)
         Payment.objects.create(
             order=order_arg,
             intent_id=theirs.id,
@@ -221,7 +221,7 @@ def test_a_concurrent_intent_for_the_same_order_is_cancelled_and_one_payment_kep
             amount_minor=theirs.amount,
             currency=order_arg.currency,
         )
-        return real_new_intent(order_arg)  # localstripe ignores idempotency keys: a second intent
+        return real_new_intent(order_arg, **kwargs)  # localstripe ignores idempotency keys: a second intent
 
     monkeypatch.setattr(gateway, "_new_intent", racing_new_intent)
     session = gateway.create_payment(order=order)
@@ -230,3 +230,34 @@ def test_a_concurrent_intent_for_the_same_order_is_cancelled_and_one_payment_kep
     assert session.intent_id == kept.intent_id
     others = [i for i in client().v1.payment_intents.list().data if i.id != kept.intent_id]
     assert [i.status for i in others] == ["canceled"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_paid_api_checkout_calls_stripe_outside_any_transaction(
+    api, localstripe, monkeypatch, stripe_outside_transactions
+):
+    """Two calls (the intent made with the card attached, then confirmed), each with no transaction open."""
+    from tests.shop.orders.test_api_checkout import add_to_cart
+
+    requestor, calls = client()._requestor, []
+    real = requestor.request
+
+    def counted(method, url, *args, **kwargs):
+        calls.append(url)
+        return real(method, url, *args, **kwargs)
+
+    monkeypatch.setattr(requestor, "request", counted)
+    token = add_to_cart(api, ProductFactory(price=Decimal("30.00"), stock=5), 1)
+
+    response = api.post(
+        "/api/v1/checkout/",
+        {"email": "ada@example.org", "shipping_address": vars(ADDRESS), "payment_method": "pm_card_visa"},
+        format="json",
+        HTTP_X_CART_TOKEN=token,
+        HTTP_IDEMPOTENCY_KEY="paid-at-once",
+    )
+
+    assert response.status_code == 201, response.data
+    assert response.data["status"] == "paid"
+    assert not stripe_outside_transactions
+    assert len(calls) == 2 and calls[1].endswith("/confirm"), calls
