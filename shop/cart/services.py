@@ -57,6 +57,13 @@ def _check_stock(product: Product, quantity: int) -> None:
         raise InsufficientStock(message, field="quantity")
 
 
+def _lock(cart: Cart) -> None:
+    """Serialise changes to one cart (two tabs at once). The cart's row first, then its lines and
+    products, in the order checkout locks them, so a change and a checkout never wait on each other
+    in a circle."""
+    Cart.objects.select_for_update().filter(pk=cart.pk).first()
+
+
 def _touch(cart: Cart) -> None:
     Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
     transaction.on_commit(lambda: cart_changed.send(sender=Cart, cart_id=cart.pk, user_id=cart.user_id))
@@ -69,8 +76,7 @@ def cart_add(*, cart: Cart, product: Product, quantity: int = 1) -> CartLine:
     """
     _check_quantity(quantity)
     with transaction.atomic():
-        # Serialise changes to one cart (two tabs adding at once).
-        Cart.objects.select_for_update().filter(pk=cart.pk).first()
+        _lock(cart)
         line = CartLine.objects.filter(cart=cart, product=product).first()
         new_quantity = (line.quantity if line else 0) + quantity
         _check_quantity(new_quantity)
@@ -87,6 +93,7 @@ def cart_add(*, cart: Cart, product: Product, quantity: int = 1) -> CartLine:
 def cart_set_quantity(*, cart: Cart, line_id: int, quantity: int) -> CartLine:
     _check_quantity(quantity)
     with transaction.atomic():
+        _lock(cart)
         line = _own_line(cart, line_id, lock=True)
         _check_stock(line.product, quantity)
         line.quantity = quantity
@@ -97,6 +104,7 @@ def cart_set_quantity(*, cart: Cart, line_id: int, quantity: int) -> CartLine:
 
 def cart_remove(*, cart: Cart, line_id: int) -> None:
     with transaction.atomic():
+        _lock(cart)
         _own_line(cart, line_id, lock=True).delete()
         _touch(cart)
 
