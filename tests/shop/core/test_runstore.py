@@ -14,6 +14,10 @@ import pytest
 
 from shop.payments.localstripe import webhooks
 
+# One worker runs these one after the other (make test: --dist loadgroup): each picks free ports
+# and one holds a port on purpose, which another test picking at the same moment could take.
+pytestmark = pytest.mark.xdist_group("runstore")
+
 ROOT = Path(__file__).resolve().parents[3]
 LOCALSTRIPE_OFFSET = 420
 # Two cold stores take about 20 s of CPU (each: migrate, then four processes loading Django); the
