@@ -61,8 +61,7 @@ def member(*, cart, customer, memo: dict | None = None, now=None) -> Member:
     if row is None:
         found = Member(account=None)
     else:
-        # select_related read the account, or found none (the missing relation is an AttributeError).
-        account = getattr(row, "loyalty", None)
+        account = getattr(row, "loyalty", None) if _has_account(row) else None
         found = Member(
             account=account,
             chosen=getattr(row, "cart_points", None) or 0,
@@ -72,3 +71,11 @@ def member(*, cart, customer, memo: dict | None = None, now=None) -> Member:
     if memo is not None:
         memo[MEMO_KEY] = found
     return found
+
+
+def _has_account(user) -> bool:
+    try:
+        user.loyalty  # noqa: B018 (select_related read it, or found there is none)
+    except Account.DoesNotExist:
+        return False
+    return True
