@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 
 from loyalty import members, services
 from loyalty.models import CartPoints
-from loyalty.program import current, grouped
+from loyalty.program import TOKEN_KEY, current, grouped
 from shop.cart.pricing import Adjustment, AdjustmentKind, PricedCart, PricingContext, allocate
 from shop.core.errors import Conflict
 from shop.core.money import Money, quantize
@@ -54,7 +54,10 @@ class PointsAdjuster:
 
     def adjust(self, priced: PricedCart, context: PricingContext) -> list[Adjustment]:
         customer = context.customer
-        if priced.is_empty or customer is None or not current().program.is_active:
+        if priced.is_empty or customer is None:
+            return []
+        context.depends_on([TOKEN_KEY])  # before the rules are read
+        if not current().program.is_active:
             return []  # guests' carts hold no points
         facts = members.member(cart=context.cart, customer=customer, memo=context.memo)
         if not facts.chosen:
@@ -98,6 +101,7 @@ class ReferralWelcomeAdjuster:
     def adjust(self, priced: PricedCart, context: PricingContext) -> list[Adjustment]:
         if priced.is_empty or context.customer is None:
             return []
+        context.depends_on([TOKEN_KEY])
         rules = current()
         percent = rules.program.referral_discount_percent
         if not percent or not rules.program.is_active:

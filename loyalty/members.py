@@ -18,6 +18,7 @@ from django.utils import timezone
 from loyalty.models import Account, CartPoints, Referral
 from loyalty.services import SPEND_STATES, Lot, lots
 from shop.accounts.models import User
+from shop.cart.pricing import customer_key, depends_on, valid_until
 from shop.orders.models import Order
 
 MEMO_KEY = "loyalty:member"
@@ -29,6 +30,16 @@ class Member:
     chosen: int = 0  # points the member put on the cart
     welcome_referral_id: int | None = None  # a referral whose welcome discount is still theirs to use
     lots: list[Lot] = field(default_factory=list)  # lots with points left, pending ones too, oldest expiry first
+
+    def next_change(self, now):
+        """The first moment after now when points become usable or expire (None: none to come)."""
+        moments = [
+            moment
+            for lot in self.lots
+            for moment in (lot.entry.available_at, lot.entry.expires_at)
+            if moment is not None and moment > now
+        ]
+        return min(moments, default=None)
 
     def available(self, now=None) -> int:
         """Points usable now: past their pending period, not past their expiry."""
@@ -45,6 +56,8 @@ def member(*, cart, customer, memo: dict | None = None, now=None) -> Member:
     """The customer's loyalty facts for this cart, from the memo when this pricing read them already."""
     if memo is not None and MEMO_KEY in memo:
         return memo[MEMO_KEY]
+    if memo is not None:  # before the read: what changes the member replaces their token
+        depends_on(memo, [customer_key(customer.pk)])
     on_cart = CartPoints.objects.filter(cart_id=cart.pk).values("points")[:1] if cart is not None and cart.pk else None
     pending = Referral.objects.filter(friend=OuterRef("pk"), status=Referral.Status.PENDING, welcome_order=None)
     row = (
@@ -70,6 +83,7 @@ def member(*, cart, customer, memo: dict | None = None, now=None) -> Member:
         )
     if memo is not None:
         memo[MEMO_KEY] = found
+        valid_until(memo, found.next_change(now or timezone.now()))
     return found
 
 

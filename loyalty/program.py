@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.utils.formats import number_format
 
 from loyalty.models import Program, Tier
+from shop.core import tokens
 from shop.core.money import Money, decimal_places
 
 CACHE_KEY = "loyalty:program:v1"
@@ -73,6 +74,9 @@ def grouped(points: int) -> str:
     return number_format(points, force_grouping=True)
 
 
+TOKEN_KEY = "loyalty:rules:token"
+
+
 def current() -> Rules:
     rules = cache.get(CACHE_KEY)
     if rules is None:
@@ -83,5 +87,7 @@ def current() -> Rules:
 
 
 def forget() -> None:
-    """Called when the rules or tiers change (loyalty.receivers)."""
+    """Called when the rules or tiers change (loyalty.receivers); carts priced under the old rules
+    (shop.cart.snapshot, which depends on TOKEN_KEY) are out of date too."""
     cache.delete(CACHE_KEY)
+    tokens.bump([TOKEN_KEY])

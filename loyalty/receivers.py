@@ -7,8 +7,10 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from loyalty import program, tasks
-from loyalty.models import Program, Tier
+from loyalty.models import Account, CartPoints, LedgerEntry, Program, Referral, Tier
 from shop.accounts.signals import user_registered
+from shop.cart.pricing import customer_changed
+from shop.cart.snapshot import carts_changed
 from shop.catalog.models import Review
 from shop.orders.signals import order_cancelled, order_paid, order_refunded
 
@@ -54,3 +56,29 @@ def review_posted(sender, instance, created, raw=False, **kwargs):
 def rules_changed(sender, **kwargs):
     transaction.on_commit(program.forget)
     program.forget()
+
+
+# -- priced carts (shop.cart.snapshot): what pricing reads about a member changed ------------
+
+
+@receiver(post_save, sender=Account, dispatch_uid="loyalty_account_priced")
+@receiver(post_delete, sender=Account, dispatch_uid="loyalty_account_priced_deleted")
+def account_changed(sender, instance, **kwargs):
+    customer_changed([instance.pk])  # the account's key is its user's
+
+
+@receiver(post_save, sender=LedgerEntry, dispatch_uid="loyalty_entry_priced")
+def entry_written(sender, instance, **kwargs):
+    customer_changed([instance.account_id])
+
+
+@receiver(post_save, sender=Referral, dispatch_uid="loyalty_referral_priced")
+@receiver(post_delete, sender=Referral, dispatch_uid="loyalty_referral_priced_deleted")
+def referral_changed(sender, instance, **kwargs):
+    customer_changed([instance.friend_id])
+
+
+@receiver(post_save, sender=CartPoints, dispatch_uid="loyalty_cart_points_saved")
+def cart_points_changed(sender, instance, **kwargs):
+    # Taking them off says so itself (services.cart_points_remove): a delete receiver would cost a query.
+    carts_changed([instance.cart_id])

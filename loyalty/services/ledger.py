@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from loyalty.models import Account, Kind, LedgerEntry, LotUse, Reason
 from loyalty.program import Rules, current
 from loyalty.services.tiers import tier_refresh
+from shop.cart.pricing import customer_changed
 from shop.core.errors import Conflict, ShopError
 from shop.orders.models import Order, OrderStatus
 
@@ -309,4 +310,5 @@ def _expire_batch(account_ids: list[int], now) -> int:
     # One UPDATE: each balance becomes its new entry's balance_after (the rows are locked).
     new_balance = LedgerEntry.objects.filter(pk__in=[e.pk for e in entries], account_id=OuterRef("pk"))
     Account.objects.filter(pk__in=list(due)).update(balance=Subquery(new_balance.values("balance_after")[:1]))
+    customer_changed(due)  # bulk writes send no signals; an account's key is its user's
     return len(entries)

@@ -29,6 +29,7 @@ from loyalty.services.ledger import (
 )
 from loyalty.services.referrals import _settle_referral, referral_reward
 from loyalty.services.tiers import tier_refresh
+from shop.cart.snapshot import carts_changed
 from shop.core.errors import ShopError
 from shop.orders.models import PAID_STATES, Order, OrderStatus
 
@@ -91,6 +92,8 @@ def cart_points_remove(*, cart) -> int:
         return 0
     # A queryset delete of a model nothing cascades to or listens on: one DELETE statement.
     removed, _by_model = CartPoints.objects.filter(cart=cart).delete()
+    if removed:
+        carts_changed([cart.pk])
     return removed
 
 

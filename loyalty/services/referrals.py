@@ -11,6 +11,7 @@ from loyalty.program import current
 from loyalty.services.earning import reward
 from loyalty.services.ledger import CLOSED_UNPAID, _locked, _take_back, undone_fraction
 from loyalty.services.tiers import SPEND_STATES
+from shop.cart.pricing import customer_changed
 from shop.core.errors import Conflict, NotFound, ShopError
 from shop.orders.models import Order
 
@@ -67,6 +68,7 @@ def referral_welcome_claim(*, order: Order, user) -> None:
     claimed = Referral.objects.filter(friend=user, status=Referral.Status.PENDING, welcome_order=None).update(
         welcome_order=order
     )
+    customer_changed([user.pk])
     if claimed != 1:
         raise Conflict(
             _("Your welcome discount is already used by another order. Your cart shows the new total."),
@@ -149,6 +151,7 @@ def _settle_referral(order: Order, now) -> None:
     order was wholly refunded or cancelled is taken back."""
     if order.status in CLOSED_UNPAID and order.paid_at is None:
         Referral.objects.filter(welcome_order=order, status=Referral.Status.PENDING).update(welcome_order=None)
+        customer_changed([order.user_id])
     if undone_fraction(order) < 1:
         return
     referral = Referral.objects.filter(rewarded_order=order, status=Referral.Status.REWARDED).first()

@@ -13,9 +13,9 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from marketing.discounts import engine, services
+from marketing.discounts import engine, index, services
 from marketing.discounts.models import Promotion
-from shop.cart.pricing import Adjustment, AdjustmentKind, PricedCart, PricingContext
+from shop.cart.pricing import Adjustment, AdjustmentKind, PricedCart, PricingContext, depends_on
 from shop.core.errors import Conflict
 
 MERCHANDISE = {Promotion.Kind.PERCENTAGE, Promotion.Kind.FIXED, Promotion.Kind.BUY_X_GET_Y}
@@ -57,7 +57,9 @@ def _commit(adjuster, order, adjustments, context) -> None:
 def cart_code(cart, memo: dict):
     """The cart's code, read once per pricing: both adjusters and the cart's code panel use it."""
     if "discounts:code" not in memo:
-        memo["discounts:code"] = services.cart_code(cart)
+        code = memo["discounts:code"] = services.cart_code(cart)
+        if code is not None:  # which code is on the cart is the cart's own token (shop.cart.snapshot)
+            depends_on(memo, [index.code_key(code.pk)], late=True)
     return memo["discounts:code"]
 
 
@@ -73,6 +75,7 @@ def candidates(priced: PricedCart, *, cart, customer, memo: dict, kinds) -> list
             kinds=set(Promotion.Kind.values),
             now=timezone.now(),
             code=cart_code(cart, memo),
+            memo=memo,
         )
     return [p for p in memo["discounts:candidates"] if p.kind in kinds]
 

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from marketing.discounts import index, segments
 from marketing.discounts.models import DiscountCode, Promotion, Redemption
-from shop.cart.pricing import allocate
+from shop.cart.pricing import allocate, customer_key, depends_on, valid_until
 from shop.core.money import Money, quantize
 
 HUNDRED = Decimal(100)
@@ -186,7 +186,9 @@ def _ancestor_paths(path: str) -> set[str]:
     return {"/".join(parts[:depth]) for depth in range(1, len(parts) + 1)}
 
 
-def candidates(*, priced, customer, kinds: set[str], now, code: DiscountCode | None = None) -> list[Promotion]:
+def candidates(
+    *, priced, customer, kinds: set[str], now, code: DiscountCode | None = None, memo: dict | None = None
+) -> list[Promotion]:
     """The running automatic promotions that could apply to these lines, found by scope in the index.
 
     Whole-order promotions, those naming a product in the cart, and those naming a
@@ -194,8 +196,12 @@ def candidates(*, priced, customer, kinds: set[str], now, code: DiscountCode | N
     there are. The index (marketing/discounts/index.py) holds their scope, read once
     per change to promotions; what changes per order or per customer is read for the
     promotions found here in one query. A `code` on the cart gets its promotion
-    prepared in the same query (code.promotion is replaced by the prepared copy).
+    prepared in the same query (code.promotion is replaced by the prepared copy). With the
+    pricing's `memo`, what was read is declared there (shop.cart.pricing.depends_on): the
+    index's version, the live facts' tokens, the next moment a promotion starts or ends.
     """
+    if memo is not None:
+        depends_on(memo, [index.VERSION_KEY])  # before the index is read
     product_ids = {line.product.pk for line in priced.lines}
     paths = set().union(*(_ancestor_paths(line.product.category.path) for line in priced.lines))
     found = index.current()
@@ -208,7 +214,12 @@ def candidates(*, priced, customer, kinds: set[str], now, code: DiscountCode | N
     coded = found.by_id.get(code.promotion_id) if code is not None else None
     if coded is not None and coded not in wanted:
         wanted.append(coded)
-    ready = {p.pk: p for p in index.prepared(wanted, customer)}
+    if memo is not None:
+        valid_until(memo, found.next_change(now))
+        if customer is not None and any(p.segment for p in wanted):
+            # A segment's test (segments.register) reads facts about the customer: those replace their token.
+            depends_on(memo, [customer_key(customer.pk)])
+    ready = {p.pk: p for p in index.prepared(wanted, customer, memo)}
     if coded is not None:
         code.promotion = ready[coded.pk]
     return [ready[p.pk] for p in running]

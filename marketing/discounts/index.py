@@ -17,18 +17,18 @@ customer's facts.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import threading
-import uuid
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
-from django.db import transaction
 from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from marketing.discounts.models import Promotion, Redemption
+from shop.cart.pricing import customer_changed, customer_key, depends_on
+from shop.core import tokens
 
 VERSION_KEY = "discounts:promotions:version"
 
@@ -42,6 +42,12 @@ class Index:
     whole_order: list[int] = field(default_factory=list)  # automatic ones, by scope
     by_product: dict[int, list[int]] = field(default_factory=dict)
     by_path: dict[str, list[int]] = field(default_factory=dict)
+    moments: list = field(default_factory=list)  # when one of them starts or ends, sorted
+
+    def next_change(self, now):
+        """The first moment after now when one of these promotions starts or ends (None: never)."""
+        at = bisect.bisect_right(self.moments, now)
+        return self.moments[at] if at < len(self.moments) else None
 
     def automatic(self, product_ids, paths) -> list[Promotion]:
         """The automatic promotions whose scope meets these products or category paths (shared copies)."""
@@ -53,36 +59,23 @@ class Index:
         return [self.by_id[pk] for pk in sorted(ids)]
 
 
-def version() -> str | None:
-    token = cache.get(VERSION_KEY)
-    if token is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-        token = cache.get(VERSION_KEY)
-    return token  # None only with a cache that keeps nothing: then every cart reads afresh
-
-
-def _bump() -> None:
-    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+def version() -> str:
+    return tokens.read([VERSION_KEY])[VERSION_KEY]
 
 
 def changed() -> None:
     """A promotion or its scope changed: every process reads the index again (now, and after commit)."""
-    _bump()
-    connection = transaction.get_connection()
-    if connection.in_atomic_block and any(func is _bump for _sids, func, _robust in connection.run_on_commit):
-        return
-    transaction.on_commit(_bump)
+    tokens.bump([VERSION_KEY])
 
 
 def current() -> Index:
     token = version()
     held = _held
-    if token is not None and held["version"] == token:
+    if held["version"] == token:
         return held["index"]
     index = build()
-    if token is not None:
-        with _lock:
-            _held.update(version=token, index=index)
+    with _lock:
+        _held.update(version=token, index=index)
     return index
 
 
@@ -113,6 +106,10 @@ def build(now=None) -> Index:
     ):
         paths[promotion_id].add(path)
     index = Index()
+    index.moments = sorted(
+        {p.starts_at for p in promotions.values() if p.starts_at > now}
+        | {p.ends_at for p in promotions.values() if p.ends_at is not None}
+    )
     for pk, promotion in promotions.items():
         allowed = {
             Promotion.Scope.CATEGORIES: paths[pk],
@@ -150,7 +147,23 @@ def _needs_live_facts(promotion: Promotion) -> bool:
     )
 
 
-def prepared(promotions: list[Promotion], customer) -> list[Promotion]:
+def usage_key(promotion_id: int) -> str:
+    """The token of a promotion's `times_used` (replaced when an order claims or gives back a use)."""
+    return f"discounts:usage:{promotion_id}"
+
+
+def code_key(code_id: int) -> str:
+    """The token of a code's row (edited, used, given back)."""
+    return f"discounts:code:{code_id}"
+
+
+def uses_changed(*, promotion_ids=(), code_ids=(), customer_ids=()) -> None:
+    """Uses were claimed or given back: carts priced with the old counts are out of date."""
+    tokens.bump([*(usage_key(pk) for pk in promotion_ids), *(code_key(pk) for pk in code_ids if pk)])
+    customer_changed(customer_ids)
+
+
+def prepared(promotions: list[Promotion], customer, memo: dict | None = None) -> list[Promotion]:
     """Copies of these promotions with what changes per order and per customer read now, in one query.
 
     Sets `times_used` (for the usage limit), `chosen_me` (whether the customer is one of the
@@ -163,6 +176,9 @@ def prepared(promotions: list[Promotion], customer) -> list[Promotion]:
     live = [p for p in copies if _needs_live_facts(p)]
     if not live:
         return copies
+    if memo is not None:  # before the read: a use claimed meanwhile replaces a token already held
+        keys = [usage_key(p.pk) for p in live if p.usage_limit is not None]
+        depends_on(memo, [*keys, *([customer_key(customer.pk)] if customer is not None else [])])
     rows = Promotion.objects.filter(pk__in=[p.pk for p in live]).order_by().values("pk", "times_used")
     if customer is not None:
         from shop.orders.models import PAID_STATES, Order, S

@@ -4,8 +4,9 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from marketing.discounts import index, services, tasks
-from marketing.discounts.models import Promotion
+from marketing.discounts.models import CartCode, DiscountCode, Promotion
 from shop.cart.signals import cart_merged
+from shop.cart.snapshot import carts_changed
 from shop.catalog import cache as catalog_cache
 from shop.catalog.models import Category
 from shop.orders.signals import order_cancelled
@@ -50,3 +51,16 @@ def promotion_changed(sender, **kwargs):
 def category_changed(sender, **kwargs):
     """The index holds category-wide promotions by category path, which a rename or a move changes."""
     index.changed()
+
+
+@receiver(post_save, sender=DiscountCode, dispatch_uid="discounts_code_saved")
+@receiver(post_delete, sender=DiscountCode, dispatch_uid="discounts_code_deleted")
+def code_changed(sender, instance, **kwargs):
+    """Carts priced with this code (shop.cart.snapshot) are out of date."""
+    index.uses_changed(code_ids=[instance.pk])
+
+
+@receiver(post_save, sender=CartCode, dispatch_uid="discounts_cart_code_saved")
+def cart_code_changed(sender, instance, **kwargs):
+    """A code put on a cart changes its price (taking one off says so itself: services)."""
+    carts_changed([instance.cart_id])

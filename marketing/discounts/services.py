@@ -12,8 +12,10 @@ from django.db.models import Count, F, ProtectedError, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from marketing.discounts import index
 from marketing.discounts.models import CartCode, CodeBatch, DiscountCode, Promotion, Redemption, normalize_code
 from marketing.discounts.models import random_code as new_code
+from shop.cart.snapshot import carts_changed
 from shop.catalog import cache as catalog_cache
 from shop.core import ratelimit
 from shop.core.errors import Conflict, NotFound, RateLimited, ShopError
@@ -93,6 +95,7 @@ def code_verdict(*, code: DiscountCode, priced, customer, found=None):
 def cart_code_remove(*, cart) -> None:
     if cart is not None:
         CartCode.objects.filter(cart=cart).delete()
+        carts_changed([cart.pk])
 
 
 def cart_code_merge(*, source, target, customer) -> list[str]:
@@ -170,8 +173,14 @@ def redemptions_claim(*, order, adjustments, customer, cart, code: DiscountCode 
         )
     except IntegrityError:
         raise Conflict(_("This promotion is already on the order.")) from None
+    index.uses_changed(
+        promotion_ids=ids,
+        code_ids=[code.pk for code in codes.values()],
+        customer_ids=[customer.pk] if customer is not None else [],
+    )
     if codes and cart is not None:
         CartCode.objects.filter(cart=cart).delete()  # used up by this order
+        carts_changed([cart.pk])
     return redemptions
 
 
@@ -212,7 +221,7 @@ def redemptions_release(*, order_id: int, now=None) -> int:
     now = now or timezone.now()
     released = 0
     active = Redemption.objects.filter(order_id=order_id, status=Redemption.Status.ACTIVE)
-    for redemption in active.only("pk", "promotion_id", "code_id"):
+    for redemption in active.only("pk", "promotion_id", "code_id", "customer_id"):
         with transaction.atomic():
             claimed = Redemption.objects.filter(pk=redemption.pk, status=Redemption.Status.ACTIVE).update(
                 status=Redemption.Status.RELEASED, released_at=now
@@ -228,6 +237,11 @@ def redemptions_release(*, order_id: int, now=None) -> int:
                 DiscountCode.objects.filter(pk=redemption.code_id, times_used__gt=0).update(
                     times_used=F("times_used") - 1
                 )
+            index.uses_changed(
+                promotion_ids=[redemption.promotion_id],
+                code_ids=[redemption.code_id],
+                customer_ids=[redemption.customer_id],
+            )
             released += 1
     return released
 

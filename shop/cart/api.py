@@ -1,14 +1,19 @@
+import json
+
 from django.conf import settings
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 from rest_framework.views import APIView
 
-from shop.cart import services
-from shop.cart.pricing import PricedCart, price_cart
-from shop.cart.selectors import HEADER, cart_for_request
+from shop.cart import services, snapshot
+from shop.cart.pricing import PricedCart, depends_on, price_cart
+from shop.cart.selectors import HEADER, cart_for_request, load_lines
+from shop.catalog import cache as catalog_cache
 from shop.catalog.models import Product
 from shop.core.errors import NotFound
 
@@ -99,8 +104,12 @@ class CartAPIView(APIView):
             SessionAuthentication().enforce_csrf(request)
 
     def cart_response(self, request, status_code=status.HTTP_200_OK):
-        cart = cart_for_request(request)
-        priced: PricedCart = price_cart(cart, customer=request.user if request.user.is_authenticated else None)
+        return Response(self.cart_data(request, cart_for_request(request)), status=status_code)
+
+    def cart_data(self, request, cart, memo: dict | None = None) -> dict:
+        priced: PricedCart = price_cart(
+            cart, customer=request.user if request.user.is_authenticated else None, memo=memo
+        )
         data = CartSerializer(
             {
                 "token": cart.token if cart and not cart.user_id else None,
@@ -114,7 +123,7 @@ class CartAPIView(APIView):
             },
             context={"request": request},
         ).data
-        return Response(data, status=status_code)
+        return json.loads(json.dumps(data, cls=JSONEncoder))  # plain values, as sent (and as kept)
 
     def own_cart(self, request):
         cart = cart_for_request(request)
@@ -128,7 +137,17 @@ class CartView(CartAPIView):
 
     @extend_schema(parameters=[CART_TOKEN], responses=CartSerializer)
     def get(self, request):
-        return self.cart_response(request)
+        cart = cart_for_request(request, with_lines=False)
+        if cart is None or request.query_params:
+            return self.cart_response(request)
+
+        def build(memo):
+            depends_on(memo, [catalog_cache.token_key(catalog_cache.STOCK)])  # the lines show exact stock
+            return self.cart_data(request, load_lines(cart, memo), memo)
+
+        user = request.user.pk if request.user.is_authenticated else None
+        parts = (get_language(), request.scheme, request.get_host(), user)  # links are absolute
+        return Response(snapshot.kept("api", cart=cart, parts=parts, build=build))
 
 
 class CartItemsView(CartAPIView):

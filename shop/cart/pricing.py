@@ -8,6 +8,11 @@ the currency's minor unit once, where it is made; the total never goes below zer
 At checkout, inside the transaction that creates the order, each adjuster's
 commit(order, adjustments) claims what it used (a code, points) under row locks
 and may veto by raising a ShopError, which rolls the whole order back.
+
+What a pricing depends on is declared as it reads (depends_on, valid_until): the version
+tokens (shop.core.tokens) of the rows each step read and the moment its answer stops being
+true (a promotion starts or ends, points expire). shop.cart.snapshot keeps a priced cart
+while those tokens hold and that moment has not come.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Protocol
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from shop.core import tokens
 from shop.core.money import Money, quantize
 
 
@@ -49,6 +55,17 @@ class PricedLine:
     unit_price: Money
     compare_at: Money | None
     total: Money
+
+    @property
+    def max_quantity(self) -> int:
+        """The most the quantity field offers: the stock while it is low enough for pages to show
+        (catalog.models.stock_shown: such a change replaces the product's token), else the most a
+        line holds; the cart's services check the stock either way."""
+        from shop.cart.services import MAX_LINE_QUANTITY
+        from shop.catalog.models import stock_shown
+
+        stock = self.product.stock
+        return stock if stock_shown(stock) == stock else MAX_LINE_QUANTITY
 
 
 @dataclass
@@ -116,6 +133,58 @@ class PricingContext:
     # pricing, so nothing read here outlives it.
     memo: dict = field(default_factory=dict, compare=False)
 
+    def depends_on(self, keys, *, late: bool = False) -> None:
+        depends_on(self.memo, keys, late=late)
+
+    def valid_until(self, moment) -> None:
+        valid_until(self.memo, moment)
+
+
+# -- what a pricing depends on ----------------------------------------------------------------
+
+DEPENDS, KNOWN, LATE, UNTIL = "pricing:depends", "pricing:known", "pricing:late", "pricing:until"
+
+
+def customer_key(customer_id: int) -> str:
+    """The token of what pricing reads about one customer: their orders, uses of promotions, points,
+    tier, referrals. Replaced by customer_changed()."""
+    return f"pricing:customer:{customer_id}"
+
+
+def customer_changed(customer_ids) -> None:
+    """Something pricing reads about these customers changed (an order, a redemption, a points entry)."""
+    tokens.bump(customer_key(pk) for pk in customer_ids if pk is not None)
+
+
+def depends_on(memo: dict, keys, *, late: bool = False) -> None:
+    """What this pricing reads stays true while the tokens under these keys hold.
+
+    Declare before reading the rows they stand for, so that a write landing in between is seen.
+    `late`: the rows were read first (the tokens' keys depend on them, e.g. the code on the
+    cart); a snapshot holding such a token is only trusted once a later pricing has read it
+    beforehand (KNOWN: the tokens a snapshot read before pricing began). A pricing that nothing
+    keeps (no KNOWN in its memo) reads no token.
+    """
+    if KNOWN not in memo:
+        return  # nothing keeps this pricing (checkout, a cart changed): no token to read
+    held = memo.setdefault(DEPENDS, {})
+    known = memo[KNOWN]
+    new = [key for key in keys if key not in held]
+    if not new:
+        return
+    unread = [key for key in new if key not in known]
+    held.update({key: known[key] for key in new if key in known})
+    if unread:
+        held.update(tokens.read(unread))
+        if late:
+            memo[LATE] = True
+
+
+def valid_until(memo: dict, moment) -> None:
+    """What this pricing found stops being true at this moment (None: no such moment)."""
+    if moment is not None and (memo.get(UNTIL) is None or moment < memo[UNTIL]):
+        memo[UNTIL] = moment
+
 
 class Adjuster(Protocol):
     def adjust(self, priced: PricedCart, context: PricingContext) -> list[Adjustment]: ...
@@ -159,14 +228,19 @@ def price_lines(lines, currency: str | None = None) -> PricedCart:
     return PricedCart(currency=currency, lines=priced, subtotal=subtotal, unavailable=unavailable)
 
 
-def price_cart(cart, *, customer=None, shipping_method: str | None = None, lines=None) -> PricedCart:
+def price_cart(
+    cart, *, customer=None, shipping_method: str | None = None, lines=None, memo: dict | None = None
+) -> PricedCart:
     """Price a cart whose lines (with products) are loaded, then run every adjuster in order.
 
-    Each adjuster sees the adjustments made before it (shipping sees the discounts).
+    Each adjuster sees the adjustments made before it (shipping sees the discounts). `memo`:
+    a snapshot's start (the tokens it read before the rows, KNOWN).
     """
     if customer is not None and not getattr(customer, "is_authenticated", False):
         customer = None
-    context = PricingContext(cart=cart, customer=customer, shipping_method=shipping_method)
+    context = PricingContext(
+        cart=cart, customer=customer, shipping_method=shipping_method, memo=memo if memo is not None else {}
+    )
     priced = price_lines(lines if lines is not None else (cart.lines.all() if cart is not None else []))
     priced.memo = context.memo
     for adjuster in adjusters():

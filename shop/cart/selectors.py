@@ -1,6 +1,6 @@
 import uuid
 
-from django.db.models import Prefetch, Sum
+from django.db.models import Prefetch, Sum, prefetch_related_objects
 
 from shop.cart.models import Cart, CartLine
 from shop.catalog.models import ProductImage
@@ -17,24 +17,34 @@ def cart_token_from_request(request) -> uuid.UUID | None:
         return None
 
 
+def _lines() -> Prefetch:
+    return Prefetch(
+        "lines",
+        queryset=CartLine.objects.select_related("product", "product__category").prefetch_related(
+            Prefetch("product__images", queryset=ProductImage.objects.order_by("position", "id"))
+        ),
+    )
+
+
+def load_lines(cart: Cart, memo: dict | None = None) -> Cart:
+    """Read a cart's lines with their products (two queries); with a pricing's memo, declare the
+    products' tokens (read after the rows: shop.cart.snapshot trusts that once read before)."""
+    from shop.cart.pricing import depends_on
+    from shop.catalog.cache import product_token_keys
+
+    prefetch_related_objects([cart], _lines())
+    if memo is not None:
+        depends_on(memo, product_token_keys(sorted({line.product_id for line in cart.lines.all()})), late=True)
+    return cart
+
+
 def cart_for_request(request, *, with_lines: bool = True) -> Cart | None:
     """The requester's cart with its lines and products, or None (no query for a new visitor).
 
     A logged-in customer always gets their own cart; a cart token is only used
     for anonymous carts, so knowing a token never opens a customer's cart.
     """
-    queryset = (
-        Cart.objects.all()
-        if not with_lines
-        else Cart.objects.prefetch_related(
-            Prefetch(
-                "lines",
-                queryset=CartLine.objects.select_related("product", "product__category").prefetch_related(
-                    Prefetch("product__images", queryset=ProductImage.objects.order_by("position", "id"))
-                ),
-            )
-        )
-    )
+    queryset = Cart.objects.prefetch_related(_lines()) if with_lines else Cart.objects.all()
     if request.user.is_authenticated:
         return queryset.filter(user=request.user).first()
     token = cart_token_from_request(request)

@@ -9,6 +9,7 @@ from django.utils.translation import ngettext
 from shop.cart.models import Cart, CartLine
 from shop.cart.selectors import SESSION_KEY
 from shop.cart.signals import cart_changed, cart_merged
+from shop.cart.snapshot import carts_changed
 from shop.catalog.models import Product
 from shop.core.errors import InsufficientStock, NotFound, ProductUnavailable, ShopError
 
@@ -66,6 +67,7 @@ def _lock(cart: Cart) -> None:
 
 def _touch(cart: Cart) -> None:
     Cart.objects.filter(pk=cart.pk).update(updated_at=timezone.now())
+    carts_changed([cart.pk])  # bulk writes to its lines send no signals
     transaction.on_commit(lambda: cart_changed.send(sender=Cart, cart_id=cart.pk, user_id=cart.user_id))
 
 

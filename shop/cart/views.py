@@ -1,14 +1,18 @@
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from shop.cart import services
+from shop.cart import services, snapshot
 from shop.cart.pricing import price_cart
-from shop.cart.selectors import cart_for_request
+from shop.cart.selectors import cart_for_request, load_lines
 from shop.catalog.models import Product
 from shop.core.errors import NotFound, ShopError
 
@@ -33,7 +37,30 @@ def _render_cart(request, *, error=None, status=200, context=None):
 
 
 def cart_detail(request):
-    return _render_cart(request)
+    """The cart page: its main part kept per cart while nothing it shows changes (shop.cart.snapshot)."""
+    cart = cart_for_request(request, with_lines=False)
+    if cart is None or request.GET:  # nothing to keep, or a query string: not one entry per variant
+        return _render_cart(request)
+    customer = request.user if request.user.is_authenticated else None
+
+    def build(memo):
+        load_lines(cart, memo)
+        priced = price_cart(cart, customer=customer, memo=memo)
+        context = {
+            "cart": cart,
+            "priced": priced,
+            "cart_panels": settings.SHOP_CART_PANELS,
+            "csrf_token": snapshot.CSRF_PLACEHOLDER,
+        }
+        return {
+            "main": render_to_string("cart/_main.html", context, request),
+            "count": sum(line.quantity for line in cart.lines.all()),
+        }
+
+    page = snapshot.kept("page", cart=cart, parts=(get_language(), customer and customer.pk), build=build)
+    main = page["main"].replace(snapshot.CSRF_PLACEHOLDER, get_token(request))
+    context = {"cart_main": mark_safe(main), "cart_count": page["count"]}  # noqa: S308 (rendered by our template)
+    return render(request, "cart/cart.html", context)
 
 
 def _quantity(request) -> int:

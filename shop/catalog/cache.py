@@ -38,14 +38,13 @@ What is cached is the same for every visitor: nothing per user or per session
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 
 from shop.catalog.offers import cache_seconds
+from shop.core import tokens
 
 CSRF_MARKER = "<!--csrf-token-->"
 
@@ -71,14 +70,7 @@ def _product_key(product_id: int) -> str:
 
 
 def _read(keys: list[str]) -> dict[str, str]:
-    """The tokens under these keys, one get_many; a missing one is made (add: the first writer wins)."""
-    found = cache.get_many(keys)
-    missing = [key for key in keys if key not in found]
-    for key in missing:
-        cache.add(key, uuid.uuid4().hex, None)
-    if missing:
-        found.update(cache.get_many(missing))
-    return found
+    return tokens.read(keys)
 
 
 def token(name: str) -> str:
@@ -86,45 +78,31 @@ def token(name: str) -> str:
     return _read([_global_key(name)])[_global_key(name)]
 
 
+def token_key(name: str) -> str:
+    """The cache key of a global token (STOCK, ...), for other caches' dependencies."""
+    return _global_key(name)
+
+
+def product_token_keys(ids: Iterable[int]) -> list[str]:
+    """The cache keys of these products' tokens (what their cards and pages show), for other caches'
+    dependencies (shop.cart.snapshot)."""
+    return [_product_key(pk) for pk in ids]
+
+
 def _product_tokens(ids: list[int]) -> dict[int, str]:
     found = _read([_product_key(pk) for pk in ids])
     return {pk: found[_product_key(pk)] for pk in ids}
 
 
-def _replace(keys: Iterable[str]) -> None:
+def _order(key: str) -> int:
     # Per-product tokens first and `shown` last: a reader that sees the new `shown` then reads
     # the new product tokens (file caches write one key after the other).
-    order = {_global_key(SHOWN): 2, _global_key(STOCK): 1}
-    keys = sorted(set(keys), key=lambda key: order.get(key, 0 if ":product:" in key else 1))
-    cache.set_many({key: uuid.uuid4().hex for key in keys}, None)
-
-
-class _AfterCommit:
-    """The tokens to replace again when the transaction commits: one callback per transaction."""
-
-    def __init__(self):
-        self.keys: set[str] = set()
-
-    def __call__(self):
-        _replace(self.keys)
+    return {_global_key(SHOWN): 3, _global_key(STOCK): 2}.get(key, 0 if ":product:" in key else 1)
 
 
 def _bump(keys: set[str]) -> None:
-    """Replace these tokens now (for this transaction's own reads) and again after commit.
-
-    A checkout that writes five times registers one callback. A rolled-back savepoint drops
-    the callback it registered with its writes, as Django drops callbacks; a later write
-    then registers a new one.
-    """
-    _replace(keys)
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        return  # autocommit: the write is already committed
-    pending = next((func for _sids, func, _robust in connection.run_on_commit if isinstance(func, _AfterCommit)), None)
-    if pending is None:
-        pending = _AfterCommit()
-        transaction.on_commit(pending)
-    pending.keys |= keys
+    """Replace these tokens now and again after commit (shop.core.tokens.bump)."""
+    tokens.bump(keys, order=_order)
 
 
 def changed() -> None:

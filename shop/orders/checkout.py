@@ -32,6 +32,7 @@ from django.utils.translation import ngettext
 
 from shop.cart.models import Cart, CartLine
 from shop.cart.pricing import AdjustmentKind, PricingContext, adjusters, price_cart
+from shop.cart.snapshot import carts_changed
 from shop.catalog.models import Product
 from shop.core import ratelimit
 from shop.core.errors import Conflict, InsufficientStock, RateLimited, ShopError
@@ -331,6 +332,7 @@ def _place(cart, user, email, address, shipping_method, scope, key, client_diges
         source = getattr(adjuster, "source", "")
         adjuster.commit(order, [a for a in priced.adjustments if a.source == source], context)
     CartLine.objects.filter(pk__in=[line.pk for line in lines]).delete()
+    carts_changed([cart.pk])
     transaction.on_commit(lambda: signals.order_placed.send(sender=Order, order_id=order.pk))
     # What was just written comes with the order: showing it reads nothing again
     # (selectors.order_with_details_again), nor does the gateway look for payments it cannot have.

@@ -1,0 +1,84 @@
+"""Version tokens in the shared cache: what is built from the database is kept under them.
+
+A token is a random string under a cache key. A write *replaces* it, so whatever was kept
+under the old string is out of date at once, in every process. Two rules make that safe:
+
+- a reader reads the tokens before the rows they stand for (a write landing in between
+  then replaces a token the reader already holds: what it keeps is dropped);
+- a writer replaces the token when it writes and again when its transaction commits, so
+  what a reader builds from the rows as they were before the commit is dropped too.
+
+The catalog's page cache (shop.catalog.cache), the promotions index
+(marketing.discounts.index) and the priced carts (shop.cart.snapshot) keep their work this way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+
+from django.core.cache import cache
+from django.db import transaction
+
+
+def read(keys: Iterable[str]) -> dict[str, str]:
+    """The tokens under these keys in one get_many; a missing one is made (add: the first writer wins).
+
+    With a cache that keeps nothing (the dummy cache) a token reads as a fresh string each time,
+    so nothing kept under it is ever found again.
+    """
+    keys = list(dict.fromkeys(keys))
+    found = cache.get_many(keys)
+    missing = [key for key in keys if key not in found]
+    for key in missing:
+        cache.add(key, uuid.uuid4().hex, None)
+    if missing:
+        found.update(cache.get_many(missing))
+        for key in missing:
+            found.setdefault(key, uuid.uuid4().hex)
+    return found
+
+
+def _replace(keys: Iterable[str], order: Callable[[str], int] | None = None) -> None:
+    keys = sorted(set(keys), key=order) if order else list(set(keys))
+    cache.set_many({key: uuid.uuid4().hex for key in keys}, None)
+
+
+class _AfterCommit:
+    """The tokens to replace again when the transaction commits: one callback per transaction."""
+
+    def __init__(self, order):
+        self.keys: set[str] = set()
+        self.order = order
+
+    def __call__(self):
+        _replace(self.keys, self.order)
+
+
+def bump(keys: Iterable[str], *, order: Callable[[str], int] | None = None) -> None:
+    """Replace these tokens now (for this transaction's own reads) and again after commit.
+
+    `order` sorts the keys before they are written (a file cache writes one after the other).
+    A transaction that writes five times registers one callback; a rolled-back savepoint drops
+    the callback it registered with its writes, as Django drops callbacks, and a later write
+    then registers a new one.
+    """
+    keys = set(keys)
+    if not keys:
+        return
+    _replace(keys, order)
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return  # autocommit: the write is already committed
+    pending = next(
+        (
+            func
+            for _sids, func, _robust in connection.run_on_commit
+            if isinstance(func, _AfterCommit) and func.order is order
+        ),
+        None,
+    )
+    if pending is None:
+        pending = _AfterCommit(order)
+        transaction.on_commit(pending)
+    pending.keys |= keys
