@@ -130,10 +130,11 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     # Room for every product's card and page (the catalog caches per product): past MAX_ENTRIES
-    # the folder cache drops a third of its files at random on each write.
+    # the folder cache drops a third of its files at random. Django's file cache, checking whether
+    # it is full every 200 writes rather than on each (shop/core/cache.py).
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "shop.core.cache.FolderCache",
             "LOCATION": VAR_DIR / "cache",
             "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 10_000)},
         }

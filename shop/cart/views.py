@@ -21,9 +21,12 @@ class QuantityForm(forms.Form):
     quantity = forms.IntegerField(min_value=1, max_value=services.MAX_LINE_QUANTITY)
 
 
-def _render_cart(request, *, error=None, status=200, context=None):
-    """The cart page; other apps' views re-render it too (with a refusal and its status, extra context)."""
-    cart = cart_for_request(request)
+def _render_cart(request, *, error=None, status=200, context=None, cart=False):
+    """The cart page; other apps' views re-render it too (with a refusal and its status, extra context).
+
+    `cart`: the requester's cart if already read (None: they have none), its lines not yet read.
+    """
+    cart = cart_for_request(request) if cart is False else (load_lines(cart) if cart is not None else None)
     priced = price_cart(cart, customer=request.user if request.user.is_authenticated else None)
     page = {
         "cart": cart,
@@ -40,7 +43,7 @@ def cart_detail(request):
     """The cart page: its main part kept per cart while nothing it shows changes (shop.cart.snapshot)."""
     cart = cart_for_request(request, with_lines=False)
     if cart is None or request.GET:  # nothing to keep, or a query string: not one entry per variant
-        return _render_cart(request)
+        return _render_cart(request, cart=cart)
     customer = request.user if request.user.is_authenticated else None
 
     def build(memo):

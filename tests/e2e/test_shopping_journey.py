@@ -1,6 +1,7 @@
 """A shopper's whole visit, in a real browser: search, filter, buy, log in, find the cart merged."""
 
 import re
+import time
 from decimal import Decimal
 
 import pytest
@@ -60,7 +61,12 @@ def product_titles(page: Page):
 
 def expect_images_loaded(page: Page):
     """Every <img> on the page has been fetched and decoded (media is really served)."""
-    page.wait_for_function("[...document.images].every(img => img.complete)")
+    # A loop of evaluate() rather than wait_for_function: the latter compiles its predicate in the
+    # page, which the store's CSP (no eval) refuses now and then.
+    deadline = time.monotonic() + 10
+    while not page.evaluate("[...document.images].every(img => img.complete)"):
+        assert time.monotonic() < deadline, "images still loading after 10 s"
+        page.wait_for_timeout(50)
     broken = page.evaluate("[...document.images].filter(img => img.naturalWidth === 0).map(img => img.src)")
     assert broken == [], f"images that did not load: {broken}"
 
