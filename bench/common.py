@@ -335,7 +335,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 class Buyer(threading.Thread):
     """Loops until the deadline (or `stop`): a fresh anonymous cart with 1-3 products through the API,
-    then one checkout (paying with pm_card_visa when `pay`).
+    then one checkout (paying with pm_card_visa when `pay`; none without `checkout`).
 
     With `interval` (seconds) a loop starts at most that often: a paced buyer, for background sales;
     without, as fast as the server answers (the checkout benchmark's load)."""
@@ -352,11 +352,13 @@ class Buyer(threading.Thread):
         interval: float | None = None,
         delay: float = 0.0,
         email_domain: str = "load.bench.test",
+        checkout: bool = True,
     ):
         super().__init__(name=f"buyer-{number}", daemon=True)
         self.number, self.host, self.port = number, host, port
         self.slugs, self.pay, self.deadline = slugs, pay, deadline
         self.interval, self.delay, self.email_domain = interval, delay, email_domain
+        self.checkout = checkout  # False: only the cart requests (what they cost without the checkout)
         self.random = random.Random(number)
         self.latencies: list[float] = []  # seconds, successful checkouts only
         self.finished: list[float] = []  # time.monotonic() of each successful checkout
@@ -404,7 +406,7 @@ class Buyer(threading.Thread):
                 self.cart_errors[status] += 1
                 return
             token = json.loads(data)["token"]
-        if token is None:
+        if token is None or not self.checkout:
             return
         body = {
             "email": f"buyer{self.number}-{n}@{self.email_domain}",

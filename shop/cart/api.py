@@ -103,8 +103,10 @@ class CartAPIView(APIView):
         ):
             SessionAuthentication().enforce_csrf(request)
 
-    def cart_response(self, request, status_code=status.HTTP_200_OK):
-        return Response(self.cart_data(request, cart_for_request(request)), status=status_code)
+    def cart_response(self, request, status_code=status.HTTP_200_OK, cart=None):
+        """The requester's cart, priced; `cart`: theirs as already read, its lines not (read here)."""
+        cart = load_lines(cart) if cart is not None else cart_for_request(request)
+        return Response(self.cart_data(request, cart), status=status_code)
 
     def cart_data(self, request, cart, memo: dict | None = None) -> dict:
         priced: PricedCart = price_cart(
@@ -165,7 +167,7 @@ class CartItemsView(CartAPIView):
             )
         cart = services.cart_get_or_create(request=request)
         services.cart_add(cart=cart, product=product, quantity=data.validated_data["quantity"])
-        return self.cart_response(request, status.HTTP_201_CREATED)
+        return self.cart_response(request, status.HTTP_201_CREATED, cart=cart)
 
 
 class CartItemView(CartAPIView):

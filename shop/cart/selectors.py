@@ -32,6 +32,7 @@ def load_lines(cart: Cart, memo: dict | None = None) -> Cart:
     from shop.cart.pricing import depends_on
     from shop.catalog.cache import product_token_keys
 
+    getattr(cart, "_prefetched_objects_cache", {}).pop("lines", None)  # read now, not as read before
     prefetch_related_objects([cart], _lines())
     if memo is not None:
         depends_on(memo, product_token_keys(sorted({line.product_id for line in cart.lines.all()})), late=True)

@@ -22,7 +22,7 @@ def cart_get_or_create(*, request) -> Cart:
     """The requester's cart, created on first use; an anonymous one is remembered in the session."""
     from shop.cart.selectors import cart_for_request
 
-    cart = cart_for_request(request)
+    cart = cart_for_request(request, with_lines=False)  # the callers read the lines they change
     if cart is not None:
         return cart
     if request.user.is_authenticated:

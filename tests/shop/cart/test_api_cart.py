@@ -386,3 +386,23 @@ def test_it_shows_an_anonymous_cart_in_a_constant_number_of_queries():
 
     assert len(body["lines"]) == 30
     assert small == large == 4  # cart, lines with products and categories, product images, discount code
+
+
+def test_adding_to_an_anonymous_cart_reads_it_once():
+    """As a shopper's add-to-cart through the API: the cart is found without its lines, the line
+    changed, then the lines read once for the answer (not once to find the cart and again to answer)."""
+    cart = CartFactory(user=None)
+    client = token_client(cart.token)
+    fill_cart(cart, 3)
+    product = ProductFactory(stock=50)
+    client.get(CART)  # what is read once per process
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.post(ITEMS, {"product": product.slug, "quantity": 1}, format="json")
+
+    assert response.status_code == 201 and len(response.json()["lines"]) == 4
+    reads = [q["sql"] for q in ctx.captured_queries if 'FROM "cart_cartline"' in q["sql"] and "JOIN" in q["sql"]]
+    assert len(reads) == 1, reads  # the lines with their products, once
+    # the product; the cart; in the change's savepoint (2) the cart's lock, its line of that product,
+    # the insert, the cart touched; for the answer the lines with products, their images, the code.
+    assert len(ctx.captured_queries) == 11, "\n".join(q["sql"][:70] for q in ctx.captured_queries)
