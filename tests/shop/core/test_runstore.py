@@ -35,9 +35,9 @@ def _is_free(port: int) -> bool:
     return True
 
 
-def _free_web_ports(count: int) -> list[int]:
+def _free_web_ports(count: int, skip=()) -> list[int]:
     """Web ports whose localstripe port (+420) is free too; 8171-8179 first, then any free ones."""
-    candidates = [*range(8171, 8180), *range(20000, 20400)]
+    candidates = [p for p in (*range(8171, 8180), *range(20000, 20400)) if p not in skip]
     ports = [p for p in candidates if _is_free(p) and _is_free(p + LOCALSTRIPE_OFFSET)][:count]
     assert len(ports) == count, "no free ports"
     return ports
@@ -124,17 +124,39 @@ def _stop(process: subprocess.Popen) -> int:
         return process.wait(timeout=10)  # -9: the assertion on the exit codes says it did not stop
 
 
+def _two_stores(tmp_path) -> tuple[list[int], list[subprocess.Popen], list[Path], list[str]]:
+    """Two running stores on ports found free, with their logs up to "running".
+
+    Between that look and a store's own, another program on the machine may take a port (seen now
+    and then on a shared machine): the store then refuses to start, as it should, and the pair
+    starts again on other ports, at most three times. Any other failure fails the test.
+    """
+    tried: set[int] = set()
+    for _attempt in range(3):
+        ports = _free_web_ports(2, skip=tried)
+        logs = [tmp_path / f"store-{port}.log" for port in ports]
+        stores = [_runstore(port, tmp_path / f"var-{port}", log) for port, log in zip(ports, logs, strict=True)]
+        try:
+            outputs = [
+                _wait_for_line(store, log, "Bazaar is running at", START_SECONDS)
+                for store, log in zip(stores, logs, strict=True)
+            ]
+        except AssertionError:
+            if not any("already in use" in log.read_text() for log in logs):
+                raise
+            for store in stores:
+                _stop(store)
+            tried |= set(ports)
+            continue
+        return ports, stores, logs, outputs
+    raise AssertionError(f"three pairs of free ports were taken before the stores started: {sorted(tried)}")
+
+
 @pytest.mark.stores
 def test_two_stores_run_side_by_side_each_with_its_own_localstripe_and_stop_cleanly(tmp_path):
-    ports = _free_web_ports(2)
-    logs = [tmp_path / f"store-{port}.log" for port in ports]
-    stores = [_runstore(port, tmp_path / f"var-{port}", log) for port, log in zip(ports, logs, strict=True)]
+    ports, stores, logs, outputs = _two_stores(tmp_path)
     started: list[int] = []
     try:
-        outputs = [
-            _wait_for_line(store, log, "Bazaar is running at", START_SECONDS)
-            for store, log in zip(stores, logs, strict=True)
-        ]
         for port, store, output in zip(ports, stores, outputs, strict=True):
             stripe_base = f"http://127.0.0.1:{port + LOCALSTRIPE_OFFSET}"
             # Both answer, and each localstripe sends its events to its own store only.
