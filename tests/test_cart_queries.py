@@ -24,7 +24,7 @@ from tests.factories import (
     ProductImageFactory,
     UserFactory,
 )
-from tests.loyalty.helpers import give, rules
+from tests.loyalty.helpers import member_with
 from tests.marketing.discounts.test_engine import code_for, promotion
 
 pytestmark = pytest.mark.django_db
@@ -36,10 +36,7 @@ CART_API = "/api/v1/cart/"
 
 @pytest.fixture
 def member():
-    rules(is_active=True, min_redeem_points=100)
-    user = UserFactory()
-    give(user, 5_000)
-    return user
+    return member_with(5_000)
 
 
 def add_lines(cart, n: int, category) -> list:

@@ -21,8 +21,8 @@ from loyalty.models import CartPoints, Kind, LedgerEntry
 from marketing.discounts.models import CartCode, Promotion, Redemption
 from shop.cart.models import Cart
 from shop.orders.models import Order
-from tests.factories import CartFactory, CartLineFactory, CategoryFactory, ProductFactory, UserFactory
-from tests.loyalty.helpers import give, rules
+from tests.factories import CartFactory, CartLineFactory, CategoryFactory, ProductFactory
+from tests.loyalty.helpers import member_with
 from tests.marketing.discounts.test_engine import code_for, promotion
 from tests.test_cart_queries import add_lines, add_promotions
 
@@ -61,10 +61,7 @@ def tasks_queued(monkeypatch) -> list:
 
 @pytest.fixture
 def member():
-    rules(is_active=True, min_redeem_points=100)
-    user = UserFactory()
-    give(user, 5_000)
-    return user
+    return member_with(5_000)
 
 
 def fill_cart(member, *, lines: int, promotions: int, code: str):

@@ -37,6 +37,17 @@ def rules(**fields) -> Program:
     return program
 
 
+def member_with(points: int):
+    """A customer holding `points` usable now, under a running program that redeems from 100 points
+    (the member of the cart's and checkout's query-count and kept-cart tests)."""
+    from tests.factories import UserFactory
+
+    rules(is_active=True, min_redeem_points=100)
+    user = UserFactory()
+    give(user, points)
+    return user
+
+
 def give(user, points: int, *, days_ago: int = 0, note: str = "test") -> LedgerEntry:
     """Points usable now, as a staff adjustment made `days_ago` (its expiry counts from then)."""
     from tests.factories import StaffFactory

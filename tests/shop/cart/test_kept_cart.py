@@ -32,7 +32,7 @@ from tests.factories import (
     ProductFactory,
     UserFactory,
 )
-from tests.loyalty.helpers import give, rules
+from tests.loyalty.helpers import give, member_with, rules
 from tests.marketing.discounts.test_claims import apply_code, bought_with_code, place
 from tests.marketing.discounts.test_engine import cart_of, code_for, promotion
 
@@ -49,10 +49,7 @@ def kept(settings):
 
 @pytest.fixture
 def member():
-    rules(is_active=True, min_redeem_points=100)
-    user = UserFactory()
-    give(user, 2_000)
-    return user
+    return member_with(2_000)
 
 
 @pytest.fixture
@@ -310,3 +307,15 @@ def test_someone_elses_cart_is_never_served(client, cart, member):
 
     assert "Pan" in settled_html
     assert "Pan" not in page(client)
+
+
+def test_a_forged_host_or_cart_token_is_refused_or_finds_no_cart(shopper, cart):
+    """The API cart's kept answer is keyed by the host of its absolute links: a host the store does
+    not serve is a 400 before anything is read or kept; a token guessed or malformed is no cart."""
+    settled(shopper, API)
+    assert shopper.get(API, HTTP_HOST="evil.example").status_code == 400
+
+    anonymous = Client()
+    for token in ("not-a-uuid", "00000000-0000-0000-0000-000000000000", "x" * 5000):
+        response = anonymous.get(API, HTTP_X_CART_TOKEN=token)
+        assert response.status_code == 200 and response.json()["lines"] == [], token
