@@ -86,6 +86,43 @@ out = {"nopay": checkout(False, True), "pay": checkout(True, True)}
 print("FACTS" + json.dumps(out))
 """
 
+# --profile N: N paid checkout requests (their carts made outside the profile) under cProfile, in
+# one process against the same database and localstripe: where the checkout request's CPU goes.
+PROFILE = r"""
+import cProfile, io, pstats, time, uuid
+from django.test import Client
+from shop.catalog.models import Product
+slugs = list(Product.objects.filter(is_active=True).order_by("id").values_list("slug", flat=True)[:3])
+ADDRESS = __ADDRESS__
+body = {"email": "profile@bench.test", "shipping_address": ADDRESS, "shipping_method": "standard",
+        "payment_method": "pm_card_visa"}
+def cart():
+    client = Client()
+    r = client.post("/api/v1/cart/items/", {"product": slugs[0], "quantity": 1}, content_type="application/json")
+    return client, r.json()["token"]
+def pay(client, token):
+    client.cookies.clear()
+    r = client.post("/api/v1/checkout/", body, content_type="application/json", HTTP_X_CART_TOKEN=token,
+                    HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+    assert r.status_code == 201 and r.json()["status"] == "paid", (r.status_code, r.content[:300])
+pay(*cart())  # warm-up
+carts = [cart() for _ in range(__N__)]
+profile = cProfile.Profile(time.process_time)  # CPU, not waiting on PostgreSQL or localstripe
+started = time.process_time()
+profile.enable()
+for c in carts:
+    pay(*c)
+profile.disable()
+cpu = (time.process_time() - started) * 1000 / len(carts)
+print(f"PROFILE {len(carts)} paid checkout requests, {cpu:.1f} ms of CPU each under the profiler")
+out = io.StringIO()
+stats = pstats.Stats(profile, stream=out)
+stats.sort_stats("cumulative").print_stats(r"/(shop|marketing|loyalty|config)/", 40)  # the store's own code
+stats.sort_stats("cumulative").print_stats(r"site-packages/(stripe|rest_framework|django/db|django/template)", 25)
+stats.sort_stats("tottime").print_stats(20)
+print(out.getvalue())
+"""
+
 # The database's own account of the load (the buyers' orders carry @load.bench.test).
 STATE = r"""
 import json
@@ -370,6 +407,13 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (default 4, see README)")
     parser.add_argument("--var-dir", help="throwaway var dir (default bench/results/var-checkout-<db>)")
     parser.add_argument("--show-sql", action="store_true", help="print the SQL of one checkout")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        default=0,
+        help="profile N paid checkout requests in one process (cProfile), print where the time goes, and stop",
+    )
     args = parser.parse_args()  # fmt: skip
     args.phases = args.phases or ["pay"]
     if not 1 <= args.buyers <= 256 or not 1 <= args.duration <= 600 or not 1 <= args.workers <= 16:
@@ -395,6 +439,9 @@ def main() -> int:
                 print(f"\ncheckout {'with' if name == 'pay' else 'without'} payment: {len(queries)} queries")
                 for i, sql in enumerate(queries, 1):
                     print(f"  {i:>2}. {sql[:400]}")
+        if args.profile:
+            print(bench.shell(PROFILE.replace("__ADDRESS__", repr(ADDRESS)).replace("__N__", str(args.profile))))
+            return 0
         base = bench.start_gunicorn(workers=args.workers, log_path=RESULTS / f"gunicorn-checkout-{args.db}.log")
         for phase in args.phases:
             phases.append(bench.load(base, slugs, phase == "pay"))

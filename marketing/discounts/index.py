@@ -5,7 +5,7 @@ process keeps the active promotions with their scope (products, excluded
 products, category paths, whether only chosen customers may use them) in an
 index by product, by category path and for the whole order, under a version
 token held in the shared cache. Any write to a promotion or its scope replaces
-the token (now and again when the transaction commits, like the catalog's page
+the token (when the transaction commits, like the catalog's page
 cache), and each process rebuilds its copy on its next cart: four queries.
 
 What changes with every order or differs per customer is never in the index: a

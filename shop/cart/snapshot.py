@@ -47,7 +47,7 @@ def cart_key(cart_id: int) -> str:
 
 
 def carts_changed(cart_ids) -> None:
-    """These carts' lines, code or points changed (now, and again when the transaction commits)."""
+    """These carts' lines, code or points changed (their tokens are replaced on commit)."""
     tokens.bump(cart_key(pk) for pk in cart_ids if pk is not None)
 
 

@@ -2,8 +2,8 @@
 
 What is cached is kept under *tokens*: random strings in the cache that a write
 replaces, so everything built under the old string is out of date at once. A
-token is replaced when the write happens and again when its transaction
-commits, so a page built meanwhile from pre-commit data is dropped too. Each
+token is replaced when the write's transaction commits, so a page built
+meanwhile from pre-commit data is dropped too (shop.core.tokens). Each
 entry is keyed by the tokens of what it shows, no more:
 
 - `product:<id>`, one per product: what its card and its page show (name, price,
@@ -101,7 +101,7 @@ def _order(key: str) -> int:
 
 
 def _bump(keys: set[str]) -> None:
-    """Replace these tokens now and again after commit (shop.core.tokens.bump)."""
+    """Replace these tokens when the transaction commits (shop.core.tokens.bump)."""
     tokens.bump(keys, order=_order)
 
 

@@ -4,7 +4,8 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -117,6 +118,7 @@ def test_it_replaces_the_tokens_once_after_a_commit_however_many_writes():
 
     products = ProductFactory.create_batch(3, stock=10)
     before = catalog_cache.token(catalog_cache.SHOWN)
+    shared = cache.get(catalog_cache.token_key(catalog_cache.SHOWN))
     for product in products:  # as a checkout takes stock line by line, in one transaction
         services.products_set_stock(product_ids=[product.pk], stock=2)
     pending = [
@@ -125,5 +127,35 @@ def test_it_replaces_the_tokens_once_after_a_commit_however_many_writes():
         if isinstance(func, tokens._AfterCommit) and func.order is catalog_cache._order
     ]
     assert len(pending) == 1  # one replacement of the catalog's tokens after commit, not one per write
-    assert {f"catalog:token:product:{p.pk}" for p in products} <= pending[0].keys
-    assert catalog_cache.token(catalog_cache.SHOWN) != before  # and replaced at once, for this transaction's own reads
+    assert {f"catalog:token:product:{p.pk}" for p in products} <= pending[0].keys.keys()
+    mine = catalog_cache.token(catalog_cache.SHOWN)
+    assert mine != before  # this transaction reads a token of its own at once
+    assert cache.get(catalog_cache.token_key(catalog_cache.SHOWN)) == shared  # the shared one waits for the commit
+    services.products_set_stock(product_ids=[products[0].pk], stock=1)
+    assert catalog_cache.token(catalog_cache.SHOWN) not in (before, mine)  # each write replaces it again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_shared_token_is_replaced_when_the_transaction_commits_and_not_if_it_rolls_back():
+    key = "catalog:token:test"
+    shared = tokens.read([key])[key]
+    with transaction.atomic():
+        tokens.bump([key])
+        assert cache.get(key) == shared  # other processes still read the old one until the commit
+        mine = tokens.read([key])[key]
+        assert mine != shared  # this transaction reads its own
+        tokens.bump([key])
+        assert tokens.read([key])[key] not in (shared, mine)  # replaced again at each write
+    after = cache.get(key)
+    assert after not in (None, shared, mine)  # replaced for everyone at the commit
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                tokens.bump([key])
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        assert tokens.read([key])[key] == after  # the rolled-back write's token went with it
+    assert cache.get(key) == after
+    tokens.bump([key])  # autocommit: at once
+    assert cache.get(key) not in (None, after)
