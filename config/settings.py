@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "shop.orders",
     "shop.payments",
     "marketing.discounts",
+    "marketing.analytics",
     "loyalty",
 ]
 
@@ -72,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Gathers what a request tells the tracking seam; hands it over after the response (shop/core/tracking.py).
+    "shop.core.tracking.TrackingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a login that django-axes locked into a 429 (shop/accounts/lockout.py).
@@ -422,6 +425,15 @@ SHOP_ORDER_PAYMENT_MINUTES = env_int("SHOP_ORDER_PAYMENT_MINUTES", 60)
 SHOP_PAYMENT_GATEWAY = "shop.payments.stripe_gateway.StripeGateway"
 # Absolute links in emails.
 SHOP_SITE_URL = env_str("SHOP_SITE_URL", "http://127.0.0.1:8000")
+# Analytics (marketing/analytics): the store's day for every figure, how long a visit lasts without a
+# request, and when recording steps aside (a refused or slow write pauses it in that process).
+ANALYTICS_RECORDING = env_bool("ANALYTICS_RECORDING", True)
+ANALYTICS_TIME_ZONE = env_str("ANALYTICS_TIME_ZONE", TIME_ZONE)
+ANALYTICS_VISIT_MINUTES = env_int("ANALYTICS_VISIT_MINUTES", 30)
+ANALYTICS_SLOW_WRITE_MS = env_int("ANALYTICS_SLOW_WRITE_MS", 250)
+ANALYTICS_PAUSE_SECONDS = env_int("ANALYTICS_PAUSE_SECONDS", 30)
+# Requests that are never page views (and whose own facts are still recorded).
+ANALYTICS_UNTRACKED_PATHS = ["/admin/", "/api/", "/static/", "/media/", "/bench/", "/analytics/", "/health"]
 # Demo data: each app adds its own, in this order (manage.py seed_demo).
 DEMO_SEEDERS = [
     "shop.accounts.demo.seed",

@@ -89,6 +89,9 @@ def _test_settings(settings, tmp_path):
     # Off by default, so that query-count tests measure a real render; tests of the
     # cache itself turn it on (tests/shop/catalog/test_page_cache.py).
     settings.SHOP_PAGE_CACHE_SECONDS = 0
+    # Off by default too, so that query counts are the request's own (events are written after the
+    # response); the analytics tests turn it on (tests/marketing/analytics).
+    settings.ANALYTICS_RECORDING = False
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {
         **settings.STORAGES,

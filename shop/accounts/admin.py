@@ -16,7 +16,7 @@ admin.site.login_form = AdminLoginForm
 class ProfileInline(admin.StackedInline):
     model = Profile
     can_delete = False
-    readonly_fields = ["marketing_consent_at", "updated_at"]
+    readonly_fields = ["marketing_consent_at", "analytics_consent_at", "updated_at"]
 
 
 class AddressInline(admin.TabularInline):

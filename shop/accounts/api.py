@@ -57,6 +57,12 @@ class ProfileSerializer(serializers.Serializer):
     region = serializers.CharField(source="profile.region", max_length=100, required=False, allow_blank=True)
     country = serializers.CharField(source="profile.country", max_length=2, required=False, allow_blank=True)
     marketing_consent = serializers.BooleanField(source="profile.marketing_consent", required=False)
+    analytics_consent = serializers.BooleanField(
+        source="profile.analytics_consent",
+        required=False,
+        help_text="Whether what the customer does in the store may be tied to their account (personalised "
+        "recommendations and figures). Without it, their visits are counted without any identifier.",
+    )
 
     def validate_country(self, value):
         # A method, not validators=[...]: a validator's return value is dropped, so "pt" was stored lowercase.

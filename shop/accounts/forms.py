@@ -79,8 +79,27 @@ class ProfileForm(NoColonLabels, forms.ModelForm):
 
     class Meta:
         model = Profile
-        fields = ["first_name", "last_name", "birthday", "gender", "city", "region", "country", "marketing_consent"]
-        labels = {"marketing_consent": _("Send me offers and news by email")}
+        fields = [
+            "first_name",
+            "last_name",
+            "birthday",
+            "gender",
+            "city",
+            "region",
+            "country",
+            "marketing_consent",
+            "analytics_consent",
+        ]
+        labels = {
+            "marketing_consent": _("Send me offers and news by email"),
+            "analytics_consent": _("Personalise my shopping"),
+        }
+        help_texts = {
+            "analytics_consent": _(
+                "Use what I view and buy here for recommendations. Without it, your visits are only counted "
+                "anonymously."
+            )
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -72,6 +72,10 @@ class Profile(models.Model):
     # given is kept as evidence.
     marketing_consent = models.BooleanField(_("marketing emails"), default=False)
     marketing_consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
+    # What the customer does in the store may be tied to their account (personal figures and
+    # recommendations). Without it their visits are still counted, but carry no identifier.
+    analytics_consent = models.BooleanField(_("personalised shopping"), default=False)
+    analytics_consent_at = models.DateTimeField(_("personalisation allowed at"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

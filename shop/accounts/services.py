@@ -8,8 +8,9 @@ from django.utils.translation import gettext as _
 from shop.accounts.models import Address, Profile, User
 from shop.accounts.signals import user_registered
 from shop.core.errors import Conflict, NotFound
+from shop.core.tracking import track
 
-PROFILE_FIELDS = ("birthday", "gender", "city", "region", "country", "marketing_consent")
+PROFILE_FIELDS = ("birthday", "gender", "city", "region", "country", "marketing_consent", "analytics_consent")
 
 
 def customer_register(*, email: str, password: str, first_name: str = "", last_name: str = "", **profile) -> User:
@@ -26,6 +27,7 @@ def customer_register(*, email: str, password: str, first_name: str = "", last_n
         candidate.save()
         profile_update(user=candidate, **profile)
     transaction.on_commit(lambda: user_registered.send(sender=User, user_id=candidate.pk))
+    track("sign_up", customer_id=candidate.pk)  # committed: outside the transaction
     return candidate
 
 
@@ -43,9 +45,10 @@ def profile_update(*, user: User, first_name=None, last_name=None, **fields) -> 
         user.first_name = user.first_name if first_name is None else first_name
         user.last_name = user.last_name if last_name is None else last_name
         user.save(update_fields=["first_name", "last_name"])
-    consent = fields.get("marketing_consent")
-    if consent is not None and consent != profile.marketing_consent:
-        profile.marketing_consent_at = timezone.now() if consent else None
+    for consent in ("marketing_consent", "analytics_consent"):  # when each was given is kept as evidence
+        given = fields.get(consent)
+        if given is not None and given != getattr(profile, consent):
+            setattr(profile, f"{consent}_at", timezone.now() if given else None)
     for name, value in fields.items():
         setattr(profile, name, value)
     profile.full_clean()

@@ -12,6 +12,7 @@ from shop.cart.signals import cart_changed, cart_merged
 from shop.cart.snapshot import carts_changed
 from shop.catalog.models import Product
 from shop.core.errors import InsufficientStock, NotFound, ProductUnavailable, ShopError
+from shop.core.tracking import track
 
 MAX_LINE_QUANTITY = 999
 
@@ -71,6 +72,16 @@ def _touch(cart: Cart) -> None:
     transaction.on_commit(lambda: cart_changed.send(sender=Cart, cart_id=cart.pk, user_id=cart.user_id))
 
 
+def _track_quantity(product: Product, change: int) -> None:
+    """add_to_cart or remove_from_cart for this change of a line's quantity, once it is committed."""
+    if change:
+        name = "add_to_cart" if change > 0 else "remove_from_cart"
+        price = product.price_money
+        transaction.on_commit(
+            lambda: track(name, product_id=product.pk, quantity=abs(change), value=price * abs(change))
+        )
+
+
 def cart_add(*, cart: Cart, product: Product, quantity: int = 1) -> CartLine:
     """Add to the product's line (or start one). The total may not exceed the stock.
 
@@ -89,6 +100,7 @@ def cart_add(*, cart: Cart, product: Product, quantity: int = 1) -> CartLine:
         else:
             line = CartLine.objects.create(cart=cart, product=product, quantity=quantity)
         _touch(cart)
+        _track_quantity(product, quantity)
     return line
 
 
@@ -98,17 +110,21 @@ def cart_set_quantity(*, cart: Cart, line_id: int, quantity: int) -> CartLine:
         _lock(cart)
         line = _own_line(cart, line_id, lock=True)
         _check_stock(line.product, quantity)
+        change = quantity - line.quantity
         line.quantity = quantity
         line.save(update_fields=["quantity"])
         _touch(cart)
+        _track_quantity(line.product, change)
     return line
 
 
 def cart_remove(*, cart: Cart, line_id: int) -> None:
     with transaction.atomic():
         _lock(cart)
-        _own_line(cart, line_id, lock=True).delete()
+        line = _own_line(cart, line_id, lock=True)
+        line.delete()
         _touch(cart)
+        _track_quantity(line.product, -line.quantity)
 
 
 def _own_line(cart: Cart, line_id, *, lock=False) -> CartLine:

@@ -11,6 +11,8 @@ from shop.catalog import selectors, services
 from shop.catalog.filters import ProductFilter
 from shop.catalog.models import Category, Product, ProductImage, Review
 from shop.catalog.offers import attach_offers
+from shop.catalog.tracking import list_id as _list_id
+from shop.core.tracking import track
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -171,7 +173,9 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
             return {"count": page["count"], "next": page["next"], "previous": page["previous"], "results": results}
 
         on = (catalog_cache.SHOWN, catalog_cache.STOCK)
-        return Response(catalog_cache.cached("api-products", parts, assemble, on=on, offers=True))
+        response = Response(catalog_cache.cached("api-products", parts, assemble, on=on, offers=True))
+        track("view_item_list", **_list_id(request.query_params.get("category"), request.query_params.get("search")))
+        return response
 
     def _id_page(self, request) -> dict:
         """The ids on the asked page and the links around it (no product row is read)."""
@@ -206,7 +210,9 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
             return found[0]
 
         on = (catalog_cache.SHOWN, catalog_cache.STOCK)
-        return Response(catalog_cache.cached("api-product-page", parts, assemble, on=on, offers=True))
+        data = catalog_cache.cached("api-product-page", parts, assemble, on=on, offers=True)
+        track("view_item", product_id=data["id"])
+        return Response(data)
 
     def _detail(self, request) -> dict:
         return {"product_id": self.get_object().pk, "data": super().retrieve(request).data}

@@ -20,8 +20,10 @@ from shop.catalog.forms import ReviewForm
 from shop.catalog.models import MAX_QUANTITY_CHOICE, Product, Review
 from shop.catalog.offers import attach_offers
 from shop.catalog.signals import product_viewed
+from shop.catalog.tracking import list_id
 from shop.catalog.tree import build_tree
 from shop.core.errors import ShopError
+from shop.core.tracking import track
 
 CARDS = "<!--product-cards-->"
 COUNT = "<!--product-count-->"
@@ -102,6 +104,7 @@ def product_list(request, slug=None):
     except PageProblem as problem:
         page = _rendered(request, "catalog/_product_list_main.html", problem.context, title=_("Products"))
         return render(request, "catalog/product_list.html", {"page": page}, status=problem.status)
+    track("view_item_list", **list_id(slug, request.GET.get("search")))
     return render(request, "catalog/product_list.html", {"page": page})
 
 
@@ -179,6 +182,7 @@ def product_detail(request, slug):
     transaction.on_commit(
         lambda: product_viewed.send(sender=None, product_id=product_id, user_id=user_id, session_key=session_key)
     )
+    track("view_item", product_id=product_id)
     already_reviewed = user_id is not None and Review.objects.filter(product_id=product_id, user_id=user_id).exists()
     review_form = render_to_string(
         "catalog/_review_form.html",

@@ -12,6 +12,7 @@ from shop.accounts.api import _validate_country
 from shop.cart.selectors import HEADER, cart_for_request, cart_token_from_request
 from shop.core import ratelimit
 from shop.core.errors import ShopError
+from shop.core.tracking import track
 from shop.orders import selectors
 from shop.orders.checkout import ShippingAddress, checkout_place, order_cancel_unpaid
 from shop.orders.models import ADDRESS_FIELDS, Order, ShippingMethod
@@ -209,6 +210,7 @@ class CheckoutView(APIView):
         cart = cart_for_request(request, with_lines=False)  # checkout reads the lines itself, under a lock
         if cart is None:
             raise ShopError(_("Your cart is empty."), field="cart")
+        track("begin_checkout")
         order, created = checkout_place(
             cart=cart,
             user=user,

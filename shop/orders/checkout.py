@@ -36,6 +36,7 @@ from shop.cart.snapshot import carts_changed
 from shop.catalog.models import Product
 from shop.core import ratelimit
 from shop.core.errors import Conflict, InsufficientStock, RateLimited, ShopError
+from shop.core.tracking import track
 from shop.orders import selectors, signals
 from shop.orders.models import (
     ADDRESS_FIELDS,
@@ -133,6 +134,7 @@ def checkout_place(
     limit, period = settings.SHOP_CHECKOUT_RATE
     if client and limit:
         ratelimit.record_attempt(_throttle_key(client), period=period)
+    track("place_order", order_id=order.pk, value=order.total_money)  # committed: outside the transaction
     if order.total <= 0:
         # Discounts or points paid for everything: nothing to charge (and Stripe refuses a zero amount).
         order, _changed = order_mark_paid(order_id=order.pk, amount=order.total_money, reference="nothing-to-pay")

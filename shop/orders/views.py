@@ -15,6 +15,7 @@ from shop.cart.pricing import price_cart
 from shop.cart.selectors import cart_for_request
 from shop.core import ratelimit
 from shop.core.errors import ShopError
+from shop.core.tracking import track
 from shop.orders import selectors
 from shop.orders.checkout import (
     CheckoutThrottled,
@@ -64,6 +65,8 @@ def checkout(request):
             },
         }
         return redirect("orders:review")
+    if request.method == "GET":
+        track("begin_checkout", value=priced.total)
     return render(request, "orders/checkout.html", {"form": form, "priced": priced}, status=400 if form.errors else 200)
 
 

@@ -1,0 +1,120 @@
+"""The event log: what visitors did, first-party, append-only.
+
+One row per fact, named in the common e-commerce vocabulary. A row never changes once written
+(the recommendations and campaigns apps read it as history); what is deleted with a customer's
+account is only the link to them. Visits are ids of our own (`visit`), made without cookies
+(marketing.analytics.visits): the database never holds an address or a browser string.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class EventName(models.TextChoices):
+    PAGE_VIEW = "page_view", _("page viewed")
+    VIEW_ITEM = "view_item", _("product viewed")
+    VIEW_ITEM_LIST = "view_item_list", _("list viewed")
+    SELECT_ITEM = "select_item", _("product chosen from a list")
+    ADD_TO_CART = "add_to_cart", _("added to cart")
+    REMOVE_FROM_CART = "remove_from_cart", _("removed from cart")
+    BEGIN_CHECKOUT = "begin_checkout", _("checkout started")
+    PLACE_ORDER = "place_order", _("order placed")
+    PURCHASE = "purchase", _("order paid")
+    REFUND = "refund", _("refund")
+    VIEW_PROMOTION = "view_promotion", _("promotion seen")
+    SELECT_PROMOTION = "select_promotion", _("promotion chosen")
+    APPLY_CODE = "apply_code", _("discount code applied")
+    REDEEM_POINTS = "redeem_points", _("points used")
+    SIGN_UP = "sign_up", _("account created")
+    LOGIN = "login", _("logged in")
+
+
+class Device(models.TextChoices):
+    DESKTOP = "desktop", _("desktop")
+    MOBILE = "mobile", _("phone")
+    TABLET = "tablet", _("tablet")
+    OTHER = "other", _("other (API clients, apps)")
+
+
+class Event(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    name = models.CharField(_("event"), max_length=24, choices=EventName.choices)
+    at = models.DateTimeField(_("at"))
+    # The store's day (ANALYTICS_TIME_ZONE) the event happened on: what rollups group by.
+    day = models.DateField(_("day"))
+    # The visit: None when the browser asked not to be tracked (Do-Not-Track, Global Privacy Control).
+    visit = models.UUIDField(_("visit"), null=True, blank=True)
+    # Only with the customer's consent (Profile.analytics_consent).
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    quantity = models.PositiveIntegerField(_("quantity"), null=True, blank=True)
+    value = models.DecimalField(_("value"), max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    # Where the visit came from and on what: copied from the visit, so a figure by source or
+    # device never joins another table.
+    device = models.CharField(_("device"), max_length=8, choices=Device.choices, default=Device.OTHER)
+    source = models.CharField(_("source"), max_length=64, default="direct")
+    medium = models.CharField(_("medium"), max_length=32, default="none")
+    campaign = models.CharField(_("campaign"), max_length=100, blank=True)
+    path = models.CharField(_("page"), max_length=200, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        indexes = [
+            models.Index(fields=["day", "name"], name="analytics_event_day_name"),
+            models.Index(fields=["visit"], name="analytics_event_visit"),
+            models.Index(fields=["customer", "at"], name="analytics_event_customer"),
+            models.Index(fields=["product", "name"], name="analytics_event_product"),
+            models.Index(fields=["order"], name="analytics_event_order"),
+        ]
+        constraints = [
+            # An order's payment is one purchase, however often its signal comes.
+            models.UniqueConstraint(
+                fields=["order"], condition=models.Q(name="purchase"), name="analytics_one_purchase_per_order"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.at:%Y-%m-%d %H:%M}"
+
+
+class OrderVisit(models.Model):
+    """The visit that placed an order: its payment (often through a webhook, with no visitor
+    in sight) is recorded as that visit's purchase, with its source and device."""
+
+    order = models.OneToOneField("orders.Order", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    visit = models.UUIDField(null=True, blank=True)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+    )
+    device = models.CharField(max_length=8, choices=Device.choices, default=Device.OTHER)
+    source = models.CharField(max_length=64, default="direct")
+    medium = models.CharField(max_length=32, default="none")
+    campaign = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = _("order's visit")
+        verbose_name_plural = _("orders' visits")
+
+    def __str__(self):
+        return f"{self.order_id}: {self.source}/{self.medium}"
