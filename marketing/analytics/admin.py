@@ -21,6 +21,7 @@ class EventAdmin(ReadOnlyAdmin):
     search_fields = ["=visit", "customer__email", "=order__number", "product__name", "source", "campaign"]
     search_help_text = gettext_lazy("Search by visit id, customer email, order number, product, source or campaign.")
     date_hierarchy = "day"
+    ordering = ["-id"]  # newest first, on the primary key (no sort over the whole log)
     list_per_page = 100
     show_full_result_count = False  # the log only grows: spare a count of the whole table on filtered lists
     fields = ["at", "day", "name", "visit", "customer", "product_link", "order_link", "quantity", "value",

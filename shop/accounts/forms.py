@@ -92,13 +92,10 @@ class ProfileForm(NoColonLabels, forms.ModelForm):
         ]
         labels = {
             "marketing_consent": _("Send me offers and news by email"),
-            "analytics_consent": _("Personalise my shopping"),
-        }
-        help_texts = {
             "analytics_consent": _(
-                "Use what I view and buy here for recommendations. Without it, your visits are only counted "
-                "anonymously."
-            )
+                "Personalise my shopping with what I view and buy here (without it, my visits are only counted "
+                "anonymously)"
+            ),
         }
 
     def __init__(self, *args, **kwargs):
