@@ -243,6 +243,8 @@ CELERY_BEAT_SCHEDULE = {
     # Closed orders whose discount-code release never ran give their codes back.
     "release-missed-discount-codes": {"task": "marketing.discounts.tasks.release_missed_codes", "schedule": 600},
     "sweep-product-imports": {"task": "shop.catalog.tasks.sweep_product_imports", "schedule": 600},
+    # The analytics dashboards' daily figures: days not built yet, and the last two again.
+    "build-analytics-figures": {"task": "marketing.analytics.tasks.build_figures", "schedule": 3600},
 }
 
 # Stripe: localstripe on loopback unless real keys are given.

@@ -118,3 +118,44 @@ class OrderVisit(models.Model):
 
     def __str__(self):
         return f"{self.order_id}: {self.source}/{self.medium}"
+
+
+class DailyFigure(models.Model):
+    """One figure of one store day (marketing.analytics.rollups): what dashboards read.
+
+    `dimension` is "" for the day's total, else what the figure is split by (device, source,
+    medium, campaign, product, category) with `key` its value. Money figures are in the store's
+    currency (SHOP_CURRENCY). A day's rows are replaced whole when the day is built again.
+    """
+
+    day = models.DateField(_("day"))
+    measure = models.CharField(_("measure"), max_length=32)
+    dimension = models.CharField(_("split by"), max_length=16, blank=True)
+    key = models.CharField(_("value"), max_length=100, blank=True)
+    value = models.DecimalField(_("figure"), max_digits=18, decimal_places=2)
+
+    class Meta:
+        verbose_name = _("daily figure")
+        verbose_name_plural = _("daily figures")
+        constraints = [
+            models.UniqueConstraint(fields=["day", "measure", "dimension", "key"], name="analytics_one_figure_per_key")
+        ]
+        indexes = [models.Index(fields=["measure", "dimension", "day"], name="analytics_figure_lookup")]
+
+    def __str__(self):
+        split = f" {self.dimension}={self.key}" if self.dimension else ""
+        return f"{self.day} {self.measure}{split}: {self.value}"
+
+
+class BuiltDay(models.Model):
+    """A day whose figures are built, and when: the rollup job builds what is missing or may have moved."""
+
+    day = models.DateField(primary_key=True)
+    built_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("built day")
+        verbose_name_plural = _("built days")
+
+    def __str__(self):
+        return str(self.day)

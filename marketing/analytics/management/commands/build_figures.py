@@ -1,0 +1,55 @@
+"""Build the dashboards' daily figures for a range of store days (marketing.analytics.rollups)."""
+
+import datetime as dt
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from marketing.analytics import rollups
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"{text!r} is not a date: write it as YYYY-MM-DD, e.g. 2026-01-31.") from None
+
+
+class Command(BaseCommand):
+    help = (
+        "Build the daily figures the analytics dashboards read. Without dates: the days not built yet and the "
+        "last two again (what the scheduled job does). With --from/--to: every day of that range, built again."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--from", dest="start", type=_date, help="first store day, YYYY-MM-DD")
+        parser.add_argument("--to", dest="end", type=_date, help="last store day, YYYY-MM-DD (default: yesterday)")
+
+    def handle(self, *args, start=None, end=None, **options):
+        yesterday = rollups.today() - dt.timedelta(days=1)
+        if start is None and end is None:
+            days = rollups.days_to_build()
+        else:
+            end = end or yesterday
+            start = start or end
+            if start > end:
+                raise CommandError(f"--from {start} is after --to {end}: give the earlier day first.")
+            if end > yesterday:
+                raise CommandError(
+                    f"{end} has not ended yet in the store's time zone: build up to {yesterday} "
+                    "(today's figures are worked out live on the dashboards)."
+                )
+            days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+        if not days:
+            self.stdout.write("Nothing to build: every past day has its figures.")
+            return
+        started = time.monotonic()
+        rows = 0
+        for n, day in enumerate(days, 1):
+            rows += rollups.build_day(day)
+            if n == len(days) or n % 30 == 0 or options["verbosity"] > 1:
+                self.stdout.write(f"  {n}/{len(days)} days built (up to {day}), {rows:,} figures")
+        took = time.monotonic() - started
+        self.stdout.write(
+            self.style.SUCCESS(f"Built {len(days)} days ({days[0]} to {days[-1]}): {rows:,} figures in {took:.1f} s.")
+        )

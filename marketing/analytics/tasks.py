@@ -1,0 +1,14 @@
+"""Background jobs of the analytics app (settings.CELERY_BEAT_SCHEDULE): thin, idempotent."""
+
+from celery import shared_task
+
+from marketing.analytics import rollups
+
+
+@shared_task
+def build_figures() -> int:
+    """Build the past days not built yet, and the last two again (late events, refunds): days built."""
+    days = rollups.days_to_build()
+    for day in days:
+        rollups.build_day(day)
+    return len(days)
