@@ -1,12 +1,20 @@
-"""The event log in the admin: read-only, filtered by day, event, device and source."""
+"""The analytics admin: the dashboards, and the event log (read-only, filtered by day, event, device, source)."""
+
+import csv
 
 from django.contrib import admin
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from marketing.analytics.models import Event
+from marketing.analytics import charts, dashboards, reports
+from marketing.analytics.models import Dashboard, Event
 from shop.core.admin import ReadOnlyAdmin
 
 
@@ -55,3 +63,104 @@ class EventAdmin(ReadOnlyAdmin):
         return format_html(
             '<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[event.order_id]), event.order.number
         )
+
+
+# --- Dashboards ------------------------------------------------------------------------------------------------
+
+DASHBOARDS = {
+    "sales": (gettext_lazy("Sales"), dashboards.sales),
+    "funnel": (gettext_lazy("Funnel"), dashboards.funnel),
+}
+CSV_TABLES = {
+    "sales": {
+        "days": ["day", "orders", "revenue", "units", "refunds"],
+        "products": ["key", "name", "units", "revenue"],
+        "categories": ["key", "name", "units", "revenue"],
+    },
+    "funnel": {
+        "steps": ["key", "value", "before", "of_previous", "of_visits"],
+        "by_device": ["key", "visits", "adding", "buying", "conversion"],
+        "by_source": ["key", "visits", "adding", "buying", "conversion"],
+        "by_medium": ["key", "visits", "adding", "buying", "conversion"],
+    },
+}
+
+
+@admin.register(Dashboard)
+class DashboardAdmin(admin.ModelAdmin):
+    """Not a list of rows: the dashboards, opened by anyone with "Can view dashboard"."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(f"{name}/", view(self._view(name)), name=f"analytics_dashboard_{name}") for name in DASHBOARDS
+        ] + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return redirect("admin:analytics_dashboard_sales")
+
+    def _view(self, name):
+        def view(request):
+            return self.dashboard(request, name)
+
+        return view
+
+    def dashboard(self, request, name):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        title, build = DASHBOARDS[name]
+        error = None
+        try:
+            period = reports.period(request.GET.get("from") or None, request.GET.get("to") or None)
+        except reports.BadPeriod as exc:
+            error, period = str(exc), reports.period(None, None)
+        compare = request.GET.get("compare", "previous")
+        if compare not in reports.COMPARE:
+            compare = "previous"
+        data = build(period, compare)
+        table = request.GET.get("table")
+        if request.GET.get("format") == "csv" and table in CSV_TABLES[name]:
+            return _csv(f"{name}-{table}-{period.start}-{period.end}.csv", CSV_TABLES[name][table], data[table])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Analytics: %(name)s") % {"name": title},
+            "opts": self.model._meta,
+            "name": name,
+            "dashboards": [(key, label) for key, (label, _build) in DASHBOARDS.items()],
+            "period": period,
+            "before": period.before(compare),
+            "compare": compare,
+            "compare_choices": list(reports.COMPARE.items()),
+            "missing": reports.missing(period),
+            "error": error,
+            "data": data,
+            "query": request.GET.urlencode(),
+        }
+        if name == "sales":
+            series = [(_("this period"), data["revenue"])]
+            if data["revenue_before"] is not None:
+                series.append((_("compared period"), data["revenue_before"]))
+            labels = [formats.date_format(day, "SHORT_DATE_FORMAT") for day in period.days]
+            context["chart"] = charts.line_chart(series, labels, money=True)
+        return TemplateResponse(request, f"admin/analytics/{name}.html", context, status=400 if error else 200)
+
+
+def _csv(filename: str, columns: list[str], rows: list[dict]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+    return response

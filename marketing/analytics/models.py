@@ -159,3 +159,13 @@ class BuiltDay(models.Model):
 
     def __str__(self):
         return str(self.day)
+
+
+class Dashboard(DailyFigure):
+    """The dashboards in the admin (marketing.analytics.admin): who may open them is this model's
+    view permission ("Can view dashboard"), given to staff like any other."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("dashboard")
+        verbose_name_plural = _("dashboards")

@@ -1,0 +1,150 @@
+"""The dashboards as staff see them: who may open them, the figures beside their comparison, CSV."""
+
+import csv
+import datetime as dt
+import io
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+
+from marketing.analytics import reports, rollups
+from marketing.analytics.models import Event
+from marketing.analytics.recorder import store_day
+from tests.factories import OrderFactory, StaffFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+TODAY = dt.date(2026, 6, 30)
+
+
+@pytest.fixture(autouse=True)
+def fixed_today(monkeypatch, settings):
+    settings.ANALYTICS_TIME_ZONE = "UTC"
+    monkeypatch.setattr(rollups, "today", lambda: TODAY)
+
+
+def noon(day):
+    return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+
+
+def order(day, total):
+    return OrderFactory(placed_at=noon(day), paid_at=noon(day), subtotal=D(total), total=D(total))
+
+
+def visit(day, *names):
+    visit_id = uuid.uuid4()
+    for name in names:
+        Event.objects.create(name=name, at=noon(day), day=store_day(noon(day)), visit=visit_id, device="mobile")
+
+
+def staff_client(*perms):
+    staff = StaffFactory(is_superuser=False)
+    staff.user_permissions.add(*Permission.objects.filter(codename__in=perms))
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def build(*days):
+    for day in days:
+        rollups.build_day(day)
+
+
+def test_only_staff_with_the_permission_open_the_dashboards():
+    customer = Client()
+    customer.force_login(UserFactory())
+    for client, expected in (
+        (Client(), 302),  # to the admin login
+        (customer, 302),
+        (staff_client(), 403),
+        (staff_client("view_dashboard"), 200),
+    ):
+        for name in ("sales", "funnel"):
+            assert client.get(f"/admin/analytics/dashboard/{name}/").status_code == expected, (name, expected)
+    assert staff_client("view_dashboard").get("/admin/analytics/dashboard/").url.endswith("/dashboard/sales/")
+
+
+def test_sales_show_the_period_beside_the_previous_one():
+    june_10, may_31 = dt.date(2026, 6, 10), dt.date(2026, 5, 31)
+    order(june_10, "30.00")
+    order(june_10, "50.00")
+    order(may_31, "40.00")  # in the previous 30 days
+    build(june_10, may_31)
+    response = staff_client("view_dashboard").get("/admin/analytics/dashboard/sales/?from=2026-06-01&to=2026-06-30")
+    assert response.status_code == 200
+    cards = {c["key"]: c for c in response.context["data"]["cards"]}
+    assert (cards["revenue"]["value"], cards["revenue"]["before"]) == (D("80.00"), D("40.00"))
+    assert cards["revenue"]["change"] == 1  # +100%
+    assert cards["average_order"]["value"] == D("40.00")
+    html = response.content.decode()
+    assert "$80.00" in html and "+100.0%" in html and "<svg" in html
+    assert response.context["before"] == reports.Period(dt.date(2026, 5, 2), dt.date(2026, 5, 31))
+
+
+def test_today_is_worked_out_live_and_unbuilt_days_are_named():
+    order(TODAY, "25.00")
+    order(dt.date(2026, 6, 29), "10.00")  # yesterday, not built
+    response = staff_client("view_dashboard").get("/admin/analytics/dashboard/sales/?from=2026-06-29&to=2026-06-30")
+    cards = {c["key"]: c for c in response.context["data"]["cards"]}
+    assert cards["revenue"]["value"] == D("25.00")
+    assert response.context["missing"] == [dt.date(2026, 6, 29)]
+    assert "has no figures yet" in response.content.decode()
+
+
+def test_the_funnel_counts_visits_at_each_step():
+    day = dt.date(2026, 6, 20)
+    visit(day, "page_view")
+    visit(day, "page_view", "view_item")
+    visit(day, "view_item", "add_to_cart")
+    visit(day, "view_item", "add_to_cart", "begin_checkout", "purchase")
+    build(day)
+    response = staff_client("view_dashboard").get(
+        f"/admin/analytics/dashboard/funnel/?from={day}&to={day}&compare=none"
+    )
+    data = response.context["data"]
+    assert [s["value"] for s in data["steps"]] == [4, 3, 2, 1, 1]
+    assert data["conversion"] == D("0.25")
+    assert data["abandonment"] == D("0.5")
+    assert data["by_device"][0]["key"] == "mobile" and data["by_device"][0]["visits"] == 4
+    assert response.context["before"] is None
+
+
+def test_each_table_downloads_as_csv():
+    day = dt.date(2026, 6, 20)
+    order(day, "12.00")
+    build(day)
+    response = staff_client("view_dashboard").get(
+        f"/admin/analytics/dashboard/sales/?from={day}&to={day}&format=csv&table=days"
+    )
+    assert response["Content-Type"].startswith("text/csv")
+    assert 'filename="sales-days-2026-06-20-2026-06-20.csv"' in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows == [["day", "orders", "revenue", "units", "refunds"], ["2026-06-20", "1.00", "12.00", "0.00", "0.00"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("from=June&to=2026-06-30", "YYYY-MM-DD"),
+        ("from=2026-06-30&to=2026-06-01", "starts after it ends"),
+        ("from=2026-06-01&to=2026-07-30", "ends after today"),
+        ("from=2020-01-01&to=2026-06-30", "at most three years"),
+    ],
+)
+def test_a_bad_period_is_a_clear_400_with_the_default_period(query, message):
+    response = staff_client("view_dashboard").get(f"/admin/analytics/dashboard/sales/?{query}")
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_the_sales_dashboard_reads_a_fixed_number_of_queries(django_assert_max_num_queries):
+    for n in range(20):
+        day = dt.date(2026, 6, 1) + dt.timedelta(days=n)
+        order(day, "10.00")
+        build(day)
+    client = staff_client("view_dashboard")
+    with django_assert_max_num_queries(30):
+        assert client.get("/admin/analytics/dashboard/sales/?from=2026-06-01&to=2026-06-29").status_code == 200
