@@ -443,6 +443,7 @@ DEMO_SEEDERS = [
     "shop.orders.demo.seed",
     "marketing.discounts.demo.seed",
     "loyalty.demo.seed",
+    "marketing.analytics.demo.seed",  # last: visits for the orders the others made, then the daily figures
 ]
 # Views that exist only for the benchmark (bench/web.py).
 BENCH_VIEWS = env_bool("BENCH_VIEWS", False)

@@ -27,6 +27,7 @@ The measures (what each one counts is written on the dashboards too):
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterator
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -34,6 +35,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from marketing.analytics.models import BuiltDay, DailyFigure, Event, EventName, OrderVisit
@@ -71,35 +73,65 @@ def _figure(day, measure, value, dimension="", key="") -> DailyFigure:
 
 
 def figures_for_day(day: dt.date) -> list[DailyFigure]:
-    """Every figure of one day (unsaved): a fixed number of queries, whatever the day holds."""
-    return [*_visit_figures(day), *_product_figures(day), *_sales_figures(day), *_refund_figures(day)]
+    """Every figure of one day (unsaved)."""
+    return figures_for_days(day, day)[day]
 
 
-def _visit_figures(day) -> Iterator[DailyFigure]:
-    events = Event.objects.filter(day=day)
+def figures_for_days(first: dt.date, last: dt.date) -> dict[dt.date, list[DailyFigure]]:
+    """Every figure of each day from `first` to `last` (unsaved): a fixed number of queries, each
+    grouped by day, whatever the range holds. Each day has its totals, zeros included."""
+    days: dict[dt.date, list[DailyFigure]] = {first + dt.timedelta(days=n): [] for n in range((last - first).days + 1)}
+    for figure in (
+        *_visit_figures(first, last, days),
+        *_product_figures(first, last),
+        *_sales_figures(first, last, days),
+        *_refund_figures(first, last, days),
+    ):
+        days[figure.day].append(figure)
+    return days
+
+
+def _window(first: dt.date, last: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    return day_window(first)[0], day_window(last)[1]
+
+
+def _store_date(field: str) -> TruncDate:
+    return TruncDate(field, tzinfo=zone())
+
+
+def _visit_figures(first, last, days) -> Iterator[DailyFigure]:
+    events = Event.objects.filter(day__gte=first, day__lte=last)
     counts = {"visits": Count("visit", distinct=True)}
     counts |= {m: Count("visit", distinct=True, filter=Q(name=name)) for m, name in FUNNEL.items()}
     for dimension in VISIT_DIMENSIONS:
-        rows = events.exclude(visit=None)
-        rows = rows.values(dimension).annotate(**counts) if dimension else [rows.aggregate(**counts)]
-        for row in rows:
+        seen = set()
+        group = ["day", dimension] if dimension else ["day"]
+        for row in events.exclude(visit=None).values(*group).annotate(**counts):
             key = row[dimension] if dimension else ""
             if dimension == "campaign" and not key:
                 continue
+            seen.add(row["day"])
             for measure in counts:
                 if row[measure] or not dimension:
-                    yield _figure(day, measure, row[measure], dimension, key)
-    views = events.filter(name=EventName.PAGE_VIEW)
-    yield _figure(day, "page_views", views.count())
-    for row in views.values("device").annotate(n=Count("id")):
-        yield _figure(day, "page_views", row["n"], "device", row["device"])
+                    yield _figure(row["day"], measure, row[measure], dimension, key)
+        if not dimension:
+            for day in days.keys() - seen:
+                for measure in counts:
+                    yield _figure(day, measure, 0)
+    page_views = events.filter(name=EventName.PAGE_VIEW)
+    views = {row["day"]: row["n"] for row in page_views.values("day").annotate(n=Count("id"))}
+    for day in days:
+        yield _figure(day, "page_views", views.get(day, 0))
+    rows = page_views.values("day", "device").annotate(n=Count("id"))
+    for row in rows:
+        yield _figure(row["day"], "page_views", row["n"], "device", row["device"])
 
 
-def _product_figures(day) -> Iterator[DailyFigure]:
+def _product_figures(first, last) -> Iterator[DailyFigure]:
     rows = (
-        Event.objects.filter(day=day, name__in=[EventName.VIEW_ITEM, EventName.ADD_TO_CART])
+        Event.objects.filter(day__gte=first, day__lte=last, name__in=[EventName.VIEW_ITEM, EventName.ADD_TO_CART])
         .exclude(product=None)
-        .values("product_id")
+        .values("day", "product_id")
         .annotate(
             views=Count("id", filter=Q(name=EventName.VIEW_ITEM)),
             adds=Sum("quantity", filter=Q(name=EventName.ADD_TO_CART)),
@@ -107,9 +139,9 @@ def _product_figures(day) -> Iterator[DailyFigure]:
     )
     for row in rows:
         if row["views"]:
-            yield _figure(day, "product_views", row["views"], "product", row["product_id"])
+            yield _figure(row["day"], "product_views", row["views"], "product", row["product_id"])
         if row["adds"]:
-            yield _figure(day, "product_adds", row["adds"], "product", row["product_id"])
+            yield _figure(row["day"], "product_adds", row["adds"], "product", row["product_id"])
 
 
 def _money(units) -> Decimal:
@@ -120,65 +152,106 @@ def _sum(expression, **extra):
     return minor_units_sum(expression, currency=settings.SHOP_CURRENCY, **extra)
 
 
-def _sales_figures(day) -> Iterator[DailyFigure]:
-    start, end = day_window(day)
+SALES = ["orders", "revenue", "merchandise", "discounts", "shipping", "returning_orders", "new_customers"]
+
+
+def _sales_figures(first, last, days) -> Iterator[DailyFigure]:
+    start, end = _window(first, last)
     paid = Order.objects.filter(paid_at__gte=start, paid_at__lt=end)
     earlier = Order.objects.filter(email=OuterRef("email"), paid_at__lt=OuterRef("paid_at"))
-    totals = paid.annotate(returning=Exists(earlier)).aggregate(
-        orders=Count("id"),
-        revenue=_sum("total"),
-        merchandise=_sum("subtotal"),
-        discounts=_sum("discount_total"),
-        shipping=_sum("shipping_total"),
-        returning_orders=Count("id", filter=Q(returning=True)),
-        new_customers=Count("email", distinct=True, filter=Q(returning=False)),
+    rows = (
+        paid.annotate(returning=Exists(earlier), paid_day=_store_date("paid_at"))
+        .values("paid_day")
+        .annotate(
+            orders=Count("id"),
+            revenue=_sum("total"),
+            merchandise=_sum("subtotal"),
+            discounts=_sum("discount_total"),
+            shipping=_sum("shipping_total"),
+            returning_orders=Count("id", filter=Q(returning=True)),
+            new_customers=Count("email", distinct=True, filter=Q(returning=False)),
+        )
     )
-    for measure, value in totals.items():
-        yield _figure(day, measure, _money(value) if measure in MONEY else value)
-    came = OrderVisit.objects.filter(order__paid_at__gte=start, order__paid_at__lt=end)
-    known = {"orders": 0, "revenue": 0}
+    totals = {row["paid_day"]: row for row in rows}
+    for day in days:
+        row = totals.get(day, {})
+        for measure in SALES:
+            value = row.get(measure)
+            yield _figure(day, measure, _money(value) if measure in MONEY else value)
+    came = OrderVisit.objects.filter(order__paid_at__gte=start, order__paid_at__lt=end).annotate(
+        paid_day=_store_date("order__paid_at")
+    )
+    known = defaultdict(lambda: [0, 0])  # day: [orders, revenue in minor units] the visits account for
     for dimension in ORDER_DIMENSIONS:
-        for row in came.values(dimension).annotate(orders=Count("order_id"), revenue=_sum("order__total")):
+        for row in came.values("paid_day", dimension).annotate(orders=Count("order_id"), revenue=_sum("order__total")):
+            day = row["paid_day"]
             yield _figure(day, "orders", row["orders"], dimension, row[dimension])
             yield _figure(day, "revenue", _money(row["revenue"]), dimension, row[dimension])
             if dimension == ORDER_DIMENSIONS[0]:
-                known["orders"] += row["orders"]
-                known["revenue"] += row["revenue"] or 0
-    unknown_orders = totals["orders"] - known["orders"]
-    if unknown_orders:
-        unknown_revenue = _money((totals["revenue"] or 0) - known["revenue"])
-        for dimension in ORDER_DIMENSIONS:
-            yield _figure(day, "orders", unknown_orders, dimension, "unknown")
-            yield _figure(day, "revenue", unknown_revenue, dimension, "unknown")
-    lines = OrderLine.objects.filter(order__paid_at__gte=start, order__paid_at__lt=end)
-    units = 0
+                known[day][0] += row["orders"]
+                known[day][1] += row["revenue"] or 0
+    for day, row in totals.items():
+        orders, revenue = known[day]
+        if row["orders"] - orders:
+            for dimension in ORDER_DIMENSIONS:
+                yield _figure(day, "orders", row["orders"] - orders, dimension, "unknown")
+                yield _figure(day, "revenue", _money((row["revenue"] or 0) - revenue), dimension, "unknown")
+    lines = OrderLine.objects.filter(order__paid_at__gte=start, order__paid_at__lt=end).annotate(
+        paid_day=_store_date("order__paid_at")
+    )
+    units = defaultdict(int)
     for dimension, field in (("product", "product_id"), ("category", "product__category_id")):
-        rows = lines.values(field).annotate(units=Sum("quantity"), revenue=_sum(F("subtotal") - F("discount")))
+        rows = lines.values("paid_day", field).annotate(
+            units=Sum("quantity"), revenue=_sum(F("subtotal") - F("discount"))
+        )
         for row in rows:
-            key = row[field] if row[field] is not None else "unknown"
+            day, key = row["paid_day"], row[field] if row[field] is not None else "unknown"
             yield _figure(day, "units", row["units"], dimension, key)
             yield _figure(day, "line_revenue", _money(row["revenue"]), dimension, key)
             if dimension == "product":
-                units += row["units"] or 0
-    yield _figure(day, "units", units)
+                units[day] += row["units"] or 0
+    for day in days:
+        yield _figure(day, "units", units[day])
 
 
-def _refund_figures(day) -> Iterator[DailyFigure]:
-    start, end = day_window(day)
+def _refund_figures(first, last, days) -> Iterator[DailyFigure]:
+    start, end = _window(first, last)
     rows = OrderEvent.objects.filter(
         kind__in=[EventKind.REFUNDED, EventKind.PARTIALLY_REFUNDED], created_at__gte=start, created_at__lt=end
-    ).values_list("data", flat=True)
-    yield _figure(day, "refunds", sum((Decimal(data.get("amount") or 0) for data in rows), Decimal(0)))
+    ).values_list("created_at", "data")
+    refunds = defaultdict(Decimal)
+    for at, data in rows:
+        refunds[at.astimezone(zone()).date()] += Decimal(data.get("amount") or 0)
+    for day in days:
+        yield _figure(day, "refunds", refunds[day])
 
 
 def build_day(day: dt.date) -> int:
     """Build one day's figures, replacing the ones it had; the number of rows written."""
-    figures = figures_for_day(day)
+    return build_days(day, day)
+
+
+def build_days(first: dt.date, last: dt.date) -> int:
+    """Build the figures of every day from `first` to `last`, replacing theirs, in one transaction."""
+    figures = figures_for_days(first, last)
+    now = timezone.now()
     with transaction.atomic():
-        DailyFigure.objects.filter(day=day).delete()
-        DailyFigure.objects.bulk_create(figures, batch_size=1000)
-        BuiltDay.objects.update_or_create(day=day, defaults={"built_at": timezone.now()})
-    return len(figures)
+        DailyFigure.objects.filter(day__gte=first, day__lte=last).delete()
+        DailyFigure.objects.bulk_create([f for day in figures.values() for f in day], batch_size=2000)
+        BuiltDay.objects.filter(day__gte=first, day__lte=last).delete()
+        BuiltDay.objects.bulk_create([BuiltDay(day=day, built_at=now) for day in figures])
+    return sum(len(day) for day in figures.values())
+
+
+def runs(days: list[dt.date], longest: int = 31) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive days as (first, last) runs of at most `longest` days: what build_days takes."""
+    out: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(days):
+        if out and day == out[-1][1] + dt.timedelta(days=1) and (day - out[-1][0]).days < longest:
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
 
 
 def days_to_build(*, since: dt.date | None = None, again: int = 2) -> list[dt.date]:

@@ -9,6 +9,6 @@ from marketing.analytics import rollups
 def build_figures() -> int:
     """Build the past days not built yet, and the last two again (late events, refunds): days built."""
     days = rollups.days_to_build()
-    for day in days:
-        rollups.build_day(day)
+    for first, last in rollups.runs(days):
+        rollups.build_days(first, last)
     return len(days)

@@ -1,6 +1,7 @@
 """Demo customers: two known accounts and a crowd spread over regions, ages and genders."""
 
 import datetime as dt
+import random
 
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
@@ -142,6 +143,9 @@ def _customer(i: int, rng) -> dict:
             "country": country,
             "marketing_consent": consent,
             "marketing_consent_at": joined if consent else None,
+            # Its own generator, so the draws above stay what they were.
+            "analytics_consent": (personal := random.Random(f"analytics-consent:{i}").random() < 0.55),
+            "analytics_consent_at": joined if personal else None,
         },
         "address": {
             "full_name": f"{first} {last}",

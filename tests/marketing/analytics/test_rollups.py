@@ -201,3 +201,25 @@ def test_a_day_takes_a_fixed_number_of_queries():
             rollups.build_day(day)
         counts.append(len(queries))
     assert counts[0] == counts[1] <= 25  # reads: 15 (visits 5, page views 2, products 1, sales 6, refunds 1)
+
+
+def test_a_range_built_at_once_equals_its_days_built_one_by_one():
+    days = [DAY + dt.timedelta(days=n) for n in range(3)]
+    product = ProductFactory()
+    for n, day in enumerate(days):
+        # Late in the store's evening: the next day in UTC, this day in Berlin.
+        paid_order(at(day, 23, 45), email=f"r{n}@example.com", lines=[(product, n + 1, "50.00", "0.00")])
+        event("view_item", at(day, 0, 15), uuid.uuid4(), product=product, device="tablet")
+    rollups.build_days(days[0], days[-1])
+    at_once = sorted((f.day, f.measure, f.dimension, f.key, f.value) for f in DailyFigure.objects.all())
+    for day in days:
+        rollups.build_day(day)
+    one_by_one = sorted((f.day, f.measure, f.dimension, f.key, f.value) for f in DailyFigure.objects.all())
+    assert at_once == one_by_one
+    assert [figures(day)["units"] for day in days] == [1, 2, 3]
+
+
+def test_days_are_built_in_runs_of_consecutive_days():
+    d = [DAY + dt.timedelta(days=n) for n in (0, 1, 2, 5, 6, 9)]
+    assert rollups.runs(d) == [(d[0], d[2]), (d[3], d[4]), (d[5], d[5])]
+    assert rollups.runs([DAY + dt.timedelta(days=n) for n in range(40)], longest=31)[0][1] == DAY + dt.timedelta(30)

@@ -44,11 +44,11 @@ class Command(BaseCommand):
             self.stdout.write("Nothing to build: every past day has its figures.")
             return
         started = time.monotonic()
-        rows = 0
-        for n, day in enumerate(days, 1):
-            rows += rollups.build_day(day)
-            if n == len(days) or n % 30 == 0 or options["verbosity"] > 1:
-                self.stdout.write(f"  {n}/{len(days)} days built (up to {day}), {rows:,} figures")
+        rows = done = 0
+        for first, last in rollups.runs(days):
+            rows += rollups.build_days(first, last)
+            done += (last - first).days + 1
+            self.stdout.write(f"  {done}/{len(days)} days built (up to {last}), {rows:,} figures")
         took = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(f"Built {len(days)} days ({days[0]} to {days[-1]}): {rows:,} figures in {took:.1f} s.")
