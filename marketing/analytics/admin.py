@@ -143,6 +143,7 @@ class DashboardAdmin(admin.ModelAdmin):
             "compare": compare,
             "compare_choices": list(reports.COMPARE.items()),
             "missing": reports.missing(period),
+            "before_empty": bool(period.before(compare)) and not reports.built(period.before(compare)),
             "error": error,
             "data": data,
             "query": request.GET.urlencode(),

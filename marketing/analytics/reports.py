@@ -136,6 +136,12 @@ def missing(p: Period) -> list[dt.date]:
     return [d for d in p.days if d != today and d not in built]
 
 
+def built(p: Period) -> bool:
+    """Whether any day of the period has its figures (or is today)."""
+    today = rollups.today()
+    return p.start <= today <= p.end or BuiltDay.objects.filter(day__gte=p.start, day__lte=p.end).exists()
+
+
 def change(now: Decimal, before: Decimal | None) -> Decimal | None:
     """The change from `before` to `now` as a fraction (0.25 for +25%); None when there is nothing to compare."""
     if before is None or before == 0:

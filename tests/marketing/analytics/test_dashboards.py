@@ -148,3 +148,15 @@ def test_the_sales_dashboard_reads_a_fixed_number_of_queries(django_assert_max_n
     client = staff_client("view_dashboard")
     with django_assert_max_num_queries(30):
         assert client.get("/admin/analytics/dashboard/sales/?from=2026-06-01&to=2026-06-29").status_code == 200
+
+
+def test_a_compared_period_without_figures_is_named():
+    day = dt.date(2026, 6, 20)
+    order(day, "12.00")
+    build(day)
+    client = staff_client("view_dashboard")
+    response = client.get(f"/admin/analytics/dashboard/sales/?from={day}&to={day}&compare=year")
+    assert response.context["before_empty"] and "has no figures" in response.content.decode()
+    build(day - dt.timedelta(days=1))
+    response = client.get(f"/admin/analytics/dashboard/sales/?from={day}&to={day}&compare=previous")
+    assert not response.context["before_empty"]
