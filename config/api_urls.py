@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from loyalty import api as loyalty_api
+from marketing.analytics import api as analytics_api
 from marketing.discounts import api as discounts_api
 from shop.accounts import api as accounts_api
 from shop.cart import api as cart_api
@@ -34,6 +35,8 @@ urlpatterns = [
     path("loyalty/", loyalty_api.LoyaltyView.as_view(), name="loyalty"),
     path("loyalty/ledger/", loyalty_api.LedgerView.as_view(), name="loyalty-ledger"),
     path("loyalty/referral/", loyalty_api.ReferralView.as_view(), name="loyalty-referral"),
+    path("analytics/sales/", analytics_api.SalesView.as_view(), name="analytics-sales"),
+    path("analytics/funnel/", analytics_api.FunnelView.as_view(), name="analytics-funnel"),
     path("checkout/", orders_api.CheckoutView.as_view(), name="checkout"),
     path("orders/<str:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
     path("orders/<str:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"),

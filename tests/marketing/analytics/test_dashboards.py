@@ -160,3 +160,40 @@ def test_a_compared_period_without_figures_is_named():
     build(day - dt.timedelta(days=1))
     response = client.get(f"/admin/analytics/dashboard/sales/?from={day}&to={day}&compare=previous")
     assert not response.context["before_empty"]
+
+
+def api_client(*perms, staff=True):
+    from rest_framework.test import APIClient
+
+    user = StaffFactory(is_superuser=False) if staff else UserFactory()
+    user.user_permissions.add(*Permission.objects.filter(codename__in=perms))
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_the_api_gives_staff_with_the_permission_the_dashboards_data():
+    from rest_framework.test import APIClient
+
+    day = dt.date(2026, 6, 20)
+    order(day, "12.00")
+    order(day - dt.timedelta(days=1), "8.00")
+    build(day, day - dt.timedelta(days=1))
+    url = f"/api/v1/analytics/sales/?from={day}&to={day}"
+    assert APIClient().get(url).status_code in (401, 403)
+    assert api_client("view_dashboard", staff=False).get(url).status_code == 403  # a customer, even with the perm
+    assert api_client().get(url).status_code == 403  # staff without it
+    body = api_client("view_dashboard").get(url).json()
+    revenue = next(c for c in body["cards"] if c["key"] == "revenue")
+    assert (revenue["value"], revenue["before"], revenue["change"]) == ("12.00", "8.00", "0.5000")
+    assert body["period"] == {"start": "2026-06-20", "end": "2026-06-20"}
+    assert body["compared"] == {"start": "2026-06-19", "end": "2026-06-19"} and body["currency"] == "USD"
+    funnel = api_client("view_dashboard").get(f"/api/v1/analytics/funnel/?from={day}&to={day}&compare=none").json()
+    assert funnel["compared"] is None and [s["key"] for s in funnel["steps"]][0] == "visits"
+
+
+@pytest.mark.parametrize("query", ["from=June", "from=2026-07-01&to=2026-06-01", "compare=decade"])
+def test_the_api_answers_a_bad_query_with_a_400_and_its_reason(query):
+    response = api_client("view_dashboard").get(f"/api/v1/analytics/sales/?{query}")
+    assert response.status_code == 400
+    assert response.json()["detail"]
