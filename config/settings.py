@@ -427,6 +427,9 @@ SHOP_ORDER_PAYMENT_MINUTES = env_int("SHOP_ORDER_PAYMENT_MINUTES", 60)
 SHOP_PAYMENT_GATEWAY = "shop.payments.stripe_gateway.StripeGateway"
 # Absolute links in emails.
 SHOP_SITE_URL = env_str("SHOP_SITE_URL", "http://127.0.0.1:8000")
+# Scripts every storefront page loads (static path, and the endpoint they talk to), from the apps that
+# extend the pages: shop templates name no app. The analytics script reports what only the browser knows.
+SHOP_PAGE_SCRIPTS = [{"src": "analytics/track.js", "endpoint": "/analytics/collect/"}]
 # Analytics (marketing/analytics): the store's day for every figure, how long a visit lasts without a
 # request, and when recording steps aside (a refused or slow write pauses it in that process).
 ANALYTICS_RECORDING = env_bool("ANALYTICS_RECORDING", True)

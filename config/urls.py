@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("shop.orders.urls")),
     path("account/", include("shop.accounts.urls")),
     path("cart/code/", include("marketing.discounts.urls")),
+    path("analytics/", include("marketing.analytics.urls")),
     path("", include("loyalty.urls")),
     path("cart/", include("shop.cart.urls")),
     path("healthz", core_views.health, name="health"),

@@ -164,7 +164,11 @@ def _list_results(request, slug) -> dict:
     return {
         "ids": ids,
         "count": render_to_string("catalog/_product_count.html", {"page": page}),
-        "results": render_to_string("catalog/_product_list_results.html", {"page": page}, request=request),
+        "results": render_to_string(
+            "catalog/_product_list_results.html",
+            {"page": page, "list_id": list_id(slug, request.GET.get("search"))["list"]},
+            request=request,
+        ),
     }
 
 

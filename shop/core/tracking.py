@@ -49,6 +49,11 @@ def track(name: str, **data) -> None:
         _hand_over(None, None, [fact])
 
 
+def hand_over(request, response, facts: list[Fact]) -> None:
+    """Give these facts to the listeners now (a view that gathers its own, such as a beacon's)."""
+    _hand_over(request, response, facts)
+
+
 def _hand_over(request, response, facts: list[Fact]) -> None:
     for receiver, result in facts_tracked.send_robust(sender=None, request=request, response=response, facts=facts):
         if isinstance(result, Exception):
