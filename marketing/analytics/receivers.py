@@ -50,7 +50,7 @@ def record_facts(sender, request, response, facts, **kwargs):
     _record_visitor_facts(request, response, facts)  # first: an order placed here is then known
     of_orders = [fact for fact in of_orders if not _refund_known(fact)]
     if of_orders:
-        recorder.write([row for row in map(_order_event, of_orders) if row is not None], once=True)
+        recorder.write([row for row in map(order_event, of_orders) if row is not None], once=True)
 
 
 def _refund_known(fact) -> bool:
@@ -88,16 +88,18 @@ def _record_visitor_facts(request, response, facts) -> None:
     recorder.write(rows)
 
 
-def _order_event(fact) -> Event | None:
-    order_id = fact.data["order_id"]
-    order = (
-        Order.objects.filter(pk=order_id)
-        .only("total", "subtotal", "discount_total", "shipping_total", "currency")
-        .first()
-    )
+ORDER_FIELDS = ("total", "subtotal", "discount_total", "shipping_total", "currency")
+
+
+def order_event(fact) -> Event | None:
+    """The event of an order's fact (a purchase, a refund), with the visit that placed the order."""
+    order = Order.objects.filter(pk=fact.data["order_id"]).only(*ORDER_FIELDS).first()
     if order is None:
         return None
-    came = OrderVisit.objects.filter(order_id=order_id).first()
+    return build_order_event(fact, order, OrderVisit.objects.filter(order_id=order.pk).first())
+
+
+def build_order_event(fact, order: Order, came: OrderVisit | None) -> Event:
     fields = (
         {"visit": came.visit, "customer_id": came.customer_id, "device": came.device, "source": came.source,
          "medium": came.medium, "campaign": came.campaign}
@@ -110,7 +112,7 @@ def _order_event(fact) -> Event | None:
     else:
         value, data = fact.data["value"], {"reference": fact.data.get("reference", "")}
     return recorder.event(
-        fact.name, fact.at, order_id=order_id, value=value, currency=order.currency, data=data, **fields
+        fact.name, fact.at, order_id=order.pk, value=value, currency=order.currency, data=data, **fields
     )
 
 

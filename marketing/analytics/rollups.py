@@ -231,8 +231,30 @@ def build_day(day: dt.date) -> int:
     return build_days(day, day)
 
 
+def sweep_purchases(first: dt.date, last: dt.date) -> int:
+    """Orders paid on these days whose purchase never reached the event log (recording stepped
+    aside, a process died after the payment): recorded now, as the order's visit's, in three
+    queries whatever their number. The number recorded."""
+    from marketing.analytics.receivers import ORDER_FIELDS, build_order_event
+    from shop.core.tracking import Fact
+
+    start, end = _window(first, last)
+    logged = Event.objects.filter(name=EventName.PURCHASE, order_id=OuterRef("pk"))
+    missing = list(
+        Order.objects.filter(paid_at__gte=start, paid_at__lt=end).exclude(Exists(logged)).only(*ORDER_FIELDS, "paid_at")
+    )
+    if not missing:
+        return 0
+    came = {v.order_id: v for v in OrderVisit.objects.filter(order_id__in=[o.pk for o in missing])}
+    rows = [build_order_event(Fact(EventName.PURCHASE, o.paid_at, {}), o, came.get(o.pk)) for o in missing]
+    Event.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
 def build_days(first: dt.date, last: dt.date) -> int:
-    """Build the figures of every day from `first` to `last`, replacing theirs, in one transaction."""
+    """Build the figures of every day from `first` to `last`, replacing theirs, in one transaction
+    (after recording the purchases the log missed)."""
+    sweep_purchases(first, last)
     figures = figures_for_days(first, last)
     now = timezone.now()
     with transaction.atomic():

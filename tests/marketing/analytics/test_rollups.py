@@ -146,6 +146,8 @@ def test_orders_split_by_the_visit_that_placed_them():
     paid_order(at(DAY, 10), subtotal="30.00", shipping="0.00")
     rollups.build_day(DAY)
     assert figures(dimension="medium") == {
+        ("visits", "email"): 1,  # the purchase the log missed, recorded by the build as that visit's
+        ("visits_buying", "email"): 1,
         ("orders", "email"): 1,
         ("revenue", "email"): D("20.00"),
         ("orders", "unknown"): 1,
@@ -223,3 +225,18 @@ def test_days_are_built_in_runs_of_consecutive_days():
     d = [DAY + dt.timedelta(days=n) for n in (0, 1, 2, 5, 6, 9)]
     assert rollups.runs(d) == [(d[0], d[2]), (d[3], d[4]), (d[5], d[5])]
     assert rollups.runs([DAY + dt.timedelta(days=n) for n in range(40)], longest=31)[0][1] == DAY + dt.timedelta(30)
+
+
+def test_building_a_day_records_the_purchases_the_log_missed():
+    placed = paid_order(at(DAY, 9))
+    OrderVisit.objects.create(order=placed, visit=uuid.uuid4(), device="mobile", source="Google", medium="organic")
+    logged = paid_order(at(DAY, 10))
+    event("purchase", at(DAY, 10), uuid.uuid4(), order=logged)
+    rollups.build_day(DAY)
+    purchases = Event.objects.filter(name="purchase")
+    assert purchases.count() == 2
+    swept = purchases.get(order=placed)
+    assert (swept.at, swept.device, swept.source, swept.value) == (placed.paid_at, "mobile", "Google", placed.total)
+    assert figures()["visits_buying"] == 2
+    rollups.build_day(DAY)
+    assert purchases.count() == 2  # once
