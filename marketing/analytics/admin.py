@@ -128,7 +128,10 @@ class DashboardAdmin(admin.ModelAdmin):
         compare = request.GET.get("compare", "previous")
         if compare not in reports.COMPARE:
             compare = "previous"
-        data = build(period, compare)
+        group = request.GET.get("group", "day")
+        if group not in dashboards.GROUPS:
+            group = "day"
+        data = build(period, compare, **({"group": group} if name == "sales" else {}))
         table = request.GET.get("table")
         if request.GET.get("format") == "csv" and table in CSV_TABLES[name]:
             return _csv(f"{name}-{table}-{period.start}-{period.end}.csv", CSV_TABLES[name][table], data[table])
@@ -142,6 +145,8 @@ class DashboardAdmin(admin.ModelAdmin):
             "before": period.before(compare),
             "compare": compare,
             "compare_choices": list(reports.COMPARE.items()),
+            "group": group,
+            "group_choices": list(dashboards.GROUPS.items()),
             "missing": reports.missing(period),
             "before_empty": bool(period.before(compare)) and not reports.built(period.before(compare)),
             "error": error,
@@ -152,7 +157,7 @@ class DashboardAdmin(admin.ModelAdmin):
             series = [(_("this period"), data["revenue"])]
             if data["revenue_before"] is not None:
                 series.append((_("compared period"), data["revenue_before"]))
-            labels = [formats.date_format(day, "SHORT_DATE_FORMAT") for day in period.days]
+            labels = [formats.date_format(row["day"], "SHORT_DATE_FORMAT") for row in data["days"]]
             context["chart"] = charts.line_chart(series, labels, money=True)
         return TemplateResponse(request, f"admin/analytics/{name}.html", context, status=400 if error else 200)
 

@@ -20,6 +20,9 @@ PARAMETERS = [
         "compare", str, enum=list(reports.COMPARE), description="What to compare with (default: previous)."
     ),
 ]
+GROUP = OpenApiParameter(
+    "group", str, enum=list(dashboards.GROUPS), description="Sales `days` by day, week (from Monday) or month."
+)
 
 
 class CanViewDashboards(permissions.BasePermission):
@@ -73,7 +76,8 @@ class SalesOutput(serializers.Serializer):
     currency = serializers.CharField()
     missing_days = serializers.ListField(child=serializers.DateField(), help_text="Days not built yet: read as 0.")
     cards = CardOutput(many=True)
-    days = DayOutput(many=True)
+    group = serializers.ChoiceField(choices=["day", "week", "month"])
+    days = DayOutput(many=True, help_text="Per day, or per week or month (`day` is the first day of each).")
     products = RankedOutput(many=True)
     categories = RankedOutput(many=True)
 
@@ -124,7 +128,14 @@ class _DashboardView(APIView):
         compare = request.query_params.get("compare", "previous")
         if compare not in reports.COMPARE:
             raise ShopError(f"compare must be one of: {', '.join(reports.COMPARE)}.", field="compare")
-        data = type(self).build(period, compare)
+        group = request.query_params.get("group", "day")
+        if group not in dashboards.GROUPS:
+            raise ShopError(f"group must be one of: {', '.join(dashboards.GROUPS)}.", field="group")
+        data = (
+            type(self).build(period, compare, group)
+            if self.output is SalesOutput
+            else type(self).build(period, compare)
+        )
         before = period.before(compare)
         body = {
             **data,
@@ -143,7 +154,7 @@ class SalesView(_DashboardView):
     build = staticmethod(dashboards.sales)
     output = SalesOutput
 
-    @extend_schema(parameters=PARAMETERS, responses=SalesOutput)
+    @extend_schema(parameters=[*PARAMETERS, GROUP], responses=SalesOutput)
     def get(self, request):
         return super().get(request)
 

@@ -6,6 +6,7 @@ the staff API: each builder returns plain data (Decimals, dates, strings).
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
@@ -22,7 +23,34 @@ def _card(key, label, now, before, *, kind="count", help_text=""):
             "kind": kind, "help": help_text}  # fmt: skip
 
 
-def sales(p: Period, compare: str) -> dict:
+GROUPS = {"day": _("day"), "week": _("week"), "month": _("month")}
+
+
+def _bucket(day, group: str):
+    """The first day of the day's week (Monday) or month; the day itself by day."""
+    if group == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if group == "month":
+        return day.replace(day=1)
+    return day
+
+
+def grouped(days: list, series: dict[str, list[Decimal]], group: str) -> tuple[list, dict[str, list[Decimal]]]:
+    """Daily series summed by week or month: the buckets' first days, and each series per bucket."""
+    buckets: list = []
+    out: dict[str, list[Decimal]] = {name: [] for name in series}
+    for i, day in enumerate(days):
+        bucket = _bucket(day, group)
+        if not buckets or buckets[-1] != bucket:
+            buckets.append(bucket)
+            for name in series:
+                out[name].append(Decimal(0))
+        for name, values in series.items():
+            out[name][-1] += values[i]
+    return buckets, out
+
+
+def sales(p: Period, compare: str, group: str = "day") -> dict:
     measures = ["orders", "revenue", "units", "refunds", "discounts", "shipping", "new_customers", "returning_orders"]
     now = reports.totals(p, measures)
     q = p.before(compare)
@@ -51,15 +79,18 @@ def sales(p: Period, compare: str) -> dict:
         _card("new_customers", _("New customers"), now["new_customers"], was.get("new_customers"),
               help_text=_("Customers (one email, guests included) whose first paid order falls in the period.")),
     ]  # fmt: skip
-    series = reports.daily(p, ["revenue", "orders", "units", "refunds"])
-    before_series = reports.daily(q, ["revenue"])["revenue"] if q and len(q) == len(p) else None
+    buckets, series = grouped(p.days, reports.daily(p, ["revenue", "orders", "units", "refunds"]), group)
+    before_series = None
+    if q and len(q) == len(p):
+        before_series = grouped(q.days, reports.daily(q, ["revenue"]), group)[1]["revenue"]
     days = [
         {"day": day, "orders": series["orders"][i], "revenue": series["revenue"][i], "units": series["units"][i],
          "refunds": series["refunds"][i]}
-        for i, day in enumerate(p.days)
+        for i, day in enumerate(buckets)
     ]  # fmt: skip
     return {
         "cards": cards,
+        "group": group,
         "days": days,
         "revenue": series["revenue"],
         "revenue_before": before_series,

@@ -197,3 +197,20 @@ def test_the_api_answers_a_bad_query_with_a_400_and_its_reason(query):
     response = api_client("view_dashboard").get(f"/api/v1/analytics/sales/?{query}")
     assert response.status_code == 400
     assert response.json()["detail"]
+
+
+def test_sales_by_week_and_by_month():
+    for day, total in ((dt.date(2026, 6, 1), "10.00"), (dt.date(2026, 6, 7), "20.00"), (dt.date(2026, 6, 8), "5.00")):
+        order(day, total)
+        build(day)
+    client = staff_client("view_dashboard")
+    weeks = client.get("/admin/analytics/dashboard/sales/?from=2026-05-30&to=2026-06-08&group=week").context["data"]
+    assert [(r["day"], r["revenue"]) for r in weeks["days"]] == [
+        (dt.date(2026, 5, 25), D(0)), (dt.date(2026, 6, 1), D("30.00")), (dt.date(2026, 6, 8), D("5.00")),
+    ]  # fmt: skip
+    months = api_client("view_dashboard").get("/api/v1/analytics/sales/?from=2026-05-30&to=2026-06-08&group=month")
+    assert [(r["day"], r["revenue"]) for r in months.json()["days"]] == [
+        ("2026-05-01", "0.00"),
+        ("2026-06-01", "35.00"),
+    ]
+    assert api_client("view_dashboard").get("/api/v1/analytics/sales/?group=year").status_code == 400
