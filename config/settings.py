@@ -438,6 +438,9 @@ ANALYTICS_VISIT_MINUTES = env_int("ANALYTICS_VISIT_MINUTES", 30)
 ANALYTICS_SLOW_WRITE_MS = env_int("ANALYTICS_SLOW_WRITE_MS", 250)
 ANALYTICS_PAUSE_SECONDS = env_int("ANALYTICS_PAUSE_SECONDS", 30)
 # Requests that are never page views (and whose own facts are still recorded).
+# Panels other apps add to the Marketing dashboard: functions of (start, end) returning a plain dict
+# (marketing/discounts/panels.py says what), so an app adds its panel without editing analytics.
+ANALYTICS_PANELS = ["marketing.discounts.panels.promotions", "loyalty.panels.points"]
 ANALYTICS_UNTRACKED_PATHS = ["/admin/", "/api/", "/static/", "/media/", "/bench/", "/analytics/", "/health"]
 # Demo data: each app adds its own, in this order (manage.py seed_demo).
 DEMO_SEEDERS = [

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import formats, timezone
@@ -70,6 +71,7 @@ class EventAdmin(ReadOnlyAdmin):
 DASHBOARDS = {
     "sales": (gettext_lazy("Sales"), dashboards.sales),
     "funnel": (gettext_lazy("Funnel"), dashboards.funnel),
+    "marketing": (gettext_lazy("Marketing"), dashboards.marketing),
 }
 CSV_TABLES = {
     "sales": {
@@ -133,7 +135,11 @@ class DashboardAdmin(admin.ModelAdmin):
             group = "day"
         data = build(period, compare, **({"group": group} if name == "sales" else {}))
         table = request.GET.get("table")
-        if request.GET.get("format") == "csv" and table in CSV_TABLES[name]:
+        if request.GET.get("format") == "csv" and name == "marketing":
+            panel = next((p for p in data["panels"] if p["key"] == table), None)
+            if panel is not None:
+                return _csv(f"{name}-{table}-{period.start}-{period.end}.csv", panel["columns"], panel["table"])
+        if request.GET.get("format") == "csv" and table in CSV_TABLES.get(name, {}):
             return _csv(f"{name}-{table}-{period.start}-{period.end}.csv", CSV_TABLES[name][table], data[table])
         context = {
             **self.admin_site.each_context(request),
@@ -153,6 +159,9 @@ class DashboardAdmin(admin.ModelAdmin):
             "data": data,
             "query": request.GET.urlencode(),
         }
+        if name == "marketing":
+            for panel in data["panels"]:
+                panel["html"] = render_to_string(panel["template"], panel["context"], request=request)
         if name == "sales":
             series = [(_("this period"), data["revenue"])]
             if data["revenue_before"] is not None:

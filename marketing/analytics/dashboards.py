@@ -9,9 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from marketing.analytics import reports
+from marketing.analytics import reports, rollups
 from marketing.analytics.reports import Period, change, ratio
 from shop.catalog.models import Category, Product
 
@@ -109,6 +111,12 @@ def _top(p: Period, dimension: str, model) -> list[dict]:
          "revenue": revenue[k], "units": rows.get(("units", k), Decimal(0))}
         for k in best
     ]  # fmt: skip
+
+
+def marketing(p: Period, compare: str) -> dict:
+    """The panels other apps add (settings.ANALYTICS_PANELS), each for the period's moments."""
+    start, end = rollups.day_window(p.start)[0], rollups.day_window(p.end)[1]
+    return {"panels": [import_string(path)(start, end) for path in settings.ANALYTICS_PANELS]}
 
 
 FUNNEL_STEPS = [

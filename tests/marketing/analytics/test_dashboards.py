@@ -214,3 +214,27 @@ def test_sales_by_week_and_by_month():
         ("2026-06-01", "35.00"),
     ]
     assert api_client("view_dashboard").get("/api/v1/analytics/sales/?group=year").status_code == 400
+
+
+def test_the_marketing_dashboard_shows_each_app_s_panel():
+    from marketing.discounts.models import Promotion, Redemption
+
+    day = dt.date(2026, 6, 20)
+    promoted = order(day, "90.00")
+    order(day, "30.00")
+    order(day, "50.00")
+    summer = Promotion.objects.create(name="Summer 10", kind="percent", value=D("10"), is_active=True)
+    Redemption.objects.create(promotion=summer, order=promoted, amount=D("10.00"), currency="USD")
+    client = staff_client("view_dashboard")
+    response = client.get(f"/admin/analytics/dashboard/marketing/?from={day}&to={day}")
+    assert response.status_code == 200
+    panels = {p["key"]: p for p in response.context["data"]["panels"]}
+    assert set(panels) == {"promotions", "loyalty"}
+    promotions = panels["promotions"]["context"]
+    assert promotions["rows"] == [{"promotion": "Summer 10", "uses": 1, "discount": D("10.00"), "revenue": D("90.00"),
+                                   "average_order": D("90.00")}]  # fmt: skip
+    assert (promotions["orders_without"], promotions["average_without"]) == (2, D("40.00"))
+    html = response.content.decode()
+    assert "Summer 10" in html and "a correlation, not what the promotion caused" in html
+    csv_response = client.get(f"/admin/analytics/dashboard/marketing/?from={day}&to={day}&format=csv&table=promotions")
+    assert csv_response.content.decode().splitlines()[1] == "Summer 10,1,10.00,90.00,90.00"
