@@ -37,6 +37,7 @@ urlpatterns = [
     path("loyalty/referral/", loyalty_api.ReferralView.as_view(), name="loyalty-referral"),
     path("analytics/sales/", analytics_api.SalesView.as_view(), name="analytics-sales"),
     path("analytics/funnel/", analytics_api.FunnelView.as_view(), name="analytics-funnel"),
+    path("analytics/marketing/", analytics_api.MarketingView.as_view(), name="analytics-marketing"),
     path("checkout/", orders_api.CheckoutView.as_view(), name="checkout"),
     path("orders/<str:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
     path("orders/<str:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"),

@@ -4,6 +4,8 @@ The same figures as the admin pages (marketing.analytics.dashboards), for staff 
 "Can view dashboard" permission, with a token or a session.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, serializers
@@ -114,8 +116,36 @@ class FunnelOutput(serializers.Serializer):
     by_medium = SplitOutput(many=True)
 
 
+class PanelOutput(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    columns = serializers.ListField(child=serializers.CharField())
+    rows = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="One object per row, keyed by `columns`; amounts as decimal strings in `currency`.",
+    )
+
+
+class MarketingOutput(serializers.Serializer):
+    period = PeriodOutput()
+    compared = PeriodOutput(allow_null=True)
+    currency = serializers.CharField()
+    missing_days = serializers.ListField(child=serializers.DateField())
+    panels = PanelOutput(many=True, help_text="What each app adds (settings.ANALYTICS_PANELS).")
+
+
+def _plain(value):
+    """A panel's cell as JSON: amounts as decimal strings (never floats), the rest as text or numbers."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, int | float | str) or value is None:
+        return value
+    return str(value)
+
+
 class _DashboardView(APIView):
     permission_classes = [CanViewDashboards]
+    grouped = False  # takes ?group=day|week|month
     error_responses = {400: "A bad period: its reason, e.g. a date not written YYYY-MM-DD or after today."}
     build = None
     output = None
@@ -131,11 +161,7 @@ class _DashboardView(APIView):
         group = request.query_params.get("group", "day")
         if group not in dashboards.GROUPS:
             raise ShopError(f"group must be one of: {', '.join(dashboards.GROUPS)}.", field="group")
-        data = (
-            type(self).build(period, compare, group)
-            if self.output is SalesOutput
-            else type(self).build(period, compare)
-        )
+        data = self.shape(type(self).build(period, compare, **({"group": group} if self.grouped else {})))
         before = period.before(compare)
         body = {
             **data,
@@ -146,6 +172,9 @@ class _DashboardView(APIView):
         }
         return Response(self.output(body).data)
 
+    def shape(self, data: dict) -> dict:
+        return data
+
 
 class SalesView(_DashboardView):
     """Sales: revenue, net revenue, orders, average order, units, refunds, discounts and new customers
@@ -153,6 +182,7 @@ class SalesView(_DashboardView):
 
     build = staticmethod(dashboards.sales)
     output = SalesOutput
+    grouped = True
 
     @extend_schema(parameters=[*PARAMETERS, GROUP], responses=SalesOutput)
     def get(self, request):
@@ -167,5 +197,23 @@ class FunnelView(_DashboardView):
     output = FunnelOutput
 
     @extend_schema(parameters=PARAMETERS, responses=FunnelOutput)
+    def get(self, request):
+        return super().get(request)
+
+
+class MarketingView(_DashboardView):
+    """The marketing panels: promotions and codes, loyalty, and what later apps add."""
+
+    build = staticmethod(dashboards.marketing)
+    output = MarketingOutput
+
+    def shape(self, data: dict) -> dict:
+        return {"panels": [
+            {"key": p["key"], "title": p["title"], "columns": p["columns"],
+             "rows": [{c: _plain(row.get(c)) for c in p["columns"]} for row in p["table"]]}
+            for p in data["panels"]
+        ]}  # fmt: skip
+
+    @extend_schema(parameters=PARAMETERS, responses=MarketingOutput)
     def get(self, request):
         return super().get(request)

@@ -238,3 +238,17 @@ def test_the_marketing_dashboard_shows_each_app_s_panel():
     assert "Summer 10" in html and "a correlation, not what the promotion caused" in html
     csv_response = client.get(f"/admin/analytics/dashboard/marketing/?from={day}&to={day}&format=csv&table=promotions")
     assert csv_response.content.decode().splitlines()[1] == "Summer 10,1,10.00,90.00,90.00"
+
+
+def test_the_api_gives_the_marketing_panels_with_amounts_as_decimal_strings():
+    from marketing.discounts.models import Promotion, Redemption
+
+    day = dt.date(2026, 6, 20)
+    promoted = order(day, "90.00")
+    summer = Promotion.objects.create(name="Summer 10", kind="percent", value=D("10"), is_active=True)
+    Redemption.objects.create(promotion=summer, order=promoted, amount=D("10.00"), currency="USD")
+    body = api_client("view_dashboard").get(f"/api/v1/analytics/marketing/?from={day}&to={day}").json()
+    promotions = next(p for p in body["panels"] if p["key"] == "promotions")
+    assert promotions["rows"] == [
+        {"promotion": "Summer 10", "uses": 1, "discount": "10.00", "revenue": "90.00", "average_order": "90.00"}
+    ]
