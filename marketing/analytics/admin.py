@@ -148,13 +148,15 @@ class DashboardAdmin(admin.ModelAdmin):
             "name": name,
             "dashboards": [(key, label) for key, (label, _build) in DASHBOARDS.items()],
             "period": period,
-            "before": period.before(compare),
+            "before": period.before(compare) if name != "marketing" else None,  # panels show the period alone
             "compare": compare,
             "compare_choices": list(reports.COMPARE.items()),
             "group": group,
             "group_choices": list(dashboards.GROUPS.items()),
             "missing": reports.missing(period),
-            "before_empty": bool(period.before(compare)) and not reports.built(period.before(compare)),
+            "before_empty": name != "marketing"
+            and bool(period.before(compare))
+            and not reports.built(period.before(compare)),
             "error": error,
             "data": data,
             "query": request.GET.urlencode(),
