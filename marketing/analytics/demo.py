@@ -22,7 +22,7 @@ import uuid
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from marketing.analytics import rollups
@@ -34,6 +34,7 @@ from shop.core.demo import DemoContext
 from shop.orders.models import Order, OrderLine
 
 DEMO_MAX_VISITS = 120_000
+FLUSH_ROWS = 50_000
 DEVICES = [("mobile", 56, 0.7), ("desktop", 37, 1.25), ("tablet", 7, 0.9)]  # share, how well it converts
 SOURCES = [  # (source, medium, campaign, share of visits, how well it converts)
     ("direct", "none", "", 31, 1.2),
@@ -55,10 +56,16 @@ def _pick(rng, options, weight_at):
 
 
 class Builder:
-    def __init__(self, rng: random.Random, consenting: set[int]):
+    """Makes the visits' events and writes them as it goes, FLUSH_ROWS at a time (a large --scale
+    makes millions: they never sit in memory all at once)."""
+
+    def __init__(self, ctx: DemoContext, rng: random.Random, consenting: set[int]):
+        self.ctx = ctx
         self.rng = rng
         self.consenting = consenting
         self.events: list[list] = []  # rows ready for the database, in COLUMNS order
+        self.written = 0
+        self._sql = _insert_sql()
         self.order_visits: list[OrderVisit] = []
         ops = connection.ops
         field = Event._meta.get_field
@@ -88,7 +95,20 @@ class Builder:
             order_id, quantity, self._money(value), currency, fields["device"], fields["source"], fields["medium"],
             fields["campaign"], path, self._data[demo],
         ])  # fmt: skip
+        if len(self.events) >= FLUSH_ROWS:
+            self.flush()
         return at + dt.timedelta(seconds=self.rng.randint(15, 140))
+
+    def flush(self) -> None:
+        """Insert the events made so far with executemany (through model instances and bulk_create a
+        quarter of a million took four times as long); their values are prepared as the ORM would."""
+        if not self.events:
+            return
+        with connection.cursor() as cursor:
+            cursor.executemany(self._sql, self.events)
+        self.written += len(self.events)
+        self.events = []
+        self.ctx.log(f"  events: {self.written:,} written")
 
     def browse(self, fields, at, products: list[Product]):
         """A landing page, then each product's page; returns the time after them."""
@@ -118,7 +138,7 @@ def seed(ctx: DemoContext) -> None:
         Order.objects.filter(placed_at__lte=now).order_by("placed_at")
         .values_list("id", "placed_at", "paid_at", "user_id", "total", "currency")
     )  # fmt: skip
-    builder = Builder(rng, consenting)
+    builder = Builder(ctx, rng, consenting)
     per_day: dict[dt.date, int] = defaultdict(int)
     for order_id, placed, paid, user_id, total, currency in orders:
         per_day[store_day(placed)] += 1 if paid else 0
@@ -135,7 +155,7 @@ def seed(ctx: DemoContext) -> None:
             _idle_visit(builder, day, popular, products)
         made += wanted
     ctx.log(f"visits: {made:,} that bought nothing, over {len(per_day):,} days")
-    _insert(ctx, builder.events)
+    builder.flush()
     OrderVisit.objects.bulk_create(builder.order_visits, batch_size=2000, ignore_conflicts=True)
     _build_figures(ctx)
 
@@ -144,18 +164,13 @@ COLUMNS = ["name", "at", "day", "visit", "customer_id", "product_id", "order_id"
            "device", "source", "medium", "campaign", "path", "data"]  # fmt: skip
 
 
-def _insert(ctx: DemoContext, rows: list[list]) -> None:
-    """Insert the rows with executemany: a quarter of a million events through model instances and
-    bulk_create took four times as long. The values are prepared as the ORM prepares them (Builder.add)."""
+def _insert_sql() -> str:
     quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 (the model's own table and column names, quoted)
+    return "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 (the model's own table and column names, quoted)
         quote(Event._meta.db_table),
         ", ".join(quote(Event._meta.get_field(name).column) for name in COLUMNS),
         ", ".join(["%s"] * len(COLUMNS)),
     )
-    with transaction.atomic(), connection.cursor() as cursor:
-        for batch in ctx.batches(rows, 10_000, "events"):
-            cursor.executemany(sql, batch)
 
 
 def _buying_visit(builder, order_id, placed, paid, user_id, total, currency, order_lines, by_id) -> None:
