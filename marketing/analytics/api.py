@@ -40,7 +40,8 @@ def figure(**kwargs):
 
 
 def share(**kwargs):
-    return serializers.DecimalField(max_digits=9, decimal_places=4, allow_null=True, **kwargs)
+    # Wide enough for any change between two figures (a cent last period, a fortune this one).
+    return serializers.DecimalField(max_digits=30, decimal_places=4, allow_null=True, **kwargs)
 
 
 class PeriodOutput(serializers.Serializer):

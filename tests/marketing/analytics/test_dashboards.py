@@ -252,3 +252,13 @@ def test_the_api_gives_the_marketing_panels_with_amounts_as_decimal_strings():
     assert promotions["rows"] == [
         {"promotion": "Summer 10", "uses": 1, "discount": "10.00", "revenue": "90.00", "average_order": "90.00"}
     ]
+
+
+def test_a_huge_change_is_answered_not_a_500():
+    day = dt.date(2026, 6, 20)
+    order(day - dt.timedelta(days=1), "0.01")
+    order(day, "9999999.99")
+    build(day - dt.timedelta(days=1), day)
+    body = api_client("view_dashboard").get(f"/api/v1/analytics/sales/?from={day}&to={day}").json()
+    revenue = next(c for c in body["cards"] if c["key"] == "revenue")
+    assert revenue["change"] == "999999998.0000"
