@@ -48,7 +48,8 @@ SOURCES = [  # (source, medium, campaign, share of visits, how well it converts)
     ("Pinterest", "social", "", 3, 0.5),
 ]
 BASE_CONVERSION = 0.03
-LANDINGS = ["/", "/products/", "/category/home/", "/category/sports/", "/category/electronics/"]  # real pages of the demo
+# Where the demo visits land: real pages of the demo store.
+LANDINGS = ["/", "/products/", "/category/home/", "/category/sports/", "/category/electronics/"]
 
 
 def _pick(rng, options, weight_at):
