@@ -331,6 +331,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # The Stripe webhook is a plain view: documented by a hook so that the API fuzzing covers it.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "shop.core.schema.add_stripe_webhook"],
+    # Choice sets used by several fields: one name each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerTraitEnum": "marketing.analytics.dashboards.TRAIT_CHOICES",
+        "CustomerSegmentEnum": "marketing.analytics.models.Segment",
+        "ForecastMethodEnum": "marketing.analytics.dashboards.METHOD_CHOICES",
+    },
 }
 
 # The store.
@@ -437,10 +443,17 @@ ANALYTICS_TIME_ZONE = env_str("ANALYTICS_TIME_ZONE", TIME_ZONE)
 ANALYTICS_VISIT_MINUTES = env_int("ANALYTICS_VISIT_MINUTES", 30)
 ANALYTICS_SLOW_WRITE_MS = env_int("ANALYTICS_SLOW_WRITE_MS", 250)
 ANALYTICS_PAUSE_SECONDS = env_int("ANALYTICS_PAUSE_SECONDS", 30)
-# Requests that are never page views (and whose own facts are still recorded).
+# Requests' events are written together, one INSERT for many (marketing/analytics/recorder.py): when this
+# many are waiting, or this many seconds after the first, and when the process exits. One at a time while
+# developing (and in the tests), so that an event is in the table as soon as its response is sent.
+ANALYTICS_BATCH_SIZE = env_int("ANALYTICS_BATCH_SIZE", 1 if DEBUG else 50)
+ANALYTICS_BATCH_SECONDS = env_int("ANALYTICS_BATCH_SECONDS", 5)
+# How far ahead the customers dashboard predicts each customer's value (months).
+ANALYTICS_CLV_MONTHS = env_int("ANALYTICS_CLV_MONTHS", 12)
 # Panels other apps add to the Marketing dashboard: functions of (start, end) returning a plain dict
 # (marketing/discounts/panels.py says what), so an app adds its panel without editing analytics.
 ANALYTICS_PANELS = ["marketing.discounts.panels.promotions", "loyalty.panels.points"]
+# Requests that are never page views (and whose own facts are still recorded).
 ANALYTICS_UNTRACKED_PATHS = ["/admin/", "/api/", "/static/", "/media/", "/bench/", "/analytics/", "/health"]
 # Demo data: each app adds its own, in this order (manage.py seed_demo).
 DEMO_SEEDERS = [

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from marketing.analytics import charts, dashboards, reports
-from marketing.analytics.models import Dashboard, Event
+from marketing.analytics.models import CustomerScore, Dashboard, Event
 from shop.core.admin import ReadOnlyAdmin
 
 
@@ -66,18 +66,58 @@ class EventAdmin(ReadOnlyAdmin):
         )
 
 
+@admin.register(CustomerScore)
+class CustomerScoreAdmin(ReadOnlyAdmin):
+    """Every customer's RFM scores, segment and lifetime value, as of the last daily scoring
+    (marketing/analytics/customers.py): who the champions are, who is at risk."""
+
+    list_display = ["email", "segment", "orders", "revenue", "last_day", "recency", "rfm", "alive", "predicted_value"]
+    list_filter = ["segment", "r", "f", "m"]
+    search_fields = ["email"]
+    search_help_text = gettext_lazy("Search by email.")
+    ordering = ["-predicted_value", "-revenue"]
+    list_per_page = 100
+    actions = ["download_csv"]
+    readonly_fields = [f.name for f in CustomerScore._meta.fields]
+
+    @admin.display(description=gettext_lazy("R F M"))
+    def rfm(self, score):
+        return f"{score.r} {score.f} {score.m}"
+
+    @admin.action(description=gettext_lazy("Download the selected customers as CSV"))
+    def download_csv(self, request, queryset):
+        columns = ["email", "segment", "orders", "revenue", "first_day", "last_day", "recency", "r", "f", "m",
+                   "alive", "predicted_orders", "predicted_value", "as_of"]  # fmt: skip
+        return _csv("customer-scores.csv", columns, queryset.values(*columns).iterator())
+
+
 # --- Dashboards ------------------------------------------------------------------------------------------------
 
 DASHBOARDS = {
     "sales": (gettext_lazy("Sales"), dashboards.sales),
     "funnel": (gettext_lazy("Funnel"), dashboards.funnel),
+    "customers": (gettext_lazy("Customers"), dashboards.customers),
     "marketing": (gettext_lazy("Marketing"), dashboards.marketing),
+    "forecast": (gettext_lazy("Forecast"), dashboards.forecast),
 }
+UNCOMPARED = {"marketing", "forecast"}  # shown for the period alone
 CSV_TABLES = {
     "sales": {
         "days": ["day", "orders", "revenue", "units", "refunds"],
         "products": ["key", "name", "units", "revenue"],
         "categories": ["key", "name", "units", "revenue"],
+        "ranked": ["key", "name", "views", "orders", "units", "revenue", "rate"],
+    },
+    "customers": {
+        "segments": ["key", "name", "customers", "share", "orders", "revenue", "recency", "predicted"],
+        "cohorts": ["month", "size", "revenue", *[f"month_{k}" for k in range(dashboards.COHORT_MONTHS)]],
+        "top": ["email", "segment", "orders", "revenue", "alive", "predicted"],
+        "crossed": ["row", "col", "orders", "revenue"],
+    },
+    "forecast": {
+        "history": ["week", "actual"],
+        "ahead": ["week", "forecast", "low", "high", "actual"],
+        "methods": ["key", "name", "tested", "error", "mean_error"],
     },
     "funnel": {
         "steps": ["key", "value", "before", "of_previous", "of_visits"],
@@ -128,12 +168,12 @@ class DashboardAdmin(admin.ModelAdmin):
         except reports.BadPeriod as exc:
             error, period = str(exc), reports.period(None, None)
         compare = request.GET.get("compare", "previous")
-        if compare not in reports.COMPARE:
-            compare = "previous"
-        group = request.GET.get("group", "day")
-        if group not in dashboards.GROUPS:
-            group = "day"
-        data = build(period, compare, **({"group": group} if name == "sales" else {}))
+        if compare not in reports.COMPARE or name in UNCOMPARED:
+            compare = "previous" if name not in UNCOMPARED else "none"
+        chosen = dashboards.options(name, request.GET, strict=False)
+        data = build(period, compare, **chosen)
+        if name == "customers":
+            data["crossed"] = _cells(data["cross"])
         table = request.GET.get("table")
         if request.GET.get("format") == "csv" and name == "marketing":
             panel = next((p for p in data["panels"] if p["key"] == table), None)
@@ -148,15 +188,16 @@ class DashboardAdmin(admin.ModelAdmin):
             "name": name,
             "dashboards": [(key, label) for key, (label, _build) in DASHBOARDS.items()],
             "period": period,
-            "before": period.before(compare) if name != "marketing" else None,  # panels show the period alone
+            "before": period.before(compare),
             "compare": compare,
             "compare_choices": list(reports.COMPARE.items()),
-            "group": group,
+            **chosen,
             "group_choices": list(dashboards.GROUPS.items()),
+            "trait_choices": list(dashboards.TRAITS.items()),
+            "week_choices": dashboards.WEEKS,
+            "uncompared": name in UNCOMPARED,
             "missing": reports.missing(period),
-            "before_empty": name != "marketing"
-            and bool(period.before(compare))
-            and not reports.built(period.before(compare)),
+            "before_empty": bool(period.before(compare)) and not reports.built(period.before(compare)),
             "error": error,
             "data": data,
             "query": request.GET.urlencode(),
@@ -170,7 +211,26 @@ class DashboardAdmin(admin.ModelAdmin):
                 series.append((_("compared period"), data["revenue_before"]))
             labels = [formats.date_format(row["day"], "SHORT_DATE_FORMAT") for row in data["days"]]
             context["chart"] = charts.line_chart(series, labels, money=True)
+        if name == "forecast":
+            context["chart"] = _forecast_chart(data)
         return TemplateResponse(request, f"admin/analytics/{name}.html", context, status=400 if error else 200)
+
+
+def _cells(cross: dict) -> list[dict]:
+    """The crossed table as rows for its CSV: one per (row, column) pair with orders."""
+    return [{"row": r, "col": c, **cross["cells"][r][c]} for r in cross["rows"] for c in cross["cols"]
+            if c in cross["cells"][r]]  # fmt: skip
+
+
+def _forecast_chart(data: dict) -> dict:
+    """Weeks of revenue, then the forecast (starting from the last full week) and, when known, what happened."""
+    weeks = [row["week"] for row in data["history"]] + [row["week"] for row in data["ahead"]]
+    actual = [row["actual"] for row in data["history"]] + [row["actual"] for row in data["ahead"]]
+    forecast = [None] * len(data["history"]) + [row["forecast"] for row in data["ahead"]]
+    if data["history"] and data["ahead"]:
+        forecast[len(data["history"]) - 1] = data["history"][-1]["actual"]  # the line starts where history ends
+    labels = [formats.date_format(week, "SHORT_DATE_FORMAT") for week in weeks]
+    return charts.line_chart([(_("revenue per week"), actual), (_("forecast"), forecast)], labels, money=True)
 
 
 def _csv(filename: str, columns: list[str], rows: list[dict]) -> HttpResponse:

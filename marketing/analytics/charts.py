@@ -21,9 +21,10 @@ def _nice_ceiling(value: Decimal) -> Decimal:
 
 
 def line_chart(series: list[tuple[str, list[Decimal]]], labels: list[str], *, money=False) -> dict:
-    """Polylines for each (name, values) over the same days, with 4 y-axis ticks and up to 6 day labels."""
+    """Polylines for each (name, values) over the same days, with 4 y-axis ticks and up to 6 day labels.
+    A value may be None (a series that starts later or stops earlier): the line skips it."""
     count = max((len(values) for _name, values in series), default=0)
-    top = _nice_ceiling(max((v for _name, values in series for v in values), default=Decimal(0)))
+    top = _nice_ceiling(max((v for _name, values in series for v in values if v is not None), default=Decimal(0)))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(i):
@@ -34,7 +35,7 @@ def line_chart(series: list[tuple[str, list[Decimal]]], labels: list[str], *, mo
 
     lines = []
     for n, (name, values) in enumerate(series):
-        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values) if v is not None)
         lines.append({"name": name, "points": points, "style": f"series-{n}"})
     ticks = [{"y": round(y(top * k / 4), 1), "value": top * k / 4} for k in range(5)]
     step = max(1, (count + 5) // 6)

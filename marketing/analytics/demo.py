@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from marketing.analytics import rollups
+from marketing.analytics import customers, rollups
 from marketing.analytics.models import Event, EventName, OrderVisit
 from marketing.analytics.recorder import store_day
 from shop.accounts.models import Profile
@@ -227,3 +227,5 @@ def _build_figures(ctx: DemoContext) -> None:
         rollups.build_days(first, last)
         done += (last - first).days + 1
         ctx.log(f"  daily figures: {done}/{len(days)} days")
+    snapshot = customers.score()
+    ctx.log(f"  customers scored: {snapshot.customers:,} (segments, cohorts, lifetime value)")

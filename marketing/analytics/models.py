@@ -169,3 +169,82 @@ class Dashboard(DailyFigure):
         proxy = True
         verbose_name = _("dashboard")
         verbose_name_plural = _("dashboards")
+
+
+class Segment(models.TextChoices):
+    """RFM segments, from the recency (R) and frequency (F) scores (marketing.analytics.customers)."""
+
+    CHAMPIONS = "champions", _("champions")
+    LOYAL = "loyal", _("loyal")
+    POTENTIAL = "potential", _("potential loyalists")
+    NEW = "new", _("new customers")
+    PROMISING = "promising", _("promising")
+    NEED_ATTENTION = "need_attention", _("need attention")
+    ABOUT_TO_SLEEP = "about_to_sleep", _("about to sleep")
+    CANNOT_LOSE = "cannot_lose", _("can't lose them")
+    AT_RISK = "at_risk", _("at risk")
+    HIBERNATING = "hibernating", _("hibernating")
+    LOST = "lost", _("lost")
+
+
+class CustomerScore(models.Model):
+    """One customer's history and scores as of the last scoring (marketing.analytics.customers).
+
+    A customer is an email (guests count, as on the dashboards). Rows are replaced whole by each
+    day's scoring, in one transaction: a reader sees yesterday's scores or today's, never a mix.
+    Money in the store's currency (SHOP_CURRENCY): what they paid, less refunds.
+    """
+
+    email = models.EmailField(_("email"), unique=True)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_constraint=False,
+    )
+    first_day = models.DateField(_("first order"))
+    last_day = models.DateField(_("last order"))
+    orders = models.PositiveIntegerField(_("orders"))
+    revenue = models.DecimalField(_("historical value"), max_digits=14, decimal_places=2)
+    recency = models.PositiveIntegerField(_("days since last order"))
+    r = models.PositiveSmallIntegerField(_("R"), help_text=_("Recency score, 5 = most recent."))
+    f = models.PositiveSmallIntegerField(_("F"), help_text=_("Frequency score, 5 = most orders."))
+    m = models.PositiveSmallIntegerField(_("M"), help_text=_("Monetary score, 5 = most spent."))
+    segment = models.CharField(_("segment"), max_length=16, choices=Segment.choices)
+    alive = models.DecimalField(_("chance still a customer"), max_digits=5, decimal_places=4, null=True, blank=True)
+    predicted_orders = models.DecimalField(
+        _("predicted orders"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    predicted_value = models.DecimalField(_("predicted value"), max_digits=14, decimal_places=2, null=True, blank=True)
+    as_of = models.DateField(_("as of"))
+
+    class Meta:
+        verbose_name = _("customer score")
+        verbose_name_plural = _("customer scores")
+        indexes = [
+            models.Index(fields=["segment", "-revenue"], name="analytics_score_segment"),
+            models.Index(fields=["-predicted_value"], name="analytics_score_predicted"),
+        ]
+
+    def __str__(self):
+        return f"{self.email}: {self.get_segment_display()}"
+
+
+class CustomerSnapshot(models.Model):
+    """What the customers dashboard shows beyond a period's daily figures, as of one day: segments,
+    cohorts, lifetime value and how the prediction fared (marketing.analytics.customers)."""
+
+    as_of = models.DateField(_("as of"), unique=True)
+    built_at = models.DateTimeField(_("built at"))
+    customers = models.PositiveIntegerField(_("customers"))
+    data = models.JSONField(_("figures"))
+
+    class Meta:
+        verbose_name = _("customer snapshot")
+        verbose_name_plural = _("customer snapshots")
+        ordering = ["-as_of"]
+
+    def __str__(self):
+        return str(self.as_of)

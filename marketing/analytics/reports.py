@@ -29,7 +29,7 @@ def _exact_sum(field: str):
     return minor_units_sum(field, currency=settings.SHOP_CURRENCY)
 
 
-def _from_cents(total) -> Decimal:
+def from_cents(total) -> Decimal:
     return from_minor_units(total, settings.SHOP_CURRENCY)
 
 
@@ -99,7 +99,7 @@ def totals(p: Period, measures: list[str], *, dimension: str = "") -> dict:
         .annotate(total=_exact_sum("value"))
     )
     for row in rows:
-        out[(row["measure"], row["key"]) if dimension else row["measure"]] = _from_cents(row["total"])
+        out[(row["measure"], row["key"]) if dimension else row["measure"]] = from_cents(row["total"])
     today = rollups.today()
     if p.start <= today <= p.end:
         for f in _live(today):

@@ -22,6 +22,10 @@ The measures (what each one counts is written on the dashboards too):
   `units` and `line_revenue` (lines after their discounts, without shipping) by product and by
   category.
 - `refunds`: the amounts refunded that day (from the orders' timelines), whenever paid.
+- people: `orders` and `revenue` by two of the shipping region, the customer's age band that day
+  and their gender at once (`region×age`, `region×gender`, `age×gender`; "unknown" for guests).
+- `returning_revenue`: what the orders of returning customers paid; `product_orders`, by product:
+  the orders with the product (its view-to-purchase rate is these over its views).
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ FUNNEL = {
     "visits_checking_out": EventName.BEGIN_CHECKOUT,
     "visits_buying": EventName.PURCHASE,
 }
-MONEY = {"revenue", "merchandise", "discounts", "shipping", "line_revenue", "refunds"}
+MONEY = {"revenue", "returning_revenue", "merchandise", "discounts", "shipping", "line_revenue", "refunds"}
 
 
 def zone() -> ZoneInfo:
@@ -86,6 +90,7 @@ def figures_for_days(first: dt.date, last: dt.date) -> dict[dt.date, list[DailyF
         *_product_figures(first, last),
         *_sales_figures(first, last, days),
         *_refund_figures(first, last, days),
+        *_people_figures(first, last),
     ):
         days[figure.day].append(figure)
     return days
@@ -152,7 +157,8 @@ def _sum(expression, **extra):
     return minor_units_sum(expression, currency=settings.SHOP_CURRENCY, **extra)
 
 
-SALES = ["orders", "revenue", "merchandise", "discounts", "shipping", "returning_orders", "new_customers"]
+SALES = ["orders", "revenue", "merchandise", "discounts", "shipping", "returning_orders", "returning_revenue",
+         "new_customers"]  # fmt: skip
 
 
 def _sales_figures(first, last, days) -> Iterator[DailyFigure]:
@@ -169,6 +175,7 @@ def _sales_figures(first, last, days) -> Iterator[DailyFigure]:
             discounts=_sum("discount_total"),
             shipping=_sum("shipping_total"),
             returning_orders=Count("id", filter=Q(returning=True)),
+            returning_revenue=_sum("total", filter=Q(returning=True)),
             new_customers=Count("email", distinct=True, filter=Q(returning=False)),
         )
     )
@@ -202,7 +209,7 @@ def _sales_figures(first, last, days) -> Iterator[DailyFigure]:
     units = defaultdict(int)
     for dimension, field in (("product", "product_id"), ("category", "product__category_id")):
         rows = lines.values("paid_day", field).annotate(
-            units=Sum("quantity"), revenue=_sum(F("subtotal") - F("discount"))
+            units=Sum("quantity"), revenue=_sum(F("subtotal") - F("discount")), orders=Count("order_id", distinct=True)
         )
         for row in rows:
             day, key = row["paid_day"], row[field] if row[field] is not None else "unknown"
@@ -210,8 +217,62 @@ def _sales_figures(first, last, days) -> Iterator[DailyFigure]:
             yield _figure(day, "line_revenue", _money(row["revenue"]), dimension, key)
             if dimension == "product":
                 units[day] += row["units"] or 0
+                yield _figure(day, "product_orders", row["orders"], dimension, key)
     for day in days:
         yield _figure(day, "units", units[day])
+
+
+AGE_BANDS = [(18, "18–24"), (25, "25–34"), (35, "35–44"), (45, "45–54"), (55, "55–64"), (65, "65+")]
+CROSSES = [("region", "age"), ("region", "gender"), ("age", "gender")]
+
+
+def age_band(birthday: dt.date | None, on: dt.date) -> str:
+    """The customer's age band on a day: "under 18", "18–24" ... "65+", or "unknown"."""
+    if birthday is None:
+        return "unknown"
+    age = on.year - birthday.year - ((on.month, on.day) < (birthday.month, birthday.day))
+    band = "under 18"
+    for start, label in AGE_BANDS:
+        if age >= start:
+            band = label
+    return band
+
+
+def cross_dimension(a: str, b: str) -> str:
+    """The dimension of a figure split by two traits at once, e.g. "region×age"."""
+    return f"{a}×{b}"
+
+
+def _people_figures(first, last) -> Iterator[DailyFigure]:
+    """Orders and revenue by the shipping region and the customer's age band and gender, two at a
+    time ("unknown" for a guest or a trait not given): keys are "US-CA|25–34"."""
+    start, end = _window(first, last)
+    rows = (
+        Order.objects.filter(paid_at__gte=start, paid_at__lt=end)
+        .annotate(paid_day=_store_date("paid_at"))
+        .values_list(
+            "paid_day",
+            "shipping_country",
+            "shipping_region",
+            "user__profile__gender",
+            "user__profile__birthday",
+            "total",
+        )  # fmt: skip
+    )
+    sums: dict = defaultdict(lambda: [0, Decimal(0)])
+    for day, country, region, gender, birthday, total in rows:
+        traits = {
+            "region": f"{country}-{region}" if region else (country or "unknown"),
+            "age": age_band(birthday, day),
+            "gender": gender or "unknown",
+        }
+        for a, b in CROSSES:
+            entry = sums[(day, cross_dimension(a, b), f"{traits[a]}|{traits[b]}")]
+            entry[0] += 1
+            entry[1] += total
+    for (day, dimension, key), (orders, revenue) in sums.items():
+        yield _figure(day, "orders", orders, dimension, key)
+        yield _figure(day, "revenue", revenue, dimension, key)
 
 
 def _refund_figures(first, last, days) -> Iterator[DailyFigure]:

@@ -18,6 +18,8 @@ def figure(value, kind="count"):
         return "—"
     if kind == "money":
         return money(value)
+    if kind == "percent":
+        return percent(value)
     return number_format(Decimal(value).quantize(Decimal(1)), 0, force_grouping=True)
 
 
@@ -51,3 +53,18 @@ def trend_words(value):
     if value is None:
         return _("nothing to compare")
     return _("up") if value > 0 else (_("down") if value < 0 else _("unchanged"))
+
+
+@register.filter
+def heat(value, top=1):
+    """A cell's shade for a heat map, "heat-0" to "heat-5", by its value against the table's top one;
+    the figure is always written in the cell too (the shade is never the only way to read it)."""
+    if value in (None, "") or not top:  # "" is what a template gives for a missing cell
+        return "heat-0"
+    return f"heat-{max(0, min(5, int(Decimal(value) / Decimal(top) * 5 + Decimal('0.5'))))}"
+
+
+@register.filter
+def get(mapping, key):
+    """mapping[key], or None: for tables keyed by two traits."""
+    return mapping.get(key) if mapping else None

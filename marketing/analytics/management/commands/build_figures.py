@@ -5,7 +5,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from marketing.analytics import rollups
+from marketing.analytics import customers, rollups
 
 
 def _date(text: str) -> dt.date:
@@ -18,14 +18,16 @@ def _date(text: str) -> dt.date:
 class Command(BaseCommand):
     help = (
         "Build the daily figures the analytics dashboards read. Without dates: the days not built yet and the "
-        "last two again (what the scheduled job does). With --from/--to: every day of that range, built again."
+        "last two again (what the scheduled job does). With --from/--to: every day of that range, built again. "
+        "Then the customers are scored (segments, cohorts, lifetime value) as of today."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--from", dest="start", type=_date, help="first store day, YYYY-MM-DD")
         parser.add_argument("--to", dest="end", type=_date, help="last store day, YYYY-MM-DD (default: yesterday)")
+        parser.add_argument("--skip-customers", action="store_true", help="build the daily figures only")
 
-    def handle(self, *args, start=None, end=None, **options):
+    def handle(self, *args, start=None, end=None, skip_customers=False, **options):
         yesterday = rollups.today() - dt.timedelta(days=1)
         if start is None and end is None:
             days = rollups.days_to_build()
@@ -42,7 +44,17 @@ class Command(BaseCommand):
             days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
         if not days:
             self.stdout.write("Nothing to build: every past day has its figures.")
-            return
+        else:
+            self._build(days)
+        if not skip_customers:
+            started = time.monotonic()
+            snapshot = customers.score()
+            took = time.monotonic() - started
+            self.stdout.write(
+                self.style.SUCCESS(f"Scored {snapshot.customers:,} customers as of {snapshot.as_of} in {took:.1f} s.")
+            )
+
+    def _build(self, days):
         started = time.monotonic()
         rows = done = 0
         for first, last in rollups.runs(days):
