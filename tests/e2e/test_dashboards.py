@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from playwright.sync_api import Page, expect
 
-from marketing.analytics import rollups
+from marketing.analytics import customers, rollups
 from marketing.analytics.models import Event
 from marketing.analytics.recorder import store_day
 from tests.conftest import PASSWORD
@@ -70,3 +70,28 @@ def test_staff_read_the_sales_and_the_funnel(page: Page, live_server, history, w
     with page.expect_download() as download:
         page.locator("a.csv").first.click()
     assert download.value.suggested_filename.startswith("funnel-steps-")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_staff_read_the_customers_and_the_forecast(page: Page, live_server, history, width):
+    customers.score()
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, history.email)
+    page.goto("/admin/analytics/dashboard/sales/")
+    page.get_by_role("link", name="Customers", exact=True).click()
+    expect(page.get_by_role("heading", name="Analytics: Customers")).to_be_visible()
+    expect(page.get_by_role("heading", name="RFM segments")).to_be_visible()
+    expect(page.locator("table.heatmap").first).to_be_visible()
+    page.select_option("select[name=rows]", "gender")
+    page.select_option("select[name=cols]", "age")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("heading", name="Revenue by gender and age band")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=ARTIFACTS / f"dashboard-customers-{width}.png", full_page=True)
+
+    page.get_by_role("link", name="Forecast").click()
+    expect(page.get_by_role("heading", name="Analytics: Forecast")).to_be_visible()
+    expect(page.locator(".chart polyline")).to_have_count(2)  # past weeks, and the forecast
+    expect(page.get_by_role("heading", name="Methods, tried on the past")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=ARTIFACTS / f"dashboard-forecast-{width}.png", full_page=True)

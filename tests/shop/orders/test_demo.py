@@ -16,7 +16,7 @@ from django.utils import timezone
 from shop.catalog.demo import customer_tastes
 from shop.catalog.models import Product
 from shop.core.money import Money
-from shop.orders.demo import ORDERS_PER_SCALE, order_number
+from shop.orders.demo import ORDERS_PER_SCALE, _leaves, order_number
 from shop.orders.models import NUMBER_ALPHABET, Order, OrderAdjustment, OrderEvent, OrderLine
 from shop.orders.shipping import shipping_price
 from shop.payments.models import Payment, Refund
@@ -280,3 +280,14 @@ def test_history_leaves_stock_alone_but_pending_orders_hold_theirs(seeded):
 
     assert not Product.objects.filter(stock__lt=0).exists()
     assert {pid: before[pid] - stock for pid, stock in after.items() if stock != before[pid]} == dict(held)
+
+
+def test_some_customers_leave_for_good_and_the_rest_stay():
+    since = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    leaving = [_leaves(f"c{n}@example.net", since) for n in range(2000)]
+    gone = [when for when in leaving if when is not None]
+    assert 0.5 < len(gone) / len(leaving) < 0.7  # six in ten leave some day
+    assert all(when >= since for when in gone)
+    months = sorted((when - since).days / 30 for when in gone)
+    assert 4.8 < months[len(months) // 2] < 6.3  # an exponential with a mean of 8 months: its median is 5.5
+    assert _leaves("c1@example.net", since) == leaving[1]  # fixed by the email
