@@ -84,3 +84,28 @@ def test_a_client_is_limited_to_a_number_of_beacons_a_minute(monkeypatch):
 
 def test_a_huge_beacon_is_refused():
     assert beacon("x" * 20_000).status_code == 400
+
+
+def test_a_sandboxed_page_s_null_origin_is_refused_and_a_same_site_referer_is_enough():
+    product = ProductFactory()
+    body = {"events": [{"name": "select_item", "product": product.pk}]}
+    assert beacon(body, origin="null").status_code == 403
+    client = Client(HTTP_USER_AGENT=AGENT)
+    response = client.post(URL, json.dumps(body), content_type="application/json",
+                           HTTP_REFERER="http://testserver/products/")  # fmt: skip
+    assert response.status_code == 204
+    assert Event.objects.filter(name="select_item").count() == 1
+
+
+def test_a_forged_forwarded_for_header_does_not_escape_the_limit(monkeypatch):
+    """Without a trusted proxy (SHOP_TRUSTED_PROXIES) the limit is keyed on the connection's address."""
+    from marketing.analytics import views
+
+    monkeypatch.setattr(views, "RATE", 3)
+    product = ProductFactory()
+    body = {"events": [{"name": "select_item", "product": product.pk}]}
+    statuses = []
+    for n in range(5):
+        client = Client(HTTP_USER_AGENT=AGENT, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+        statuses.append(beacon(body, client).status_code)
+    assert statuses == [204, 204, 204, 429, 429]
