@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from marketing.analytics import rollups, tasks
 from marketing.analytics.models import BuiltDay, DailyFigure, Event, OrderVisit
 from marketing.analytics.recorder import store_day
-from shop.orders.models import EventKind, OrderEvent, OrderLine
+from shop.orders.models import EventKind, OrderAdjustment, OrderEvent, OrderLine
 from tests.factories import CategoryFactory, OrderFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +104,24 @@ def test_a_customer_with_one_order_long_ago_is_returning_and_a_refund_day_stands
     paid_order(at(DAY, 12), email="eve@example.com")
     rollups.build_day(DAY)
     assert (figures()["new_customers"], figures()["returning_orders"]) == (0, 1)
+
+
+def test_points_count_as_a_discount_and_revenue_is_what_was_paid():
+    # 100 of goods, a 10 promotion and 5 paid in points, 5 shipping: the customer paid 90.
+    order = paid_order(at(DAY, 10), email="pat@example.com", subtotal="100.00", discount="15.00", shipping="5.00")
+    OrderAdjustment.objects.create(order=order, kind="discount", label="Spring", amount=D("-10.00"), source="promo")
+    OrderAdjustment.objects.create(order=order, kind="points", label="500 points", amount=D("-5.00"), source="loyalty")
+    # Paid, then cancelled and refunded in full the next day: counted as sold that day, refunded the next.
+    cancelled = paid_order(at(DAY, 11), email="quinn@example.com", subtotal="20.00", shipping="0.00")
+    cancelled.status = "cancelled"
+    cancelled.save(update_fields=["status"])
+    OrderEvent.objects.create(order=cancelled, kind=EventKind.REFUNDED, status="cancelled", data={"amount": "20.00"},
+                              created_at=at(DAY + dt.timedelta(days=1), 9))  # fmt: skip
+    rollups.build_days(DAY, DAY + dt.timedelta(days=1))
+    day, next_day = figures(), figures(DAY + dt.timedelta(days=1))
+    assert (day["orders"], day["revenue"], day["discounts"], day["merchandise"]) == (2, D("110.00"), D("15.00"),
+                                                                                    D("120.00"))  # fmt: skip
+    assert (day["refunds"], next_day["refunds"], next_day["orders"]) == (0, D("20.00"), 0)
 
 
 def test_an_empty_day_has_its_zero_figures():
