@@ -48,6 +48,8 @@ from shop.orders.models import Order
 log = logging.getLogger(__name__)
 
 HOLDOUT_DAYS = 182
+KEEP_DAYS = 400  # the daily snapshots kept (chosen days' are kept for good)
+TOP = 10  # the customers with the highest predicted value, named in each snapshot
 MIN_REPEAT_CUSTOMERS = 20  # fewer repeat customers than this and the models are not fitted
 CHUNK = 20_000
 
@@ -341,7 +343,10 @@ def _cohorts(history: History, first: np.ndarray) -> list[dict]:
 
 
 def score(as_of: dt.date | None = None) -> CustomerSnapshot:
-    """Score every customer as of a store day (today by default): replaces the scores, saves a snapshot."""
+    """Score every customer as of a store day: today (the daily scoring: replaces the CustomerScore
+    rows and saves a snapshot), or a day chosen in the past (the end of an imported log: a snapshot
+    only, kept, which the dashboard shows for periods ending by then)."""
+    chosen = as_of is not None and as_of != rollups.today()
     as_of = as_of or rollups.today()
     places = decimal_places(settings.SHOP_CURRENCY)
     cent = 10.0**-places
@@ -385,14 +390,26 @@ def score(as_of: dt.date | None = None) -> CustomerSnapshot:
         "cohorts": _cohorts(history, c["first"]),
         "clv": _clv_summary(c, predicted, alive, model, n, cent),
         "check": _check(history, today, cent) if model is not None else None,
+        "top": [
+            {
+                "email": s.email,
+                "segment": s.segment,
+                "orders": s.orders,
+                "revenue": str(s.revenue),
+                "alive": str(s.alive),
+                "predicted": str(s.predicted_value),
+            }
+            for s in sorted((s for s in rows if s.predicted_value is not None), key=lambda s: -s.predicted_value)[:TOP]
+        ],  # fmt: skip
     }
     with transaction.atomic():
-        CustomerScore.objects.all().delete()
-        CustomerScore.objects.bulk_create(rows, batch_size=2000)
+        if not chosen:
+            CustomerScore.objects.all().delete()
+            CustomerScore.objects.bulk_create(rows, batch_size=2000)
+            CustomerSnapshot.objects.filter(chosen=False, as_of__lt=as_of - dt.timedelta(days=KEEP_DAYS)).delete()
         snapshot, _created = CustomerSnapshot.objects.update_or_create(
-            as_of=as_of, defaults={"built_at": timezone.now(), "customers": n, "data": data}
+            as_of=as_of, defaults={"built_at": timezone.now(), "customers": n, "data": data, "chosen": chosen}
         )
-        CustomerSnapshot.objects.filter(as_of__lt=as_of - dt.timedelta(days=400)).delete()
     return snapshot
 
 
@@ -438,7 +455,11 @@ def stale() -> bool:
     return not CustomerSnapshot.objects.filter(as_of=rollups.today()).exists()
 
 
-def latest() -> CustomerSnapshot | None:
+def latest(by: dt.date | None = None) -> CustomerSnapshot | None:
+    """The last snapshot made by a day (the period's end): else the first made after it."""
+    if by is not None:
+        before = CustomerSnapshot.objects.filter(as_of__lte=by).order_by("-as_of").first()
+        return before or CustomerSnapshot.objects.order_by("as_of").first()
     return CustomerSnapshot.objects.order_by("-as_of").first()
 
 

@@ -210,7 +210,7 @@ COHORT_MONTHS = 12  # columns of the retention heat map: the first order's month
 def customers(p: Period, compare: str, rows: str = "region", cols: str = "age") -> dict:
     """New and returning customers in the period; segments, cohorts and lifetime value as of the last scoring."""
     from marketing.analytics import customers as scoring
-    from marketing.analytics.models import CustomerScore, Segment
+    from marketing.analytics.models import Segment
 
     measures = ["orders", "revenue", "new_customers", "returning_orders", "returning_revenue"]
     now = reports.totals(p, measures)
@@ -230,7 +230,7 @@ def customers(p: Period, compare: str, rows: str = "region", cols: str = "age") 
         _card("returning_share", _("Share of revenue from returning customers"), share(now),
               share(was) if q else None, kind="percent"),
     ]  # fmt: skip
-    snapshot = scoring.latest()
+    snapshot = scoring.latest(by=p.end)
     out = {"cards": cards, "as_of": None, "cross": cross(p, rows, cols), "rows": rows, "cols": cols,
            "rows_label": TRAITS[rows], "cols_label": TRAITS[cols]}  # fmt: skip
     if snapshot is None:
@@ -273,14 +273,13 @@ def customers(p: Period, compare: str, rows: str = "region", cols: str = "age") 
         "check": data.get("check"),
         "top": [
             {
-                "email": s.email,
-                "segment": s.get_segment_display(),
-                "orders": s.orders,
-                "revenue": s.revenue,
-                "alive": s.alive,
-                "predicted": s.predicted_value,
+                **row,
+                "segment": Segment(row["segment"]).label,
+                "revenue": Decimal(row["revenue"]),
+                "alive": None if row["alive"] == "None" else Decimal(row["alive"]),
+                "predicted": Decimal(row["predicted"]),
             }
-            for s in CustomerScore.objects.exclude(predicted_value=None).order_by("-predicted_value")[:TOP]
+            for row in data.get("top", [])
         ],  # fmt: skip
     }
     return out

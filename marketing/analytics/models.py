@@ -237,6 +237,9 @@ class CustomerSnapshot(models.Model):
     cohorts, lifetime value and how the prediction fared (marketing.analytics.customers)."""
 
     as_of = models.DateField(_("as of"), unique=True)
+    # Scored for a day chosen by hand (`build_figures --score-as-of`: the end of an imported log),
+    # not by the daily job: kept, and not written to the CustomerScore rows.
+    chosen = models.BooleanField(_("for a chosen day"), default=False)
     built_at = models.DateTimeField(_("built at"))
     customers = models.PositiveIntegerField(_("customers"))
     data = models.JSONField(_("figures"))

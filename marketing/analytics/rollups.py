@@ -337,10 +337,17 @@ def runs(days: list[dt.date], longest: int = 31) -> list[tuple[dt.date, dt.date]
     return out
 
 
+LOOKBACK_DAYS = 400  # how far back the hourly job looks for days not built: older ones are the command's
+
+
 def days_to_build(*, since: dt.date | None = None, again: int = 2) -> list[dt.date]:
-    """Past days with no figures yet (from the first event or order, or `since`), and the last `again` again."""
+    """Past days with no figures yet (from the first event or order, or `since`; the job looks back
+    LOOKBACK_DAYS at most, so a log imported from years ago is not followed by years of empty days),
+    and the last `again` again."""
     last = today() - dt.timedelta(days=1)
     first = since or _first_day()
+    if first is not None and since is None:
+        first = max(first, last - dt.timedelta(days=LOOKBACK_DAYS))
     if first is None or first > last:
         return []
     built = set(BuiltDay.objects.filter(day__gte=first, day__lte=last).values_list("day", flat=True))

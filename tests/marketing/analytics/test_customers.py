@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from marketing.analytics import customers, rollups, tasks
 from marketing.analytics.models import CustomerScore, CustomerSnapshot, DailyFigure, Segment
@@ -229,3 +229,32 @@ def test_age_bands():
     assert rollups.age_band(dt.date(2008, 6, 10), on) == "18–24"  # 18 that day
     assert rollups.age_band(dt.date(2001, 6, 11), on) == "18–24"  # 25 tomorrow
     assert rollups.age_band(dt.date(1961, 6, 10), on) == "65+"
+
+
+def test_a_log_that_ended_long_ago_is_scored_as_of_its_last_day_for_its_periods(capsys):
+    paid(dt.date(1998, 1, 10), "ann@example.com", "30.00")
+    paid(dt.date(1998, 6, 20), "ann@example.com", "40.00")
+    paid(dt.date(1998, 6, 29), "bob@example.com", "15.00")
+    call_command("build_figures", "--from", "1998-06-01", "--to", "1998-06-30", "--score-as-of", "1998-06-30")
+    then = CustomerSnapshot.objects.get(as_of=dt.date(1998, 6, 30))
+    assert then.chosen and CustomerSnapshot.objects.get(as_of=TODAY).chosen is False
+    # The rows are today's (everyone gone for decades); the chosen day's figures are in its snapshot.
+    assert min(CustomerScore.objects.values_list("recency", flat=True)) > 10_000
+    recency = [seg["recency"] for seg in then.data["segments"] if seg["customers"]]
+    assert recency and max(recency) <= 10  # as of 30 June 1998 both had bought within days
+    assert customers.latest(by=dt.date(1998, 6, 30)) == then
+    assert customers.latest(by=dt.date(2026, 6, 1)) == then  # the last made by then
+    assert customers.latest(by=TODAY).as_of == TODAY
+    assert customers.latest(by=dt.date(1990, 1, 1)) == then  # before any snapshot: the first one
+    # The daily scoring keeps a chosen day's snapshot however old.
+    customers.score()
+    assert CustomerSnapshot.objects.filter(as_of=dt.date(1998, 6, 30)).exists()
+    with pytest.raises(CommandError, match="has not ended yet"):
+        call_command("build_figures", "--score-as-of", TODAY.isoformat())
+
+
+def test_the_hourly_job_looks_back_a_limited_number_of_days(monkeypatch):
+    paid(dt.date(1998, 1, 10), "ann@example.com", "30.00")
+    days = rollups.days_to_build()
+    assert days[0] == TODAY - dt.timedelta(days=1 + rollups.LOOKBACK_DAYS)
+    assert rollups.days_to_build(since=dt.date(1998, 1, 10))[0] == dt.date(1998, 1, 10)

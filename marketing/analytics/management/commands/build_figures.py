@@ -26,9 +26,15 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="start", type=_date, help="first store day, YYYY-MM-DD")
         parser.add_argument("--to", dest="end", type=_date, help="last store day, YYYY-MM-DD (default: yesterday)")
         parser.add_argument("--skip-customers", action="store_true", help="build the daily figures only")
+        parser.add_argument(
+            "--score-as-of", dest="as_of", type=_date,
+            help="also score the customers as of this past day, YYYY-MM-DD (the last day of an imported log)",
+        )  # fmt: skip
 
-    def handle(self, *args, start=None, end=None, skip_customers=False, **options):
+    def handle(self, *args, start=None, end=None, skip_customers=False, as_of=None, **options):
         yesterday = rollups.today() - dt.timedelta(days=1)
+        if as_of is not None and as_of > yesterday:
+            raise CommandError(f"--score-as-of {as_of} has not ended yet: give a past day (today is scored anyway).")
         if start is None and end is None:
             days = rollups.days_to_build()
         else:
@@ -47,12 +53,17 @@ class Command(BaseCommand):
         else:
             self._build(days)
         if not skip_customers:
-            started = time.monotonic()
-            snapshot = customers.score()
-            took = time.monotonic() - started
-            self.stdout.write(
-                self.style.SUCCESS(f"Scored {snapshot.customers:,} customers as of {snapshot.as_of} in {took:.1f} s.")
-            )
+            if as_of is not None:
+                self._score(as_of)
+            self._score(None)
+
+    def _score(self, as_of):
+        started = time.monotonic()
+        snapshot = customers.score(as_of)
+        took = time.monotonic() - started
+        self.stdout.write(
+            self.style.SUCCESS(f"Scored {snapshot.customers:,} customers as of {snapshot.as_of} in {took:.1f} s.")
+        )
 
     def _build(self, days):
         started = time.monotonic()

@@ -103,6 +103,7 @@ class Command(BaseCommand):
             out = self.stdout if self.verbosity else io.StringIO()
             call_command(
                 "build_figures", "--from", r.first.isoformat(), "--to", last.isoformat(),
+                "--score-as-of", last.isoformat(),
                 stdout=out, stderr=self.stderr if self.verbosity else io.StringIO(), verbosity=self.verbosity,
             )  # fmt: skip
         self._say(
