@@ -23,6 +23,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from marketing.analytics import customers, rollups
@@ -135,8 +136,11 @@ def seed(ctx: DemoContext) -> None:
     lines = defaultdict(list)
     for order_id, product_id, quantity in OrderLine.objects.values_list("order_id", "product_id", "quantity"):
         lines[order_id].append((product_id, quantity))
+    # Orders the log already knows (placed in the running store, or an import's swept purchases)
+    # keep their own events: a made-up visit would record them twice.
+    known = Event.objects.filter(order_id=OuterRef("pk"))
     orders = list(
-        Order.objects.filter(placed_at__lte=now).order_by("placed_at")
+        Order.objects.filter(placed_at__lte=now).exclude(Exists(known)).order_by("placed_at")
         .values_list("id", "placed_at", "paid_at", "user_id", "total", "currency")
     )  # fmt: skip
     builder = Builder(ctx, rng, consenting)
