@@ -68,3 +68,17 @@ def heat(value, top=1):
 def get(mapping, key):
     """mapping[key], or None: for tables keyed by two traits."""
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def trait(key):
+    """A region, age band or gender as stored in the crossed figures, in the reader's language."""
+    from shop.accounts.models import Gender
+
+    if key == "unknown":
+        return _("unknown")
+    if key == "under 18":
+        return _("under 18")
+    if key in Gender.values:
+        return Gender(key).label
+    return key
