@@ -96,6 +96,8 @@ class Order(models.Model):
             models.Index(fields=["status", "expires_at"]),
             models.Index(fields=["user", "-placed_at"]),
             models.Index(fields=["email"]),
+            # What was sold in a period: the analytics rollups and panels read orders by when they were paid.
+            models.Index(fields=["paid_at"], name="orders_paid_at", condition=Q(paid_at__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(
