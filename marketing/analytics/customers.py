@@ -29,6 +29,7 @@ import datetime as dt
 import io
 import logging
 import math
+import warnings
 from array import array
 from collections.abc import Iterable
 from decimal import Decimal
@@ -186,7 +187,9 @@ class Model:
         unique, weights = np.unique(np.stack([frequency, recency, age], axis=1), axis=0, return_counts=True)
         self.bgf = None
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # lifetimes prints the optimiser's report on failure
+            # lifetimes prints the optimiser's report on failure; its search tries logs of negatives on the way.
+            with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
                 bgf = BetaGeoFitter(penalizer_coef=0.001).fit(unique[:, 0], unique[:, 1], unique[:, 2], weights=weights)
             params = bgf.params_
             if (

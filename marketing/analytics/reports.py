@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from marketing.analytics import rollups
@@ -94,7 +95,7 @@ def totals(p: Period, measures: list[str], *, dimension: str = "") -> dict:
     """{measure: total} over the period (or {(measure, key): total} split by `dimension`)."""
     out: dict = {}
     rows = (
-        DailyFigure.objects.filter(day__gte=p.start, day__lte=p.end, measure__in=measures, dimension=dimension)
+        DailyFigure.objects.filter(_days_and_months(p, dimension), measure__in=measures)
         .values("measure", "key")
         .annotate(total=_exact_sum("value"))
     )
@@ -110,6 +111,29 @@ def totals(p: Period, measures: list[str], *, dimension: str = "") -> dict:
         for measure in measures:
             out.setdefault(measure, Decimal(0))
     return out
+
+
+def _days_and_months(p: Period, dimension: str) -> Q:
+    """Where a period's figures split by `dimension` are: its days' rows, or, for a split summed by
+    month (rollups.MONTHLY), the monthly rows of the whole months it covers (past ones: the current
+    month keeps changing) and the daily rows of the days around them."""
+    days = Q(day__gte=p.start, day__lte=p.end, dimension=dimension)
+    if dimension not in rollups.MONTHLY:
+        return days
+    today = rollups.today()
+    months = []
+    month = rollups.month_start(p.start)
+    if month < p.start:
+        month = rollups.month_end(month) + dt.timedelta(days=1)
+    while rollups.month_end(month) <= p.end and rollups.month_end(month) < today:
+        months.append(month)
+        month = rollups.month_end(month) + dt.timedelta(days=1)
+    if not months:
+        return days
+    head = Q(day__gte=p.start, day__lt=months[0], dimension=dimension)
+    tail = Q(day__gt=rollups.month_end(months[-1]), day__lte=p.end, dimension=dimension)
+    whole = Q(day__in=months, dimension=rollups.monthly(dimension))
+    return head | whole | tail
 
 
 def daily(p: Period, measures: list[str]) -> dict[str, list[Decimal]]:

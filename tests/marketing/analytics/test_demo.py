@@ -65,18 +65,3 @@ def test_its_rates_are_believable_and_its_figures_are_built(seeded):
     assert steps == sorted(steps, reverse=True)
     devices = {row["key"]: row["conversion"] for row in funnel["by_device"]}
     assert devices["desktop"] > devices["mobile"]  # phones browse more and buy less
-
-
-def test_orders_the_log_already_knows_get_no_made_up_visit():
-    """A store with imported orders (their purchases swept into the log) can still be given the demo's visits."""
-    from marketing.analytics import demo
-    from shop.core.demo import DemoContext
-    from tests.factories import OrderFactory, ProductFactory
-
-    ProductFactory()
-    now = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
-    imported, plain = (OrderFactory(placed_at=now, paid_at=now) for _n in range(2))
-    Event.objects.create(name="purchase", order=imported, at=now, day=now.date())  # as the sweep records it
-    demo.seed(DemoContext(out=io.StringIO()))
-    assert Event.objects.filter(order=imported).count() == 1  # its swept purchase only
-    assert OrderVisit.objects.filter(order=plain).exists() and not OrderVisit.objects.filter(order=imported).exists()
