@@ -453,6 +453,9 @@ ANALYTICS_CLV_MONTHS = env_int("ANALYTICS_CLV_MONTHS", 12)
 # Panels other apps add to the Marketing dashboard: functions of (start, end) returning a plain dict
 # (marketing/discounts/panels.py says what), so an app adds its panel without editing analytics.
 ANALYTICS_PANELS = ["marketing.discounts.panels.promotions", "loyalty.panels.points"]
+# Daily figures other apps add to the rollups for their panels: functions of (first day, last day, time
+# zone) yielding (day, measure, dimension, key, value); a panel reads them back with its `figures` argument.
+ANALYTICS_DAILY_SOURCES = ["marketing.discounts.panels.daily_figures"]
 # Requests that are never page views (and whose own facts are still recorded).
 ANALYTICS_UNTRACKED_PATHS = ["/admin/", "/api/", "/static/", "/media/", "/bench/", "/analytics/", "/health"]
 # Demo data: each app adds its own, in this order (manage.py seed_demo).

@@ -13,7 +13,7 @@ from loyalty import selectors
 from loyalty.models import Kind, LedgerEntry
 
 
-def points(start: dt.datetime, end: dt.datetime) -> dict:
+def points(start: dt.datetime, end: dt.datetime, **_figures) -> dict:
     """Points earned, redeemed and expired in the period; what the program owes now; members per tier."""
     moved = LedgerEntry.objects.filter(created_at__gte=start, created_at__lt=end).aggregate(
         earned=Coalesce(Sum("points", filter=Q(kind=Kind.EARN) | Q(kind=Kind.ADJUST, points__gt=0)), 0),

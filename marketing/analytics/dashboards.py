@@ -149,7 +149,11 @@ def _ranked(p: Period) -> dict:
 def marketing(p: Period, compare: str) -> dict:
     """The panels other apps add (settings.ANALYTICS_PANELS), each for the period's moments."""
     start, end = rollups.day_window(p.start)[0], rollups.day_window(p.end)[1]
-    return {"panels": [import_string(path)(start, end) for path in settings.ANALYTICS_PANELS]}
+
+    def figures(measures: list[str], dimension: str = "") -> dict:
+        return reports.totals(p, measures, dimension=dimension)
+
+    return {"panels": [import_string(path)(start, end, figures=figures) for path in settings.ANALYTICS_PANELS]}
 
 
 FUNNEL_STEPS = [

@@ -41,6 +41,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import TruncDate, TruncMonth
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from marketing.analytics.models import BuiltDay, DailyFigure, Event, EventName, OrderVisit
 from shop.core.money_sql import from_minor_units, minor_units_sum
@@ -91,6 +92,7 @@ def figures_for_days(first: dt.date, last: dt.date) -> dict[dt.date, list[DailyF
         *_sales_figures(first, last, days),
         *_refund_figures(first, last, days),
         *_people_figures(first, last),
+        *_app_figures(first, last),
     ):
         days[figure.day].append(figure)
     return days
@@ -273,6 +275,15 @@ def _people_figures(first, last) -> Iterator[DailyFigure]:
     for (day, dimension, key), (orders, revenue) in sums.items():
         yield _figure(day, "orders", orders, dimension, key)
         yield _figure(day, "revenue", revenue, dimension, key)
+
+
+def _app_figures(first, last) -> Iterator[DailyFigure]:
+    """What other apps add to each day (settings.ANALYTICS_DAILY_SOURCES: functions of the first and
+    last day and the store's time zone yielding (day, measure, dimension, key, value)), read back by
+    their panels: this app imports none of them."""
+    for path in settings.ANALYTICS_DAILY_SOURCES:
+        for day, measure, dimension, key, value in import_string(path)(first, last, zone()):
+            yield _figure(day, measure, value, dimension, key)
 
 
 def _refund_figures(first, last, days) -> Iterator[DailyFigure]:

@@ -225,6 +225,7 @@ def test_the_marketing_dashboard_shows_each_app_s_panel():
     order(day, "50.00")
     summer = Promotion.objects.create(name="Summer 10", kind="percent", value=D("10"), is_active=True)
     Redemption.objects.create(promotion=summer, order=promoted, amount=D("10.00"), currency="USD")
+    build(day)  # the promotions' panel reads the daily figures its app adds (ANALYTICS_DAILY_SOURCES)
     client = staff_client("view_dashboard")
     response = client.get(f"/admin/analytics/dashboard/marketing/?from={day}&to={day}")
     assert response.status_code == 200
@@ -247,6 +248,7 @@ def test_the_api_gives_the_marketing_panels_with_amounts_as_decimal_strings():
     promoted = order(day, "90.00")
     summer = Promotion.objects.create(name="Summer 10", kind="percent", value=D("10"), is_active=True)
     Redemption.objects.create(promotion=summer, order=promoted, amount=D("10.00"), currency="USD")
+    build(day)
     body = api_client("view_dashboard").get(f"/api/v1/analytics/marketing/?from={day}&to={day}").json()
     promotions = next(p for p in body["panels"] if p["key"] == "promotions")
     assert promotions["rows"] == [
@@ -262,3 +264,16 @@ def test_a_huge_change_is_answered_not_a_500():
     body = api_client("view_dashboard").get(f"/api/v1/analytics/sales/?from={day}&to={day}").json()
     revenue = next(c for c in body["cards"] if c["key"] == "revenue")
     assert revenue["change"] == "999999998.0000"
+
+
+def test_today_s_promotions_are_worked_out_live():
+    from marketing.discounts.models import Promotion, Redemption
+
+    promoted = order(TODAY, "80.00")
+    order(TODAY, "20.00")
+    today = Promotion.objects.create(name="Today only", kind="percent", value=D("10"), is_active=True)
+    Redemption.objects.create(promotion=today, order=promoted, amount=D("8.00"), currency="USD")
+    response = staff_client("view_dashboard").get(f"/admin/analytics/dashboard/marketing/?from={TODAY}&to={TODAY}")
+    promotions = next(p for p in response.context["data"]["panels"] if p["key"] == "promotions")["context"]
+    assert promotions["rows"][0]["promotion"] == "Today only" and promotions["rows"][0]["revenue"] == D("80.00")
+    assert (promotions["orders_without"], promotions["average_without"]) == (1, D("20.00"))
