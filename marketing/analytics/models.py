@@ -152,6 +152,9 @@ class BuiltDay(models.Model):
 
     day = models.DateField(primary_key=True)
     built_at = models.DateTimeField()
+    # The rollups' version that built it (rollups.VERSION): a day built by an older one, missing
+    # figures added since, is built again by the job.
+    version = models.PositiveSmallIntegerField(default=1)
 
     class Meta:
         verbose_name = _("built day")

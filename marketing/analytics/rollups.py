@@ -333,7 +333,7 @@ def build_days(first: dt.date, last: dt.date) -> int:
         DailyFigure.objects.filter(day__gte=first, day__lte=last).delete()
         DailyFigure.objects.bulk_create([f for day in figures.values() for f in day], batch_size=2000)
         BuiltDay.objects.filter(day__gte=first, day__lte=last).delete()
-        BuiltDay.objects.bulk_create([BuiltDay(day=day, built_at=now) for day in figures])
+        BuiltDay.objects.bulk_create([BuiltDay(day=day, built_at=now, version=VERSION) for day in figures])
         _build_months(first, last)
     return sum(len(day) for day in figures.values())
 
@@ -386,6 +386,9 @@ def runs(days: list[dt.date], longest: int = 31) -> list[tuple[dt.date, dt.date]
     return out
 
 
+# Raised when a change adds figures to a day: the job then builds its days again (within LOOKBACK_DAYS).
+# 2: people crossed, returning revenue, product orders, monthly sums, the apps' daily sources.
+VERSION = 2
 LOOKBACK_DAYS = 400  # how far back the hourly job looks for days not built: older ones are the command's
 
 
@@ -399,7 +402,9 @@ def days_to_build(*, since: dt.date | None = None, again: int = 2) -> list[dt.da
         first = max(first, last - dt.timedelta(days=LOOKBACK_DAYS))
     if first is None or first > last:
         return []
-    built = set(BuiltDay.objects.filter(day__gte=first, day__lte=last).values_list("day", flat=True))
+    built = set(
+        BuiltDay.objects.filter(day__gte=first, day__lte=last, version__gte=VERSION).values_list("day", flat=True)
+    )
     recent = {last - dt.timedelta(days=n) for n in range(again)}
     days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
     return [d for d in days if d not in built or d in recent]

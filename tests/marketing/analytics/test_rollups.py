@@ -279,3 +279,11 @@ def test_products_are_also_summed_by_month_and_a_period_reads_the_same_either_wa
     rollups.build_day(days[2])
     assert DailyFigure.objects.get(day=dt.date(2026, 6, 1), dimension="product/month", measure="units").value == 16
     assert reports.totals(period, ["units"], dimension="product")[("units", str(boot.pk))] == 22
+
+
+def test_days_built_by_an_older_version_are_built_again(monkeypatch):
+    monkeypatch.setattr(rollups, "today", lambda: DAY)
+    paid_order(at(DAY - dt.timedelta(days=5), 9))
+    tasks.build_figures()
+    BuiltDay.objects.filter(day=DAY - dt.timedelta(days=4)).update(version=rollups.VERSION - 1)
+    assert rollups.days_to_build() == [DAY - dt.timedelta(days=n) for n in (4, 2, 1)]
