@@ -85,7 +85,10 @@ def _record_visitor_facts(request, response, facts) -> None:
         rows.append(_event(fact, visit, customer_id, path))
         if fact.name == EventName.PLACE_ORDER and fact.data.get("order_id"):
             _remember_visit(fact.data["order_id"], visit, customer_id)
-    recorder.write(rows)
+    if request is None:
+        recorder.write(rows)  # a task or a command: its process may end without writing a batch
+    else:
+        recorder.queue(rows)  # written with other requests' (recorder.py)
 
 
 ORDER_FIELDS = ("total", "subtotal", "discount_total", "shipping_total", "currency")

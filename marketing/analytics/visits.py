@@ -14,6 +14,7 @@ site it came from (search engines are "organic", social networks "social", other
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import time
@@ -53,7 +54,6 @@ SOCIAL = {
 }
 
 
-ROBOT = "robot"
 REFRESH_SECONDS = 60
 
 
@@ -75,8 +75,12 @@ def not_tracked(request) -> bool:
     return request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
 
 
+@functools.lru_cache(maxsize=2048)
 def device_of(agent: str) -> str | None:
-    """The device class of a browser string; None for a robot. 'Mobi' marks phones (as MDN advises)."""
+    """The device class of a browser string; None for a robot. 'Mobi' marks phones (as MDN advises).
+
+    Kept per string: a store's traffic comes from a few hundred of them, and a robot is known
+    without a look in the cache."""
     if not agent.startswith("Mozilla/"):
         return Device.OTHER  # API clients and apps
     found = parse_device(agent)
@@ -121,24 +125,20 @@ def _key(request, agent: str) -> str:
 def visit_for(request) -> Visit | None:
     """The request's visit (started if new, kept alive if not); None for a robot."""
     agent = request.headers.get("User-Agent", "")[:512]
+    device = device_of(agent)
+    if device is None:
+        return None  # a robot: no key made, nothing read or kept
     if not_tracked(request):
-        device = device_of(agent)
-        return None if device is None else Visit(None, device, *source_of(request))
+        return Visit(None, device, *source_of(request))
     key = _key(request, agent)
     now = time.time()
     seconds = settings.ANALYTICS_VISIT_MINUTES * 60
     known = cache.get(key)
-    if known == ROBOT:
-        return None
-    visit = Visit(**known) if known else None
+    visit = Visit(**known) if isinstance(known, dict) else None  # (a robot's mark, kept by older versions: not a visit)
     if visit is not None and request.GET.get("utm_source"):
         if source_of(request) != (visit.source, visit.medium, visit.campaign):
             visit = None  # a new campaign link: a new visit
     if visit is None or now - visit.seen > seconds:
-        device = device_of(agent)
-        if device is None:
-            cache.set(key, ROBOT, seconds)  # not parsed again for a while
-            return None
         visit = Visit(uuid.uuid4().hex, device, *source_of(request))
     elif now - visit.seen < REFRESH_SECONDS:
         return visit  # kept alive a moment ago: no write (the visit may end up to a minute early)
