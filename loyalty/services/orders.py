@@ -31,6 +31,7 @@ from loyalty.services.referrals import _settle_referral, referral_reward
 from loyalty.services.tiers import tier_refresh
 from shop.cart.snapshot import carts_changed
 from shop.core.errors import ShopError
+from shop.core.tracking import track
 from shop.orders.models import PAID_STATES, Order, OrderStatus
 
 
@@ -83,6 +84,9 @@ def cart_points_set(*, cart, user, points: int, now=None) -> CartPoints:
             field="points",
         )
     chosen, _created = CartPoints.objects.update_or_create(cart=cart, defaults={"points": points})
+    value = rules.points_value(points)
+    # Told once committed (the seam's rule): redeem_points, the points chosen and what they are worth.
+    transaction.on_commit(lambda: track("redeem_points", points=points, value=value))
     return chosen
 
 

@@ -19,6 +19,8 @@ from shop.cart.snapshot import carts_changed
 from shop.catalog import cache as catalog_cache
 from shop.core import ratelimit
 from shop.core.errors import Conflict, NotFound, RateLimited, ShopError
+from shop.core.money import Money
+from shop.core.tracking import track
 from shop.orders.models import OrderStatus
 
 
@@ -63,11 +65,23 @@ def cart_code_apply(*, cart, code: str, customer, client_key: str):
         raise NotFound(
             _("We don't know the code “%(code)s”. Check its spelling.") % {"code": code.strip()}, field="code"
         )
-    verdict = code_verdict(code=found, priced=price_cart(cart, customer=customer), customer=customer)
+    priced = price_cart(cart, customer=customer)
+    applied, verdict = _judge(code=found, priced=priced, customer=customer)
     if not verdict.ok:
         raise CodeNotApplicable(verdict.message, field="code")
     CartCode.objects.update_or_create(cart=cart, defaults={"code": found})
+    _track_code(found, applied, priced.currency)
     return found
+
+
+def _track_code(code: DiscountCode, applied, currency: str) -> None:
+    """apply_code, once the code is on the cart: the code, its promotion and what it takes off the
+    cart as priced now (none for free shipping, judged before shipping is chosen)."""
+    saving = None
+    if code.promotion.kind != Promotion.Kind.FREE_SHIPPING:
+        amounts = [a.amount for a in applied if a.code is not None and a.code.pk == code.pk]
+        saving = sum(amounts, Money.zero(currency)) if amounts else None
+    transaction.on_commit(lambda: track("apply_code", code=code.code, promotion=code.promotion_id, value=saving))
 
 
 def code_verdict(*, code: DiscountCode, priced, customer, found=None):
@@ -77,11 +91,16 @@ def code_verdict(*, code: DiscountCode, priced, customer, found=None):
     judged before shipping is chosen, so shipping is assumed to cost something.
     `found`: the cart's candidate promotions of every kind when already read (the cart panel).
     """
+    return _judge(code=code, priced=priced, customer=customer, found=found)[1]
+
+
+def _judge(*, code: DiscountCode, priced, customer, found=None):
+    """code_verdict's judgement, with what applies (engine.Applied: the code's amount among them)."""
     from marketing.discounts import engine
 
     shipping_kinds = {Promotion.Kind.FREE_SHIPPING}
     kinds = shipping_kinds if code.promotion.kind in shipping_kinds else set(Promotion.Kind) - shipping_kinds
-    _applied, verdict = engine.evaluate(
+    return engine.evaluate(
         priced=priced,
         customer=customer,
         code=code,
@@ -89,7 +108,6 @@ def code_verdict(*, code: DiscountCode, priced, customer, found=None):
         shipping=Decimal("0.01"),
         found=None if found is None else [p for p in found if p.kind in kinds],
     )
-    return verdict
 
 
 def cart_code_remove(*, cart) -> None:

@@ -1,6 +1,11 @@
 /* What only the browser knows, told to the store's own server (marketing/analytics/views.py):
    the products a list really showed (half a card on screen), the one a shopper chose, and the
-   promotions seen and chosen. Nothing leaves for anyone else; no cookie is set. */
+   promotions seen and chosen. Nothing leaves for anyone else; no cookie is set.
+
+   Markup: a list is `data-list="name"` around cards marked `data-product="id"`; a promotion shown
+   is any element marked `data-promotion="id"` (a card may be both), seen when half of it is on
+   screen and chosen when a link inside it is followed; `data-where="name"` says where it was shown
+   (else the list around it). */
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -32,20 +37,25 @@
     return list ? list.dataset.list : "";
   }
 
+  function promotionEvent(name, element) {
+    return { name: name, promotion: Number(element.dataset.promotion), list: element.dataset.where || listOf(element) };
+  }
+
   if ("IntersectionObserver" in window) {
     var observer = new IntersectionObserver(function (entries) {
       entries.forEach(function (entry) {
         if (!entry.isIntersecting) return;
         var element = entry.target;
         observer.unobserve(element);
-        if (element.dataset.product) {
+        if (element.dataset.promotion) {
+          queue.push(promotionEvent("view_promotion", element));
+        }
+        if (element.dataset.product && element.closest("[data-list]")) {
           var list = listOf(element);
           var key = list + ":" + element.dataset.product;
           if (seen[key]) return;
           seen[key] = true;
           (pending[list] = pending[list] || []).push(Number(element.dataset.product));
-        } else if (element.dataset.promotion) {
-          queue.push({ name: "view_promotion", promotion: Number(element.dataset.promotion), list: listOf(element) });
         }
       });
     }, { threshold: 0.5 });
@@ -64,7 +74,7 @@
     }
     var promotion = link.closest("[data-promotion]");
     if (promotion) {
-      queue.push({ name: "select_promotion", promotion: Number(promotion.dataset.promotion), list: listOf(promotion) });
+      queue.push(promotionEvent("select_promotion", promotion));
     }
     send();
   });
