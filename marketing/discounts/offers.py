@@ -138,6 +138,7 @@ class AutomaticPromotionOffers:
                 result[product.pk] = Offer(
                     price=Money(product.price - saving, product.price_money.currency).at_least_zero(),
                     label=", ".join(a.promotion.name for a in applied),
+                    promotion=applied[0].promotion.pk,
                 )
         return result
 

@@ -23,6 +23,7 @@ from shop.core.money import Money
 class Offer:
     price: Money
     label: str
+    promotion: int | None = None  # the id of what makes the offer, for the page script's promotion impressions
 
 
 class OfferProvider(Protocol):

@@ -40,6 +40,12 @@ def test_it_shows_the_promotion_price_on_the_category_and_product_pages(client, 
         assert "Weekend: 10% off clothing" in html
 
 
+def test_the_offer_is_marked_as_its_promotion_for_the_page_script(client, dresses):
+    sale = weekend_sale()
+    for url in ("/category/dresses/", "/product/linen-dress/"):
+        assert f'data-promotion="{sale.pk}"' in client.get(url).content.decode(), url
+
+
 def test_it_gives_the_offer_in_the_api(api, dresses):
     weekend_sale()
     listed = api.get("/api/v1/products/").json()["results"][0]
