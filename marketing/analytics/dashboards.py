@@ -283,7 +283,7 @@ def customers(p: Period, compare: str, rows: str = "region", cols: str = "age") 
                 **row,
                 "segment": Segment(row["segment"]).label,
                 "revenue": Decimal(row["revenue"]),
-                "alive": None if row["alive"] == "None" else Decimal(row["alive"]),
+                "alive": Decimal(row["alive"]),  # named customers all have a prediction, so a chance too
                 "predicted": Decimal(row["predicted"]),
             }
             for row in data.get("top", [])
