@@ -21,12 +21,13 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-# The demo store runs with DEBUG on (settings default to off, and then need a SECRET_KEY).
+# The demo store (BAZAAR_DEMO=1: settings default to production, and then need a SECRET_KEY).
+# It shows the store's own error pages; DJANGO_DEBUG=1 make run shows Django's debugging pages instead.
 run: $(BIN)/.installed
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} PORT=$(PORT) $(BIN)/python manage.py runstore --port $(PORT)
+	BAZAAR_DEMO=1 PORT=$(PORT) $(BIN)/python manage.py runstore --port $(PORT)
 
 seed: $(BIN)/.installed
-	export DJANGO_DEBUG=$${DJANGO_DEBUG:-1}; $(BIN)/python manage.py migrate --verbosity 0 && $(BIN)/python manage.py seed_demo
+	export BAZAAR_DEMO=1; $(BIN)/python manage.py migrate --verbosity 0 && $(BIN)/python manage.py seed_demo
 
 # Browser tests drive Chromium; install Debian's when we can (root), otherwise say how.
 browser:

@@ -1,9 +1,12 @@
 """Bazaar settings: one module, driven by environment variables.
 
-DEBUG is off unless DJANGO_DEBUG=1 asks for it, and with DEBUG off the store refuses
-to start without a SECRET_KEY: production fails closed. With DJANGO_DEBUG=1 and nothing
-else (`make run`, `make seed` and the tests set it) the store runs embedded: SQLite, a
-Celery broker kept in a folder, console email, localstripe on loopback. Production sets
+The store runs in production unless asked otherwise, and then refuses to start without a
+SECRET_KEY: production fails closed. BAZAAR_DEMO=1 asks for the demo store on your own
+machine (`make run` and `make seed` set it): a built-in key, SQLite, a Celery broker kept in
+a folder, console email, localstripe on loopback, the store's own error pages.
+DJANGO_DEBUG=1 is the same with Django's debugging on (its error pages list the site's
+URLs and settings: for developers; the tests set it, and Django's test runner turns the
+debugging itself off). Production sets
 SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, REDIS_URL, the Stripe keys and the email
 server (see docs/deploy.md).
 """
@@ -25,17 +28,19 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BAZAAR_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
+# The embedded demo store (see above): everything local, nothing secret. Debugging implies it.
+EMBEDDED = DEBUG or env_bool("BAZAAR_DEMO", False)
 
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
+    if not EMBEDDED:
         raise ImproperlyConfigured(
-            "Set SECRET_KEY (50+ random characters) when DJANGO_DEBUG is off, as it is unless asked for. "
-            "On your own machine, for the demo store, set DJANGO_DEBUG=1 instead (make run and make seed do)."
+            "Set SECRET_KEY (50+ random characters): the store runs in production unless asked otherwise. "
+            "On your own machine, for the demo store, set BAZAAR_DEMO=1 instead (make run and make seed do)."
         )
     SECRET_KEY = "dev-only-insecure-key-never-use-in-production-9f8e7d6c5b4a"
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if EMBEDDED else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -174,15 +179,19 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 # Serve uploaded files from Django itself (the embedded store, the benchmark);
 # in production a proxy or object storage serves them.
-SERVE_MEDIA = env_bool("SERVE_MEDIA", DEBUG)
+SERVE_MEDIA = env_bool("SERVE_MEDIA", EMBEDDED)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
+        if EMBEDDED
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
+
+# The demo store serves its static files through WhiteNoise straight from the apps' folders
+# (production serves what collectstatic gathered).
+WHITENOISE_USE_FINDERS = EMBEDDED
 
 # Email: the console by default; an SMTP server when EMAIL_HOST is set.
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Bazaar <shop@example.com>")
@@ -204,7 +213,8 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # Security. Behind a TLS-terminating proxy in production.
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
-if not DEBUG:
+CSRF_FAILURE_VIEW = "shop.core.views.csrf_failure"
+if not EMBEDDED:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
@@ -261,10 +271,10 @@ STRIPE_API_BASE = (
     )
     or None
 )
-# Production fails closed on Stripe: with DEBUG off, real keys need a real webhook secret,
+# Production fails closed on Stripe: outside the demo store, real keys need a real webhook secret,
 # and the public demo key works only against a localstripe on loopback. The same rules run
 # as `manage.py check --deploy` (shop/payments/checks.py says why).
-if not DEBUG:
+if not EMBEDDED:
     from shop.payments.checks import stripe_settings_problems
 
     _stripe_problems = stripe_settings_problems(
@@ -446,7 +456,7 @@ ANALYTICS_PAUSE_SECONDS = env_int("ANALYTICS_PAUSE_SECONDS", 30)
 # Requests' events are written together, one INSERT for many (marketing/analytics/recorder.py): when this
 # many are waiting, or this many seconds after the first, and when the process exits. One at a time while
 # developing (and in the tests), so that an event is in the table as soon as its response is sent.
-ANALYTICS_BATCH_SIZE = env_int("ANALYTICS_BATCH_SIZE", 1 if DEBUG else 50)
+ANALYTICS_BATCH_SIZE = env_int("ANALYTICS_BATCH_SIZE", 1 if EMBEDDED else 50)
 ANALYTICS_BATCH_SECONDS = env_int("ANALYTICS_BATCH_SECONDS", 5)
 # How far ahead the customers dashboard predicts each customer's value (months).
 ANALYTICS_CLV_MONTHS = env_int("ANALYTICS_CLV_MONTHS", 12)
@@ -475,5 +485,5 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}} if not DEBUG else {},
+    "loggers": {"django.server": {"level": "WARNING"}} if not EMBEDDED else {},
 }

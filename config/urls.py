@@ -30,4 +30,7 @@ if settings.BENCH_VIEWS:
         path("bench/change/<slug:slug>/", core_views.bench_change, name="bench_change"),
     ]
 
+handler400 = "shop.core.views.bad_request"
+handler403 = "shop.core.views.permission_denied"
 handler404 = "shop.core.views.not_found"
+handler500 = "shop.core.views.server_error"

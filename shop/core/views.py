@@ -2,8 +2,9 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import F
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 
 
@@ -14,12 +15,67 @@ def health(request):
     return JsonResponse({"status": "ok"})
 
 
+def _api_error(status: int, detail: str, code: str) -> JsonResponse:
+    # The API's one error shape (shop/core/api.py), for errors raised before DRF's own handler.
+    return JsonResponse({"detail": detail, "code": code}, status=status)
+
+
+def _error_page(request, status: int, title: str, message: str):
+    return render(request, "error.html", {"title": title, "message": message, "status": status}, status=status)
+
+
 def not_found(request, exception=None):
     if request.path.startswith("/api/"):
-        # The API's one error shape (shop/core/api.py), for paths that match no route too.
-        body = {"detail": _("There is no such API path. The list is at /api/v1/docs/."), "code": "not_found"}
-        return JsonResponse(body, status=404)
-    return render(request, "404.html", {"message": _("We could not find that page.")}, status=404)
+        return _api_error(404, _("There is no such API path. The list is at /api/v1/docs/."), "not_found")
+    return _error_page(
+        request,
+        404,
+        _("We could not find that page"),
+        _("The link may be old, or the product may no longer be sold. Search for it, or start from a category."),
+    )
+
+
+def bad_request(request, exception=None):
+    if request.path.startswith("/api/"):
+        return _api_error(400, _("The request could not be read."), "bad_request")
+    return _error_page(
+        request,
+        400,
+        _("We could not understand that request"),
+        _("Something in the address or the form was not as expected. Go back and try again, or start over."),
+    )
+
+
+def permission_denied(request, exception=None):
+    if request.path.startswith("/api/"):
+        return _api_error(403, _("You do not have permission to do this."), "permission_denied")
+    return _error_page(
+        request,
+        403,
+        _("This page is not open to you"),
+        _("You may need to log in with another account. Your cart and your orders are safe."),
+    )
+
+
+def csrf_failure(request, reason=""):
+    """A form sent without its security token (an old tab, cookies off): say how to go on."""
+    return _error_page(
+        request,
+        403,
+        _("Please send that form again"),
+        _(
+            "The page had been open a long time, or cookies are turned off for this store. "
+            "Nothing was changed: go back, reload the page and send the form again."
+        ),
+    )
+
+
+def server_error(request):
+    """A 500: a page that needs no database and no context (whatever broke may be the database)."""
+    if request.path.startswith("/api/"):
+        return _api_error(500, _("Something went wrong on our side. Please try again in a moment."), "server_error")
+    body = render_to_string("500.html")
+    return HttpResponseServerError(body)
 
 
 def bench_ceiling(request):

@@ -78,11 +78,11 @@ def test_it_refuses_to_start_without_a_secret_key_when_debug_is_off():
     assert "Set SECRET_KEY" in result.stderr
 
 
-def test_with_no_environment_at_all_debug_is_off_so_it_refuses_to_start_and_says_what_to_set():
+def test_with_no_environment_at_all_it_is_production_so_it_refuses_to_start_and_says_what_to_set():
     result = _manage("check", env={})
     assert result.returncode != 0
     assert "Set SECRET_KEY" in result.stderr
-    assert "DJANGO_DEBUG=1" in result.stderr  # the way to the demo store
+    assert "BAZAAR_DEMO=1" in result.stderr  # the way to the demo store
 
 
 def test_debug_is_off_unless_asked_for():
@@ -96,12 +96,20 @@ def test_debug_is_off_unless_asked_for():
     assert result.stdout.strip().splitlines()[-1] == "True ['127.0.0.1', 'localhost']"
 
 
-def test_make_run_and_make_seed_ask_for_debug():
+def test_the_demo_store_runs_embedded_without_debugging():
+    code = "from django.conf import settings as s; print(s.DEBUG, s.EMBEDDED, s.ALLOWED_HOSTS, s.SECURE_SSL_REDIRECT)"
+    result = _manage("shell", "-c", code, env={"BAZAAR_DEMO": "1"})
+    assert result.returncode == 0, result.stderr
+    # Django's debug pages are off (the store's own error pages show), everything else is the demo's.
+    assert result.stdout.strip().splitlines()[-1] == "False True ['127.0.0.1', 'localhost'] False"
+
+
+def test_make_run_and_make_seed_ask_for_the_demo_store_not_for_debugging():
     result = _run(["make", "-n", "run", "seed"], env={})
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if "runstore" in line or "seed_demo" in line]
     assert len(lines) == 2, result.stdout
-    assert all("DJANGO_DEBUG=${DJANGO_DEBUG:-1}" in line for line in lines), lines
+    assert all("BAZAAR_DEMO=1" in line and "DJANGO_DEBUG" not in line for line in lines), lines
 
 
 def test_the_test_suite_needs_no_environment_variables():
