@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "shop.cart",
     "shop.orders",
     "shop.payments",
+    "shop.pages",
     "marketing.discounts",
     "marketing.analytics",
     "loyalty",

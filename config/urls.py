@@ -17,7 +17,9 @@ urlpatterns = [
     path("analytics/", include("marketing.analytics.urls")),
     path("", include("loyalty.urls")),
     path("cart/", include("shop.cart.urls")),
+    path("pages/", include("shop.pages.urls")),
     path("healthz", core_views.health, name="health"),
+    path("", include("shop.seo.urls")),  # robots.txt, sitemap.xml
     path("", include("shop.catalog.urls")),
 ]
 

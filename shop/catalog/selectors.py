@@ -1,8 +1,10 @@
-from django.db.models import QuerySet
+from django.db.models import Count, F, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 
 from shop.catalog import cache as catalog_cache
-from shop.catalog.models import Category, Product, Review
+from shop.catalog.models import Category, Product, ProductImage, Review
+from shop.catalog.tree import build_tree
 
 HOME_SECTION_SIZE = 8
 
@@ -69,3 +71,42 @@ def home_sections() -> dict[str, list[int]]:
 
 def product_reviews(*, product: Product) -> QuerySet[Review]:
     return product.reviews.select_related("user").order_by("-created_at", "-id")
+
+
+def category_tiles() -> list[dict]:
+    """The top categories for the home page: each with how many products it has and a picture of
+    its best-reviewed product in stock. Three queries, whatever the size of the catalog."""
+    roots = build_tree(category_tree())
+    root_of = {}
+    for root in roots:
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            root_of[node.pk] = root.pk
+            stack.extend(node.children_list)
+    counts = dict.fromkeys((root.pk for root in roots), 0)
+    for category_id, n in Product.objects.active().order_by().values_list("category_id").annotate(n=Count("id")):
+        if category_id in root_of:
+            counts[root_of[category_id]] += n
+    # The best-reviewed product of each category (one per category, by a window function), then the best per root.
+    ranked = (
+        Product.objects.active()
+        .in_stock()
+        .filter(images__isnull=False)
+        .annotate(rank=Window(RowNumber(), partition_by=F("category_id"), order_by=[F("rating_count").desc(), F("id")]))
+        .filter(rank=1)
+        .values_list("pk", "category_id", "rating_count")
+    )
+    best: dict[int, tuple[int, int]] = {}
+    for pk, category_id, reviews in ranked:
+        root = root_of.get(category_id)
+        if root is not None and (root not in best or reviews > best[root][1]):
+            best[root] = (pk, reviews)
+    images = {}
+    for image in ProductImage.objects.filter(product_id__in=[pk for pk, _n in best.values()]).order_by("-position"):
+        images[image.product_id] = image  # the first by position wins
+    tiles = []
+    for root in roots:
+        image = images.get(best[root.pk][0]) if root.pk in best else None
+        tiles.append({"category": root, "count": counts[root.pk], "image": image})
+    return [tile for tile in tiles if tile["count"]]

@@ -14,8 +14,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from shop.catalog import cache as catalog_cache
+from shop.catalog import search as catalog_search
 from shop.catalog import selectors, services
-from shop.catalog.filters import SORTS, ProductFilter
+from shop.catalog.filters import RELEVANCE, SORTS, ProductFilter
 from shop.catalog.forms import ReviewForm
 from shop.catalog.models import MAX_QUANTITY_CHOICE, Product, Review
 from shop.catalog.offers import attach_offers
@@ -115,6 +116,8 @@ def _list_context(request, slug) -> dict:
     if category:
         data.pop("category", None)  # a category page lists its own category (and below)
         products = products.in_category(category)
+    if data.get("search", "").strip() and not data.get("ordering"):
+        data["ordering"] = RELEVANCE  # a search lists the best matches first (the sort menu shows it)
     return {
         "category": category,
         "breadcrumbs": [*ancestors, category] if category else [],
@@ -161,15 +164,33 @@ def _list_results(request, slug) -> dict:
         }
         raise _problem(context, 404, page_error=message) from None
     page.object_list = ids = list(page.object_list)
+    reading = filters.reading
+    context = {"page": page, "list_id": list_id(slug, request.GET.get("search"))["list"], "search": reading}
+    if not ids:
+        # No dead end: the categories the words name (or the top ones) and popular products.
+        ids = catalog_search.popular_product_ids()
+        context |= {
+            "try_categories": catalog_search.categories_to_try(reading),
+            "filtered": any(request.GET.get(name) for name in FILTERS),
+            "unfiltered": _without_filters(request),
+        }
     return {
         "ids": ids,
         "count": render_to_string("catalog/_product_count.html", {"page": page}),
-        "results": render_to_string(
-            "catalog/_product_list_results.html",
-            {"page": page, "list_id": list_id(slug, request.GET.get("search"))["list"]},
-            request=request,
-        ),
+        "results": render_to_string("catalog/_product_list_results.html", context, request=request),
     }
+
+
+# The filters a shopper may set on a list (the search and the sort are not filters).
+FILTERS = ("category", "min_price", "max_price", "in_stock", "on_sale")
+
+
+def _without_filters(request) -> str:
+    """The same list with its filters cleared: the search (and sort) kept."""
+    query = request.GET.copy()
+    for name in (*FILTERS, "page"):
+        query.pop(name, None)
+    return f"{request.path}?{query.urlencode()}" if query else request.path
 
 
 def product_detail(request, slug):

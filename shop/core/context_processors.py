@@ -1,9 +1,11 @@
 from django.conf import settings
+from django.utils.functional import SimpleLazyObject
 
 
 def store(request):
     """What every storefront page needs: the store's name and the cart's size."""
     from shop.cart.selectors import cart_item_count
+    from shop.pages.selectors import links
 
     # An error page for a request refused before the middleware ran (a forged Host header) has
     # no user or session: it shows an empty cart rather than failing again.
@@ -12,4 +14,5 @@ def store(request):
         "SHOP_NAME": settings.SHOP_NAME,
         "cart_count": lambda: cart_item_count(request) if ready else 0,
         "page_scripts": settings.SHOP_PAGE_SCRIPTS,
+        "content_pages": SimpleLazyObject(links),  # the footer's and menu's help pages
     }

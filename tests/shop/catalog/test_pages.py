@@ -18,8 +18,10 @@ PRODUCTS = reverse("catalog:products")
 
 
 def names(response) -> list[str]:
-    """Product names in the order the page lists them (the cards' titles)."""
-    return [unescape(name) for name in re.findall(r'<h3 class="card-title">(.*?)</h3>', html(response))]
+    """Product names in the order the page lists them (the cards' titles; not the popular products
+    a list with no results offers instead)."""
+    results = html(response).split('<div class="no-results">')[0]
+    return [unescape(name) for name in re.findall(r'<h3 class="card-title">(.*?)</h3>', results)]
 
 
 def html(response) -> str:
