@@ -119,19 +119,30 @@ class ImportForm(forms.Form):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ["thumbnail", "name", "sku", "category", "price", "stock", "is_active", "is_featured", "rating_avg"]
+    list_display = [
+        "thumbnail",
+        "name",
+        "brand",
+        "sku",
+        "category",
+        "price",
+        "stock",
+        "is_active",
+        "is_featured",
+        "rating_avg",
+    ]
     list_display_links = ["thumbnail", "name"]
     list_editable = ["is_featured"]
-    list_filter = ["is_active", "is_featured", StockFilter, OnSaleFilter, CategoryTreeFilter, "created_at"]
+    list_filter = ["is_active", "is_featured", StockFilter, OnSaleFilter, CategoryTreeFilter, "brand", "created_at"]
     list_select_related = ["category"]
     list_per_page = 50
-    search_fields = ["name", "sku", "slug"]
+    search_fields = ["name", "brand", "sku", "slug"]
     search_help_text = gettext_lazy("Search by name, SKU or slug.")
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["category"]
     readonly_fields = ["rating_avg", "rating_count", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "sku", "category", "description"]}),
+        (None, {"fields": ["name", "slug", "sku", "brand", "category", "description"]}),
         (gettext_lazy("Price and stock"), {"fields": ["price", "compare_at_price", "stock"]}),
         (gettext_lazy("Visibility"), {"fields": ["is_active", "is_featured", "created_at"]}),
         (gettext_lazy("Reviews"), {"fields": ["rating_avg", "rating_count", "updated_at"]}),

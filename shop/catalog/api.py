@@ -4,14 +4,17 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from shop.catalog import cache as catalog_cache
+from shop.catalog import search as catalog_search
 from shop.catalog import selectors, services
 from shop.catalog.filters import ProductFilter
 from shop.catalog.models import Category, Product, ProductImage, Review
 from shop.catalog.offers import attach_offers
 from shop.catalog.tracking import list_id as _list_id
+from shop.core.ratelimit import AnonRateThrottle
 from shop.core.tracking import track
 
 
@@ -68,6 +71,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "sku",
             "slug",
             "name",
+            "brand",
             "price",
             "compare_at_price",
             "currency",
@@ -127,6 +131,45 @@ class ReviewSerializer(serializers.ModelSerializer):
         return f"{user.first_name} {user.last_name[:1]}.".strip(" .") or "—"
 
 
+class SuggestQuerySerializer(serializers.Serializer):
+    q = serializers.CharField(max_length=100, help_text="What the shopper has typed so far (up to 100 characters).")
+
+
+class SuggestedProductSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    url = serializers.URLField(help_text="The product's page.")
+    price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text="The price shown, after automatic promotions."
+    )
+    currency = serializers.CharField()
+    image = serializers.URLField(allow_null=True, help_text="The product's main picture; null without one.")
+
+
+class SuggestedCategorySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    slug = serializers.SlugField()
+    url = serializers.URLField(help_text="The category's page.")
+
+
+class SuggestionsSerializer(serializers.Serializer):
+    query = serializers.CharField(help_text="The query as read (spaces tidied).")
+    corrected = serializers.CharField(
+        allow_null=True, help_text="The query searched when a word was misspelt (“dresss” → “dress”); else null."
+    )
+    products = SuggestedProductSerializer(many=True, help_text="The best matches first, at most 8.")
+    categories = SuggestedCategorySerializer(many=True, help_text="Categories the words name.")
+
+
+class SuggestThrottle(AnonRateThrottle):
+    """Anonymous typing: a search box asks at most a few times a second (REST_FRAMEWORK rate "suggest")."""
+
+    scope = "suggest"
+    DEFAULT_RATE = "120/minute"
+
+    def get_rate(self):
+        return self.THROTTLE_RATES.get(self.scope) or self.DEFAULT_RATE
+
+
 class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
     """The category tree in tree order (parents before children)."""
 
@@ -177,6 +220,31 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
         track("view_item_list", **_list_id(request.query_params.get("category"), request.query_params.get("search")))
         return response
 
+    @extend_schema(
+        summary="Suggestions as you type",
+        parameters=[SuggestQuerySerializer],
+        responses=SuggestionsSerializer,
+    )
+    @action(
+        detail=False,
+        url_path="suggest",
+        filter_backends=[],
+        pagination_class=None,
+        throttle_classes=[SuggestThrottle],
+    )
+    def suggest(self, request):
+        """Up to 8 products for what has been typed, the categories it names and its correction
+        ("dresss" → "dress"): for a search box's list. Cached briefly; the same for every client."""
+        data = SuggestQuerySerializer(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        text = " ".join(data.validated_data["q"].split())
+        on = (catalog_cache.LISTS, catalog_cache.TREE, catalog_cache.PRODUCTS, catalog_cache.OFFERS)
+        parts = (text.casefold(), request.build_absolute_uri("/"), get_language())
+        body = catalog_cache.cached(
+            "api-suggest", parts, lambda: _suggestions(request, text), on=on, timeout=catalog_search.SUGGEST_SECONDS
+        )
+        return Response(body)
+
     def _id_page(self, request) -> dict:
         """The ids on the asked page and the links around it (no product row is read)."""
         queryset = self.filter_queryset(Product.objects.active())
@@ -226,6 +294,29 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
     def _cache_parts(request) -> tuple:
         # Links in the answer are absolute (host, scheme) and labels translated (language).
         return (request.build_absolute_uri(), get_language())
+
+
+def _suggestions(request, text: str) -> dict:
+    found = catalog_search.suggest(text)
+    products = []
+    for product in found["products"]:
+        image = product.main_image
+        price = product.offer.price.amount if product.offer else product.price
+        products.append(
+            {
+                "name": product.name,
+                "url": request.build_absolute_uri(product.get_absolute_url()),
+                "price": price,
+                "currency": settings.SHOP_CURRENCY,
+                "image": request.build_absolute_uri(image.image.url) if image else None,
+            }
+        )
+    categories = [
+        {"name": c.name, "slug": c.slug, "url": request.build_absolute_uri(c.get_absolute_url())}
+        for c in found["categories"]
+    ]
+    body = {"query": found["query"], "corrected": found["corrected"], "products": products, "categories": categories}
+    return SuggestionsSerializer(body).data
 
 
 def _with_stock(items: list[dict]) -> list[dict]:

@@ -53,6 +53,7 @@ COLUMNS = [
     "is_active",
     "is_featured",
     "description",
+    "brand",
 ]
 REQUIRED = {"sku", "name", "category", "price", "stock"}
 MAX_ROWS = 50_000
@@ -69,7 +70,17 @@ SQLITE_BATCH_PAUSE = 0.1
 # take larger numbers, and a file accepted on one database must be on the other.
 _STOCK_TYPE = Product._meta.get_field("stock").get_internal_type()
 STOCK_MIN, STOCK_MAX = BaseDatabaseOperations.integer_field_ranges[_STOCK_TYPE]
-WRITTEN_FIELDS = ["name", "category", "price", "compare_at_price", "stock", "is_active", "is_featured", "description"]
+WRITTEN_FIELDS = [
+    "name",
+    "brand",
+    "category",
+    "price",
+    "compare_at_price",
+    "stock",
+    "is_active",
+    "is_featured",
+    "description",
+]
 STALE_JOB = timedelta(minutes=30)
 
 
@@ -91,6 +102,7 @@ def export_products(queryset, out) -> int:
                 int(p.is_active),
                 int(p.is_featured),
                 escape(p.description),
+                escape(p.brand),
             ]
         )
         count += 1
@@ -111,6 +123,7 @@ class RowValidator:
     fields = {
         "sku": forms.CharField(max_length=64),
         "name": forms.CharField(max_length=200),
+        "brand": forms.CharField(max_length=100, required=False),
         "slug": forms.SlugField(max_length=200, required=False),
         "category": forms.CharField(max_length=500),
         "price": forms.DecimalField(min_value=0, max_digits=12, decimal_places=2),
@@ -210,6 +223,8 @@ def check_file(file) -> ImportResult:
             continue
         values = {name: unescape(value.strip()) for name, value in zip(header, cells, strict=False) if name}
         data, problems = validator.clean(values)
+        if "brand" not in header:
+            data["brand"] = None  # a file without the column (made before brands) keeps each product's brand
         if problems:
             result.errors += [(line, column, message) for column, message in problems]
             continue
@@ -386,7 +401,8 @@ def _write_batch(batch: list[Row]) -> tuple[int, int]:
         else:
             changed.append(product)
         for name in WRITTEN_FIELDS:
-            setattr(product, name, row.data[name])
+            if row.data[name] is not None or name != "brand":
+                setattr(product, name, row.data[name])
         if row.slug:
             product.slug = row.slug
         elif product.pk is None:

@@ -287,7 +287,7 @@ def _products(ctx: DemoContext, categories: dict[str, Category]) -> None:
             [
                 Product(
                     category=categories[s["path"]],
-                    **{k: v for k, v in s.items() if k not in ("path", "i", "hue", "brand")},
+                    **{k: v for k, v in s.items() if k not in ("path", "i", "hue")},
                 )
                 for s in batch
             ]

@@ -4,13 +4,17 @@ from decimal import Decimal
 
 import django_filters
 from django import forms
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
+from shop.catalog import search as catalog_search
 from shop.catalog.models import Category, Product
 
+RELEVANCE = "relevance"
 SORTS = {
     # public value: (label, order_by); "id" last keeps pages stable when values tie.
+    # Relevance needs a search (shop/catalog/search.py); without one it lists the newest first.
+    RELEVANCE: (_("Relevance"), [F("relevance").desc(), F("text_rank").desc(), F("id").desc()]),
     "-created": (_("Newest"), [F("created_at").desc(), F("id").desc()]),
     "price": (_("Price: low to high"), [F("price").asc(), F("id").asc()]),
     "-price": (_("Price: high to low"), [F("price").desc(), F("id").desc()]),
@@ -20,7 +24,6 @@ SORTS = {
     "rating": (_("Lowest rated"), [F("rating_avg").asc(nulls_last=True), F("id").asc()]),
 }
 DEFAULT_SORT = "-created"
-MAX_SEARCH_TERMS = 8
 
 
 class ProductFilterForm(forms.Form):
@@ -48,6 +51,11 @@ class ProductFilterForm(forms.Form):
 
 class ProductFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(label=_("Search"), method="filter_search", max_length=200)
+    exact = django_filters.BooleanFilter(
+        label=_("Search for the words as typed"),
+        method="filter_exact",
+        help_text=_("true: no correction of misspelt search words."),
+    )
     category = django_filters.CharFilter(label=_("Category"), method="filter_category", max_length=100)
     min_price = django_filters.NumberFilter(
         label=_("Min price"),
@@ -73,23 +81,31 @@ class ProductFilter(django_filters.FilterSet):
 
     class Meta:
         model = Product
-        fields = ["search", "category", "min_price", "max_price", "in_stock", "on_sale", "ordering"]
+        fields = ["search", "exact", "category", "min_price", "max_price", "in_stock", "on_sale", "ordering"]
         form = ProductFilterForm
+
+    # The search as read (its corrections), once the filters ran: None without one.
+    reading: catalog_search.Search | None = None
 
     @property
     def qs(self):
         if not hasattr(self, "_qs"):
             qs = super().qs
             if not getattr(self.form, "cleaned_data", {}).get("ordering"):
-                qs = qs.order_by(*SORTS[DEFAULT_SORT][1])
+                qs = qs.order_by(*SORTS[RELEVANCE if self.reading else DEFAULT_SORT][1])
             self._qs = qs
         return self._qs
 
     def filter_search(self, queryset, name, value):
-        # Every word must appear in the name, the description or the SKU.
-        for term in value.split()[:MAX_SEARCH_TERMS]:
-            queryset = queryset.filter(Q(name__icontains=term) | Q(description__icontains=term) | Q(sku__iexact=term))
-        return queryset
+        # Ranked by relevance, misspelt words corrected (unless `exact`): shop/catalog/search.py.
+        self.reading = catalog_search.prepare(value, correct=not self.form.cleaned_data.get("exact"))
+        if not self.reading.text:
+            self.reading = None
+            return queryset
+        return self.reading.filter(queryset)
+
+    def filter_exact(self, queryset, name, value):
+        return queryset  # read by filter_search
 
     def filter_category(self, queryset, name, value):
         return queryset.in_category(self.form.category_obj)
@@ -101,4 +117,6 @@ class ProductFilter(django_filters.FilterSet):
         return queryset.filter(compare_at_price__isnull=False) if value else queryset
 
     def filter_ordering(self, queryset, name, value):
+        if value == RELEVANCE and self.reading is None:
+            value = DEFAULT_SORT
         return queryset.order_by(*SORTS[value][1])

@@ -216,6 +216,7 @@ class Product(models.Model):
     sku = models.CharField(_("SKU"), max_length=64, unique=True)
     slug = models.SlugField(_("slug"), max_length=200, unique=True)
     name = models.CharField(_("name"), max_length=200)
+    brand = models.CharField(_("brand"), max_length=100, blank=True)
     description = models.TextField(_("description"), blank=True)
     category = models.ForeignKey(
         Category, verbose_name=_("category"), related_name="products", on_delete=models.PROTECT

@@ -89,8 +89,9 @@ def test_anonymous_shopper_searches_filters_buys_and_logs_in(page: Page, live_se
     expect(page).to_have_url(re.compile(r"/products/\?search=linen$"))
     expect(page.get_by_role("heading", level=1, name="Results for “linen”")).to_be_visible()
     expect(page.get_by_role("status").filter(has_text="products")).to_have_text("4 products")
+    # Best match first (linen in its name and its description), then the newest.
     expect(product_titles(page)).to_have_text(
-        ["Linen Tea Towel", "Linen Midi Dress", "Linen Shirt Dress", "Linen Wrap Dress"], use_inner_text=True
+        ["Linen Wrap Dress", "Linen Tea Towel", "Linen Midi Dress", "Linen Shirt Dress"], use_inner_text=True
     )
     expect(page.get_by_role("search").get_by_label("Search products")).to_have_value("linen")
     shot("search-results")

@@ -51,7 +51,19 @@ def test_it_exports_a_header_and_one_row_per_product(categories):
     assert rows[0] == csv_io.COLUMNS
     assert [r[0] for r in rows[1:]] == ["A-0", "A-1"]  # ordered by SKU
     assert rows[1][4:9] == ["5.50", "", "10", "0", "0"]
-    assert rows[2] == ["A-1", "Linen Dress", "linen-dress", "dresses", "49.00", "60.00", "3", "1", "1", "Light, airy."]
+    assert rows[2] == [
+        "A-1",
+        "Linen Dress",
+        "linen-dress",
+        "dresses",
+        "49.00",
+        "60.00",
+        "3",
+        "1",
+        "1",
+        "Light, airy.",
+        "",
+    ]
 
 
 def test_it_round_trips_an_export_through_an_import(categories):
