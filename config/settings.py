@@ -23,6 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from config.env import env_bool, env_int, env_list, env_str
+from config.release import code_digest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BAZAAR_VAR_DIR", str(BASE_DIR / "var")))
@@ -148,6 +149,8 @@ else:
             "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 10_000)},
         }
     }
+# Entries made by another release of the code are never read (config/release.py).
+CACHES["default"]["KEY_PREFIX"] = env_str("RELEASE", "") or code_digest(BASE_DIR)
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
@@ -327,6 +330,8 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": 0,
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("THROTTLE_AUTH", "10/minute"),
+        # The search box's suggestions as an anonymous client types (shop/catalog/api.py)
+        "suggest": env_str("THROTTLE_SUGGEST", "120/minute"),
     },
     "COERCE_DECIMAL_TO_STRING": True,
 }

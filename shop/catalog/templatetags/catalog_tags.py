@@ -1,7 +1,9 @@
 from django import template
+from django.utils.translation import gettext as _
 
 from shop.catalog import selectors
 from shop.catalog.menu import menus
+from shop.core.templatetags.shop_tags import money
 
 register = template.Library()
 
@@ -25,3 +27,79 @@ def category_menu(context, place: str):
 def category_tiles():
     """The home page's top-category tiles (inside the cached home page: built when it is)."""
     return {"tiles": selectors.category_tiles()}
+
+
+@register.simple_tag(takes_context=True)
+def active_filters(context) -> list[dict]:
+    """The list page's active filters as removable chips: [{label, remove (aria label), url}].
+
+    Read from the filter form's cleaned values, so a wrong value (shown as an error) makes no chip.
+    """
+    request, filters = context["request"], context.get("filters")
+    clean = getattr(getattr(filters, "form", None), "cleaned_data", None) or {}
+
+    def without(*names):
+        query = request.GET.copy()
+        for name in (*names, "page"):
+            query.pop(name, None)
+        return f"?{query.urlencode()}" if query else request.path
+
+    chips = []
+    search = request.GET.get("search", "").strip()
+    if search:
+        chips.append(
+            {
+                "label": f"“{search}”",
+                "remove": _("Remove the search “%(q)s”") % {"q": search},
+                "url": without("search", "exact"),
+            }
+        )
+    category = getattr(filters.form, "category_obj", None) if clean.get("category") else None
+    if category is not None and context.get("category") is None:
+        name = category.name
+        chips.append(
+            {"label": name, "remove": _("Remove the category %(name)s") % {"name": name}, "url": without("category")}
+        )
+    if clean.get("min_price") is not None:
+        price = money(clean["min_price"])
+        chips.append(
+            {
+                "label": _("From %(p)s") % {"p": price},
+                "remove": _("Remove the lowest price, %(p)s") % {"p": price},
+                "url": without("min_price"),
+            }
+        )
+    if clean.get("max_price") is not None:
+        price = money(clean["max_price"])
+        chips.append(
+            {
+                "label": _("Up to %(p)s") % {"p": price},
+                "remove": _("Remove the highest price, %(p)s") % {"p": price},
+                "url": without("max_price"),
+            }
+        )
+    if clean.get("in_stock"):
+        chips.append({"label": _("In stock only"), "remove": _("Remove: in stock only"), "url": without("in_stock")})
+    if clean.get("on_sale"):
+        chips.append({"label": _("On sale"), "remove": _("Remove: on sale"), "url": without("on_sale")})
+    return chips
+
+
+@register.inclusion_tag("catalog/_refine.html", takes_context=True)
+def refine_categories(context, roots, current=None):
+    """The list's categories to narrow it: the way up (the parent, or all products), the current
+    category and its sub-categories; all the top categories on the all-products list. The whole
+    tree is in the menu: here it would push the filters two screens down on a phone."""
+    search = context["request"].GET.get("search", "")
+    if current is None:
+        return {"up": None, "current": None, "children": roots, "search": search, "top": True}
+    stack, found, parents = [(node, None) for node in roots], None, {}
+    while stack:
+        node, parent = stack.pop()
+        parents[node.pk] = parent
+        if node.pk == current.pk:
+            found = node
+        stack.extend((child, node) for child in node.children_list)
+    children = found.children_list if found is not None else []
+    up = parents.get(current.pk)
+    return {"up": up, "current": current, "children": children, "search": search, "top": False}
