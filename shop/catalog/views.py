@@ -8,14 +8,13 @@ from django.shortcuts import redirect, render
 from django.template.loader import get_template, render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
-from django.utils.text import Truncator
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from shop.catalog import cache as catalog_cache
 from shop.catalog import search as catalog_search
-from shop.catalog import selectors, services
+from shop.catalog import selectors, seo, services
 from shop.catalog.filters import RELEVANCE, SORTS, ProductFilter
 from shop.catalog.forms import ReviewForm
 from shop.catalog.models import MAX_QUANTITY_CHOICE, Product, Review
@@ -63,7 +62,7 @@ def home(request):
         main = page["main"]
         for name, ids in page["sections"].items():
             main = _with_cards(main, f"<!--product-cards:{name}-->", ids)
-        return {"main": mark_safe(main)}  # noqa: S308 (our templates' output)
+        return {**page, "main": mark_safe(main)}  # noqa: S308 (our templates' output)
 
     page = catalog_cache.cached("home-page", (get_language(),), assemble, on=(catalog_cache.SHOWN,), offers=True)
     return render(request, "catalog/home.html", {"page": page})
@@ -71,7 +70,7 @@ def home(request):
 
 def _home_page(request) -> dict:
     sections = selectors.home_sections()
-    return _rendered(request, "catalog/_home_main.html", {"sections": sections}, sections=sections)
+    return _rendered(request, "catalog/_home_main.html", {"sections": sections}, sections=sections, **seo.home_meta())
 
 
 class PageProblem(Exception):
@@ -98,7 +97,7 @@ def product_list(request, slug=None):
         )
         main = frame["main"].replace(COUNT, results["count"], 1)
         main = main.replace(RESULTS, _with_cards(results["results"], CARDS, results["ids"]), 1)
-        return {"main": mark_safe(main), "title": frame["title"]}  # noqa: S308 (our templates' output)
+        return {**frame, "main": mark_safe(main)}  # noqa: S308 (our templates' output)
 
     try:
         page = catalog_cache.cached("list-page", parts, assemble, on=(catalog_cache.SHOWN,), offers=True)
@@ -143,7 +142,14 @@ def _list_frame(request, slug) -> dict:
     else:
         title = _("All products")
     context = {**context, "tree": build_tree(selectors.category_tree()), "frame": True}
-    return _rendered(request, "catalog/_product_list_main.html", context, title=title)
+    meta = seo.list_meta(
+        path=request.path,
+        query=request.GET,
+        title=title,
+        category=context["category"],
+        ancestors=context["breadcrumbs"][:-1],
+    )
+    return _rendered(request, "catalog/_product_list_main.html", context, title=title, **meta)
 
 
 def _list_results(request, slug) -> dict:
@@ -233,9 +239,9 @@ def _product_page(request, slug) -> dict:
         "catalog/_product_detail_main.html",
         context,
         title=product.name,
-        description=Truncator(product.description).words(30),
         product_id=product.pk,
         slug=product.slug,
+        **seo.product_meta(product, ancestors),
     )
 
 

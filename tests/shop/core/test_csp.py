@@ -73,8 +73,10 @@ def assert_store_policy(response, stripe_origin: str) -> None:
 # The policy forbids inline styles and scripts: a page that still had one would break in the browser.
 INLINE = {
     "style attribute": re.compile(r"<[a-zA-Z][^>]*\sstyle\s*=", re.S),
-    # (JSON data islands do not run; a script with the request's nonce is allowed by name.)
-    "inline script": re.compile(r"<script(?![^>]*\s(?:src|nonce)=)(?![^>]*type=\"application/json\")[^>]*>", re.S),
+    # (JSON data islands, JSON-LD included, do not run; a script with the request's nonce is allowed by name.)
+    "inline script": re.compile(
+        r"<script(?![^>]*\s(?:src|nonce)=)(?![^>]*type=\"application/(?:ld\+)?json\")[^>]*>", re.S
+    ),
     "<style> element": re.compile(r"<style[\s>]"),
     "event handler attribute": re.compile(r"<[a-zA-Z][^>]*\son[a-z]+\s*=", re.S),
     "javascript: URL": re.compile(r"""(href|src|action)\s*=\s*["']?\s*javascript:""", re.I),
