@@ -15,6 +15,8 @@ product table (the ceiling) and each page, in interleaved rounds. Modes:
   change    one product's price or stock changed, then the list, its category and that product
   sales     the cached pages again with 2 paid checkouts a second in the background (localstripe)
   cacheoff  list, category, product and cart with the page cache off (a second gunicorn), for information
+  search    searches with typos and several words (the list, the API list) and the search box's suggestions,
+            cached; with cacheoff, also with the cache off
 
 For every page: requests/s, p50, p99, the ratio to the ceiling, the worker CPU per
 request read from /proc, PostgreSQL's CPU per request, and the SQL of one request;
@@ -59,8 +61,9 @@ PROMOTIONS = 50  # running automatic promotions, the demo's included
 SALES_PER_SECOND = 2.0  # paid checkouts in the background of the sales mode
 SALES_BUYERS = 8  # paced threads sharing that rate: a buyer loop may take 4 s under load without slowing it
 
-MODES = ("cached", "cart", "change", "sales", "cacheoff")
+MODES = ("cached", "cart", "change", "sales", "cacheoff", "search")
 CACHED_PAGES = ("list", "category", "product", "api")
+SEARCH_PAGES = ("search", "search2", "apisearch", "suggest")
 CART_PAGES = ("cart", "apicart")
 CACHEOFF_PAGES = ("list", "category", "product", "cart")
 LABELS = {
@@ -72,6 +75,10 @@ LABELS = {
     "cart": "cart",
     "apicart": "API cart",
     "change": "change mix",
+    "search": "search",
+    "search2": "search 2",
+    "apisearch": "API search",
+    "suggest": "suggest",
 }
 # Issue 10's targets.
 TARGET = {
@@ -255,6 +262,10 @@ print("SETUP" + json.dumps({
         "ceiling": "/bench/ceiling/", "list": "/products/", "category": category.get_absolute_url(),
         "product": product.get_absolute_url(), "api": "/api/v1/products/", "cart": "/cart/",
         "apicart": "/api/v1/cart/",
+        # Searches as shoppers type them: a typo in one word of two ("dresss" → "dress"), a typo in a
+        # brand-less pair, the API list with a word half typed, and the search box's suggestions.
+        "search": "/products/?search=linen+dresss", "search2": "/products/?search=leathr+boot",
+        "apisearch": "/api/v1/products/?search=wrap+dres", "suggest": "/api/v1/products/suggest/?q=silk+dres",
     },
     "changed": {"slug": changed.slug, "url": changed.get_absolute_url(), "stock": changed.stock,
                 "price": str(changed.price)},
@@ -336,7 +347,13 @@ class Bench(Stack):
             var_dir=Path(args.var_dir or RESULTS / f"var-{args.db}"),
             pg_port=PG_PORT,
             # The sales thread checks out from one client address: the per-client limits would stop it.
-            extra_env={"BENCH_VIEWS": "1", "SHOP_MAX_OPEN_ORDERS_PER_CLIENT": "0", "SHOP_CHECKOUT_RATE": "0"},
+            # wrk asks for the suggestions from one address too: the anonymous typing limit would stop it.
+            extra_env={
+                "BENCH_VIEWS": "1",
+                "SHOP_MAX_OPEN_ORDERS_PER_CLIENT": "0",
+                "SHOP_CHECKOUT_RATE": "0",
+                "THROTTLE_SUGGEST": "1000000/s",
+            },
         )
         self.setup: dict = {}
         self.facts: dict[str, dict] = {}
@@ -592,6 +609,7 @@ class Bench(Stack):
             base = self.start_gunicorn(workers=WORKERS, log_path=RESULTS / f"gunicorn-{self.args.db}.log")
             pages = [*(CACHED_PAGES if "cached" in modes else ()), *(CART_PAGES if "cart" in modes else ())]
             pages += ["change"] if "change" in modes else []
+            pages += list(SEARCH_PAGES) if "search" in modes else []
             self.check(base, ["ceiling", *pages])
             if pages:
                 results["main"] = self.rounds(base, pages, "cache on")
@@ -607,8 +625,9 @@ class Bench(Stack):
                 workers=WORKERS, log_path=RESULTS / f"gunicorn-{self.args.db}-cacheoff.log",
                 env={"SHOP_PAGE_CACHE_SECONDS": "0"},
             )  # fmt: skip
-            self.check(base, ["ceiling", *CACHEOFF_PAGES])
-            results["cacheoff"] = self.rounds(base, list(CACHEOFF_PAGES), "cache off")
+            off_pages = [*CACHEOFF_PAGES, *(SEARCH_PAGES if "search" in modes else ())]
+            self.check(base, ["ceiling", *off_pages])
+            results["cacheoff"] = self.rounds(base, off_pages, "cache off")
             self.memory_after_load("cache off")
             self.stop_gunicorn()
         return results
@@ -784,7 +803,7 @@ def report(bench: Bench, results: dict, args, loads) -> tuple[bool, list[str]]:
         print(HEADER)
         print("-" * len(HEADER))
         print(line("ceiling", urls["ceiling"], off["ceiling"], facts["off"]["queries"]["ceiling"], "(ceiling)"))
-        for key in CACHEOFF_PAGES:
+        for key in (k for k in off if k != "ceiling"):
             problems = errors_of(off[key])
             judge(f"cache off {key}", not problems, "")
             print(line(key, urls[key], off[key], facts["off"]["queries"][key], rounds_note(off[key]) + problems))
