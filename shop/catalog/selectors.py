@@ -18,7 +18,7 @@ def category_tree() -> list[Category]:
     return catalog_cache.cached(
         "tree",
         (),
-        lambda: list(Category.objects.only("id", "name", "slug", "path", "depth", "parent_id")),
+        lambda: list(Category.objects.only("id", "name", "slug", "path", "depth", "parent_id", "description")),
         on=(catalog_cache.TREE,),
         timeout=15 * 60,
     )

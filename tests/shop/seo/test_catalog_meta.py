@@ -4,6 +4,8 @@ description, Open Graph and Twitter card tags, and on product pages schema.org J
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from shop.catalog.models import Product
@@ -273,3 +275,18 @@ def test_the_visitors_own_pages_are_not_indexed(client, url):
 
     assert response.status_code == 200
     assert read_head(response).one("robots") == "noindex"
+
+
+def test_a_category_pages_description_costs_no_query_of_its_own(client, dresses):
+    """The description comes with the category tree the page reads anyway (not deferred, then read alone)."""
+    ProductFactory(category=dresses)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(reverse("catalog:category", kwargs={"slug": "dresses"})).status_code == 200
+
+    reads = [
+        q["sql"]
+        for q in captured
+        if q["sql"].startswith('SELECT "catalog_category"."id", "catalog_category"."description"')
+    ]
+    assert reads == []
