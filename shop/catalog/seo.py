@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.text import Truncator
@@ -28,6 +29,7 @@ from django.utils.translation import gettext as _
 from shop.core.money import Money, quantize
 from shop.seo.head import absolute, json_ld
 
+SHARE_IMAGE = "shop/share.png"
 DESCRIPTION_CHARS = 160  # about what search results show
 SCHEMA = "https://schema.org/"
 
@@ -48,7 +50,7 @@ def _head(
     description: str,
     og_type: str = "website",
     robots: str = "index, follow",
-    image=None,
+    image: tuple[str, str] | None = None,
     og_extra: tuple = (),
     structured: tuple = (),
 ) -> str:
@@ -58,13 +60,18 @@ def _head(
         "title": title,
         "description": description,
         "og_type": og_type,
-        "image_url": absolute(image.image.url) if image else "",
-        "image_alt": image.alt if image else "",
+        "image_url": absolute(image[0]) if image else "",
+        "image_alt": image[1] if image else "",
         "og_extra": og_extra,
         "structured": structured,
         "site_name": settings.SHOP_NAME,
     }
     return render_to_string("catalog/_head.html", context)
+
+
+def _share_image() -> tuple[str, str]:
+    """What a link to a list or the home page shows: the store's own picture (1200 x 630, as Open Graph asks)."""
+    return static(SHARE_IMAGE), settings.SHOP_NAME
 
 
 def _breadcrumbs(crumbs: list[tuple[str, str]]) -> dict:
@@ -84,7 +91,7 @@ def _trail(categories) -> list[tuple[str, str]]:
 
 def home_meta() -> dict:
     description = _("Clothing, beauty, home, electronics and outdoor gear.")
-    head = _head(path=reverse("catalog:home"), title=settings.SHOP_NAME, description=description)
+    head = _head(path=reverse("catalog:home"), title=settings.SHOP_NAME, description=description, image=_share_image())
     return {"description": description, "head": head}
 
 
@@ -115,6 +122,7 @@ def list_meta(*, path: str, query, title: str, category=None, ancestors=()) -> d
         title=title,
         description=description,
         robots="noindex, follow" if search else "index, follow",
+        image=_share_image(),
         structured=structured,
     )
     return {"description": description, "head": head}
@@ -174,7 +182,7 @@ def product_meta(product, ancestors) -> dict:
         title=product.name,
         description=description,
         og_type="product",
-        image=images[0] if images else None,
+        image=(images[0].image.url, images[0].alt) if images else None,
         og_extra=(
             ("product:price:amount", _price(price)),
             ("product:price:currency", price.currency),

@@ -22,9 +22,10 @@ ORIGIN = "https://origin.invalid"
 _SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
 
 
-def absolute(path: str) -> str:
-    """A site path as an absolute URL on whatever host serves the page."""
-    return f"{ORIGIN}{path}"
+def absolute(url: str) -> str:
+    """A site path as an absolute URL on whatever host serves the page (a URL elsewhere, such as
+    files kept on another host, as it is)."""
+    return url if "://" in url else f"{ORIGIN}{url}"
 
 
 def origin(request) -> str:

@@ -179,6 +179,15 @@ def test_a_hostile_product_name_stays_text_in_the_json_ld(client):
     assert head.one("og:title") == name
 
 
+def test_pictures_kept_on_another_host_keep_their_own_address(client, dress, settings):
+    settings.MEDIA_URL = "https://files.example/media/"
+
+    head = read_head(client.get(dress.get_absolute_url()))
+
+    assert head.one("og:image").startswith("https://files.example/media/")
+    assert head.of_type("Product")["image"][0].startswith("https://files.example/media/")
+
+
 def test_absolute_urls_name_the_host_the_page_was_asked_on_even_from_the_cache(dress, settings):
     settings.SHOP_PAGE_CACHE_SECONDS = 300
     settings.ALLOWED_HOSTS = ["testserver", "shop.example"]
@@ -202,6 +211,8 @@ def test_the_home_page_is_the_store_itself(client):
     assert head.one("og:type") == "website"
     assert head.one("og:url") == f"{HOST}/"
     assert head.one("og:title") == "Bazaar"
+    assert head.one("og:image") == f"{HOST}/static/shop/share.png"
+    assert head.one("twitter:card") == "summary_large_image"
     assert head.one("robots") == "index, follow"
     assert head.one("description") == head.one("og:description") != ""
 
@@ -229,6 +240,7 @@ def test_a_list_is_canonical_with_its_page_number_only(client, settings, query, 
     assert head.one("og:url") == f"{HOST}{canonical}"
     assert head.one("robots") == "index, follow"
     assert head.one("og:type") == "website"
+    assert head.one("og:image") == f"{HOST}/static/shop/share.png"
 
 
 def test_a_category_page_is_described_by_its_description(client, dresses):
