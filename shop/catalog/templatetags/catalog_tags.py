@@ -31,7 +31,8 @@ def category_tiles():
 
 @register.simple_tag(takes_context=True)
 def active_filters(context) -> list[dict]:
-    """The list page's active filters as removable chips: [{label, remove (aria label), url}].
+    """The list page's active filters as removable chips: [{label, remove (aria label), url, filter}]
+    (`filter`: set in the filter panel; the search is a chip too, but not one of the panel's).
 
     Read from the filter form's cleaned values, so a wrong value (shown as an error) makes no chip.
     """
@@ -52,13 +53,20 @@ def active_filters(context) -> list[dict]:
                 "label": f"“{search}”",
                 "remove": _("Remove the search “%(q)s”") % {"q": search},
                 "url": without("search", "exact"),
+                "filter": False,
             }
         )
     category = getattr(filters.form, "category_obj", None) if clean.get("category") else None
     if category is not None and context.get("category") is None:
         name = category.name
         chips.append(
-            {"label": name, "remove": _("Remove the category %(name)s") % {"name": name}, "url": without("category")}
+            {
+                "label": name,
+                "remove": _("Remove the category %(name)s") % {"name": name},
+                "url": without("category"),
+                "filter": True,
+                "filter": True,
+            }
         )
     if clean.get("min_price") is not None:
         price = money(clean["min_price"])
@@ -67,6 +75,7 @@ def active_filters(context) -> list[dict]:
                 "label": _("From %(p)s") % {"p": price},
                 "remove": _("Remove the lowest price, %(p)s") % {"p": price},
                 "url": without("min_price"),
+                "filter": True,
             }
         )
     if clean.get("max_price") is not None:
@@ -76,12 +85,21 @@ def active_filters(context) -> list[dict]:
                 "label": _("Up to %(p)s") % {"p": price},
                 "remove": _("Remove the highest price, %(p)s") % {"p": price},
                 "url": without("max_price"),
+                "filter": True,
             }
         )
     if clean.get("in_stock"):
-        chips.append({"label": _("In stock only"), "remove": _("Remove: in stock only"), "url": without("in_stock")})
+        chips.append(
+            {
+                "label": _("In stock only"),
+                "remove": _("Remove: in stock only"),
+                "url": without("in_stock"),
+                "filter": True,
+                "filter": True,
+            }
+        )
     if clean.get("on_sale"):
-        chips.append({"label": _("On sale"), "remove": _("Remove: on sale"), "url": without("on_sale")})
+        chips.append({"label": _("On sale"), "remove": _("Remove: on sale"), "url": without("on_sale"), "filter": True})
     return chips
 
 
@@ -103,3 +121,9 @@ def refine_categories(context, roots, current=None):
     children = found.children_list if found is not None else []
     up = parents.get(current.pk)
     return {"up": up, "current": current, "children": children, "search": search, "top": False}
+
+
+@register.filter
+def panel_filters(chips) -> int:
+    """How many of the chips are the filter panel's (the "Filters" button's count)."""
+    return sum(1 for chip in chips if chip["filter"])

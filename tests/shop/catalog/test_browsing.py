@@ -96,3 +96,10 @@ def test_a_search_keeps_its_words_when_filters_change(client, tree):
     html = page(client, "/products/?search=linen")
     form = html.split('id="list-form"')[1].split("</form>")[0]
     assert 'name="search" value="linen"' in form
+
+
+def test_the_filters_button_counts_the_panels_filters_not_the_search(client, tree):
+    html = page(client, "/products/?search=dress&in_stock=true")
+    button = html.split('class="button filters-toggle"')[1].split("</a>")[0]
+    assert '<span class="badge" aria-hidden="true">1</span>' in button
+    assert "(1 active)" in button
