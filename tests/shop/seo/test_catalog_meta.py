@@ -4,13 +4,14 @@ description, Open Graph and Twitter card tags, and on product pages schema.org J
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from shop.catalog.models import Product
 from shop.catalog.offers import Offer
-from shop.catalog.services import product_refresh_rating
+from shop.catalog.services import product_refresh_rating, products_set_stock
 from shop.core.money import Money
 from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory, ReviewFactory
 from tests.shop.seo.head import read_head
@@ -302,3 +303,54 @@ def test_a_category_pages_description_costs_no_query_of_its_own(client, dresses)
         if q["sql"].startswith('SELECT "catalog_category"."id", "catalog_category"."description"')
     ]
     assert reads == []
+
+
+def test_the_head_tags_cost_no_query_whatever_a_product_has(client):
+    plain = ProductFactory(description="")
+    rich = ProductFactory(description="Rich.")
+    for position in range(4):
+        ProductImageFactory(product=rich, position=position)
+    for rating in (1, 3, 5, 5):
+        ReviewFactory(product=rich, rating=rating)
+    product_refresh_rating(product_ids=[rich.pk])
+
+    def count(product) -> int:
+        client.get(product.get_absolute_url())  # the category tree cached, as it mostly is
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(product.get_absolute_url()).status_code == 200
+        return len(captured)
+
+    assert count(rich) == count(plain)
+
+
+def test_the_product_data_follows_the_product_through_the_cache(client, dress, settings):
+    settings.SHOP_PAGE_CACHE_SECONDS = 300
+    assert read_head(client.get(dress.get_absolute_url())).of_type("Product")["offers"]["price"] == "89.00"
+
+    products_set_stock(product_ids=[dress.pk], stock=0)
+    dress.refresh_from_db()
+    dress.price = Decimal("79.00")
+    dress.save()
+
+    offers = read_head(client.get(dress.get_absolute_url())).of_type("Product")["offers"]
+    assert offers["price"] == "79.00"
+    assert offers["availability"] == "https://schema.org/OutOfStock"
+
+
+@pytest.mark.skipif(not apps.is_installed("shop.pages"), reason="the content pages app is not installed")
+def test_content_pages_are_indexed(client):
+    from shop.pages.models import Page
+
+    page = Page.objects.create(title="Size guide", slug="size-guide", body="<p>Measure twice.</p>")
+
+    response = client.get(page.get_absolute_url())
+
+    assert response.status_code == 200
+    assert "robots" not in read_head(response).meta
+
+
+def test_a_missing_product_is_not_indexed(client):
+    response = client.get("/product/no-such-thing/")
+
+    assert response.status_code == 404
+    assert read_head(response).one("robots") == "noindex"
