@@ -65,7 +65,6 @@ def active_filters(context) -> list[dict]:
                 "remove": _("Remove the category %(name)s") % {"name": name},
                 "url": without("category"),
                 "filter": True,
-                "filter": True,
             }
         )
     if clean.get("min_price") is not None:
@@ -94,7 +93,6 @@ def active_filters(context) -> list[dict]:
                 "label": _("In stock only"),
                 "remove": _("Remove: in stock only"),
                 "url": without("in_stock"),
-                "filter": True,
                 "filter": True,
             }
         )
