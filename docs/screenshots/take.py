@@ -6,8 +6,10 @@
 
 Saves 1280x800 PNGs next to this file: home, category (Dresses), product (one
 on sale), cart (two products added), points (the demo shopper's points page,
-logged in as the shopper), admin-products and admin-loyalty (the loyalty
-overview; both logged in as the demo admin). `--only NAME` (repeatable) takes
+logged in as the shopper), admin-home, admin-products and admin-loyalty (the
+loyalty overview; logged in as the demo admin); and 390x844 ones as a phone
+shows them: home-phone, menu-phone (the menu drawer open), category-phone,
+filters-phone (the filter panel open), product-phone and cart-phone. `--only NAME` (repeatable) takes
 just those. Chromium: $CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser,
 else Playwright's own. PNGs are reduced to a 256-colour palette to stay small.
 """
@@ -22,9 +24,11 @@ from playwright.sync_api import Page, sync_playwright
 
 OUT = Path(__file__).resolve().parent
 VIEWPORT = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 ADMIN = ("admin@example.com", "admin")
 SHOPPER = ("shopper@example.com", "shopper")
-SHOTS = ("home", "category", "product", "cart", "points", "admin-products", "admin-loyalty")
+SHOTS = ("home", "category", "product", "cart", "points", "admin-home", "admin-products", "admin-loyalty")
+PHONE_SHOTS = ("home-phone", "menu-phone", "category-phone", "filters-phone", "product-phone", "cart-phone")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -47,7 +51,7 @@ def settle(page: Page) -> None:
     """Scroll through the page so lazy images load, wait for them, and go back to the top."""
     page.wait_for_load_state("networkidle")
     height = page.evaluate("document.body.scrollHeight")
-    for y in range(0, height, VIEWPORT["height"] // 2):
+    for y in range(0, height, page.viewport_size["height"] // 2):
         page.evaluate(f"window.scrollTo(0, {y})")
         page.wait_for_timeout(50)
     page.wait_for_load_state("networkidle")
@@ -56,8 +60,11 @@ def settle(page: Page) -> None:
     page.wait_for_timeout(150)
 
 
-def save(page: Page, name: str) -> None:
-    settle(page)
+def save(page: Page, name: str, *, scroll: bool = True) -> None:
+    if scroll:
+        settle(page)
+    else:
+        page.wait_for_load_state("networkidle")
     path = OUT / f"{name}.png"
     page.screenshot(path=path)
     with Image.open(path) as image:
@@ -95,10 +102,12 @@ def fold_admin_sidebar(page: Page) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", nargs="?", default="http://127.0.0.1:8000", help="the running store")
-    parser.add_argument("--only", action="append", choices=SHOTS, metavar="NAME", help="take just this (repeatable)")
+    parser.add_argument(
+        "--only", action="append", choices=SHOTS + PHONE_SHOTS, metavar="NAME", help="take just this (repeatable)"
+    )
     args = parser.parse_args()
     base = args.url.rstrip("/")
-    wanted = set(args.only or SHOTS)
+    wanted = set(args.only or SHOTS + PHONE_SHOTS)
 
     with sync_playwright() as pw:
         executable = chromium_path()
@@ -141,10 +150,13 @@ def main() -> int:
             page.get_by_role("heading", level=2, name="History").wait_for()
             save(page, "points")
 
-        if wanted & {"admin-products", "admin-loyalty"}:
+        if wanted & {"admin-home", "admin-products", "admin-loyalty"}:
             admin = browser.new_context(base_url=base, viewport=VIEWPORT, locale="en-US", color_scheme="light")
             page = admin.new_page()
-            log_in(page, "/admin/login/", "/admin/catalog/product/", ADMIN)
+            log_in(page, "/admin/login/", "/admin/", ADMIN)
+            if "admin-home" in wanted:
+                save(page, "admin-home")
+            page.goto("/admin/catalog/product/")
             if "admin-products" in wanted:
                 fold_admin_sidebar(page)
                 save(page, "admin-products")
@@ -154,6 +166,38 @@ def main() -> int:
                 page.get_by_role("heading", level=2, name="Points per month").wait_for()
                 fold_admin_sidebar(page)
                 save(page, "admin-loyalty")
+
+        if wanted & set(PHONE_SHOTS):
+            phone = browser.new_context(
+                base_url=base, viewport=PHONE, locale="en-US", color_scheme="light", is_mobile=True, has_touch=True
+            )
+            page = phone.new_page()
+            page.set_default_timeout(15_000)
+            if "home-phone" in wanted:
+                page.goto("/")
+                save(page, "home-phone")
+            if "menu-phone" in wanted:
+                page.goto("/")
+                page.get_by_label("Menu").click()
+                page.locator(".drawer-list summary", has_text="Clothing").click()
+                save(page, "menu-phone", scroll=False)
+            if "category-phone" in wanted or "filters-phone" in wanted:
+                page.goto("/category/dresses/")
+                if "category-phone" in wanted:
+                    save(page, "category-phone")
+                if "filters-phone" in wanted:
+                    page.get_by_role("button", name="Filters").click()
+                    save(page, "filters-phone", scroll=False)
+            if wanted & {"product-phone", "cart-phone"}:
+                page.goto("/products/?on_sale=true&in_stock=true&ordering=-rating")
+                page.locator("section.results .card-link").first.click()
+                page.get_by_role("button", name="Add to cart").wait_for()
+                if "product-phone" in wanted:
+                    save(page, "product-phone")
+                page.get_by_role("button", name="Add to cart").click()
+                page.get_by_role("heading", level=1, name="Your cart").wait_for()
+                if "cart-phone" in wanted:
+                    save(page, "cart-phone")
 
         browser.close()
     return 0
