@@ -7,7 +7,7 @@ from the request (RequestSite), which Django has checked against ALLOWED_HOSTS.
 from django.contrib.sitemaps import views as sitemap_views
 from django.http import HttpResponse
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from shop.catalog import cache as catalog_cache
 from shop.seo.head import origin
@@ -36,7 +36,7 @@ def _private_paths() -> list[str]:
     return paths
 
 
-@require_GET
+@require_safe
 def robots_txt(request):
     lines = ["User-agent: *", *(f"Disallow: {path}" for path in _private_paths())]
     # Search results, filters and sorting are query strings: endless variations of the lists.
@@ -71,7 +71,7 @@ def _cached(request, name: str, parts: tuple, render) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def sitemap_index(request):
     return _cached(
         request,
@@ -83,9 +83,10 @@ def sitemap_index(request):
     )
 
 
-@require_GET
+@require_safe
 def sitemap_section(request, section: str):
     page = request.GET.get("p", "1")
+    page = str(int(page)) if page.isdigit() else page  # ?p=02 is page 2, kept once
     return _cached(
         request,
         "sitemap",

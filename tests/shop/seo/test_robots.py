@@ -62,4 +62,5 @@ def test_it_names_the_sitemap_on_the_host_asked(client, settings):
 
 
 def test_it_answers_only_reads(client):
+    assert client.head("/robots.txt").status_code == 200
     assert client.post("/robots.txt").status_code == 405

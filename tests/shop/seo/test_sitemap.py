@@ -97,6 +97,9 @@ def test_a_large_section_is_split_into_pages(client, monkeypatch):
     pages = [url for url in index if "-categories.xml" in url]
     assert pages == [f"{HOST}/sitemap-categories.xml", *(f"{HOST}/sitemap-categories.xml?p={n}" for n in (2, 3))]
     assert [len(locations(client.get("/sitemap-categories.xml", {"p": n}))) for n in (1, 2, 3)] == [2, 2, 1]
+    assert locations(client.get("/sitemap-categories.xml", {"p": "03"})) == locations(
+        client.get("/sitemap-categories.xml", {"p": 3})
+    )
 
 
 @pytest.mark.parametrize("url", ["/sitemap-categories.xml?p=9", "/sitemap-categories.xml?p=x", "/sitemap-nothing.xml"])
