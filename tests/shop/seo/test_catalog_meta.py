@@ -346,7 +346,10 @@ def test_content_pages_are_indexed(client):
     response = client.get(page.get_absolute_url())
 
     assert response.status_code == 200
-    assert "robots" not in read_head(response).meta
+    head = read_head(response)
+    assert "robots" not in head.meta
+    assert head.canonical == [f"{HOST}/pages/size-guide/"]
+    assert read_head(client.get(page.get_absolute_url(), {"utm_source": "mail"})).canonical == head.canonical
 
 
 def test_a_missing_product_is_not_indexed(client):
