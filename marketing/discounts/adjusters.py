@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from marketing.discounts import engine, index, services
+from marketing.discounts import engine, index, services, terms
 from marketing.discounts.models import Promotion
 from shop.cart.pricing import Adjustment, AdjustmentKind, PricedCart, PricingContext, depends_on
 from shop.core.errors import Conflict
@@ -30,9 +30,26 @@ def _adjustments(applied: list[engine.Applied], source: str) -> list[Adjustment]
             kind=AdjustmentKind.DISCOUNT,
             reference=services.reference(a.promotion, a.code),
             allocations=tuple(a.allocations.items()),
+            on_lines=a.code is None and promised_on_product_pages(a.promotion),
+            terms=terms.describe(a.promotion),
         )
         for a in applied
     ]
+
+
+def promised_on_product_pages(promotion: Promotion) -> bool:
+    """Whether product pages show this promotion's price (offers.public_promotions: anyone gets it, one
+    unit is enough), so the cart shows its lines at that price."""
+    return (
+        not promotion.requires_code
+        and promotion.kind in (Promotion.Kind.PERCENTAGE, Promotion.Kind.FIXED)
+        and not promotion.first_order_only
+        and not promotion.segment
+        and promotion.usage_limit_per_customer is None
+        and promotion.min_subtotal is None
+        and (promotion.min_quantity is None or promotion.min_quantity <= 1)
+        and not engine.for_chosen_customers(promotion)
+    )
 
 
 def _commit(adjuster, order, adjustments, context) -> None:

@@ -102,7 +102,7 @@ def _when(moment) -> str:
 
 
 def _check_customer(promotion: Promotion, customer) -> Verdict:
-    chosen = _for_chosen_customers(promotion)
+    chosen = for_chosen_customers(promotion)
     restricted = promotion.first_order_only or promotion.usage_limit_per_customer or promotion.segment or chosen
     if not restricted:
         return OK
@@ -127,7 +127,7 @@ def _check_customer(promotion: Promotion, customer) -> Verdict:
     return OK
 
 
-def _for_chosen_customers(promotion: Promotion) -> bool:
+def for_chosen_customers(promotion: Promotion) -> bool:
     """Whether only chosen customers may use it (candidates() counts them in its one query)."""
     if not promotion.pk:
         return False
@@ -229,8 +229,11 @@ def compute(promotion: Promotion, lines, remaining: dict, currency: str) -> tupl
     """The saving on these lines (each line's share), within what each line still costs."""
     shares: dict = {}
     if promotion.kind == Promotion.Kind.PERCENTAGE:
+        # Per unit, then times the quantity: each unit costs what its product page said (offers.py
+        # prices one unit), so two units cost twice that, not a cent more or less.
         for line in lines:
-            shares[line.line_id] = quantize(line.total.amount * promotion.value / HUNDRED, currency)
+            unit_share = quantize(line.unit_price.amount * promotion.value / HUNDRED, currency)
+            shares[line.line_id] = min(unit_share * line.quantity, line.total.amount)
     elif promotion.kind == Promotion.Kind.FIXED:
         base = {line.line_id: remaining[line.line_id] for line in lines}
         shares = allocate(min(promotion.value, sum(base.values(), Decimal(0))), base, currency)

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db.models import Count, F, Min, Q, prefetch_related_objects
 from django.utils import timezone
 
-from marketing.discounts import engine
+from marketing.discounts import engine, terms
 from marketing.discounts.models import Promotion
 from shop.cart.pricing import price_lines
 from shop.catalog import cache as catalog_cache
@@ -139,6 +139,7 @@ class AutomaticPromotionOffers:
                     price=Money(product.price - saving, product.price_money.currency).at_least_zero(),
                     label=", ".join(a.promotion.name for a in applied),
                     promotion=applied[0].promotion.pk,
+                    terms=", ".join(terms.offer(a.promotion, product.price_money.currency) for a in applied),
                 )
         return result
 

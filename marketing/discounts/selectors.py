@@ -172,6 +172,7 @@ class Preview:
     rows: list[PreviewRow]
     unavailable: list
     on_shipping: bool  # a free-shipping promotion: the discount is the shipping, not the goods
+    terms: str = ""  # its offer, cap and conditions in words ("50% off, up to $60"), as customers read them
 
     @property
     def total_before(self) -> Decimal:
@@ -191,7 +192,7 @@ def promotion_preview(promotion: Promotion, *, items, customer=None, now: dt.dat
     admin wants to see what it will do before it goes live. Automatic promotions
     that would run alongside are left out: this is about this one.
     """
-    from marketing.discounts import engine
+    from marketing.discounts import engine, terms
     from shop.cart.pricing import price_lines
     from shop.orders.shipping import shipping_price
 
@@ -244,4 +245,5 @@ def promotion_preview(promotion: Promotion, *, items, customer=None, now: dt.dat
         ],
         unavailable=[line.product for line in priced.unavailable],
         on_shipping=promotion.kind == Promotion.Kind.FREE_SHIPPING,
+        terms=terms.describe(promotion, currency),
     )

@@ -9,11 +9,12 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from marketing.discounts import carts, services
+from marketing.discounts import carts, services, terms
 from shop.cart.pricing import price_cart
 from shop.cart.selectors import cart_for_request
 from shop.cart.views import _render_cart
@@ -60,9 +61,11 @@ def code_apply(request):
         return _refused(request, exc.message, status=exc.status_code)
     saving = carts.code_saving(price_cart(cart, customer=customer), code)
     if saving is not None:
-        messages.success(request, _("Code %(code)s applied: you save %(saving)s.") % {"code": code, "saving": saving})
+        message = _("Code %(code)s applied: you save %(saving)s.") % {"code": code, "saving": saving}
     else:
-        messages.success(request, _("Code %(code)s applied: its discount shows at checkout.") % {"code": code})
+        message = _("Code %(code)s applied: its discount shows at checkout.") % {"code": code}
+    # Its cap and conditions, so that a saving smaller than its headline is no surprise.
+    messages.success(request, f"{message} {capfirst(terms.describe(code.promotion))}.")
     return _back(request)
 
 

@@ -44,12 +44,44 @@ class LineProductSerializer(serializers.Serializer):
         return request.build_absolute_uri(image.image.url) if request else image.image.url
 
 
+class LineOfferSerializer(serializers.Serializer):
+    label = serializers.CharField(source="adjustment.label", help_text="The promotion's name.")
+    terms = serializers.CharField(
+        source="adjustment.terms", help_text='Its cap and conditions, e.g. "50% off, up to $60".'
+    )
+    amount = serializers.DecimalField(
+        source="amount.amount", max_digits=12, decimal_places=2, help_text="What it takes off this line (positive)."
+    )
+
+
 class CartLineSerializer(serializers.Serializer):
+    """A line of `PricedCart.shown_lines`: before and after the offers the product pages show."""
+
     id = serializers.IntegerField(source="line_id")
     product = LineProductSerializer()
     quantity = serializers.IntegerField()
-    unit_price = serializers.DecimalField(source="unit_price.amount", max_digits=12, decimal_places=2)
-    total = serializers.DecimalField(source="total.amount", max_digits=12, decimal_places=2)
+    unit_price = serializers.DecimalField(
+        source="line.unit_price.amount", max_digits=12, decimal_places=2, help_text="Each unit before any promotion."
+    )
+    total = serializers.DecimalField(
+        source="line.total.amount", max_digits=12, decimal_places=2, help_text="The line before any promotion."
+    )
+    unit_price_after_offers = serializers.DecimalField(
+        source="unit_price.amount",
+        max_digits=12,
+        decimal_places=2,
+        help_text="Each unit at the price its product page shows (after its automatic promotions), rounded.",
+    )
+    total_after_offers = serializers.DecimalField(
+        source="total.amount",
+        max_digits=12,
+        decimal_places=2,
+        help_text="The line after its automatic promotions: `total` less the `offers` amounts. "
+        "The lines' `total_after_offers` add up to the cart's `lines_total`.",
+    )
+    offers = LineOfferSerializer(
+        source="savings", many=True, help_text="The automatic promotions that lower this line (also in `adjustments`)."
+    )
 
 
 class AdjustmentSerializer(serializers.Serializer):
@@ -57,6 +89,10 @@ class AdjustmentSerializer(serializers.Serializer):
     amount = serializers.DecimalField(source="amount.amount", max_digits=12, decimal_places=2)
     kind = serializers.CharField()
     source = serializers.CharField()
+    terms = serializers.CharField(help_text='A discount\'s cap and conditions in words, e.g. "50% off, up to $60".')
+    on_lines = serializers.BooleanField(
+        help_text="Shown on the lines (`offers`, `total_after_offers`), already counted in `lines_total`."
+    )
 
 
 class UnavailableLineSerializer(serializers.Serializer):
@@ -70,7 +106,16 @@ class CartSerializer(serializers.Serializer):
     currency = serializers.CharField()
     lines = CartLineSerializer(many=True)
     item_count = serializers.IntegerField()
-    subtotal = serializers.DecimalField(source="subtotal.amount", max_digits=12, decimal_places=2)
+    subtotal = serializers.DecimalField(
+        source="subtotal.amount", max_digits=12, decimal_places=2, help_text="The lines before any promotion."
+    )
+    lines_total = serializers.DecimalField(
+        source="lines_total.amount",
+        max_digits=12,
+        decimal_places=2,
+        help_text="The lines after their automatic promotions: `total` is this plus the adjustments "
+        "whose `on_lines` is false.",
+    )
     adjustments = AdjustmentSerializer(many=True)
     unavailable = UnavailableLineSerializer(
         many=True, help_text="Lines whose product is no longer sold (not in totals)."
@@ -116,9 +161,10 @@ class CartAPIView(APIView):
             {
                 "token": cart.token if cart and not cart.user_id else None,
                 "currency": priced.currency,
-                "lines": priced.lines,
+                "lines": priced.shown_lines,
                 "item_count": priced.item_count,
                 "subtotal": priced.subtotal,
+                "lines_total": priced.lines_total,
                 "adjustments": priced.adjustments,
                 "unavailable": priced.unavailable,
                 "total": priced.total,

@@ -17,10 +17,10 @@ while those tokens hold and that moment has not come.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from functools import cache
-from typing import Protocol
+from functools import cache, cached_property
+from typing import NamedTuple, Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -45,6 +45,12 @@ class Adjustment:
     # How a discount splits over the cart's lines: ((cart line id, amount), ...), adding up to -amount.
     # Checkout stores each line's share, so a refund line by line knows what was paid.
     allocations: tuple = ()
+    # A saving the product pages already promise (an automatic promotion anyone gets): the cart
+    # shows it on its lines, each at the price its product page said, the original struck through,
+    # rather than as a line of the summary. Only a discount whose allocations add up to it.
+    on_lines: bool = False
+    # Its cap and conditions in words, for wherever the saving is shown ("50% off, up to $60").
+    terms: str = ""
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,30 @@ class PricedLine:
 
         stock = self.product.stock
         return stock if stock_shown(stock) == stock else MAX_LINE_QUANTITY
+
+
+class LineSaving(NamedTuple):
+    adjustment: Adjustment  # the promotion's adjustment (its label, its terms)
+    amount: Money  # what it takes off this line (positive)
+
+
+@dataclass(frozen=True)
+class ShownLine:
+    """A cart line as the cart shows it: after the savings its product page promised (Adjustment.on_lines)."""
+
+    line: PricedLine
+    unit_price: Money  # each unit after those savings (rounded: the line's total is what counts)
+    total: Money  # the line's total after them
+    savings: tuple[LineSaving, ...]  # the promotions that lowered it
+
+    @property
+    def reduced(self) -> bool:
+        return self.total != self.line.total
+
+    def __getattr__(self, name):  # line_id, product, quantity, max_quantity, compare_at: the line's own
+        if name == "line" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.line, name)
 
 
 @dataclass
@@ -93,6 +123,49 @@ class PricedCart:
             for line_id, share in adjustment.allocations:
                 left[line_id] = left.get(line_id, Decimal(0)) - share
         return left
+
+    def _on_lines(self, adjustment: Adjustment) -> bool:
+        if not adjustment.on_lines or not adjustment.allocations:
+            return False
+        return sum((share for _line, share in adjustment.allocations), Decimal(0)) == -adjustment.amount.amount
+
+    @cached_property
+    def shown_lines(self) -> list[ShownLine]:
+        """The lines at the prices the product pages promised (each line's total less its on-line savings)."""
+        savings: dict = {}
+        for adjustment in self.adjustments:
+            if self._on_lines(adjustment):
+                for line_id, share in adjustment.allocations:
+                    savings.setdefault(line_id, []).append(LineSaving(adjustment, Money(share, self.currency)))
+        shown = []
+        for line in self.lines:
+            mine = tuple(savings.get(line.line_id, ()))
+            total = line.total
+            for _adjustment, share in mine:
+                total = total - share
+            unit = (
+                Money(quantize(total.amount / line.quantity, self.currency), self.currency) if mine else line.unit_price
+            )
+            shown.append(ShownLine(line=line, unit_price=unit, total=total, savings=mine))
+        return shown
+
+    @property
+    def lines_total(self) -> Money:
+        """What the shown lines add up to: the subtotal less the savings shown on the lines."""
+        total = Money.zero(self.currency)
+        for line in self.shown_lines:
+            total = total + line.total
+        return total
+
+    @property
+    def summary_adjustments(self) -> list[Adjustment]:
+        """The adjustments the summary lists under the lines' total (the rest are on the lines)."""
+        return [a for a in self.adjustments if not self._on_lines(a)]
+
+    @property
+    def line_savings(self) -> Money:
+        """What the savings shown on the lines add up to (positive)."""
+        return self.subtotal - self.lines_total
 
     @property
     def item_count(self) -> int:
@@ -245,14 +318,5 @@ def price_cart(
     priced.memo = context.memo
     for adjuster in adjusters():
         for adjustment in adjuster.adjust(priced, context):
-            priced.adjustments.append(
-                Adjustment(
-                    label=adjustment.label,
-                    amount=adjustment.amount.rounded(),
-                    source=adjustment.source,
-                    kind=adjustment.kind,
-                    reference=adjustment.reference,
-                    allocations=adjustment.allocations,
-                )
-            )
+            priced.adjustments.append(replace(adjustment, amount=adjustment.amount.rounded()))
     return priced

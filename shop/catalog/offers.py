@@ -24,6 +24,7 @@ class Offer:
     price: Money
     label: str
     promotion: int | None = None  # the id of what makes the offer, for the page script's promotion impressions
+    terms: str = ""  # its cap and conditions in words ("50% off, up to $60"), shown with the price
 
 
 class OfferProvider(Protocol):

@@ -448,10 +448,11 @@ def test_a_yen_order_is_discounted_in_whole_yen(buyer, settings):
     amounts += [line.discount for line in order.lines.all()]
     amounts += list(order.adjustments.values_list("amount", flat=True))
     assert all(amount == amount.to_integral_value() for amount in amounts), amounts
-    # 7%: 3702 -> 259.14 -> 259; 999 -> 69.93 -> 70; 110 -> 7.7 -> 8; then ¥333 over what is left.
-    assert order.discount_total == D("670")
-    assert sum(line.discount for line in order.lines.all()) == D("670")
-    assert order.total == D("4811") - D("670") + D("500")
+    # 7% per unit, as product pages price one: 1234 -> 86.38 -> 86, ×3 = 258; 999 -> 69.93 -> 70;
+    # 55 -> 3.85 -> 4, ×2 = 8; then ¥333 over what is left.
+    assert order.discount_total == D("669")
+    assert sum(line.discount for line in order.lines.all()) == D("669")
+    assert order.total == D("4811") - D("669") + D("500")
     assert Redemption.objects.get(code__code="SEVEN").currency == "JPY"
 
 

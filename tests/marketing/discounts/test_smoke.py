@@ -24,15 +24,16 @@ def test_it_discounts_the_cart_and_claims_a_single_use_code_once():
 
     services.cart_code_apply(cart=cart, code=" Yalda50 ", customer=buyer, client_key="test")
     priced = price_cart(cart, customer=buyer)
-    assert [(a.label, a.amount.amount) for a in priced.adjustments] == [("Yalda 50 (YALDA50)", Decimal("-29.99"))]
-    assert priced.total.amount == Decimal("29.98")
+    # Per unit, as a product page prices it: 50% of 19.99 is 10.00 off each (9.99 each), 30.00 for three.
+    assert [(a.label, a.amount.amount) for a in priced.adjustments] == [("Yalda 50 (YALDA50)", Decimal("-30.00"))]
+    assert priced.total.amount == Decimal("29.97")
 
     order, _created = checkout_place(
         cart=cart, user=buyer, email=buyer.email, address=ADDRESS, shipping_method="standard"
     )
-    assert order.total == Decimal("34.98")  # 29.98 + 5.00 shipping (under the free threshold after discount)
-    assert order.lines.get().discount == Decimal("29.99")
-    assert Redemption.objects.get(order=order).amount == Decimal("29.99")
+    assert order.total == Decimal("34.97")  # 29.97 + 5.00 shipping (under the free threshold after discount)
+    assert order.lines.get().discount == Decimal("30.00")
+    assert Redemption.objects.get(order=order).amount == Decimal("30.00")
     assert DiscountCode.objects.get(code="YALDA50").times_used == 1
 
     other_cart = CartFactory(user=second)
