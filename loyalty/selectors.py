@@ -39,6 +39,34 @@ class Summary:
     pending_until: dt.datetime | None = None
 
 
+@dataclass(frozen=True)
+class OrderPoints:
+    points: int
+    usable_from: dt.datetime | None  # when they can be spent (after the return window)
+    estimated: bool  # not in the ledger yet (earning runs just after payment): worked out as it will be
+
+
+def order_points(*, order) -> OrderPoints | None:
+    """What a paid order earns its customer: the ledger's entry, or while it is being written the same sum."""
+    from loyalty.services.earning import order_basis
+    from shop.orders.models import PAID_STATES
+
+    if order.user_id is None or order.status not in PAID_STATES:
+        return None
+    entry = LedgerEntry.objects.filter(order=order, kind=Kind.EARN).first()
+    if entry is not None:
+        return OrderPoints(points=entry.points, usable_from=entry.available_at, estimated=False)
+    rules = current()
+    if not rules.program.is_active:
+        return None
+    account = Account.objects.filter(user_id=order.user_id).first()
+    points = rules.earned_on(order_basis(order), account.tier_id if account else None)
+    if points <= 0:
+        return None
+    paid = order.paid_at or timezone.now()
+    return OrderPoints(points=points, usable_from=paid + dt.timedelta(days=rules.program.pending_days), estimated=True)
+
+
 def summary(*, user, now=None, member=None) -> Summary:
     """Balance, what can be spent now, what is pending, tier and progress, and points about to expire.
 

@@ -59,3 +59,12 @@ def cart_points(context):
     cart = context.get("cart") or cart_for_request(request, with_lines="priced" not in context)
     priced = context.get("priced") or price_cart(cart, customer=request.user)
     return carts.cart_points_status(cart=cart, priced=priced, user=request.user)
+
+
+# --- an order's confirmation ----------------------------------------------------------------
+
+
+@register.simple_tag
+def order_points(order):
+    """{% order_points order as earned %}: what a paid order earns the member (loyalty.selectors.order_points)."""
+    return selectors.order_points(order=order)

@@ -140,6 +140,13 @@ class Order(models.Model):
     def is_paid(self) -> bool:
         return self.status in PAID_STATES
 
+    @property
+    def tracking_url(self) -> str | None:
+        """The carrier's page for this parcel's tracking number, where the carrier is known."""
+        from shop.orders.shipping import tracking_url
+
+        return tracking_url(self.carrier, self.tracking_number)
+
     def shipping_lines(self) -> list[str]:
         region = " ".join(p for p in [self.shipping_postal_code, self.shipping_city, self.shipping_region] if p)
         lines = [self.shipping_name, self.shipping_line1, self.shipping_line2, region, self.shipping_country]

@@ -6,12 +6,40 @@ the merchandise.
 """
 
 from decimal import Decimal
+from urllib.parse import quote
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
 from shop.cart.pricing import Adjustment, AdjustmentKind, PricedCart, PricingContext
 from shop.core.money import Money
+
+# Where each known carrier shows a parcel's progress ({number}: the tracking number, URL-quoted).
+# Matched on the carrier's name as staff type it ("UPS", "FedEx Ground", "DHL Express").
+TRACKING_PAGES = {
+    "ups": "https://www.ups.com/track?tracknum={number}",
+    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={number}",
+    "fedex": "https://www.fedex.com/fedextrack/?trknbr={number}",
+    "dhl": "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id={number}",
+    "royal mail": "https://www.royalmail.com/track-your-item#/tracking-results/{number}",
+    "canada post": "https://www.canadapost-postescanada.ca/track-reperage/en#/search?searchFor={number}",
+    "la poste": "https://www.laposte.fr/outils/suivre-vos-envois?code={number}",
+    "colissimo": "https://www.laposte.fr/outils/suivre-vos-envois?code={number}",
+    "dpd": "https://tracking.dpd.de/status/en_US/parcel/{number}",
+    "gls": "https://gls-group.com/track/{number}",
+}
+
+
+def tracking_url(carrier: str, number: str) -> str | None:
+    """The carrier's tracking page for this parcel, or None when the carrier is not one we know."""
+    name = " ".join((carrier or "").lower().replace("-", " ").split())
+    number = (number or "").strip()
+    if not name or not number:
+        return None
+    for known, page in TRACKING_PAGES.items():
+        if name == known or name.startswith(known + " "):
+            return page.format(number=quote(number, safe=""))
+    return None
 
 
 def methods() -> dict[str, dict]:

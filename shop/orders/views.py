@@ -183,6 +183,8 @@ def pay(request, number):
             "session": session,
             "stripe_js": stripe_js,
             "publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
+            # Offline (localstripe): the store's own card fields; with real keys, Stripe's own form.
+            "test_mode": bool(settings.STRIPE_API_BASE),
         },
     )
 
@@ -224,6 +226,8 @@ def detail(request, number):
             "order": order,
             "events": events,
             "just_placed": bool(request.GET.get("placed")),
+            # What other apps add to the confirmation (settings.SHOP_ORDER_PANELS: the points it earns).
+            "order_panels": getattr(settings, "SHOP_ORDER_PANELS", []),
         },
     )
 

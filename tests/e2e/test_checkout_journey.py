@@ -89,16 +89,18 @@ def review_and_place(page: Page, shot) -> str:
 
 
 def fill_card(page: Page, number: str) -> None:
-    card = page.locator("#card-element")
-    expect(card.get_by_placeholder("number")).to_be_visible()  # localstripe's Stripe.js has mounted
-    for placeholder, value in [
-        ("number", number),
-        ("exp_month", "12"),
-        ("exp_year", "30"),
-        ("cvc", "123"),
-        ("postal_code", "12345"),
-    ]:
-        card.get_by_placeholder(placeholder, exact=True).fill(value)
+    """The offline card form: the store's own labelled fields, formatted as typed."""
+    card = page.get_by_role("group", name="Card details")
+    expect(card).to_be_visible()
+    expect(card.get_by_role("note")).to_contain_text("4242 4242 4242 4242 pays; 4000 0000 0000 0341 is declined.")
+    card.get_by_label("Card number").fill("")
+    card.get_by_label("Card number").press_sequentially(number)
+    expect(card.get_by_label("Card number")).to_have_value(" ".join(number[i : i + 4] for i in range(0, 16, 4)))
+    card.get_by_label("Expiry date").fill("")
+    card.get_by_label("Expiry date").press_sequentially("1230")
+    expect(card.get_by_label("Expiry date")).to_have_value("12/30")
+    card.get_by_label("Security code (CVC)").fill("123")
+    card.get_by_label("Postal code").fill("12345")
 
 
 def test_a_guest_checks_out_and_pays_by_card(page: Page, live_server, localstripe, lamp, checkout_shot):
@@ -141,6 +143,9 @@ def test_a_declined_card_shows_why_and_keeps_the_order_for_another_card(
     error = page.locator("#payment-error")
     expect(error).to_contain_text("Your card was declined")
     expect(error).to_contain_text("your order is kept")
+    # In the error style (red on pink), not a neutral or success colour.
+    expect(error).to_have_css("color", "rgb(185, 28, 28)")
+    expect(error).to_have_css("background-color", "rgb(254, 242, 242)")
     expect(page).to_have_url(re.compile(rf"/orders/{number}/pay/$"))
     expect(page.get_by_role("button", name="Pay $35.00")).to_be_enabled()
     shot("declined")
