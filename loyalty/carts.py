@@ -37,6 +37,16 @@ class CartPointsStatus:
     def show_form(self) -> bool:
         return not self.blocked
 
+    @property
+    def left(self) -> int:
+        """The points still available besides those this cart uses."""
+        return max(self.summary.available - self.used, 0)
+
+    @property
+    def offer_change(self) -> bool:
+        """Whether the form is worth showing: no points on the cart yet, or a different number would apply."""
+        return self.show_form and (not self.chosen or bool(self.problem) or self.most != self.used)
+
 
 def points_adjustment(priced: PricedCart):
     return next((a for a in priced.adjustments if a.kind == AdjustmentKind.POINTS), None)

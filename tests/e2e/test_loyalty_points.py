@@ -127,7 +127,10 @@ def test_a_member_pays_part_of_an_order_with_points(page: Page, live_server, loc
     # The account's points page: the redemption in the history, the order's points pending.
     page.get_by_role("navigation", name="Account").get_by_role("link", name="My account").click()
     account_panel = page.get_by_role("region", name="Your points")
-    expect(account_panel).to_contain_text("500 available now, worth $5.00 off your orders.")
+    # The headline is what can be spent now; the pending points and the whole balance are said as such.
+    expect(account_panel).to_contain_text("500 points available now, worth $5.00 off your orders.")
+    expect(account_panel).to_contain_text("150 points pending, usable from")
+    expect(account_panel).to_contain_text("Balance: 650 points in all.")
     points_shot("account")
     account_panel.get_by_role("link", name="Your points history, tiers and referral link").click()
     expect(page.get_by_role("heading", level=1, name="Your points")).to_be_visible()

@@ -337,7 +337,7 @@ def test_the_account_page_shows_the_points_panel(client, customer):
     shown = page[start : page.index("</section>", start)]
     words = text(shown)
     assert "1,200 points" in words
-    assert "1,200 available now, worth $12.00 off your orders." in words
+    assert "1,200 points available now, worth $12.00 off your orders." in words
     assert "Your tier: Member" in words
     assert "Spend $250.00 more to reach Silver." in words
     assert '<progress class="tier-progress" max="100" value="0" aria-labelledby="tier-progress-label">' in shown
@@ -388,7 +388,7 @@ def test_the_points_page_shows_the_history_with_descriptions_and_pending_lots(cl
 
     assert response.status_code == 200
     page = html(response)
-    rows = [text(row) for row in re.findall(r"<tr>\s*<td>.*?</tr>", page, flags=re.S)]
+    rows = [text(row) for row in re.findall(r'<tr role="row">\s*<td.*?</tr>', page, flags=re.S)]
     until = LedgerEntry.objects.get(order=order, kind=Kind.EARN).available_at
     assert len(rows) == 3
     assert f"Earned on order {order.number}" in rows[0]
