@@ -95,8 +95,10 @@ class Vocabulary:
     @classmethod
     def build(cls, texts, category_names, skus) -> Vocabulary:
         counts = Counter()
-        for text in texts:
-            counts.update(words(text))
+        # Each distinct text read once (names and descriptions repeat across a range of products).
+        for text, times in Counter(texts).items():
+            for word, n in Counter(words(text)).items():
+                counts[word] += n * times
         for name in category_names:
             counts.update(words(name))
         by_frequency = [word for word, _n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
@@ -127,11 +129,9 @@ def vocabulary() -> Vocabulary:
 def _build_vocabulary() -> Vocabulary:
     from shop.catalog.models import Product
 
-    texts, skus = [], []
-    for name, brand, description, sku in Product.objects.active().values_list("name", "brand", "description", "sku"):
-        texts += [name, brand, description]
-        skus.append(sku)
-    return Vocabulary.build(texts, [c.name for c in selectors.category_tree()], skus)
+    rows = list(Product.objects.active().values_list("name", "brand", "description", "sku"))
+    texts = [text for row in rows for text in row[:3] if text]
+    return Vocabulary.build(texts, [c.name for c in selectors.category_tree()], [row[3] for row in rows])
 
 
 # -- a query ----------------------------------------------------------------------------------
@@ -326,8 +326,10 @@ def popular_product_ids(limit: int = POPULAR) -> list[int]:
     from shop.catalog.models import Product
 
     def build():
-        products = Product.objects.active().in_stock().order_by(
-            F("rating_avg").desc(nulls_last=True), F("rating_count").desc(), F("id").desc()
+        products = (
+            Product.objects.active()
+            .in_stock()
+            .order_by(F("rating_avg").desc(nulls_last=True), F("rating_count").desc(), F("id").desc())
         )
         return list(products.values_list("pk", flat=True)[:limit])
 
