@@ -67,7 +67,7 @@ def use_points_on_the_cart(page: Page, lamp, shot) -> None:
     panel.get_by_label("Points to use").fill("1000")
     panel.get_by_role("button", name="Use points").click()
     expect(page).to_have_url(re.compile(r"/cart/$"))
-    expect(page.get_by_role("status")).to_contain_text("1,000 points used: $10.00 off.")
+    expect(page.get_by_role("status").filter(has=page.locator("li"))).to_contain_text("1,000 points used: $10.00 off.")
     summary = page.get_by_role("complementary", name="Summary")
     expect(summary.locator("dl > dt")).to_have_text(["Subtotal", "1,000 points", "Total"])
     expect(summary.locator("dl > dd")).to_have_text(["$40.00", "-$10.00", "$30.00"])
