@@ -31,7 +31,8 @@ def _adjustments(applied: list[engine.Applied], source: str) -> list[Adjustment]
             reference=services.reference(a.promotion, a.code),
             allocations=tuple(a.allocations.items()),
             on_lines=a.code is None and promised_on_product_pages(a.promotion),
-            terms=terms.describe(a.promotion),
+            # A code's terms are said by its own panel and message (carts.CartCodeStatus.terms), once.
+            terms="" if a.code else terms.describe(a.promotion),
         )
         for a in applied
     ]
