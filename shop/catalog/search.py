@@ -119,11 +119,21 @@ class Vocabulary:
         return found[0] if found else None
 
 
+# The last vocabulary this process used, under the tokens it was built for: a search reads it
+# with two token reads, no unpickling, and builds it once per catalog change (page cache or not).
+_latest: dict[tuple[str, str], Vocabulary] = {}
+
+
 def vocabulary() -> Vocabulary:
-    """The vocabulary of the active catalog: one query, cached while the lists and the tree hold."""
-    return catalog_cache.cached(
-        "search-vocabulary", (), _build_vocabulary, on=(catalog_cache.LISTS, catalog_cache.TREE)
-    )
+    """The vocabulary of the active catalog: one query, kept while the lists and the tree hold."""
+    on = (catalog_cache.LISTS, catalog_cache.TREE)
+    tokens = tuple(catalog_cache.token(name) for name in on)  # read before the rows
+    found = _latest.get(tokens)
+    if found is None:
+        found = catalog_cache.cached("search-vocabulary", (), _build_vocabulary, on=on)
+        _latest.clear()
+        _latest[tokens] = found
+    return found
 
 
 def _build_vocabulary() -> Vocabulary:
