@@ -45,7 +45,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if EMBEDDED
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "shop.core.admin_apps.StoreAdminConfig",  # Django's admin with the store's home page (shop/core/admin_site.py)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -417,6 +417,19 @@ SHOP_PRODUCT_OFFERS = ["marketing.discounts.offers.AutomaticPromotionOffers"]
 SHOP_CART_PANELS: list[str] = ["discounts/cart_code.html", "loyalty/cart_points.html"]
 # The same for the account page: each template gets `user` and `request`.
 SHOP_ACCOUNT_PANELS: list[str] = ["loyalty/account_panel.html"]
+# The admin home's figures (shop/core/admin_home.py): functions of the request returning Figures, each app
+# its own, each showing only what the user may see.
+SHOP_ADMIN_HOME_FIGURES = [
+    "shop.orders.admin_home.figures",
+    "shop.catalog.admin_home.figures",
+    "marketing.discounts.admin_home.figures",
+    "loyalty.admin_home.figures",
+]
+# The admin's apps in the order staff use them; any other (tokens, login attempts...) after these.
+SHOP_ADMIN_APP_ORDER = ["orders", "catalog", "discounts", "loyalty", "analytics", "accounts", "payments", "pages"]
+# What an order's adjustment references mean to staff ("2|SPRING10" is a code of promotion 2): functions
+# of a list of OrderAdjustments returning {adjustment id: readable text} for those they know.
+SHOP_ADJUSTMENT_REFERENCES = ["marketing.discounts.admin_home.references", "loyalty.admin_home.references"]
 # Wrong discount codes allowed per client and window before a 429 (guessing must not pay).
 DISCOUNT_CODE_ATTEMPTS = (env_int("DISCOUNT_CODE_ATTEMPTS", 10), 15 * 60)
 # Flat shipping rates in the store currency; "free_over" makes a method free above that merchandise total.

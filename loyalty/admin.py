@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from loyalty import selectors, services, tasks
+from loyalty.admin_home import ledger_reference
 from loyalty.models import Account, ExpiryNotice, LedgerEntry, LotUse, Program, Referral, Tier
 from loyalty.program import current
 from shop.core.admin import ReadOnlyAdmin
@@ -278,6 +279,7 @@ class AdjustForm(forms.Form):
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    menu_order = 1  # in the menu (shop/core/admin_site.py)
     list_display = ["email", "tier", "points", "available_points", "value", "since"]
     list_filter = [("tier", TierFilter), PointsFilter, ("created_at", admin.DateFieldListFilter)]
     list_select_related = ["user", "tier"]
@@ -614,6 +616,8 @@ def ledger_csv(entries, filename: str) -> HttpResponse:
 class LedgerEntryAdmin(ReadOnlyAdmin):
     """Append-only: written by loyalty.services, never edited or deleted (corrections are new entries)."""
 
+    menu_order = 2  # in the menu (shop/core/admin_site.py)
+
     list_display = [
         "date",
         "member",
@@ -641,7 +645,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         "balance_after",
         "description",
         "order_link",
-        "reference",
+        "reference_text",
         "available_at",
         "expires_at",
         "note",
@@ -676,6 +680,10 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     def description(self, entry):
         return entry.description
 
+    @admin.display(description=gettext_lazy("reference"))
+    def reference_text(self, entry):
+        return ledger_reference(entry)
+
     @admin.display(description=gettext_lazy("by"), ordering="actor__email")
     def by(self, entry):
         return entry.actor.email if entry.actor_id else _("the store")
@@ -704,6 +712,8 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 @admin.register(Referral)
 class ReferralAdmin(ReadOnlyAdmin):
     """Decided by loyalty.services when the friend's first order is paid."""
+
+    menu_order = 3  # in the menu (shop/core/admin_site.py)
 
     list_display = ["advocate_link", "friend_link", "status", "why_not", "rewarded_order_link", "joined", "decided"]
     list_filter = ["status"]

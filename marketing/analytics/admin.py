@@ -71,6 +71,8 @@ class CustomerScoreAdmin(ReadOnlyAdmin):
     """Every customer's RFM scores, segment and lifetime value, as of the last daily scoring
     (marketing/analytics/customers.py): who the champions are, who is at risk."""
 
+    menu_order = 2  # in the menu (shop/core/admin_site.py)
+
     list_display = ["email", "segment", "orders", "revenue", "last_day", "recency", "rfm", "alive", "predicted_value"]
     list_filter = ["segment", "r", "f", "m"]
     search_fields = ["email"]
@@ -131,6 +133,8 @@ CSV_TABLES = {
 @admin.register(Dashboard)
 class DashboardAdmin(ReadOnlyAdmin):
     """Not a list of rows: the dashboards, opened by anyone with "Can view dashboard"."""
+
+    menu_order = 1  # in the menu (shop/core/admin_site.py)
 
     def get_urls(self):
         view = self.admin_site.admin_view

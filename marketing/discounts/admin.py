@@ -4,8 +4,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import PermissionDenied
 from django.core.validators import MaxValueValidator, RegexValidator
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.response import TemplateResponse
@@ -24,6 +25,7 @@ from shop.core.admin import ReadOnlyAdmin
 from shop.core.money import Money
 
 INLINE_CODES = 20  # a promotion with a batch of thousands shows the first few; the codes list has them all
+FIRST_CODES = 10  # shown on the page that says a batch was made
 PREVIEW_ROWS = 5
 P = Promotion
 
@@ -119,7 +121,10 @@ class GenerateCodesForm(forms.Form):
 
 @admin.register(Promotion)
 class PromotionAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "value_label", "scope_label", "code_count", "status", "window", "usage", "priority"]
+    menu_order = 1  # in the menu (shop/core/admin_site.py)
+    # Six columns, so the list fits a 1366 px screen beside the menu and the filters: the value says the kind,
+    # the status says the window, the priority is on the promotion's page.
+    list_display = ["name", "value_label", "scope_label", "code_column", "status", "usage"]
     list_filter = ["kind", "scope", "is_active", "requires_code", "stackable", WindowFilter, "first_order_only"]
     search_fields = ["name", "codes__code"]
     search_help_text = gettext_lazy("Search by name or code.")
@@ -157,7 +162,13 @@ class PromotionAdmin(admin.ModelAdmin):
     change_list_template = "admin/discounts/promotion/change_list.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(n_codes=Count("codes")).prefetch_related("categories")
+        first_code = DiscountCode.objects.filter(promotion=OuterRef("pk")).order_by("id").values("code")[:1]
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(n_codes=Count("codes"), first_code=Subquery(first_code))
+            .prefetch_related("categories")
+        )
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
@@ -166,7 +177,7 @@ class PromotionAdmin(admin.ModelAdmin):
 
     # --- columns
 
-    @admin.display(description=gettext_lazy("value"), ordering="value")
+    @admin.display(description=gettext_lazy("discount"), ordering="value")
     def value_label(self, p):
         if p.kind == P.Kind.PERCENTAGE:
             text = f"{p.value.normalize():f}%"
@@ -181,7 +192,7 @@ class PromotionAdmin(admin.ModelAdmin):
             text += " " + _("(max %(max)s)") % {"max": Money(p.max_discount, settings.SHOP_CURRENCY).format()}
         return text
 
-    @admin.display(description=gettext_lazy("applies to"), ordering="scope")
+    @admin.display(description=gettext_lazy("on"), ordering="scope")
     def scope_label(self, p):
         if p.scope == P.Scope.CATEGORIES:
             return ", ".join(c.name for c in p.categories.all()) or _("no category chosen")
@@ -189,15 +200,20 @@ class PromotionAdmin(admin.ModelAdmin):
             return _("chosen products")
         return _("whole order")
 
-    @admin.display(description=gettext_lazy("codes"), ordering="n_codes")
-    def code_count(self, p):
+    @admin.display(description=gettext_lazy("code"), ordering="first_code")
+    def code_column(self, p):
+        """The code customers type (the first, when there are several), and how many more there are."""
         if not p.n_codes:
-            return "—" if p.requires_code else _("automatic")
+            return _("no code yet") if p.requires_code else _("automatic")
         url = reverse("admin:discounts_discountcode_changelist") + f"?promotion__id__exact={p.pk}"
-        return format_html('<a href="{}">{}</a>', url, p.n_codes)
+        if p.n_codes == 1:
+            return format_html('<a href="{}"><code>{}</code></a>', url, p.first_code)
+        more = ngettext("+%(n)s more", "+%(n)s more", p.n_codes - 1) % {"n": f"{p.n_codes - 1:,}"}
+        return format_html('<code>{}</code> <a href="{}">{}</a>', p.first_code, url, more)
 
-    @admin.display(description=gettext_lazy("status"))
+    @admin.display(description=gettext_lazy("status"), ordering="starts_at")
     def status(self, p):
+        """Running, scheduled, ended..., with the window under it."""
         now = timezone.now()
         if not p.is_active:
             label, tone = _("Off"), "quiet"
@@ -209,13 +225,14 @@ class PromotionAdmin(admin.ModelAdmin):
             label, tone = _("Used up"), "bad"
         else:
             label, tone = _("Running"), "good"
-        return format_html('<strong class="tone-{}">{}</strong>', tone, label)
+        return format_html('<strong class="tone-{}">{}</strong><br><span class="quiet">{}</span>', tone, label,
+                           self.window(p))  # fmt: skip
 
     @admin.display(description=gettext_lazy("window"), ordering="starts_at")
     def window(self, p):
         return f"{_date(p.starts_at)} → {_date(p.ends_at) if p.ends_at else _('no end')}"
 
-    @admin.display(description=gettext_lazy("used / limit"), ordering="times_used")
+    @admin.display(description=gettext_lazy("used"), ordering="times_used")
     def usage(self, p):
         return f"{p.times_used} / {p.usage_limit}" if p.usage_limit is not None else str(p.times_used)
 
@@ -223,7 +240,7 @@ class PromotionAdmin(admin.ModelAdmin):
     def codes_summary(self, p):
         counts = p.codes.aggregate(n=Count("id"), used=Count("id", filter=Q(times_used__gt=0)))
         if not counts["n"]:
-            return _("No codes: add one below, or use “Generate single-use codes…” in the list.")
+            return _("No codes yet: add one below, or make many with the “Generate codes” button above.")
         url = reverse("admin:discounts_discountcode_changelist") + f"?promotion__id__exact={p.pk}"
         return format_html(
             '{} · <a href="{}">{}</a>',
@@ -245,6 +262,7 @@ class PromotionAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         if promotion is not None:
             extra_context["stats"] = selectors.promotion_stats(promotion)
+            extra_context["may_generate"] = promotion.requires_code and self.has_add_codes_permission(request)
         return super().change_view(request, object_id, form_url, extra_context)
 
     # --- actions
@@ -252,12 +270,20 @@ class PromotionAdmin(admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Activate selected promotions"), permissions=["change"])
     def activate(self, request, queryset):
         n = services.promotions_set_active(promotion_ids=queryset.values("pk"), active=True)
-        self.message_user(request, ngettext("%d promotion activated.", "%d promotions activated.", n) % n)
+        self.message_user(
+            request,
+            ngettext("%(n)d promotion switched on.", "%(n)d promotions switched on.", n) % {"n": n},
+            messages.SUCCESS,
+        )
 
     @admin.action(description=gettext_lazy("Deactivate selected promotions"), permissions=["change"])
     def deactivate(self, request, queryset):
         n = services.promotions_set_active(promotion_ids=queryset.values("pk"), active=False)
-        self.message_user(request, ngettext("%d promotion deactivated.", "%d promotions deactivated.", n) % n)
+        self.message_user(
+            request,
+            ngettext("%(n)d promotion switched off.", "%(n)d promotions switched off.", n) % {"n": n},
+            messages.SUCCESS,
+        )
 
     def has_add_codes_permission(self, request):
         """Making codes is adding discount codes, as in the staff API."""
@@ -269,8 +295,12 @@ class PromotionAdmin(admin.ModelAdmin):
         if automatic:
             self.message_user(
                 request,
-                _("These promotions apply without a code; codes would do nothing: %(names)s")
-                % {"names": ", ".join(automatic)},
+                ngettext(
+                    "No codes were made: %(names)s applies without a code, so codes would do nothing.",
+                    "No codes were made: %(names)s apply without a code, so codes would do nothing.",
+                    len(automatic),
+                )
+                % {"names": ", ".join(f"“{name}”" for name in automatic)},
                 messages.ERROR,
             )
             return None
@@ -282,28 +312,85 @@ class PromotionAdmin(admin.ModelAdmin):
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
         if form.is_valid():
-            batches = [
-                services.batch_create(promotion=promotion, actor=request.user, **form.cleaned_data)
-                for promotion in queryset
-            ]
-            n = sum(b.made for b in batches)
-            if n:
-                self.message_user(
-                    request, ngettext("%d code generated.", "%d codes generated.", n) % n, messages.SUCCESS
-                )
-            if any(not b.is_done for b in batches):
-                message = _("Large batches are being made in the background: their status shows below.")
-                self.message_user(request, message, messages.INFO)
-            return render(
-                request,
-                "admin/discounts/promotion/codes_generated.html",
-                {**context, "title": _("Codes generated"), "batches": batches},
-            )
+            batches = [self._make_batch(request, promotion, form.cleaned_data) for promotion in queryset]
+            return self._batches_page(request, batches)
         return render(
             request,
             "admin/discounts/promotion/generate_codes.html",
             {**context, "title": _("Generate single-use codes"), "form": form},
         )
+
+    def _make_batch(self, request, promotion, data) -> CodeBatch:
+        """One batch of codes for the promotion, and a sentence saying what was made (or is being made)."""
+        batch = services.batch_create(promotion=promotion, actor=request.user, **data)
+        values = {"n": f"{batch.count:,}", "name": promotion.name}
+        if batch.is_done:
+            text = ngettext(
+                "%(n)s single-use code made for “%(name)s”.", "%(n)s single-use codes made for “%(name)s”.", batch.count
+            )
+            self.message_user(request, text % values, messages.SUCCESS)
+        else:
+            text = _(
+                "%(n)s codes for “%(name)s” are being made in the background: the batch below shows how far it got."
+            )
+            self.message_user(request, text % values, messages.INFO)
+        return batch
+
+    def _batches_page(self, request, batches):
+        """What was made: each batch with its first codes and its download (or its progress, if not done)."""
+        for batch in batches:
+            batch.first_codes = list(
+                DiscountCode.objects.filter(batch=batch).order_by("id").values_list("code", flat=True)[:FIRST_CODES]
+            )
+        return TemplateResponse(
+            request,
+            "admin/discounts/promotion/codes_generated.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Codes generated"),
+                "batches": batches,
+                "first_codes": FIRST_CODES,
+            },
+        )
+
+    def generate_codes_view(self, request, pk):
+        """The promotion page's “Generate codes” button: the form, then what was made."""
+        promotion = get_object_or_404(Promotion, pk=pk)
+        if not self.has_add_codes_permission(request):
+            raise PermissionDenied
+        if not promotion.requires_code:
+            self.message_user(
+                request,
+                _("No codes were made: “%(name)s” applies without a code, so codes would do nothing.")
+                % {"name": promotion.name},
+                messages.ERROR,
+            )
+            return redirect("admin:discounts_promotion_change", promotion.pk)
+        form = GenerateCodesForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            batch = self._make_batch(request, promotion, form.cleaned_data)
+            return redirect("admin:discounts_promotion_batch", batch.pk)
+        return TemplateResponse(
+            request,
+            "admin/discounts/promotion/generate_codes.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "original": promotion,
+                "title": _("Generate single-use codes"),
+                "promotions": [promotion],
+                "form": form,
+                "single": True,
+            },
+            status=400 if form.errors else 200,
+        )
+
+    def batch_view(self, request, batch_id):
+        batch = get_object_or_404(CodeBatch.objects.select_related("promotion"), pk=batch_id)
+        if not self.has_view_permission(request, batch.promotion):
+            raise PermissionDenied
+        return self._batches_page(request, [batch])
 
     @admin.action(description=gettext_lazy("Export codes to CSV"))
     def export_codes(self, request, queryset):
@@ -315,6 +402,8 @@ class PromotionAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/preview/", view(self.preview_view), name="discounts_promotion_preview"),
+            path("<int:pk>/generate-codes/", view(self.generate_codes_view), name="discounts_promotion_generate"),
+            path("batches/<int:batch_id>/", view(self.batch_view), name="discounts_promotion_batch"),
             path("batches/<int:batch_id>/codes.csv", view(self.batch_csv_view), name="discounts_promotion_batch_csv"),
             *super().get_urls(),
         ]
@@ -473,6 +562,7 @@ class BatchFilter(admin.SimpleListFilter):
 
 @admin.register(DiscountCode)
 class DiscountCodeAdmin(admin.ModelAdmin):
+    menu_order = 2  # in the menu (shop/core/admin_site.py)
     list_display = ["code", "promotion", "max_uses", "times_used", "batch_label", "created_at"]
     list_filter = [("promotion", admin.RelatedOnlyFieldListFilter), UsedFilter, BatchFilter, "created_at"]
     list_select_related = ["promotion", "batch"]
@@ -499,6 +589,8 @@ class DiscountCodeAdmin(admin.ModelAdmin):
 @admin.register(Redemption)
 class RedemptionAdmin(ReadOnlyAdmin):
     """A record of what was used: read only (releases happen when orders close)."""
+
+    menu_order = 3  # in the menu (shop/core/admin_site.py)
 
     list_display = ["created_at", "order_link", "email", "promotion", "code", "amount", "status"]
     list_filter = ["status", ("promotion", admin.RelatedOnlyFieldListFilter), "created_at"]

@@ -69,8 +69,8 @@ class UserAdmin(BaseUserAdmin):
 
 def _unlocked_message(removed: int) -> str:
     return ngettext(
-        "Unlocked: %(count)d failed-login record removed.",
-        "Unlocked: %(count)d failed-login records removed.",
+        "%(count)d failed-login record removed: the login is unlocked.",
+        "%(count)d failed-login records removed: the logins are unlocked.",
         removed,
     ) % {"count": removed}
 

@@ -1,10 +1,13 @@
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count, Q, Sum
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -17,6 +20,16 @@ from shop.orders.models import PAID_STATES, Order, OrderAdjustment, OrderEmail, 
 from shop.orders.payment import PaymentUnavailable, RefundPending
 
 
+def money_column(name: str, model=Order, order=lambda obj: obj):
+    """A read-only column showing a decimal field as money in the order's currency ("$1,234.50")."""
+
+    @admin.display(description=model._meta.get_field(name).verbose_name)
+    def show(self, obj):
+        return Money(getattr(obj, name), order(obj).currency).format()
+
+    return show
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -27,6 +40,10 @@ class ReadOnlyInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def get_queryset(self, request):
+        # Money columns read the order's currency: with the rows, not one query each.
+        return super().get_queryset(request).select_related("order")
+
     def get_readonly_fields(self, request, obj=None):
         # All of them: the inline formset is still built, and a non-editable
         # field (OrderEmail.created_at) listed in `fields` would raise FieldError.
@@ -35,12 +52,55 @@ class ReadOnlyInline(admin.TabularInline):
 
 class LineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ["sku", "name", "unit_price", "quantity", "subtotal", "discount"]
+    fields = ["sku", "name", "unit_price_text", "quantity", "subtotal_text", "discount_text"]
+    unit_price_text = money_column("unit_price", OrderLine, lambda line: line.order)
+    subtotal_text = money_column("subtotal", OrderLine, lambda line: line.order)
+    discount_text = money_column("discount", OrderLine, lambda line: line.order)
+
+
+def _shipping_references(adjustments) -> dict:
+    methods = settings.SHOP_SHIPPING_METHODS
+    return {
+        a.pk: _("Shipping method: %(method)s") % {"method": methods[a.reference]["label"]}
+        for a in adjustments
+        if a.source == "shipping" and a.reference in methods
+    }
+
+
+def adjustment_references(adjustments) -> dict:
+    """{adjustment id: what its reference means to staff} ("2|YALDA50" is a code of promotion 2), from
+    the apps that wrote them (SHOP_ADJUSTMENT_REFERENCES); one that none of them knows is shown as stored."""
+    texts = _shipping_references(adjustments)
+    for describer in settings.SHOP_ADJUSTMENT_REFERENCES:
+        texts.update(import_string(describer)(adjustments))
+    return texts
+
+
+class DescribedAdjustments(BaseInlineFormSet):
+    def get_queryset(self):
+        # All of an order's references are described at once, in a query or two, not one a row. The
+        # formset asks for its queryset once a form: describe them the first time only.
+        adjustments = super().get_queryset()
+        if not getattr(self, "_described", False):
+            texts = adjustment_references(list(adjustments))
+            for adjustment in adjustments:
+                adjustment.reference_text = texts.get(adjustment.pk, adjustment.reference or "—")
+            self._described = True
+        return adjustments
 
 
 class AdjustmentInline(ReadOnlyInline):
     model = OrderAdjustment
-    fields = ["kind", "label", "amount", "source", "reference"]
+    formset = DescribedAdjustments
+    fields = ["kind", "label", "amount_text", "details"]
+
+    @admin.display(description=gettext_lazy("amount"))
+    def amount_text(self, adjustment):
+        return Money(adjustment.amount, adjustment.order.currency).format()
+
+    @admin.display(description=gettext_lazy("details"))
+    def details(self, adjustment):
+        return getattr(adjustment, "reference_text", adjustment.reference or "—")
 
 
 class EventInline(ReadOnlyInline):
@@ -90,7 +150,7 @@ class OrderAdmin(admin.ModelAdmin):
         (None, {"fields": ["number", "status", "user", "email", "placed_at", "paid_at", "expires_at"]}),
         (
             gettext_lazy("Money"),
-            {"fields": ["currency", "subtotal", "discount_total", "shipping_total", "total", "amount_refunded"]},
+            {"fields": ["subtotal_text", "discount_text", "shipping_text", "total_text", "refunded_text"]},
         ),
         (
             gettext_lazy("Shipping"),
@@ -114,6 +174,11 @@ class OrderAdmin(admin.ModelAdmin):
     # An order is a record: everything shown is read-only; changes go through the actions.
     readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
     inlines = [LineInline, AdjustmentInline, EventInline, EmailInline]
+    subtotal_text = money_column("subtotal")
+    discount_text = money_column("discount_total")
+    shipping_text = money_column("shipping_total")
+    total_text = money_column("total")
+    refunded_text = money_column("amount_refunded")
     actions = ["mark_delivered", "cancel_orders"]
     change_form_template = "admin/orders/order/change_form.html"
     change_list_template = "admin/orders/order/change_list.html"
@@ -145,6 +210,14 @@ class OrderAdmin(admin.ModelAdmin):
             '<strong class="tone-{}">{}</strong>', tones.get(order.status, "quiet"), order.get_status_display()
         )
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """An order is read-only: the page has no Save buttons (nothing on it is a field to edit), and a
+        POST to it is refused; staff change an order through its buttons (ship, refund, cancel...)."""
+        if request.method == "POST":
+            return HttpResponseNotAllowed(["GET"])
+        buttons = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **buttons})
+
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
         if hasattr(response, "context_data") and "cl" in response.context_data:
@@ -165,16 +238,30 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Mark selected orders delivered"))
     def mark_delivered(self, request, queryset):
         self._bulk(
-            request, queryset, lambda o: services.order_deliver(order_id=o.pk, actor=request.user), _("delivered")
+            request,
+            queryset,
+            lambda o: services.order_deliver(order_id=o.pk, actor=request.user),
+            lambda n: ngettext("%(n)d order marked delivered.", "%(n)d orders marked delivered.", n) % {"n": n},
         )
 
     @admin.action(description=gettext_lazy("Cancel selected orders (stock comes back; paid ones are refunded)"))
     def cancel_orders(self, request, queryset):
         self._bulk(
-            request, queryset, lambda o: services.order_cancel(order_id=o.pk, actor=request.user), _("cancelled")
+            request,
+            queryset,
+            lambda o: services.order_cancel(order_id=o.pk, actor=request.user),
+            lambda n: (
+                ngettext(
+                    "%(n)d order cancelled: its stock is back on sale, and its payment, if any, is refunded.",
+                    "%(n)d orders cancelled: their stock is back on sale, and the paid ones are refunded.",
+                    n,
+                )
+                % {"n": n}
+            ),
         )
 
-    def _bulk(self, request, queryset, action, done_label):
+    def _bulk(self, request, queryset, action, done_message):
+        """Apply `action` to each order; one sentence for those done (done_message(count)), one per failure."""
         done, failed = 0, []
         for order in queryset:
             try:
@@ -182,15 +269,13 @@ class OrderAdmin(admin.ModelAdmin):
                 done += 1
             except RefundPending as exc:  # done; the refund goes out when the provider answers
                 done += 1
-                self.message_user(request, f"{order.number}: {exc.message}", messages.WARNING)
+                self.message_user(request, _refund_pending(order, exc), messages.WARNING)
             except (ShopError, PaymentUnavailable) as exc:
-                failed.append(f"{order.number}: {exc.message}")
+                failed.append(
+                    _("Order %(number)s was not changed: %(reason)s") % {"number": order.number, "reason": exc.message}
+                )
         if done:
-            self.message_user(
-                request,
-                ngettext("%(n)d order %(what)s.", "%(n)d orders %(what)s.", done) % {"n": done, "what": done_label},
-                messages.SUCCESS,
-            )
+            self.message_user(request, done_message(done), messages.SUCCESS)
         for failure in failed:
             self.message_user(request, failure, messages.ERROR)
 
@@ -204,7 +289,9 @@ class OrderAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _form_view(self, request, pk, form_class, title, apply, initial=None):
+    def _form_view(self, request, pk, form_class, title, apply, done, initial=None):
+        """A form about one order (ship, refund): `apply(order, data)` does it, `done(order, data)` says what
+        was done, in a sentence, on the order's page."""
         order = get_object_or_404(Order, pk=pk)
         if not self.has_change_permission(request, order):
             return redirect("admin:index")
@@ -213,12 +300,12 @@ class OrderAdmin(admin.ModelAdmin):
             try:
                 apply(order, form.cleaned_data)
             except RefundPending as exc:  # recorded and retried: saying it failed would invite a second refund
-                self.message_user(request, f"{order.number}: {exc.message}", messages.WARNING)
+                self.message_user(request, _refund_pending(order, exc), messages.WARNING)
                 return redirect(reverse("admin:orders_order_change", args=[order.pk]))
             except (ShopError, PaymentUnavailable) as exc:
                 form.add_error(None, exc.message)
             else:
-                self.message_user(request, _("Done: order %(n)s.") % {"n": order.number}, messages.SUCCESS)
+                self.message_user(request, done(order, form.cleaned_data), messages.SUCCESS)
                 return redirect(reverse("admin:orders_order_change", args=[order.pk]))
         return TemplateResponse(
             request,
@@ -242,6 +329,10 @@ class OrderAdmin(admin.ModelAdmin):
             lambda order, data: services.order_ship(
                 order_id=order.pk, carrier=data["carrier"], tracking_number=data["tracking_number"], actor=request.user
             ),
+            lambda order, data: (
+                _("Order %(number)s marked shipped with %(carrier)s, tracking number %(tracking)s.")
+                % {"number": order.number, "carrier": data["carrier"], "tracking": data["tracking_number"]}
+            ),
         )
 
     def refund_view(self, request, pk):
@@ -257,6 +348,10 @@ class OrderAdmin(admin.ModelAdmin):
                 actor=request.user,
                 reason=data["reason"],
             ),
+            lambda order, data: (
+                _("%(amount)s refunded on order %(number)s.")
+                % {"amount": Money(data["amount"], order.currency).format(), "number": order.number}
+            ),
             initial={"amount": order.refundable.amount},
         )
 
@@ -271,3 +366,7 @@ class OrderAdmin(admin.ModelAdmin):
         if request.method == "POST" and self.has_change_permission(request):
             action(request, Order.objects.filter(pk=pk))
         return redirect(reverse("admin:orders_order_change", args=[pk]))
+
+
+def _refund_pending(order, exc) -> str:
+    return _("Order %(number)s: %(message)s") % {"number": order.number, "message": exc.message}

@@ -34,7 +34,7 @@ def test_a_large_batch_from_the_admin_runs_in_the_background_and_shows_its_statu
     assert response.status_code == 200
     html = response.content.decode()
     batch = CodeBatch.objects.get()
-    assert "Large batches are being made in the background" in html
+    assert "codes for “Ten off” are being made in the background" in html
     assert reverse("admin:discounts_codebatch_change", args=[batch.pk]) in html
     assert "Waiting" in html  # as it was when the page was made
     batch.refresh_from_db()

@@ -190,7 +190,7 @@ def test_staff_unlock_the_failed_attempts_in_the_admin(client, owner, password):
     ids = list(AccessAttempt.objects.filter(username=owner.email).values_list("pk", flat=True))
     response = client.post(changelist, {"action": "unlock", "_selected_action": ids}, follow=True)
 
-    assert "Unlocked: 1 failed-login record removed." in response.content.decode()
+    assert "1 failed-login record removed: the login is unlocked." in response.content.decode()
     assert logged_in("storefront", attempt("storefront", owner.email, password, ip="198.51.100.1"))
 
 

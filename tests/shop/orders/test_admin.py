@@ -54,6 +54,9 @@ def paid(order: Order) -> Order:
     return order
 
 
+CANCELLED_ONE = "1 order cancelled: its stock is back on sale, and its payment, if any, is refunded."
+
+
 def admin_url(name: str, order: Order) -> str:
     return reverse(f"admin:orders_order_{name}", args=[order.pk])
 
@@ -141,6 +144,9 @@ def test_shipping_a_paid_order_records_carrier_tracking_actor_and_queues_the_ema
 
     assert response.status_code == 302
     assert response.url == reverse("admin:orders_order_change", args=[order.pk])
+    page = admin_client.get(response.url).content.decode()
+    assert f"Order {order.number} marked shipped with UPS, tracking number 1Z999AA1." in page
+    assert "Done:" not in page
     order.refresh_from_db()
     assert order.status == "shipped"
     assert (order.carrier, order.tracking_number) == ("UPS", "1Z999AA1")
@@ -182,7 +188,7 @@ def test_delivering_a_shipped_order(admin_client, staff, lamp):
     response = admin_client.post(admin_url("deliver", order), follow=True)
 
     assert response.status_code == 200
-    assert "1 order delivered." in response.content.decode()
+    assert "1 order marked delivered." in response.content.decode()
     order.refresh_from_db()
     assert order.status == "delivered"
     assert order.events.get(kind="delivered").actor == staff
@@ -193,7 +199,9 @@ def test_delivering_a_paid_but_unshipped_order_is_refused_with_a_message(admin_c
 
     response = admin_client.post(admin_url("deliver", order), follow=True)
 
-    assert "Only shipped orders can be marked delivered." in response.content.decode()
+    assert f"Order {order.number} was not changed: Only shipped orders can be marked delivered." in (
+        response.content.decode()
+    )
     order.refresh_from_db()
     assert order.status == "paid"
 
@@ -213,7 +221,7 @@ def test_cancelling_an_unpaid_order_gives_the_stock_back(admin_client, staff, la
 
     response = admin_client.post(admin_url("cancel", order), follow=True)
 
-    assert "1 order cancelled." in response.content.decode()
+    assert CANCELLED_ONE in response.content.decode()
     order.refresh_from_db()
     assert order.status == "cancelled"
     assert order.events.get(kind="cancelled").actor == staff
@@ -241,7 +249,7 @@ def test_the_bulk_actions_deliver_and_cancel_the_selected_orders(admin_client, l
     admin_client.post(url, {"action": "mark_delivered", "_selected_action": [shipped.pk]})
     response = admin_client.post(url, {"action": "cancel_orders", "_selected_action": [unpaid.pk]}, follow=True)
 
-    assert "1 order cancelled." in response.content.decode()
+    assert CANCELLED_ONE in response.content.decode()
     shipped.refresh_from_db()
     unpaid.refresh_from_db()
     assert (shipped.status, unpaid.status) == ("delivered", "cancelled")
@@ -264,6 +272,7 @@ def test_a_partial_refund_goes_through_stripe_and_is_recorded(admin_client, staf
     response = admin_client.post(admin_url("refund", order), {"amount": "10.00", "reason": "Scratched base"})
 
     assert response.status_code == 302
+    assert f"$10.00 refunded on order {order.number}." in admin_client.get(response.url).content.decode()
     order.refresh_from_db()
     assert order.amount_refunded == Decimal("10.00")
     assert order.status == "paid", "a partial refund keeps the order open"
@@ -434,3 +443,73 @@ def test_a_customer_cannot_see_the_orders_list(client, customer):
 
     assert response.status_code == 302
     assert response.url.startswith(reverse("admin:login"))
+
+
+# The order page is a record
+
+
+def test_the_order_page_has_no_save_button_and_shows_money_with_its_currency(admin_client, lamp):
+    order = paid(place(product=lamp))
+
+    response = admin_client.get(reverse("admin:orders_order_change", args=[order.pk]))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="_save"' not in html and 'name="_continue"' not in html and 'name="_addanother"' not in html
+    assert "$35.00" in html  # the total: $30.00 and $5.00 shipping
+    assert admin_url("ship", order) in html, "its actions are still there"
+
+
+def test_a_post_to_the_order_page_changes_nothing(admin_client, lamp):
+    order = paid(place(product=lamp))
+
+    response = admin_client.post(reverse("admin:orders_order_change", args=[order.pk]), {"status": "cancelled"})
+
+    assert response.status_code == 405
+    order.refresh_from_db()
+    assert order.status == "paid"
+
+
+def test_the_adjustments_say_what_their_references_mean(admin_client, lamp):
+    from marketing.discounts.models import DiscountCode, Promotion
+
+    order = paid(place(product=lamp))
+    promotion = Promotion.objects.create(name="Yalda night", kind="percentage", value=Decimal("50"))
+    DiscountCode.objects.create(promotion=promotion, code="YALDA50")
+    order.adjustments.create(kind="discount", label="Yalda", amount=-5, source="discounts",
+                             reference=f"{promotion.pk}|YALDA50")  # fmt: skip
+    order.adjustments.create(kind="discount", label="Auto", amount=-1, source="discounts", reference=f"{promotion.pk}|")
+    order.adjustments.create(
+        kind="points", label="Points", amount=-28, source="loyalty-points", reference="points:2848"
+    )
+    order.adjustments.create(kind="discount", label="Gone", amount=-1, source="discounts", reference="999999|OLD")
+
+    html = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+
+    promotion_url = reverse("admin:discounts_promotion_change", args=[promotion.pk])
+    assert f'Code YALDA50 (promotion <a href="{promotion_url}">“Yalda night”</a>)' in html
+    assert f'Automatic promotion <a href="{promotion_url}">“Yalda night”</a>' in html
+    assert "2,848 points spent" in html
+    assert "Code OLD (a promotion since deleted)" in html
+    assert "Shipping method: Standard delivery" in html
+    for raw in (f"{promotion.pk}|YALDA50", "points:2848", "999999|OLD", "loyalty-points"):
+        assert raw not in html
+
+
+def test_the_order_page_reads_its_references_in_a_fixed_number_of_queries(
+    admin_client, lamp, django_assert_max_num_queries
+):
+    from marketing.discounts.models import Promotion
+
+    order = paid(place(product=lamp))
+    for n in range(10):
+        promotion = Promotion.objects.create(name=f"P{n}", kind="percentage", value=Decimal("5"))
+        order.adjustments.create(
+            kind="discount", label="x", amount=-1, source="discounts", reference=f"{promotion.pk}|"
+        )
+    url = reverse("admin:orders_order_change", args=[order.pk])
+    admin_client.get(url)
+
+    # The user, the order, its lines, adjustments (and their promotions: one query), events and emails.
+    with django_assert_max_num_queries(7):
+        admin_client.get(url)
