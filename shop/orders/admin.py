@@ -92,7 +92,16 @@ class DescribedAdjustments(BaseInlineFormSet):
 class AdjustmentInline(ReadOnlyInline):
     model = OrderAdjustment
     formset = DescribedAdjustments
-    fields = ["kind", "label", "amount_text", "details"]
+    fields = ["kind_text", "label", "amount_text", "details"]
+    KINDS = {
+        "discount": gettext_lazy("Discount"),
+        "shipping": gettext_lazy("Shipping"),
+        "points": gettext_lazy("Points"),
+    }
+
+    @admin.display(description=gettext_lazy("kind"))
+    def kind_text(self, adjustment):
+        return self.KINDS.get(adjustment.kind, adjustment.kind)
 
     @admin.display(description=gettext_lazy("amount"))
     def amount_text(self, adjustment):

@@ -1,5 +1,6 @@
 """The orders admin: the list (filters, search, stats) and the per-order actions staff take."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -490,6 +491,7 @@ def test_the_adjustments_say_what_their_references_mean(admin_client, lamp):
     assert f'Code YALDA50 (promotion <a href="{promotion_url}">“Yalda night”</a>)' in html
     assert f'Automatic promotion <a href="{promotion_url}">“Yalda night”</a>' in html
     assert "2,848 points spent" in html
+    assert re.search(r'class="field-kind_text">\s*<p>Points</p>', html), "the kind in words"
     assert "Code OLD (a promotion since deleted)" in html
     assert "Shipping method: Standard delivery" in html
     for raw in (f"{promotion.pk}|YALDA50", "points:2848", "999999|OLD", "loyalty-points"):
