@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from loyalty import selectors, services, tasks
-from loyalty.admin_home import ledger_reference
+from loyalty.admin_home import ledger_reference, points_text
 from loyalty.models import Account, ExpiryNotice, LedgerEntry, LotUse, Program, Referral, Tier
 from loyalty.program import current
 from shop.core.admin import ReadOnlyAdmin
@@ -408,11 +408,14 @@ class AccountAdmin(admin.ModelAdmin):
             except ShopError as exc:  # e.g. removing more than one member holds: the others still go through
                 failed.append(_("Skipped %(email)s: %(why)s") % {"email": account.user.email, "why": exc.message})
         if done:
-            self.message_user(
-                request,
-                ngettext("%(n)d member adjusted.", "%(n)d members adjusted.", done) % {"n": done},
-                messages.SUCCESS,
-            )
+            values = {"n": done, "points": points_text(abs(data["points"]))}
+            if data["points"] > 0:
+                text = ngettext("Added %(points)s to %(n)d member.", "Added %(points)s to each of %(n)d members.", done)
+            else:
+                text = ngettext(
+                    "Removed %(points)s from %(n)d member.", "Removed %(points)s from each of %(n)d members.", done
+                )
+            self.message_user(request, text % values, messages.SUCCESS)
         for failure in failed:
             self.message_user(request, failure, messages.ERROR)
 

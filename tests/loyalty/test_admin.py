@@ -455,7 +455,7 @@ def test_the_bulk_adjustment_writes_one_entry_per_member_and_skips_who_holds_too
     assert balance(customer) == 200 == ledger_sum(customer)
     assert balance(stranger) == 100 == ledger_sum(stranger)
     page = admin_client.get(response["Location"]).content.decode()
-    assert "1 member adjusted." in page
+    assert "Removed 300 points from 1 member." in page
     assert "Skipped stranger@example.org: This member has 100 points; you cannot remove more." in page
 
 
