@@ -180,7 +180,8 @@ def test_odd_input_is_only_text(shop):
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own indexes")
 def test_postgresql_finds_matches_through_its_indexes(shop):
-    filters = ProductFilter({"search": "red dresss"}, queryset=Product.objects.active())
+    # All products (on a table this small the planner would rather read the active ones by their index).
+    filters = ProductFilter({"search": "red dresss"}, queryset=Product.objects.all())
     assert filters.is_valid()
     with connection.cursor() as cursor:
         cursor.execute("SET enable_seqscan = off")
