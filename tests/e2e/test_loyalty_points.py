@@ -113,6 +113,11 @@ def test_a_member_pays_part_of_an_order_with_points(page: Page, live_server, loc
 
     expect(page).to_have_url(re.compile(rf"/orders/{number}/\?placed=1$"))
     expect(page.get_by_role("heading", level=1, name="Thank you! Your order is confirmed.")).to_be_visible()
+    # The confirmation says what the order earns, dark on light (readable inside the green banner).
+    earned = page.locator(".order-points")
+    expect(earned).to_contain_text("This order earns you 150 points, usable from")
+    expect(earned).to_have_css("color", "rgb(29, 35, 48)")
+    points_shot("confirmation")
     totals = page.locator("aside.summary dl")
     expect(totals.locator("dt")).to_have_text(["Subtotal", "Standard delivery (3–5 days)", "1,000 points", "Total"])
     expect(totals.locator("dd")).to_have_text(["$40.00", "$5.00", "-$10.00", "$35.00"])
