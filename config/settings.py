@@ -417,6 +417,8 @@ SHOP_PRODUCT_OFFERS = ["marketing.discounts.offers.AutomaticPromotionOffers"]
 SHOP_CART_PANELS: list[str] = ["discounts/cart_code.html", "loyalty/cart_points.html"]
 # The same for the account page: each template gets `user` and `request`.
 SHOP_ACCOUNT_PANELS: list[str] = ["loyalty/account_panel.html"]
+# The same for an order's confirmation page: each template gets `order` and `request`.
+SHOP_ORDER_PANELS: list[str] = ["loyalty/order_points.html"]
 # The admin home's figures (shop/core/admin_home.py): functions of the request returning Figures, each app
 # its own, each showing only what the user may see.
 SHOP_ADMIN_HOME_FIGURES = [
