@@ -172,6 +172,17 @@ def cached(name: str, parts: tuple, build: Callable, *, on: tuple[str, ...], off
     return value
 
 
+def kept(name: str, parts: tuple, build: Callable, *, on: tuple[str, ...], timeout: int = 60 * 60):
+    """Like cached(), but kept even when the page cache is off (SHOP_PAGE_CACHE_SECONDS=0): for
+    what every page shows whatever page it is (the category menu), never stale under its tokens."""
+    key = _key(name, on, parts)
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, timeout)
+    return value
+
+
 def cached_each(name: str, ids: list[int], parts: tuple, build: Callable, *, on: tuple[str, ...]) -> dict:
     """One value per product (a card, an API item): {id: value}; build(missing ids) -> {id: value}.
 

@@ -21,5 +21,5 @@ def _build() -> dict[str, str]:
 
 def menus() -> dict[str, str]:
     """Each place's menu HTML, for the current language."""
-    built = catalog_cache.cached("menu", (get_language(),), _build, on=(catalog_cache.TREE,))
+    built = catalog_cache.kept("menu", (get_language(),), _build, on=(catalog_cache.TREE,))
     return {place: mark_safe(html) for place, html in built.items()}  # noqa: S308 (our own templates' output)

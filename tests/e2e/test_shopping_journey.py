@@ -96,13 +96,14 @@ def test_anonymous_shopper_searches_filters_buys_and_logs_in(page: Page, live_se
     expect(page.get_by_role("search").get_by_label("Search products")).to_have_value("linen")
     shot("search-results")
 
-    # Filter in the sidebar: a price band and in-stock only; the search is kept.
-    filters = page.get_by_role("form", name="Filter")
+    # Filter in the sidebar: a price band and in-stock only (one form, one button); the search is kept.
+    filters = page.locator("#list-form")
     filters.get_by_label("Min price").fill("20")
     filters.get_by_label("Max price").fill("100")
     filters.get_by_label("In stock only").check()
-    filters.get_by_role("button", name="Apply filters").click()
+    page.get_by_role("button", name=re.compile(r"^Show ")).click()
     expect(page).to_have_url(re.compile(r"min_price=20&max_price=100&in_stock=true"))
+    expect(page.get_by_role("list", name="Active filters")).to_contain_text("From $20.00")
     expect(page.get_by_role("status").filter(has_text="product")).to_have_text("1 product")
     expect(product_titles(page)).to_have_text(["Linen Wrap Dress"])
     expect(page.get_by_role("heading", level=1, name="Results for “linen”")).to_be_visible()
@@ -133,7 +134,7 @@ def test_anonymous_shopper_searches_filters_buys_and_logs_in(page: Page, live_se
     # The cart: one line, two dresses, the totals add up.
     expect(page).to_have_url(re.compile(r"/cart/$"))
     expect(page.get_by_role("heading", level=1, name="Your cart")).to_be_visible()
-    expect(page.get_by_role("status")).to_contain_text("Added “Linen Wrap Dress” to your cart.")
+    expect(page.locator(".messages")).to_contain_text("Added “Linen Wrap Dress” to your cart.")
     table = page.get_by_role("table", name="Products in your cart")
     rows = table.locator("tbody").get_by_role("row")
     expect(rows).to_have_count(1)
@@ -155,7 +156,7 @@ def test_anonymous_shopper_searches_filters_buys_and_logs_in(page: Page, live_se
     # Logged in: told that the anonymous cart was merged.
     account_nav = page.get_by_role("navigation", name="Account")
     expect(account_nav.get_by_role("button", name="Log out")).to_be_visible()
-    expect(page.get_by_role("status")).to_contain_text(
+    expect(page.locator(".messages")).to_contain_text(
         "The products you picked before logging in are now in your cart."
     )
     expect(account_nav.get_by_role("link", name="Cart (3 items)")).to_be_visible()

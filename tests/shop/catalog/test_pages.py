@@ -110,7 +110,7 @@ def test_it_answers_404_for_an_unknown_category(client):
     response = client.get(reverse("catalog:category", kwargs={"slug": "no-such-thing"}))
 
     assert response.status_code == 404
-    assert "We could not find that page." in html(response)
+    assert "We could not find that page" in html(response)
 
 
 def test_it_hides_inactive_products_from_lists(client, tree):
