@@ -156,9 +156,7 @@ def test_anonymous_shopper_searches_filters_buys_and_logs_in(page: Page, live_se
     # Logged in: told that the anonymous cart was merged.
     account_nav = page.get_by_role("navigation", name="Account")
     expect(account_nav.get_by_role("button", name="Log out")).to_be_visible()
-    expect(page.locator(".messages")).to_contain_text(
-        "The products you picked before logging in are now in your cart."
-    )
+    expect(page.locator(".messages")).to_contain_text("The products you picked before logging in are now in your cart.")
     expect(account_nav.get_by_role("link", name="Cart (3 items)")).to_be_visible()
     shot("logged-in-merge-message")
 
