@@ -1,5 +1,7 @@
 """Content pages: staff write them in the admin, shoppers reach them from the footer and the menu."""
 
+import importlib
+
 import pytest
 from django.urls import reverse
 
@@ -7,6 +9,15 @@ from shop.pages.models import Page
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def starter_pages():
+    """The pages a new store gets from its migration (browser tests that flush tables remove them)."""
+    from django.apps import apps
+
+    migration = importlib.import_module("shop.pages.migrations.0002_starter_pages")
+    migration.add_pages(apps, None)
 
 
 def test_a_new_store_has_the_pages_shoppers_look_for_linked_from_every_page(client):
