@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "shop.pages",
     "marketing.discounts",
     "marketing.analytics",
+    "marketing.recommendations",
     "loyalty",
 ]
 
@@ -487,6 +488,19 @@ ANALYTICS_PANELS = ["marketing.discounts.panels.promotions", "loyalty.panels.poi
 # Daily figures other apps add to the rollups for their panels: functions of (first day, last day, time
 # zone) yielding (day, measure, dimension, key, value); a panel reads them back with its `figures` argument.
 ANALYTICS_DAILY_SOURCES = ["marketing.discounts.panels.daily_figures"]
+# Recommendations (marketing/recommendations, docs/recommendations.md): what each kind of interaction
+# weighs in the similar-items tables, how fast it fades (half-life in days), how far back the build
+# reads, and how many neighbours it keeps per product.
+RECOMMENDATIONS_WEIGHTS = {"purchase": 5.0, "add_to_cart": 3.0, "view_item": 1.0}
+RECOMMENDATIONS_HALF_LIFE_DAYS = env_int("RECOMMENDATIONS_HALF_LIFE_DAYS", 120)
+RECOMMENDATIONS_HISTORY_DAYS = env_int("RECOMMENDATIONS_HISTORY_DAYS", 365)
+RECOMMENDATIONS_NEIGHBOURS = env_int("RECOMMENDATIONS_NEIGHBOURS", 30)
+# Trending: interactions of the last days, the most recent weighing most.
+RECOMMENDATIONS_TRENDING_DAYS = env_int("RECOMMENDATIONS_TRENDING_DAYS", 7)
+CELERY_BEAT_SCHEDULE["build-recommendations"] = {
+    "task": "marketing.recommendations.tasks.build",
+    "schedule": env_int("RECOMMENDATIONS_BUILD_SECONDS", 6 * 3600),
+}
 # Requests that are never page views (and whose own facts are still recorded).
 ANALYTICS_UNTRACKED_PATHS = ["/admin/", "/api/", "/static/", "/media/", "/bench/", "/analytics/", "/health"]
 # Demo data: each app adds its own, in this order (manage.py seed_demo).

@@ -235,6 +235,11 @@ class Product(models.Model):
         _("active"), default=True, help_text=_("Inactive products are hidden from the store.")
     )
     is_featured = models.BooleanField(_("featured"), default=False)
+    is_consumable = models.BooleanField(
+        _("bought again and again"),
+        default=False,
+        help_text=_("Used up and bought again (coffee, shampoo): still recommended to those who bought it."),
+    )
     # Kept up to date by the review services, so sorting by rating is one indexed column.
     rating_avg = models.DecimalField(_("rating"), max_digits=3, decimal_places=2, null=True, blank=True, editable=False)
     rating_count = models.PositiveIntegerField(_("reviews"), default=0, editable=False)
