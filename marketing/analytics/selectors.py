@@ -1,0 +1,55 @@
+"""What other apps may read of the event log (docs/architecture.md, "Import rules"): the
+recommendations read a visitor's recent products and the history their tables are built from.
+
+The log keeps no one against their will: a visit is ours only for as long as it lasts (no cookie,
+marketing.analytics.visits), and a customer's events carry their id only with their consent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+
+from marketing.analytics import recorder, visits
+from marketing.analytics.models import Event, EventName
+
+VIEW_ITEM, ADD_TO_CART = EventName.VIEW_ITEM.value, EventName.ADD_TO_CART.value
+
+
+def visit_id(request) -> str | None:
+    """The id of the request's visit (the one its events are recorded under), or None: a robot,
+    or a browser that asked not to be tracked."""
+    visit = visits.visit_for(request)
+    return None if visit is None else visit.id
+
+
+def tracked_customer_id(user) -> int | None:
+    """The customer's id when they allow their shopping to be tied to them, else None (cached)."""
+    return recorder.consenting(user)
+
+
+def recent_products(
+    *,
+    visit: str | None = None,
+    customer_id: int | None = None,
+    names: Iterable[str] = (VIEW_ITEM, ADD_TO_CART),
+    limit: int = 40,
+) -> list[tuple[str, int, dt.datetime]]:
+    """(event name, product id, moment) of the visit's or the customer's latest product events,
+    newest first: one query. Nothing when neither is known."""
+    if visit is None and customer_id is None:
+        return []
+    events = Event.objects.filter(name__in=list(names), product_id__isnull=False)
+    events = events.filter(customer_id=customer_id) if customer_id is not None else events.filter(visit=visit)
+    return list(events.order_by("-at", "-id").values_list("name", "product_id", "at")[:limit])
+
+
+def product_events(*, since: dt.date, names: Iterable[str] = (VIEW_ITEM, ADD_TO_CART)) -> Iterator[tuple]:
+    """(event name, visit, customer id, product id, moment) of every product event from the store day
+    `since` on, in no particular order, streamed in chunks (a year of a busy store is millions of rows)."""
+    return (
+        Event.objects.filter(day__gte=since, name__in=list(names), product_id__isnull=False)
+        .order_by()
+        .values_list("name", "visit", "customer_id", "product_id", "at")
+        .iterator(chunk_size=20_000)
+    )
