@@ -53,3 +53,36 @@ def product_events(*, since: dt.date, names: Iterable[str] = (VIEW_ITEM, ADD_TO_
         .values_list("name", "visit", "customer_id", "product_id", "at")
         .iterator(chunk_size=20_000)
     )
+
+
+# -- Lists: what was shown, chosen, and what followed a click
+
+
+def list_figures(
+    *,
+    first: dt.date,
+    last: dt.date,
+    prefix: str = "",
+    names: Iterable[str] | None = None,
+    zone: dt.tzinfo | None = None,
+) -> dict[tuple[dt.date, str], dict]:
+    """{(store day, list name): {"views", "impressions", "clicks", "add_to_carts", "orders",
+    "revenue"}} for the lists whose name starts with `prefix` (or only those in `names`), from the
+    days `first` to `last`: what each showed and had chosen, and the adds and paid orders that
+    followed a click on it in the same visit (the attribution is marketing.analytics.lists'). A
+    few grouped queries, whatever the period holds; revenue a Decimal in the store's currency."""
+    from dataclasses import asdict
+
+    from marketing.analytics import lists
+
+    found = lists.figures(first, last, prefix=prefix, names=names, zone=zone)
+    return {key: asdict(entry) for key, entry in found.items()}
+
+
+def figure_totals(*, first: dt.date, last: dt.date, measures: list[str], dimension: str = "") -> dict:
+    """The daily figures (rollups, ANALYTICS_DAILY_SOURCES) summed over the store days `first` to
+    `last`: {measure: total}, or {(measure, key): total} split by `dimension`; today worked out live.
+    What a dashboard panel's `figures` reader gives, for pages outside the dashboards."""
+    from marketing.analytics import reports
+
+    return reports.totals(reports.Period(first, last), measures, dimension=dimension)
