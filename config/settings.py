@@ -484,10 +484,17 @@ ANALYTICS_BATCH_SECONDS = env_int("ANALYTICS_BATCH_SECONDS", 5)
 ANALYTICS_CLV_MONTHS = env_int("ANALYTICS_CLV_MONTHS", 12)
 # Panels other apps add to the Marketing dashboard: functions of (start, end) returning a plain dict
 # (marketing/discounts/panels.py says what), so an app adds its panel without editing analytics.
-ANALYTICS_PANELS = ["marketing.discounts.panels.promotions", "loyalty.panels.points"]
+ANALYTICS_PANELS = [
+    "marketing.discounts.panels.promotions",
+    "loyalty.panels.points",
+    "marketing.recommendations.figures.shelves",
+]
 # Daily figures other apps add to the rollups for their panels: functions of (first day, last day, time
 # zone) yielding (day, measure, dimension, key, value); a panel reads them back with its `figures` argument.
-ANALYTICS_DAILY_SOURCES = ["marketing.discounts.panels.daily_figures"]
+ANALYTICS_DAILY_SOURCES = [
+    "marketing.discounts.panels.daily_figures",
+    "marketing.recommendations.figures.daily_figures",
+]
 # Recommendations (marketing/recommendations, docs/recommendations.md): what each kind of interaction
 # weighs in the similar-items tables, how fast it fades (half-life in days), how far back the build
 # reads, and how many neighbours it keeps per product.
