@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from loyalty import api as loyalty_api
 from marketing.analytics import api as analytics_api
 from marketing.discounts import api as discounts_api
+from marketing.recommendations import api as recommendations_api
 from shop.accounts import api as accounts_api
 from shop.cart import api as cart_api
 from shop.catalog import api as catalog_api
@@ -44,5 +45,11 @@ urlpatterns = [
     path("orders/<str:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
     path("orders/<str:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"),
     path("payments/stripe/webhook/", stripe_webhook, name="stripe-webhook"),
+    path(
+        "products/<slug:slug>/recommendations/",
+        recommendations_api.ProductRecommendationsView.as_view(),
+        name="product-recommendations",
+    ),
+    path("recommendations/", recommendations_api.RecommendationsView.as_view(), name="recommendations"),
     path("", include(router.urls)),
 ]

@@ -420,6 +420,15 @@ SHOP_CART_PANELS: list[str] = ["discounts/cart_code.html", "loyalty/cart_points.
 SHOP_ACCOUNT_PANELS: list[str] = ["loyalty/account_panel.html"]
 # The same for an order's confirmation page: each template gets `order` and `request`.
 SHOP_ORDER_PANELS: list[str] = ["loyalty/order_points.html"]
+# Shelves: templates each page shows below its main content (the home page under its category tiles,
+# a product's page above its reviews), from the apps that extend the store. Each gets `request` and
+# the page's own: `product_id` (product), `product_ids` (cart: the cart's products), `order` (order).
+SHOP_SHELVES: dict[str, list[str]] = {
+    "home": ["recommendations/home.html"],
+    "product": ["recommendations/product.html"],
+    "cart": ["recommendations/cart.html"],
+    "order": ["recommendations/order.html"],
+}
 # The admin home's figures (shop/core/admin_home.py): functions of the request returning Figures, each app
 # its own, each showing only what the user may see.
 SHOP_ADMIN_HOME_FIGURES = [
@@ -429,7 +438,9 @@ SHOP_ADMIN_HOME_FIGURES = [
     "loyalty.admin_home.figures",
 ]
 # The admin's apps in the order staff use them; any other (tokens, login attempts...) after these.
-SHOP_ADMIN_APP_ORDER = ["orders", "catalog", "discounts", "loyalty", "analytics", "accounts", "payments", "pages"]
+SHOP_ADMIN_APP_ORDER = [
+    "orders", "catalog", "discounts", "recommendations", "loyalty", "analytics", "accounts", "payments", "pages"
+]  # fmt: skip
 # What an order's adjustment references mean to staff ("2|SPRING10" is a code of promotion 2): functions
 # of a list of OrderAdjustments returning {adjustment id: readable text} for those they know.
 SHOP_ADJUSTMENT_REFERENCES = ["marketing.discounts.admin_home.references", "loyalty.admin_home.references"]
@@ -517,7 +528,8 @@ DEMO_SEEDERS = [
     "shop.orders.demo.seed",
     "marketing.discounts.demo.seed",
     "loyalty.demo.seed",
-    "marketing.analytics.demo.seed",  # last: visits for the orders the others made, then the daily figures
+    "marketing.analytics.demo.seed",  # visits for the orders the others made, then the daily figures
+    "marketing.recommendations.demo.seed",  # last: built from the orders and visits above
 ]
 # Views that exist only for the benchmark (bench/web.py).
 BENCH_VIEWS = env_bool("BENCH_VIEWS", False)

@@ -84,6 +84,12 @@ def full_cart(member):
     return {"cart": cart, "products": products, "category": category}
 
 
+@pytest.fixture(autouse=True)
+def _no_shelves(settings):
+    """The cart's own queries: the shelves below it (settings.SHOP_SHELVES) count theirs in their own tests."""
+    settings.SHOP_SHELVES = {}
+
+
 def queries_for(client, url):
     client.get(url)  # what is read once per process (the promotions index, the program's rules)
     with CaptureQueriesContext(connection) as queries:

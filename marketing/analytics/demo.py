@@ -129,7 +129,7 @@ def seed(ctx: DemoContext) -> None:
     rng = ctx.rng("analytics:visits")
     now = timezone.now()
     consenting = set(Profile.objects.filter(analytics_consent=True).values_list("user_id", flat=True))
-    products = list(Product.objects.filter(is_active=True).only("id", "slug", "price"))
+    products = list(Product.objects.filter(is_active=True).only("id", "slug", "price", "category_id"))
     if not products:
         return
     by_id = {p.pk: p for p in products}
@@ -150,6 +150,9 @@ def seed(ctx: DemoContext) -> None:
         _buying_visit(builder, order_id, placed, paid, user_id, total, currency, lines[order_id], by_id)
     ctx.log(f"visits: {len(orders):,} that placed an order")
     popular = [by_id[pid] for ids in lines.values() for pid, _q in ids if pid in by_id] or products
+    by_category = defaultdict(list)
+    for product in products:
+        by_category[product.category_id].append(product)
     budget = DEMO_MAX_VISITS
     made = 0
     for day in sorted(per_day, reverse=True):  # the most recent days first, while the budget lasts
@@ -157,7 +160,7 @@ def seed(ctx: DemoContext) -> None:
         if made + wanted > budget:
             break
         for _n in range(wanted):
-            _idle_visit(builder, day, popular, products)
+            _idle_visit(builder, day, popular, products, by_category)
         made += wanted
     ctx.log(f"visits: {made:,} that bought nothing, over {len(per_day):,} days")
     builder.flush()
@@ -201,7 +204,7 @@ def _buying_visit(builder, order_id, placed, paid, user_id, total, currency, ord
     )  # fmt: skip
 
 
-def _idle_visit(builder, day, popular, products) -> None:
+def _idle_visit(builder, day, popular, products, by_category) -> None:
     rng = builder.rng
     start = dt.datetime.combine(day, dt.time(0), tzinfo=rollups.zone()) + dt.timedelta(
         seconds=int(rng.triangular(6 * 3600, 86399, 20 * 3600))
@@ -210,8 +213,7 @@ def _idle_visit(builder, day, popular, products) -> None:
     source = rng.choices(SOURCES, weights=[s[3] / s[4] for s in SOURCES])[0]
     fields, at = builder.visit(start, device=device, source=source)
     roll = rng.random()
-    viewed = [] if roll < 0.38 else [rng.choice(popular if rng.random() < 0.6 else products)
-                                     for _i in range(rng.choice((1, 1, 1, 2, 2, 3, 4)))]  # fmt: skip
+    viewed = [] if roll < 0.38 else _browsed(rng, popular, products, by_category, rng.choice((1, 1, 1, 2, 2, 3, 4)))
     at = builder.browse(fields, at, viewed)
     if viewed and rng.random() < 0.14:
         product = viewed[-1]
@@ -222,6 +224,17 @@ def _idle_visit(builder, day, popular, products) -> None:
                              value=product.price, currency=settings.SHOP_CURRENCY)  # fmt: skip
         elif rng.random() < 0.3:
             builder.add(EventName.BEGIN_CHECKOUT, at, fields, value=product.price, currency=settings.SHOP_CURRENCY)
+
+
+def _browsed(rng, popular, products, by_category, count: int) -> list:
+    """What a visit looks at: a first product (often a popular one), then mostly its neighbours on the
+    shelf (the same category), as shoppers compare before they choose."""
+    first = rng.choice(popular if rng.random() < 0.6 else products)
+    viewed = [first]
+    same = [p for p in by_category[first.category_id] if p.pk != first.pk]
+    for _i in range(count - 1):
+        viewed.append(rng.choice(same) if same and rng.random() < 0.7 else rng.choice(products))
+    return viewed
 
 
 def _build_figures(ctx: DemoContext) -> None:

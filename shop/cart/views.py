@@ -33,6 +33,7 @@ def _render_cart(request, *, error=None, status=200, context=None, cart=False):
         "priced": priced,
         "error": error,
         "cart_panels": settings.SHOP_CART_PANELS,
+        "shelf_product_ids": [line.product_id for line in cart.lines.all()] if cart is not None else [],
         # The header's count, from the lines just read (the context processor would sum them again).
         "cart_count": lambda: sum(line.quantity for line in cart.lines.all()) if cart is not None else 0,
     }
@@ -58,11 +59,16 @@ def cart_detail(request):
         return {
             "main": render_to_string("cart/_main.html", context, request),
             "count": sum(line.quantity for line in cart.lines.all()),
+            "product_ids": [line.product_id for line in cart.lines.all()],
         }
 
     page = snapshot.kept("page", cart=cart, parts=(get_language(), customer and customer.pk), build=build)
     main = page["main"].replace(snapshot.CSRF_PLACEHOLDER, get_token(request))
-    context = {"cart_main": mark_safe(main), "cart_count": page["count"]}  # noqa: S308 (rendered by our template)
+    context = {
+        "cart_main": mark_safe(main),  # noqa: S308 (rendered by our template)
+        "cart_count": page["count"],
+        "shelf_product_ids": page.get("product_ids", []),
+    }
     return render(request, "cart/cart.html", context)
 
 

@@ -319,6 +319,25 @@ def _suggestions(request, text: str) -> dict:
     return SuggestionsSerializer(body).data
 
 
+def product_items(request, ids: list[int]) -> list[dict]:
+    """The API's items for these products, in this order, as the product list gives them (kept items,
+    stock levels as they are now): for other apps' answers that list products (recommendations)."""
+
+    def build(missing):
+        products = attach_offers(selectors.products_for_cards(ids=missing))
+        data = ProductSerializer(products, many=True, context={"request": request}).data
+        return {item["id"]: dict(item) for item in data}
+
+    items = catalog_cache.cached_each(
+        "api-product-item",
+        ids,
+        (request.build_absolute_uri("/"), get_language()),
+        build,
+        on=(catalog_cache.PRODUCTS, catalog_cache.OFFERS, catalog_cache.TREE),
+    )
+    return _with_stock([items[pk] for pk in ids if pk in items])
+
+
 def _with_stock(items: list[dict]) -> list[dict]:
     """Cached items with the stock levels as they are now, in one query (items just built have them)."""
     if not catalog_cache.enabled() or not items:

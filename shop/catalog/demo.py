@@ -250,6 +250,9 @@ def customer_tastes(email: str) -> list[tuple[str, float]]:
     return list(tastes.items())
 
 
+CONSUMABLE_PATHS = ("beauty/skincare", "beauty/makeup", "home/kitchen/coffee-tea")
+
+
 def seed(ctx: DemoContext) -> None:
     categories = _categories(ctx)
     _products(ctx, categories)
@@ -335,6 +338,8 @@ def _product_spec(i: int, rng, now) -> dict:
         "stock": stock,
         "is_active": rng.random() > 0.03,
         "is_featured": rng.random() < 0.08,
+        # Used up and bought again: skincare, make-up, coffee and tea (no draw: the others' data stays).
+        "is_consumable": path.startswith(CONSUMABLE_PATHS),
         "created_at": now - dt.timedelta(days=rng.randint(0, 400), minutes=rng.randint(0, 1439)),
     }
 

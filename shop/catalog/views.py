@@ -22,6 +22,7 @@ from shop.catalog.offers import attach_offers
 from shop.catalog.signals import product_viewed
 from shop.catalog.tracking import list_id
 from shop.catalog.tree import build_tree
+from shop.core import shelves
 from shop.core.errors import ShopError
 from shop.core.tracking import track
 
@@ -65,7 +66,7 @@ def home(request):
         return {**page, "main": mark_safe(main)}  # noqa: S308 (our templates' output)
 
     page = catalog_cache.cached("home-page", (get_language(),), assemble, on=(catalog_cache.SHOWN,), offers=True)
-    return render(request, "catalog/home.html", {"page": page})
+    return render(request, "catalog/home.html", {"page": {**page, "main": shelves.fill(page["main"], request, "home")}})
 
 
 def _home_page(request) -> dict:
@@ -222,6 +223,7 @@ def product_detail(request, slug):
     )
     main = page["main"].replace(catalog_cache.CSRF_MARKER, csrf_input(request), 1)
     main = main.replace("<!--review-form-->", review_form, 1)
+    main = shelves.fill(main, request, "product", product_id=product_id)
     return render(request, "catalog/product_detail.html", {"page": {**page, "main": mark_safe(main)}})  # noqa: S308
 
 

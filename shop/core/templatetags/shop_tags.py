@@ -28,3 +28,11 @@ def query_with(context, **changes):
         else:
             query[key] = value
     return query.urlencode()
+
+
+@register.simple_tag(takes_context=True)
+def shelves(context, page, **extra):
+    """{% shelves "cart" product_ids=ids %}: the shelves other apps add to this page (shop.core.shelves)."""
+    from shop.core import shelves as page_shelves
+
+    return page_shelves.render(context.get("request"), page, **extra)

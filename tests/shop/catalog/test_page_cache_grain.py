@@ -29,6 +29,9 @@ PAGES = ("/", "/products/", "/category/lighting/", "/product/brass-lamp/", "/pro
 def _cache_on(settings):
     settings.SHOP_PAGE_CACHE_SECONDS = 300
     settings.SHOP_LOW_STOCK = 5
+    # The catalog's own pages: the shelves other apps add (settings.SHOP_SHELVES) show other
+    # products' cards, and their grain is tested with them (tests/marketing/recommendations).
+    settings.SHOP_SHELVES = {}
 
 
 @pytest.fixture
