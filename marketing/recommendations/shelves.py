@@ -32,6 +32,7 @@ from shop.catalog.models import Product
 from shop.orders.models import OrderLine
 
 DEFAULT_SIZE = 8
+SHORT = 4  # a product shelf with fewer of its own neighbours is filled from related lists
 # How much each seed lends its neighbours on personal shelves (the build's weights, for the moment).
 SEED_WEIGHTS = {"purchase": 5.0, "add_to_cart": 3.0, "view_item": 1.0, "cart": 3.0}
 RECENT_DECAY = 0.85  # each older event of the visitor counts this much less than the one after it
@@ -206,7 +207,7 @@ class Assembler:
     def result(self) -> Result:
         if not self.shown:
             return Result(self.shelf, [])
-        ranked = sorted(self.scores, key=lambda pk: (-self.scores[pk], pk))
+        ranked = sorted((pk for pk in self.scores if self.scores[pk] > 0), key=lambda pk: (-self.scores[pk], pk))
         ordered = [*self.pinned, *(self.best[pk][1] for pk in ranked), *self.fill]
         known = facts([*(pick.product_id for pick in ordered), *(p.about for p in ordered if isinstance(p.about, int))])
         picks, seen = [], set()
@@ -243,16 +244,19 @@ def diverse(picks: list[tuple[Pick, int]], size: int, *, pinned: int = 0) -> lis
     return chosen + held[: size - len(chosen)]
 
 
-def _cold_start(assembler: Assembler, fact: Fact | None) -> None:
+def _cold_start(assembler: Assembler, fact: Fact | None, *, store_wide: bool = True) -> None:
+    """Fillers that need no history of the product: its category's best-sellers and its brand's
+    products; then, with `store_wide`, what is trending, the store's best-sellers, new arrivals."""
     rankings = recs_cache.rankings()
     if fact is not None:
         assembler.later(
             Pick(pk, "category", fact.category) for pk, _score in rankings.get(f"bestsellers:{fact.category_id}", [])
         )
         assembler.later(Pick(pk, "brand", fact.brand) for pk in _same_brand(fact.brand))
-    assembler.later(Pick(pk, "trending") for pk, _score in rankings.get("trending", []))
-    assembler.later(Pick(pk, "bestseller") for pk, _score in rankings.get("bestsellers", []))
-    assembler.later(Pick(pk, "new") for pk in _new_arrivals())
+    if store_wide:
+        assembler.later(Pick(pk, "trending") for pk, _score in rankings.get("trending", []))
+        assembler.later(Pick(pk, "bestseller") for pk, _score in rankings.get("bestsellers", []))
+        assembler.later(Pick(pk, "new") for pk in _new_arrivals())
 
 
 # -- shelves ----------------------------------------------------------------------------------
@@ -262,18 +266,22 @@ PRODUCT_SHELVES = {Shelf.BOUGHT_TOGETHER: ("bought", "bought_with"), Shelf.VIEWE
 
 def for_product(shelf: str, product_id: int, *, request=None, exclude: Iterable[int] = ()) -> Result:
     """ "Frequently bought together" or "Customers who viewed this also viewed" on a product's page.
-    A product with no neighbours of its own yet borrows the blended table's, then its category's
-    best-sellers and its brand's products."""
+    When it has too few neighbours of its own (none for bought together, fewer than SHORT for viewed
+    together: a new product), it borrows the blended table's, then its category's best-sellers and
+    its brand's products; never unrelated store-wide lists."""
     table, reason = PRODUCT_SHELVES[Shelf(shelf)]
     rows = recs_cache.products([product_id])[product_id]
     assembler = Assembler(shelf, exclude=[product_id, *exclude], bought=purchased(request))
     assembler.blocks.update(rows["blocks"])
     for pk in rows["pins"]:
         assembler.pin(Pick(pk, "pinned", product_id))
-    for pk, score in rows[table]:
+    own = [(pk, score) for pk, score in rows[table] if score > 0]  # a model's negative weights are never shown
+    for pk, score in own:
         assembler.add(pk, score, Pick(pk, reason, product_id))
-    assembler.later(Pick(pk, "goes_with", product_id) for pk, _score in rows["blended"])
-    _cold_start(assembler, facts([product_id]).get(product_id))
+    # Bought together is a short promise, kept unpadded; a product with none of its own (new) borrows.
+    if len(own) < (1 if shelf == Shelf.BOUGHT_TOGETHER else SHORT):
+        assembler.later(Pick(pk, "goes_with", product_id) for pk, score in rows["blended"] if score > 0)
+        _cold_start(assembler, facts([product_id]).get(product_id), store_wide=False)
     return assembler.result()
 
 
