@@ -277,8 +277,8 @@ def random_scores(train: sparse.csr_matrix, seed: int = SEED) -> Scorer:
 
 
 def store_model(train: sparse.csr_matrix, _seed: int = SEED, **params) -> Scorer:
-    """The store's model as it ships: history @ similar_items(history); items it gives no score
-    come after, by popularity (a shelf short of products is filled from the best-sellers)."""
+    """The store's model as it ships: history @ similar_items(history); items it gives no positive
+    score come after, by popularity (a shelf short of products is filled from the best-sellers)."""
     similarity = model.similar_items(train, **params)
     totals = np.asarray(train.sum(axis=0), dtype=np.float64).ravel()
     fill = totals / (totals.max() + 1) if totals.size and totals.max() > 0 else np.zeros_like(totals)
@@ -374,14 +374,26 @@ class Model:
     choices: Sequence[dict] = ({},)
 
     def label(self, params: dict) -> str:
-        return ", ".join(f"{PARAM_NAMES.get(key, key)}={value:g}" for key, value in params.items())
+        return ", ".join(
+            value if isinstance(value, str) else f"{PARAM_NAMES.get(key, key)}={value:g}"
+            for key, value in params.items()
+        )
 
 
 PARAM_NAMES = {"regularization": "λ", "factors": "factors", "alpha": "α", "beta": "β", "neighbours": "k"}
 
 
+def shipped_params() -> dict:
+    """model.similar_items' defaults, spelt out for the table (tests check they are the defaults)."""
+    return {
+        "method": model.DEFAULT_METHOD,
+        "regularization": model.DEFAULT_REGULARIZATION,
+        "neighbours": model.EASE_NEIGHBOURS,
+    }
+
+
 def models() -> list[Model]:
-    shipped = {"neighbours": model.DEFAULT_NEIGHBOURS, "alpha": model.DEFAULT_ALPHA, "beta": model.DEFAULT_BETA}
+    shipped = shipped_params()
     return [
         Model("store (item-to-item)", store_model, (shipped,)),
         Model("popularity", popularity),
@@ -521,12 +533,28 @@ def measure(work: Callable[[], object]) -> tuple[float, float]:
 
 
 def scale_check(*, ease_too: bool = False, progress: Progress = quiet, **shape) -> list[str]:
-    """Times similar_items (and EASE's fit, if asked) on a synthetic history of a store's size."""
+    """Times similar_items with its defaults (what ships), RP3beta (the co-occurrence tables' method
+    and the fallback above the dense limit) and, if asked, the reference EASE's fit, on a synthetic
+    history of a store's size."""
     matrix = synthetic_interactions(**shape)
     progress(f"synthetic history: {matrix.shape[0]:,} users × {matrix.shape[1]:,} items, {matrix.nnz:,} non-zeros")
     lines = []
-    seconds, peak = measure(lambda: model.similar_items(matrix))
-    lines.append(f"similar_items (k={model.DEFAULT_NEIGHBOURS}): {seconds:.1f} s, peak {peak:,.0f} MiB")
+    result = {}
+    seconds, peak = measure(lambda: result.setdefault("shipped", model.similar_items(matrix)))
+    shipped = result["shipped"]
+    how = (
+        f"EASE λ={model.DEFAULT_REGULARIZATION:g}, k={model.EASE_NEIGHBOURS}"
+        if model.DEFAULT_METHOD == "ease" and model.uses_dense(matrix)
+        else f"RP3beta k={model.RP3BETA_NEIGHBOURS} (over the dense limit of {model.DENSE_LIMIT:,} items)"
+    )
+    negative = (shipped.data < 0).mean() if shipped.nnz else 0.0
+    lines.append(
+        f"similar_items, shipped ({how}): {seconds:.1f} s, peak {peak:,.0f} MiB, "
+        f"{shipped.nnz:,} stored weights, {negative:.0%} negative"
+    )
+    progress(lines[-1])
+    seconds, peak = measure(lambda: model.similar_items(matrix, method="rp3beta"))
+    lines.append(f"similar_items, RP3beta (k={model.RP3BETA_NEIGHBOURS}): {seconds:.1f} s, peak {peak:,.0f} MiB")
     progress(lines[-1])
     if ease_too:
         seconds, peak = measure(lambda: ease(matrix, regularization=EASE_LAMBDAS[1]))

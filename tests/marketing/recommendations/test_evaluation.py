@@ -130,6 +130,39 @@ def test_every_model_on_both_splits_and_the_store_model_learns_the_tastes():
     assert [r.metrics for r in again] == [r.metrics for r in results]  # reproduces
 
 
+def test_the_store_row_is_what_similar_items_ships_by_default():
+    import inspect
+
+    from marketing.recommendations import model
+
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(model.similar_items).parameters.items()
+        if p.default is not p.empty
+    }
+    shipped = ev.shipped_params()
+    assert shipped["method"] == defaults["method"] == "ease"
+    assert shipped["regularization"] == defaults["regularization"]
+    assert defaults["neighbours"] is None and shipped["neighbours"] == model.EASE_NEIGHBOURS  # EASE's own default
+    history = sparse.random(60, 25, density=0.2, random_state=np.random.default_rng(1), format="csr", dtype=np.float32)
+    assert (model.similar_items(history) != model.similar_items(history, **shipped)).nnz == 0
+    store = ev.models()[0]
+    assert store.name == "store (item-to-item)" and list(store.choices) == [shipped]
+    assert store.label(shipped) == f"ease, λ={model.DEFAULT_REGULARIZATION:g}, k={model.EASE_NEIGHBOURS}"
+
+
+def test_the_store_model_ranks_negative_scores_after_the_best_sellers():
+    train = sparse.csr_matrix(np.array([[1, 0, 0, 0], [1, 1, 0, 1], [0, 1, 1, 0]], np.float32))
+    scores = ev.store_model(train, neighbours=3, regularization=1)(np.array([0]))
+    weights = ev.model.similar_items(train, neighbours=3, regularization=1).toarray()[0]
+    popularity = train.sum(axis=0).A1
+    for item in (1, 2, 3):
+        if weights[item] > 0:
+            assert scores[0, item] > 1
+        else:
+            assert scores[0, item] == pytest.approx(popularity[item] / (popularity.max() + 1))
+
+
 def test_the_table_has_a_row_per_model_with_the_four_metrics():
     text = ev.table(ev.movielens_results(load=tiny_ratings, k=5, seed=3), k=5)
     assert "precision@5" in text and "recall@5" in text and "NDCG@5" in text and "hit rate@5" in text

@@ -24,10 +24,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scale",
             action="store_true",
-            help="Instead: time the similar-items build on a synthetic history of 200,000 users, 10,000 "
-            "products and 1.2 million interactions (and EASE's fit with --ease).",
+            help="Instead: time similar_items (as shipped, and RP3beta) on a synthetic history of 200,000 "
+            "users, 10,000 products and 1.2 million interactions (and the reference EASE's fit with --ease).",
         )
-        parser.add_argument("--ease", action="store_true", help="With --scale: time EASE too (needs 2 GB).")
+        parser.add_argument(
+            "--ease", action="store_true", help="With --scale: time the reference EASE too (float64, needs 2 GB)."
+        )
 
     def handle(self, *args, dataset, seed, k, scale, ease, **options):
         if k < 1:
