@@ -80,7 +80,8 @@ class RecommendationsBench(Stack):
             db=args.db,
             var_dir=Path(args.var_dir or RESULTS / f"var-recommendations-{args.db}"),
             pg_port=PG_PORT,
-            extra_env={"BENCH_VIEWS": "1", "ANALYTICS_RECORDING": "0"},  # the ceiling view; no log writes under load
+            # The ceiling view; no event log writes under load; one cache key prefix for every version built.
+            extra_env={"BENCH_VIEWS": "1", "ANALYTICS_RECORDING": "0", "RELEASE": "bench-recommendations"},
         )
 
     def prepare(self) -> None:
@@ -95,12 +96,13 @@ class RecommendationsBench(Stack):
         log("collectstatic")  # DEBUG is off: the pages need the manifest
         self.manage("collectstatic", "--noinput", "-v", "0")
 
-    def step(self, name: str, **params) -> dict:
-        """Run one Django-side step in a child process (its progress on stderr, live); its JSON result."""
+    def step(self, name: str, *, code: Path = ROOT, **params) -> dict:
+        """Run one Django-side step in a child process (its progress on stderr, live); its JSON result.
+        `code`: the store's code it imports (another checkout's, for the build of another version)."""
         done = subprocess.run(
             [str(PYTHON), str(Path(__file__).resolve()), "step", name, json.dumps(params)],
-            cwd=ROOT,
-            env=self.env,
+            cwd=code,
+            env={**self.env, "BENCH_CODE": str(code)},
             check=True,
             text=True,
             stdout=subprocess.PIPE,
@@ -227,6 +229,23 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "ABOVE target"
 
 
+def report_build(name: str, built: dict) -> bool:
+    print(f"\n1. Build of {name} (fresh process; target under {TARGET['build_s']:.0f} s)")
+    print(f"{'phase':<58} {'s':>7} {'RSS MiB':>8}")
+    print("-" * 75)
+    for phase in built["phases"]:
+        print(f"{phase['label'][:58]:<58} {phase['seconds']:>7.1f} {phase['rss_mib']:>8.0f}")
+    build_ok = built["status"] == "done" and built["seconds"] < TARGET["build_s"]
+    print(
+        f"{'total (Build.seconds)':<58} {built['seconds']:>7.1f}   {verdict(build_ok)}\n"
+        f"rows read {built['interactions']:,}; {built['neighbour_rows']:,} neighbour lists "
+        f"({built['products_with_neighbours']:,} products), {built['rankings']:,} rankings; peak RSS "
+        f"{built['peak_rss_mib']:.0f} MiB (Build.peak_memory_mib {built['peak_memory_mib']}), of which Django and "
+        f"the store before the build {built['rss_before_mib']:.0f} MiB"
+    )
+    return build_ok
+
+
 def report(args, result: dict) -> bool:
     data, built, shelves = result["data"], result["build"], result["shelves"]
     ok = True
@@ -240,20 +259,9 @@ def report(args, result: dict) -> bool:
         f"{data['orders']:,} paid orders with {data['lines']:,} lines, {data['events']:,} events "
         f"({data['visits']:,} visits)" + (f"; written in {data['seconds']:.0f} s" if data.get("seconds") else "")
     )
-    print(f"\n1. Build (fresh process; target under {TARGET['build_s']:.0f} s)")
-    print(f"{'phase':<58} {'s':>7} {'RSS MiB':>8}")
-    print("-" * 75)
-    for phase in built["phases"]:
-        print(f"{phase['label'][:58]:<58} {phase['seconds']:>7.1f} {phase['rss_mib']:>8.0f}")
-    build_ok = built["status"] == "done" and built["seconds"] < TARGET["build_s"]
-    ok &= build_ok
-    print(
-        f"{'total (Build.seconds)':<58} {built['seconds']:>7.1f}   {verdict(build_ok)}\n"
-        f"rows read {built['interactions']:,}; {built['neighbour_rows']:,} neighbour lists "
-        f"({built['products_with_neighbours']:,} products), {built['rankings']:,} rankings; peak RSS "
-        f"{built['peak_rss_mib']:.0f} MiB (Build.peak_memory_mib {built['peak_memory_mib']}), of which Django and "
-        f"the store before the build {built['rss_before_mib']:.0f} MiB"
-    )
+    for name, one in (("this checkout", built), (result.get("build_other", {}).get("code"), result.get("build_other"))):
+        if one:
+            ok &= report_build(name, one)
     print(f"\n2. Shelves in-process, warm cache ({CALLS:,} calls each; µs)")
     print(f"{'shelf':<30} {'p50':>7} {'p90':>7} {'p99':>7} {'SQL':>4} {'cache keys':>10} {'trips':>6} {'shown':>6}")
     print("-" * 84)
@@ -314,6 +322,9 @@ def main() -> int:
     parser.add_argument("--no-http", action="store_true", help="skip gunicorn and wrk")
     parser.add_argument("--duration", type=int, default=8, help="seconds of wrk per URL (default 8)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--build-code", help="also time the build of another checkout of the store (e.g. an earlier commit), first"
+    )
     parser.add_argument("--var-dir", help="throwaway var dir (default bench/results/var-recommendations-<db>)")
     args = parser.parse_args()
     if args.small:
@@ -348,6 +359,9 @@ def main() -> int:
         if args.db == "postgres":
             log("VACUUM ANALYZE")  # a fresh bulk load has no statistics; autovacuum would provide them
             bench.psql("VACUUM ANALYZE")
+        if args.build_code:  # first, so that the shelves are measured on this checkout's tables
+            log(f"the build of {args.build_code}, in a fresh process")
+            result["build_other"] = {"code": args.build_code, **bench.step("build", code=Path(args.build_code))}
         log("the build, in a fresh process")
         result["build"] = bench.step("build")
         log(f"built in {result['build']['seconds']:.1f} s, peak RSS {result['build']['peak_rss_mib']:.0f} MiB")
@@ -373,7 +387,7 @@ def main() -> int:
 
 
 def django_setup() -> None:
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, os.environ.get("BENCH_CODE", str(ROOT)))
     import django
 
     django.setup()
