@@ -27,7 +27,10 @@ VIEWPORT = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 ADMIN = ("admin@example.com", "admin")
 SHOPPER = ("shopper@example.com", "shopper")
-SHOTS = ("home", "category", "product", "cart", "points", "admin-home", "admin-products", "admin-loyalty")
+SHOTS = (
+    "home", "category", "product", "cart", "points", "shelves", "for-you",
+    "admin-home", "admin-products", "admin-loyalty", "admin-shelves",
+)  # fmt: skip
 PHONE_SHOTS = ("home-phone", "menu-phone", "category-phone", "filters-phone", "product-phone", "cart-phone")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -142,6 +145,28 @@ def main() -> int:
             add_to_cart(page, page.locator("section.results .card-link").first)
             save(page, "cart")
 
+        if wanted & {"shelves", "for-you"}:
+            # A fresh visit: a best-seller's page and its shelves, then the home page's shelves for it.
+            visitor = browser.new_context(base_url=base, viewport=VIEWPORT, locale="en-US", color_scheme="light")
+            page = visitor.new_page()
+            page.goto("/category/dresses/?ordering=-rating")
+            page.locator("section.results .card-link").first.click()
+            shelf = page.locator("section.shelf").first
+            shelf.wait_for()
+            settle(page)
+            shelf.scroll_into_view_if_needed()
+            page.evaluate("window.scrollBy(0, -80)")
+            if "shelves" in wanted:
+                save(page, "shelves", scroll=False)
+            page.goto("/")
+            mine = page.locator("section.shelf").first
+            mine.wait_for()
+            settle(page)
+            mine.scroll_into_view_if_needed()
+            page.evaluate("window.scrollBy(0, -80)")
+            if "for-you" in wanted:
+                save(page, "for-you", scroll=False)
+
         if "points" in wanted:
             # The demo shopper's points: summary, tiers and the start of the history.
             shopper = browser.new_context(base_url=base, viewport=VIEWPORT, locale="en-US", color_scheme="light")
@@ -150,7 +175,7 @@ def main() -> int:
             page.get_by_role("heading", level=2, name="History").wait_for()
             save(page, "points")
 
-        if wanted & {"admin-home", "admin-products", "admin-loyalty"}:
+        if wanted & {"admin-home", "admin-products", "admin-loyalty", "admin-shelves"}:
             admin = browser.new_context(base_url=base, viewport=VIEWPORT, locale="en-US", color_scheme="light")
             page = admin.new_page()
             log_in(page, "/admin/login/", "/admin/", ADMIN)
@@ -166,6 +191,11 @@ def main() -> int:
                 page.get_by_role("heading", level=2, name="Points per month").wait_for()
                 fold_admin_sidebar(page)
                 save(page, "admin-loyalty")
+            if "admin-shelves" in wanted:
+                # Each shelf shown or hidden, with its last 30 days.
+                page.goto("/admin/recommendations/shelfsetting/")
+                fold_admin_sidebar(page)
+                save(page, "admin-shelves")
 
         if wanted & set(PHONE_SHOTS):
             phone = browser.new_context(

@@ -31,7 +31,6 @@ class ShelfSettingAdmin(admin.ModelAdmin):
     list_display = ["shelf", "enabled", "size", "where"]
     list_editable = ["enabled", "size"]
     list_display_links = ["shelf"]
-    list_filter = ["enabled"]
     actions = ["turn_on", "turn_off"]
     fields = ["shelf", "enabled", "size"]
     readonly_fields = ["shelf"]

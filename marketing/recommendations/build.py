@@ -19,6 +19,7 @@ import logging
 import math
 import resource
 import time
+from array import array
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,8 +27,7 @@ from decimal import Decimal
 
 import numpy as np
 from django.conf import settings
-from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from scipy import sparse
 
@@ -41,8 +41,7 @@ from shop.orders.models import OrderLine
 
 log = logging.getLogger(__name__)
 
-LOCK = "recommendations:build:lock"
-LOCK_SECONDS = 30 * 60
+LOCK_SECONDS = 30 * 60  # a build running longer is taken for dead
 RANKING_SIZE = 60
 CATEGORY_RANKING_SIZE = 24
 BESTSELLER_DAYS = 90
@@ -51,23 +50,35 @@ WRITE_BATCH = 2_000
 
 @dataclass
 class Matrix:
-    """A users × items matrix being gathered: row keys, and the (row, item, weight) triples."""
+    """A users × items matrix being gathered: row keys, and (row, item, weight, moment) in compact
+    arrays (a few bytes an interaction, not a Python object each: a million events stay small).
+    The fading by age is applied at the end, to all of them at once."""
 
     rows: dict = field(default_factory=dict)
-    row_ids: list[int] = field(default_factory=list)
-    item_ids: list[int] = field(default_factory=list)
-    weights: list[float] = field(default_factory=list)
+    row_ids: array = field(default_factory=lambda: array("i"))
+    item_ids: array = field(default_factory=lambda: array("i"))
+    weights: array = field(default_factory=lambda: array("f"))
+    moments: array = field(default_factory=lambda: array("d"))
 
-    def add(self, key, item: int, weight: float) -> None:
-        row = self.rows.setdefault(key, len(self.rows))
+    def add(self, key, item: int, weight: float = 1.0, at: dt.datetime | None = None) -> None:
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = len(self.rows)
         self.row_ids.append(row)
         self.item_ids.append(item)
         self.weights.append(weight)
+        self.moments.append(at.timestamp() if at is not None else 0.0)
 
-    def csr(self, n_items: int, *, binary=False) -> sparse.csr_matrix:
-        data = np.ones(len(self.weights), np.float32) if binary else np.asarray(self.weights, np.float32)
+    def csr(self, n_items: int, *, binary=False, now: dt.datetime | None = None, half_life_days=None):
+        if binary:
+            data = np.ones(len(self.weights), np.float32)
+        else:
+            data = np.frombuffer(self.weights, dtype=np.float32).astype(np.float64)
+            if now is not None and half_life_days:
+                age = np.maximum(now.timestamp() - np.frombuffer(self.moments, dtype=np.float64), 0.0)
+                data = data * np.exp(-math.log(2) / (half_life_days * 86400) * age)
         matrix = sparse.csr_matrix(
-            (data, (np.asarray(self.row_ids, np.int32), np.asarray(self.item_ids, np.int32))),
+            (data.astype(np.float32), (np.frombuffer(self.row_ids, np.int32), np.frombuffer(self.item_ids, np.int32))),
             shape=(len(self.rows), n_items),
             dtype=np.float32,
         )
@@ -105,7 +116,6 @@ def read_history(*, now: dt.datetime, progress: Callable[[str], None] = lambda _
     history = History(index={pk: i for i, pk in enumerate(products)}, products=products)
     index = history.index
     weights = settings.RECOMMENDATIONS_WEIGHTS
-    faded = decay(now, settings.RECOMMENDATIONS_HALF_LIFE_DAYS)
     since = now - dt.timedelta(days=settings.RECOMMENDATIONS_HISTORY_DAYS)
     trending_since = now - dt.timedelta(days=settings.RECOMMENDATIONS_TRENDING_DAYS)
     trending_fade = decay(now, max(settings.RECOMMENDATIONS_TRENDING_DAYS / 3, 0.5))
@@ -124,8 +134,8 @@ def read_history(*, now: dt.datetime, progress: Callable[[str], None] = lambda _
             continue
         history.read += 1
         customer = ("c", user_id) if user_id else ("e", email.lower())
-        history.blended.add(customer, item, purchase * faded(placed))
-        history.bought.add(order_id, item, 1.0)
+        history.blended.add(customer, item, purchase, placed)
+        history.bought.add(order_id, item)
         if placed >= bestseller_since:
             history.units[product_id] += quantity
         if placed >= trending_since:
@@ -141,9 +151,9 @@ def read_history(*, now: dt.datetime, progress: Callable[[str], None] = lambda _
         events += 1
         weight = names[name]
         who = ("c", customer_id) if customer_id else ("v", visit)
-        history.blended.add(who, item, weight * faded(at))
+        history.blended.add(who, item, weight, at)
         if name == analytics.VIEW_ITEM and visit is not None:
-            history.viewed.add(visit, item, 1.0)
+            history.viewed.add(visit, item)
         if at >= trending_since:
             history.trending[product_id] += weight * trending_fade(at)
         if events % 250_000 == 0:
@@ -159,9 +169,9 @@ def neighbour_rows(table: str, similarity: sparse.csr_matrix, products: list[int
         start, end = similarity.indptr[item], similarity.indptr[item + 1]
         if start == end:
             continue
-        order = np.argsort(-similarity.data[start:end], kind="stable")
+        order = np.argsort(-similarity.data[start:end], kind="stable")  # best first, negative weights last
         columns, values = similarity.indices[start:end][order], similarity.data[start:end][order]
-        items = [[products[c], round(float(v), 5)] for c, v in zip(columns, values, strict=True) if v > 0]
+        items = [[products[c], round(float(v), 5)] for c, v in zip(columns, values, strict=True) if round(float(v), 5)]
         if items:
             rows.append(Neighbours(product_id=products[item], table=table, items=items))
     return rows
@@ -191,24 +201,28 @@ def ranking_rows(history: History) -> list[Ranking]:
 
 def build(*, now: dt.datetime | None = None, progress: Callable[[str], None] = lambda _message: None) -> Build:
     """Build every table and ranking again and put them in place; one build at a time (Conflict)."""
-    if not cache.add(LOCK, "1", LOCK_SECONDS):
-        raise Conflict("A build of the recommendations is already running: wait for it to finish.")
     now = now or timezone.now()
-    record = Build.objects.create(started_at=now)
+    record = _start()
     started = time.monotonic()
     try:
         history = read_history(now=now, progress=progress)
         n = len(history.products)
         k = settings.RECOMMENDATIONS_NEIGHBOURS
+        # Co-occurrence tables (a shelf lists their neighbours): RP3beta, k per product, all positive.
+        # The blended table (personal shelves add up its weights): the model's default, EASE, with its
+        # own number of weights per product, negative ones included. recommendations-evaluation.md.
         tables = {
-            Table.BOUGHT: history.bought.csr(n, binary=True),
-            Table.VIEWED: history.viewed.csr(n, binary=True),
-            Table.BLENDED: history.blended.csr(n),
+            Table.BOUGHT: (history.bought.csr(n, binary=True), {"method": "rp3beta", "neighbours": k}),
+            Table.VIEWED: (history.viewed.csr(n, binary=True), {"method": "rp3beta", "neighbours": k}),
+            Table.BLENDED: (
+                history.blended.csr(n, now=now, half_life_days=settings.RECOMMENDATIONS_HALF_LIFE_DAYS),
+                {},
+            ),
         }
         rows: list[Neighbours] = []
-        for table, matrix in tables.items():
+        for table, (matrix, params) in tables.items():
             tick = time.monotonic()
-            similarity = model.similar_items(matrix, neighbours=k)
+            similarity = model.similar_items(matrix, **params)
             rows += neighbour_rows(table, similarity, history.products)
             progress(
                 f"{Table(table).label}: {matrix.shape[0]:,} shoppers × {n:,} products, {time.monotonic() - tick:.1f} s"
@@ -234,5 +248,19 @@ def build(*, now: dt.datetime | None = None, progress: Callable[[str], None] = l
         record.seconds = Decimal(f"{time.monotonic() - started:.2f}")
         record.peak_memory_mib = Decimal(f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
         record.save()
-        cache.delete(LOCK)
     return record
+
+
+def _start() -> Build:
+    """The row of a new build, unless one is running (Conflict): the database holds at most one
+    running row, so two processes never build at once. A run that never finished (its process
+    died) is marked failed after LOCK_SECONDS and no longer stands in the way."""
+    stale = timezone.now() - dt.timedelta(seconds=LOCK_SECONDS)
+    Build.objects.filter(status=Build.Status.RUNNING, started_at__lt=stale).update(
+        status=Build.Status.FAILED, message="It never finished (its process stopped)."
+    )
+    try:
+        with transaction.atomic():
+            return Build.objects.create(started_at=timezone.now())
+    except IntegrityError:
+        raise Conflict("A build of the recommendations is already running: wait for it to finish.") from None

@@ -23,8 +23,13 @@ def changed() -> None:
     tokens.bump([TOKEN])
 
 
+def token() -> str:
+    """The recommendations' version: replaced by a build, a rule or a setting."""
+    return tokens.read([TOKEN])[TOKEN]
+
+
 def _prefix() -> str:
-    return f"recommendations:{tokens.read([TOKEN])[TOKEN]}"
+    return f"recommendations:{token()}"
 
 
 def products(ids: Iterable[int]) -> dict[int, dict]:

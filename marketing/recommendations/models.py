@@ -98,6 +98,12 @@ class Build(models.Model):
         verbose_name_plural = _("builds")
         ordering = ["-started_at"]
         get_latest_by = "started_at"
+        constraints = [
+            # One build at a time, in every process: a second one cannot start (build.py).
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="running"), name="recommendations_one_running_build"
+            )
+        ]
 
     def __str__(self):
         return f"{self.started_at:%Y-%m-%d %H:%M} {self.status}"

@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from marketing.analytics import selectors as analytics
@@ -209,20 +210,26 @@ class Assembler:
             return Result(self.shelf, [])
         ranked = sorted((pk for pk in self.scores if self.scores[pk] > 0), key=lambda pk: (-self.scores[pk], pk))
         ordered = [*self.pinned, *(self.best[pk][1] for pk in ranked), *self.fill]
-        known = facts([*(pick.product_id for pick in ordered), *(p.about for p in ordered if isinstance(p.about, int))])
-        picks, seen = [], set()
-        for pick in ordered:
-            pk = pick.product_id
-            fact = known.get(pk)
-            if pk in seen or pk in self.exclude or pk in self.blocks or fact is None or not fact.buyable:
-                continue
-            if pk in self.bought and not fact.consumable:
-                continue
-            seen.add(pk)
-            if isinstance(pick.about, int):
-                about = known.get(pick.about)
-                pick = Pick(pk, pick.reason, about.name if about else "")
-            picks.append((pick, fact.category_id))
+        # Read by chunks, best first, until there are enough to choose a varied shelf from: a shelf
+        # whose own candidates fill it never reads its fillers (each fact is a cache read).
+        picks, seen, chunk, enough = [], set(), max(self.size * 3, 12), self.size * 2
+        for start in range(0, len(ordered), chunk):
+            if len(picks) >= enough:
+                break
+            part = ordered[start : start + chunk]
+            known = facts([*(p.product_id for p in part), *(p.about for p in part if isinstance(p.about, int))])
+            for pick in part:
+                pk = pick.product_id
+                fact = known.get(pk)
+                if pk in seen or pk in self.exclude or pk in self.blocks or fact is None or not fact.buyable:
+                    continue
+                if pk in self.bought and not fact.consumable:
+                    continue
+                seen.add(pk)
+                if isinstance(pick.about, int):
+                    about = known.get(pick.about)
+                    pick = Pick(pk, pick.reason, about.name if about else "")
+                picks.append((pick, fact.category_id))
         if not self.varied:
             return Result(self.shelf, [pick for pick, _category in picks[: self.size]])
         return Result(self.shelf, diverse(picks, self.size, pinned=len(self.pinned)))
@@ -264,14 +271,35 @@ def _cold_start(assembler: Assembler, fact: Fact | None, *, store_wide: bool = T
 PRODUCT_SHELVES = {Shelf.BOUGHT_TOGETHER: ("bought", "bought_with"), Shelf.VIEWED_TOGETHER: ("viewed", "viewed_with")}
 
 
+def _kept(parts: tuple, build) -> Result:
+    """A shelf that is the same for every visitor, kept whole while nothing it shows changes: the
+    recommendations (a build, a rule, a setting), the lists (a product sold out, edited, hidden)
+    and the category tree (names in its reasons). Built again otherwise, never stale."""
+    return catalog_cache.cached(
+        "recommendations-shelf",
+        (recs_cache.token(), get_language(), *parts),
+        build,
+        on=(catalog_cache.LISTS, catalog_cache.TREE),
+    )
+
+
 def for_product(shelf: str, product_id: int, *, request=None, exclude: Iterable[int] = ()) -> Result:
+    """A product's shelf: kept whole for visitors who bought nothing yet, assembled for the others."""
+    bought = purchased(request)
+    if bought:
+        return _for_product(shelf, product_id, bought=bought, exclude=exclude)
+    exclude = tuple(sorted(set(exclude)))  # the page's other shelf: the same for everyone too
+    return _kept((shelf, product_id, exclude), lambda: _for_product(shelf, product_id, bought={}, exclude=exclude))
+
+
+def _for_product(shelf: str, product_id: int, *, bought: dict, exclude: Iterable[int]) -> Result:
     """ "Frequently bought together" or "Customers who viewed this also viewed" on a product's page.
     When it has too few neighbours of its own (none for bought together, fewer than SHORT for viewed
     together: a new product), it borrows the blended table's, then its category's best-sellers and
     its brand's products; never unrelated store-wide lists."""
     table, reason = PRODUCT_SHELVES[Shelf(shelf)]
     rows = recs_cache.products([product_id])[product_id]
-    assembler = Assembler(shelf, exclude=[product_id, *exclude], bought=purchased(request))
+    assembler = Assembler(shelf, exclude=[product_id, *exclude], bought=bought)
     assembler.blocks.update(rows["blocks"])
     for pk in rows["pins"]:
         assembler.pin(Pick(pk, "pinned", product_id))
@@ -372,7 +400,16 @@ def for_you(request, *, exclude: Iterable[int] = ()) -> Result:
 
 
 def trending(*, exclude: Iterable[int] = ()) -> Result:
-    assembler = Assembler(Shelf.TRENDING, exclude=exclude)
+    """The same for everyone: kept whole (see `_kept`), the page's exclusions applied after."""
+    kept = _kept(("trending",), _trending)
+    exclude = set(exclude)
+    if not exclude:
+        return kept
+    return Result(kept.shelf, [pick for pick in kept.picks if pick.product_id not in exclude])
+
+
+def _trending() -> Result:
+    assembler = Assembler(Shelf.TRENDING)
     for pk, score in recs_cache.rankings().get("trending", []):
         assembler.add(pk, score, Pick(pk, "trending"))
     assembler.later(Pick(pk, "bestseller") for pk, _score in recs_cache.rankings().get("bestsellers", []))

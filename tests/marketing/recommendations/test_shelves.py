@@ -104,14 +104,17 @@ def test_old_interactions_fade(settings):
     assert [pk for pk, _score in blended][0] == new.pk  # two recent buyers outweigh three a year ago
 
 
-def test_a_build_at_a_time(store):
-    from django.core.cache import cache
-
-    cache.add(build.LOCK, "1", 60)
+def test_a_build_at_a_time_and_a_dead_one_stands_aside(store):
     from shop.core.errors import Conflict
 
+    running = Build.objects.create(started_at=timezone.now() - dt.timedelta(minutes=5))
     with pytest.raises(Conflict):
         build.build(now=NOW)
+    running.started_at = timezone.now() - dt.timedelta(hours=1)
+    running.save()
+    assert build.build(now=NOW).status == Build.Status.DONE
+    running.refresh_from_db()
+    assert running.status == Build.Status.FAILED and "never finished" in running.message
 
 
 def test_a_failed_build_keeps_the_previous_tables_and_says_why(store, monkeypatch):
@@ -288,3 +291,12 @@ def test_a_new_build_is_seen_at_once(store, settings):
 @pytest.fixture
 def rf():
     return RequestFactory()
+
+
+def test_a_kept_shelf_drops_a_product_that_sells_out_at_once(store, settings):
+    settings.SHOP_PAGE_CACHE_SECONDS = 300
+    assert shelves.for_product(Shelf.BOUGHT_TOGETHER, store["s1"].pk).ids[0] == store["t1"].pk
+    assert count(lambda: shelves.for_product(Shelf.BOUGHT_TOGETHER, store["s1"].pk)) == 0
+    store["t1"].stock = 0
+    store["t1"].save()
+    assert store["t1"].pk not in shelves.for_product(Shelf.BOUGHT_TOGETHER, store["s1"].pk).ids

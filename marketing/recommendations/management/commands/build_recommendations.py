@@ -16,7 +16,7 @@ class Command(BaseCommand):
         try:
             record = build.build(progress=lambda message: self.stdout.write(f"  {message}"))
         except Conflict as exc:
-            raise CommandError(f"{exc.message} (or, if no build runs, the lock expires within 30 minutes)") from None
+            raise CommandError(f"{exc.message} (a build that never finished stands aside after 30 minutes)") from None
         self.stdout.write(
             self.style.SUCCESS(
                 f"Built: {record.products:,} products with neighbours from {record.interactions:,} interactions "
