@@ -93,6 +93,11 @@ def test_every_page_the_store_adds_to_the_admin_fits_a_phone(page: Page, live_se
         "tiers": "/admin/loyalty/tier/",
         "ledger": "/admin/loyalty/ledgerentry/",
         "product-import": "/admin/catalog/product/import/",
+        "shelves": "/admin/recommendations/shelfsetting/",
+        "pins-and-blocks": "/admin/recommendations/rule/",
+        "pin-add": "/admin/recommendations/rule/add/",
+        "similar-products": "/admin/recommendations/neighbours/",
+        "builds": "/admin/recommendations/build/",
         **{f"dashboard-{name}": f"/admin/analytics/dashboard/{name}/" for name in DASHBOARDS},
     }
     for name, url in pages.items():
