@@ -242,3 +242,15 @@ def test_a_customer_s_cart_line_is_not_recommended_back(client, customer, store)
     client.force_login(customer)
     page = html(client.get(reverse("cart:detail")))
     assert "rec:complete_order" not in page or "Chinos</h3>" not in page.split('data-list="rec:complete_order"')[1]
+
+
+def test_with_the_page_cache_on_a_pin_or_a_sell_out_shows_at_once(client, store, settings):
+    settings.SHOP_PAGE_CACHE_SECONDS = 300
+    lamp = ProductFactory(name="Brass Lamp")
+    assert "Brass Lamp" not in html(client.get("/product/linen-shirt/", **BROWSER))
+    Rule.objects.create(product=store["shirt"], target=lamp, action=Rule.Action.PIN)
+    assert "Brass Lamp" in html(client.get("/product/linen-shirt/", **BROWSER))
+    store["chinos"].stock = 0
+    store["chinos"].save()
+    shelf = html(client.get("/product/linen-shirt/", **BROWSER)).split('data-list="rec:bought_together"')[1]
+    assert "Chinos" not in shelf.split("</ul>")[0]
