@@ -19,32 +19,29 @@ Attribution: a click on product P from list L in visit V at moment t.
   today: today's order). A click without a visit (the browser asked not to be tracked) counts as a
   click and is credited with nothing.
 
-A handful of grouped queries over the period, whatever it holds: one for what was shown and
-chosen, one for the adds, one for the orders (and one to find the lists' names, unless given).
-The adds and orders each test one EXISTS per list name against the visit's clicks (the
-`analytics_event_visit` index), so the names are kept few (`MAX_LISTS`). JSON lookups on `data`
-are the ORM's (`data__list`), the same on SQLite and PostgreSQL.
+Four queries over the period, whatever it holds, each by an index: what was shown and chosen
+(grouped), the clicks, the adds, the paid orders' lines with their placing visit; the adds and
+lines are matched to the clicks in Python, by visit and product (a correlated EXISTS per list
+name was tried first: on PostgreSQL a month of the demo took minutes). JSON lookups on `data` are
+the ORM's (`data__list`), the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
-from django.db.models import Count, Exists, ExpressionWrapper, F, Func, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Func, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.fields.json import KT, KeyTransform
-from django.db.models.functions import TruncDate
 
 from marketing.analytics import rollups
 from marketing.analytics.models import Event, EventName
-from shop.core.money_sql import from_minor_units, minor_units_sum
 from shop.orders.models import OrderLine
 
-# The most list names credited with adds and orders in one computation: each costs an EXISTS per
-# add and per order line. A beacon may send any name, so names found in the log are capped.
+# The most list names found in the log and credited in one computation (a beacon may send any name).
 MAX_LISTS = 40
 
 SHOWN, CHOSEN = EventName.VIEW_ITEM_LIST.value, EventName.SELECT_ITEM.value
@@ -103,12 +100,17 @@ def figures(
     start = dt.datetime.combine(first, dt.time.min, tzinfo=zone)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
     adds = Event.objects.filter(name=ADDED, day__gte=first, day__lte=last, product__isnull=False, visit__isnull=False)
-    lines = OrderLine.objects.filter(order__paid_at__gte=start, order__paid_at__lt=end, product__isnull=False)
+    lines = (
+        OrderLine.objects.filter(order__paid_at__gte=start, order__paid_at__lt=end, product__isnull=False)
+        .annotate(placed_visit=_placed("visit"), placed_at=_placed("at"))
+        .filter(placed_visit__isnull=False)
+    )
+    clicks = _clicks(adds, lines, wanted)
     if names is None:
-        names = _names_clicked(adds, lines, wanted)
-    if not names:
+        names = sorted({name for by_list in clicks.values() for _at, name in by_list})[:MAX_LISTS]
+    names = set(names)
+    if not clicks or not names:
         return out
-    clicks = Event.objects.filter(name=CHOSEN)
     for day, name, count in _adds(adds, clicks, names):
         at(day, name).add_to_carts = count
     for day, name, orders, revenue in _orders(lines, clicks, names, zone):
@@ -137,55 +139,55 @@ def _placed(field: str) -> Subquery:
     return Subquery(placed.values(field)[:1])
 
 
-def _names_clicked(adds, lines, wanted) -> list[str]:
-    """The lists clicked in the visits that added to a cart or placed an order in the period: the only
-    ones that can be credited (one query). A click may precede the period (a visit across midnight,
-    an order paid days after it was placed), so they are found by visit, not by day."""
-    visits = Q(visit__in=adds.values("visit")) | Q(visit__in=lines.annotate(placed=_placed("visit")).values("placed"))
-    return list(
-        Event.objects.filter(wanted, visits, name=CHOSEN)
-        .values_list(KT("data__list"), flat=True)
-        .distinct()
-        .order_by(KT("data__list"))[:MAX_LISTS]
+def _clicks(adds, lines, wanted) -> dict[tuple, list[tuple]]:
+    """{(visit, product): [(moment, list), ...]} of the clicks in the visits that added to a cart or
+    placed an order paid in the period: the only ones that can be credited (one query, by the visit
+    index). A click may precede the period (a visit across midnight, an order paid days after it
+    was placed), so they are found by visit, not by day."""
+    visits = Q(visit__in=adds.values("visit")) | Q(visit__in=lines.values("placed_visit"))
+    rows = Event.objects.filter(wanted, visits, name=CHOSEN, product__isnull=False).values_list(
+        "visit", "product_id", "at", KT("data__list")
     )
+    clicks: dict[tuple, list[tuple]] = defaultdict(list)
+    for visit, product_id, moment, name in rows.order_by().iterator(chunk_size=5000):
+        clicks[(visit, product_id)].append((moment, name))
+    return clicks
 
 
-def _credited(rows, clicks, names, *, visit: str, moment: str):
-    """The rows (adds, order lines) that followed a click on their product from any of the lists, in
-    `visit` before `moment`, each with `from_<n>`: whether one came from the n-th list. The rows no
-    click led to, most of them, are left out by the first EXISTS before the one per list is asked."""
-    # Found by the visit (a visit holds a few dozen events), never by the product: "+ 0" keeps the
-    # planner off the product index, whose rows for a popular product grow with all of history
-    # (SQLite, without statistics, would otherwise prefer it; measured: 20,000 visits took 28 s).
-    clicks = clicks.alias(clicked=ExpressionWrapper(F("product_id") + 0, output_field=IntegerField()))
-    clicked = clicks.filter(visit=OuterRef(visit), clicked=OuterRef("product_id"), at__lt=OuterRef(moment))
-    rows = rows.filter(Exists(clicked.filter(data__list__in=names)))
-    return rows.annotate(**{f"from_{n}": Exists(clicked.filter(data__list=name)) for n, name in enumerate(names)})
+def _lists_before(clicks, visit, product_id, moment, names) -> set[str]:
+    return {name for at, name in clicks.get((visit, product_id), ()) if at < moment and name in names}
 
 
 def _adds(adds, clicks, names):
-    """(day, list, adds credited to it) (one query)."""
-    credited = _credited(adds, clicks, names, visit="visit", moment="at")
-    counts = {f"adds_{n}": Count("id", filter=Q(**{f"from_{n}": True})) for n in range(len(names))}
-    for row in credited.values("day").annotate(**counts).order_by():
-        for n, name in enumerate(names):
-            if row[f"adds_{n}"]:
-                yield row["day"], name, row[f"adds_{n}"]
+    """(day, list, adds credited to it): the period's adds read once (the (day, name) index) and
+    matched to the clicks here, so nothing is asked once per list."""
+    visits = {visit for visit, _product in clicks}
+    counts: dict[tuple, int] = defaultdict(int)
+    rows = adds.values_list("day", "visit", "product_id", "at").order_by()
+    for day, visit, product_id, moment in rows.iterator(chunk_size=5000):
+        if visit in visits:
+            for name in _lists_before(clicks, visit, product_id, moment, names):
+                counts[(day, name)] += 1
+    for (day, name), count in sorted(counts.items()):
+        yield day, name, count
 
 
 def _orders(lines, clicks, names, zone):
-    """(day paid, list, orders credited to it, what their lines of the clicked products came to)
-    (one query)."""
-    currency = settings.SHOP_CURRENCY
-    lines = lines.annotate(placed_visit=_placed("visit"), placed_at=_placed("at")).filter(placed_visit__isnull=False)
-    credited = _credited(lines, clicks, names, visit="placed_visit", moment="placed_at")
-    sums = {}
-    for n in range(len(names)):
-        chosen = Q(**{f"from_{n}": True})
-        sums[f"orders_{n}"] = Count("order_id", distinct=True, filter=chosen)
-        sums[f"revenue_{n}"] = minor_units_sum(F("subtotal") - F("discount"), currency=currency, filter=chosen)
-    rows = credited.values(paid_day=TruncDate("order__paid_at", tzinfo=zone)).annotate(**sums)
-    for row in rows.order_by():
-        for n, name in enumerate(names):
-            if row[f"orders_{n}"]:
-                yield row["paid_day"], name, row[f"orders_{n}"], from_minor_units(row[f"revenue_{n}"], currency)
+    """(day paid, list, orders credited to it, what their lines of the clicked products came to): the
+    lines of the orders paid in the period, each with its order's placing visit and moment (one
+    query), matched to the clicks here."""
+    rows = lines.values_list(
+        "order_id", "order__paid_at", "placed_visit", "placed_at", "product_id", "subtotal", "discount"
+    ).order_by()
+    visits = {visit for visit, _product in clicks}
+    orders: dict[tuple, set] = defaultdict(set)
+    revenue: dict[tuple, Decimal] = defaultdict(Decimal)
+    for order_id, paid_at, visit, placed_at, product_id, subtotal, discount in rows.iterator(chunk_size=2000):
+        if visit not in visits:
+            continue
+        day = paid_at.astimezone(zone).date()
+        for name in _lists_before(clicks, visit, product_id, placed_at, names):
+            orders[(day, name)].add(order_id)
+            revenue[(day, name)] += subtotal - discount
+    for key in sorted(orders):
+        yield key[0], key[1], len(orders[key]), revenue[key]
