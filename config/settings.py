@@ -364,6 +364,11 @@ SHOP_PAGE_SIZE = 24
 # page; a catalog write makes what shows it out of date at once (shop/catalog/cache.py).
 SHOP_PAGE_CACHE_SECONDS = env_int("SHOP_PAGE_CACHE_SECONDS", 300)
 SHOP_LOW_STOCK = 5
+# Pictures customers send (review photos, ads' photos): each at most this many bytes, checked
+# by content and re-drawn without metadata (shop/core/uploads.py). A request carries at most
+# DATA_UPLOAD_MAX_NUMBER_FILES files; the proxy in front should allow bodies of 8 x this size.
+SHOP_UPLOAD_MAX_BYTES = env_int("SHOP_UPLOAD_MAX_BYTES", 8 * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
 # Who the client is, for every limit below (docs/deploy.md, "Behind a proxy"): the proxies
 # between the internet and the app, outermost first, one entry per hop, each an IP or a CIDR
 # network, e.g. "127.0.0.1" for one nginx on the same machine. Empty: the connection's address
