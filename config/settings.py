@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "marketing.discounts",
     "marketing.analytics",
     "marketing.recommendations",
+    "marketing.adboard",
     "loyalty",
 ]
 
@@ -545,4 +546,31 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.server": {"level": "WARNING"}} if not EMBEDDED else {},
+}
+
+# The ad board (docs/adboard.md).
+# New ads wait for a moderator (False: they go live at once unless an automatic flag holds them).
+ADBOARD_PREMODERATION = env_bool("ADBOARD_PREMODERATION", True)
+ADBOARD_MAX_ACTIVE_ADS = env_int("ADBOARD_MAX_ACTIVE_ADS", 20)  # waiting, published or hidden, per member
+ADBOARD_MAX_PHOTOS = 8
+ADBOARD_AD_DAYS = env_int("ADBOARD_AD_DAYS", 30)  # an ad is shown this long, then expires (renewable)
+ADBOARD_REMINDER_DAYS = 3  # the expiry reminder goes out this many days before
+ADBOARD_REPORTS_TO_HIDE = env_int("ADBOARD_REPORTS_TO_HIDE", 3)  # reports that hide an ad, message or rating
+ADBOARD_MAX_SAVED_SEARCHES = 20
+# A seller's shown rating: their stars plus this many imaginary ratings of this mean (Bayesian).
+ADBOARD_RATING_PRIOR = (5, "3.5")
+# Flags: a price more than this factor above or below the category's median (given this many ads).
+ADBOARD_PRICE_FACTOR = 5
+ADBOARD_PRICE_SAMPLE = 5
+ADBOARD_ADS_PER_HOUR = (5, 3600)  # more ads than this in an hour are flagged
+ADBOARD_MESSAGES_PER_HOUR = (env_int("ADBOARD_MESSAGES_PER_HOUR", 30), 3600)
+CELERY_BEAT_SCHEDULE["adboard-send-emails"] = {"task": "marketing.adboard.tasks.send_pending_notices", "schedule": 120}
+CELERY_BEAT_SCHEDULE["adboard-expire-ads"] = {"task": "marketing.adboard.tasks.expire_ads", "schedule": 3600}
+CELERY_BEAT_SCHEDULE["adboard-expiry-reminders"] = {
+    "task": "marketing.adboard.tasks.remind_expiring_ads",
+    "schedule": 3600,
+}
+CELERY_BEAT_SCHEDULE["adboard-saved-search-alerts"] = {
+    "task": "marketing.adboard.tasks.saved_search_alerts",
+    "schedule": 900,
 }
