@@ -259,6 +259,8 @@ CELERY_BEAT_SCHEDULE = {
     # Closed orders whose discount-code release never ran give their codes back.
     "release-missed-discount-codes": {"task": "marketing.discounts.tasks.release_missed_codes", "schedule": 600},
     "sweep-product-imports": {"task": "shop.catalog.tasks.sweep_product_imports", "schedule": 600},
+    # The store-wide mean rating, the prior of every product's Bayesian score.
+    "refresh-rating-prior": {"task": "shop.catalog.tasks.refresh_rating_prior", "schedule": 3600},
     # The analytics dashboards' daily figures: days not built yet, and the last two again.
     "build-analytics-figures": {"task": "marketing.analytics.tasks.build_figures", "schedule": 3600},
 }
@@ -334,6 +336,9 @@ REST_FRAMEWORK = {
         "auth": env_str("THROTTLE_AUTH", "10/minute"),
         # The search box's suggestions as an anonymous client types (shop/catalog/api.py)
         "suggest": env_str("THROTTLE_SUGGEST", "120/minute"),
+        # Members' helpful votes and reports on product reviews (shop/catalog/api.py, views.py)
+        "review_votes": env_str("THROTTLE_REVIEW_VOTES", "60/hour"),
+        "review_reports": env_str("THROTTLE_REVIEW_REPORTS", "20/hour"),
     },
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -370,6 +375,24 @@ SHOP_LOW_STOCK = 5
 # DATA_UPLOAD_MAX_NUMBER_FILES files; the proxy in front should allow bodies of 8 x this size.
 SHOP_UPLOAD_MAX_BYTES = env_int("SHOP_UPLOAD_MAX_BYTES", 8 * 1024 * 1024)
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
+# Product reviews (docs/architecture.md, "Reviews"): False publishes at once and moderators act on
+# reports (post-moderation); True holds every new or edited review until a moderator approves it.
+SHOP_REVIEWS_PREMODERATION = env_bool("SHOP_REVIEWS_PREMODERATION", False)
+# This many members' reports hide a published review until a moderator decides.
+SHOP_REVIEW_REPORTS_TO_HIDE = env_int("SHOP_REVIEW_REPORTS_TO_HIDE", 3)
+# Pictures a review may carry.
+SHOP_REVIEW_PHOTOS = env_int("SHOP_REVIEW_PHOTOS", 3)
+# A product's rating is the Bayesian average (C·m + sum of stars) / (m + reviews): m, the prior's
+# weight in reviews, and C, the prior mean: a number here, or (unset) the store-wide mean of published
+# reviews, recomputed by the `refresh-rating-prior` task.
+SHOP_RATING_PRIOR_WEIGHT = env_int("SHOP_RATING_PRIOR_WEIGHT", 10)
+_prior_mean = env_str("SHOP_RATING_PRIOR_MEAN", "")
+try:
+    SHOP_RATING_PRIOR_MEAN = float(_prior_mean) if _prior_mean else None
+except ValueError:
+    SHOP_RATING_PRIOR_MEAN = 0.0  # refused just below
+if SHOP_RATING_PRIOR_MEAN is not None and not 1 <= SHOP_RATING_PRIOR_MEAN <= 5:
+    raise ImproperlyConfigured(f"SHOP_RATING_PRIOR_MEAN must be a number from 1 to 5 or unset, not {_prior_mean!r}.")
 # Who the client is, for every limit below (docs/deploy.md, "Behind a proxy"): the proxies
 # between the internet and the app, outermost first, one entry per hop, each an IP or a CIDR
 # network, e.g. "127.0.0.1" for one nginx on the same machine. Empty: the connection's address

@@ -20,8 +20,9 @@ SORTS = {
     "-price": (_("Price: high to low"), [F("price").desc(), F("id").desc()]),
     "name": (_("Name: A to Z"), [F("name").asc(), F("id").asc()]),
     "-name": (_("Name: Z to A"), [F("name").desc(), F("id").desc()]),
-    "-rating": (_("Best rated"), [F("rating_avg").desc(nulls_last=True), F("rating_count").desc(), F("id").desc()]),
-    "rating": (_("Lowest rated"), [F("rating_avg").asc(nulls_last=True), F("id").asc()]),
+    # By the Bayesian score (shop/catalog/services.py): one 5-star review does not outrank fifty 4.8s.
+    "-rating": (_("Best rated"), [F("rating_score").desc(nulls_last=True), F("rating_count").desc(), F("id").desc()]),
+    "rating": (_("Lowest rated"), [F("rating_score").asc(nulls_last=True), F("id").asc()]),
 }
 DEFAULT_SORT = "-created"
 

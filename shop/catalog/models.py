@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shop.catalog import cache as catalog_cache
+from shop.core.moderation import ReportReason
 from shop.core.money import Money
 
 # The product page offers a quantity from 1 to this (fewer when fewer are left).
@@ -240,9 +241,24 @@ class Product(models.Model):
         default=False,
         help_text=_("Used up and bought again (coffee, shampoo): still recommended to those who bought it."),
     )
-    # Kept up to date by the review services, so sorting by rating is one indexed column.
-    rating_avg = models.DecimalField(_("rating"), max_digits=3, decimal_places=2, null=True, blank=True, editable=False)
+    # Kept by the review services with incremental UPDATEs in the transaction that changes a
+    # review (docs/architecture.md, "Reviews"); only published reviews count.
     rating_count = models.PositiveIntegerField(_("reviews"), default=0, editable=False)
+    rating_sum = models.PositiveIntegerField(_("sum of the stars"), default=0, editable=False)
+    stars_1 = models.PositiveIntegerField(_("1-star reviews"), default=0, editable=False)
+    stars_2 = models.PositiveIntegerField(_("2-star reviews"), default=0, editable=False)
+    stars_3 = models.PositiveIntegerField(_("3-star reviews"), default=0, editable=False)
+    stars_4 = models.PositiveIntegerField(_("4-star reviews"), default=0, editable=False)
+    stars_5 = models.PositiveIntegerField(_("5-star reviews"), default=0, editable=False)
+    # The plain mean (rating_sum / rating_count), for search engines and staff.
+    rating_avg = models.DecimalField(
+        _("mean rating"), max_digits=3, decimal_places=2, null=True, blank=True, editable=False
+    )
+    # The Bayesian average (prior mean C with weight m): (C·m + rating_sum) / (m + rating_count). What
+    # customers see and what the rating sorts use, so one 5-star review does not outrank fifty 4.8s.
+    rating_score = models.DecimalField(
+        _("rating"), max_digits=4, decimal_places=3, null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -256,7 +272,7 @@ class Product(models.Model):
             models.Index(fields=["is_active", "price"]),
             models.Index(fields=["is_active", "-created_at"]),
             models.Index(fields=["is_active", "name"]),
-            models.Index(fields=["is_active", "-rating_avg"]),
+            models.Index(fields=["is_active", "-rating_score"]),
         ]
         constraints = [
             # The last line of defence against overselling: the database itself refuses negative stock.
@@ -265,6 +281,14 @@ class Product(models.Model):
             models.CheckConstraint(
                 condition=Q(compare_at_price__isnull=True) | Q(compare_at_price__gt=F("price")),
                 name="product_compare_at_above_price",
+            ),
+            # The star counts add up to the review count: a lost increment would break this.
+            models.CheckConstraint(
+                condition=Q(
+                    rating_count=F("stars_1") + F("stars_2") + F("stars_3") + F("stars_4") + F("stars_5"),
+                    rating_sum=F("stars_1") + 2 * F("stars_2") + 3 * F("stars_3") + 4 * F("stars_4") + 5 * F("stars_5"),
+                ),
+                name="product_rating_counts_add_up",
             ),
         ]
 
@@ -305,6 +329,15 @@ class Product(models.Model):
         return 0 < self.stock <= settings.SHOP_LOW_STOCK
 
     @property
+    def rating_distribution(self) -> list[dict]:
+        """Each star from 5 to 1: its count and share of the reviews (percent, whole)."""
+        total = self.rating_count
+        return [
+            {"stars": n, "count": c, "percent": round(100 * c / total) if total else 0}
+            for n, c in ((n, getattr(self, f"stars_{n}")) for n in range(5, 0, -1))
+        ]
+
+    @property
     def main_image(self):
         # Uses the prefetched list when there is one (no query per product).
         images = list(self.images.all())
@@ -334,20 +367,68 @@ class ProductImage(models.Model):
         return self.alt_text or self.product.name
 
 
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending", _("awaiting moderation")
+    PUBLISHED = "published", _("published")
+    HELD = "held", _("hidden after reports")
+    REJECTED = "rejected", _("rejected")
+    REMOVED = "removed", _("removed")
+
+
+class ReviewQuerySet(ProductPartQuerySet):
+    def published(self):
+        return self.filter(status=ReviewStatus.PUBLISHED)
+
+    def visible_to(self, user):
+        """Published reviews, and the user's own whatever their state."""
+        if user is not None and user.is_authenticated:
+            return self.filter(Q(status=ReviewStatus.PUBLISHED) | Q(user=user))
+        return self.published()
+
+
 class Review(models.Model):
+    """A customer's review of a product. Written only through shop.catalog.services (the states and the
+    product's aggregates move together: docs/architecture.md, "Reviews")."""
+
+    Status = ReviewStatus
+
     product = models.ForeignKey(Product, related_name="reviews", on_delete=models.CASCADE)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="reviews", on_delete=models.CASCADE)
     rating = models.PositiveSmallIntegerField(_("rating"), validators=[MinValueValidator(1), MaxValueValidator(5)])
     title = models.CharField(_("title"), max_length=120, blank=True)
     body = models.TextField(_("review"), blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=ReviewStatus.choices, default=ReviewStatus.PUBLISHED)
+    verified = models.BooleanField(
+        _("verified purchase"), default=False, help_text=_("The author had a paid order of this product when writing.")
+    )
+    helpful_count = models.PositiveIntegerField(_("found helpful"), default=0)
+    report_count = models.PositiveIntegerField(_("reports"), default=0)
+    moderation_note = models.CharField(
+        _("moderator's note"), max_length=300, blank=True, help_text=_("Shown to the author.")
+    )
+    moderated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("moderated by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    moderated_at = models.DateTimeField(_("moderated"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
 
-    objects = ProductPartQuerySet.as_manager()
+    objects = ReviewQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("review")
         verbose_name_plural = _("reviews")
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["product", "status", "-created_at"]),
+            models.Index(fields=["product", "status", "-helpful_count"]),
+            models.Index(fields=["status", "-report_count"]),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["product", "user"], name="one_review_per_customer_and_product"),
             models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="review_rating_1_to_5"),
@@ -355,6 +436,87 @@ class Review(models.Model):
 
     def __str__(self):
         return f"{self.rating}★ {self.product} by {self.user}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.status == ReviewStatus.PUBLISHED
+
+
+def review_photo_path(photo, filename: str) -> str:
+    return f"reviews/{timezone.now():%Y/%m}/{filename}"
+
+
+class ReviewPhoto(models.Model):
+    """A customer's picture with their review: cleaned by shop.core.uploads (re-drawn, no metadata)."""
+
+    review = models.ForeignKey(Review, related_name="photos", on_delete=models.CASCADE)
+    image = models.ImageField(_("picture"), upload_to=review_photo_path, width_field="width", height_field="height")
+    thumbnail = models.ImageField(_("thumbnail"), upload_to=review_photo_path)
+    width = models.PositiveIntegerField(default=0, editable=False)
+    height = models.PositiveIntegerField(default=0, editable=False)
+    position = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("review photo")
+        verbose_name_plural = _("review photos")
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.image.name
+
+
+class ReviewVote(models.Model):
+    """A member found a review helpful: once per member and review, never on their own."""
+
+    review = models.ForeignKey(Review, related_name="votes", on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="review_votes", on_delete=models.CASCADE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("helpful vote")
+        verbose_name_plural = _("helpful votes")
+        constraints = [models.UniqueConstraint(fields=["review", "user"], name="one_helpful_vote_per_member")]
+
+    def __str__(self):
+        return f"{self.user_id} → {self.review_id}"
+
+
+class ReviewReport(models.Model):
+    """A member reported a review to the moderators: once per member and review, with a reason."""
+
+    review = models.ForeignKey(Review, related_name="reports", on_delete=models.CASCADE)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, related_name="review_reports", on_delete=models.CASCADE)
+    reason = models.CharField(_("reason"), max_length=20, choices=ReportReason.choices)
+    comment = models.CharField(_("comment"), max_length=500, blank=True)
+    resolved = models.BooleanField(_("dealt with"), default=False)
+    created_at = models.DateTimeField(_("reported"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["review", "user"], name="one_report_per_member_and_review")]
+
+    def __str__(self):
+        return f"{self.get_reason_display()}: {self.review_id}"
+
+
+class RatingPrior(models.Model):
+    """The store-wide mean rating, the Bayesian prior of every product's score: one row (pk=1),
+    recomputed by a scheduled task (shop.catalog.tasks.refresh_rating_prior)."""
+
+    mean = models.DecimalField(_("store-wide mean"), max_digits=3, decimal_places=2)
+    reviews = models.PositiveIntegerField(_("published reviews"), default=0)
+    computed_at = models.DateTimeField(_("computed"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("rating prior")
+        verbose_name_plural = _("rating prior")
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="catalog_rating_prior_single_row")]
+
+    def __str__(self):
+        return f"{self.mean} ({self.reviews})"
 
 
 def import_file_path(job, filename: str) -> str:
