@@ -446,7 +446,7 @@ SHOP_PRODUCT_OFFERS = ["marketing.discounts.offers.AutomaticPromotionOffers"]
 # `request`, and whatever extra context a view re-rendering the page passes.
 SHOP_CART_PANELS: list[str] = ["discounts/cart_code.html", "loyalty/cart_points.html"]
 # The same for the account page: each template gets `user` and `request`.
-SHOP_ACCOUNT_PANELS: list[str] = ["loyalty/account_panel.html"]
+SHOP_ACCOUNT_PANELS: list[str] = ["loyalty/account_panel.html", "adboard/account_panel.html"]
 # The same for an order's confirmation page: each template gets `order` and `request`.
 SHOP_ORDER_PANELS: list[str] = ["loyalty/order_points.html"]
 # Shelves: templates each page shows below its main content (the home page under its category tiles,

@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("loyalty.urls")),
     path("cart/", include("shop.cart.urls")),
     path("pages/", include("shop.pages.urls")),
+    path("ads/", include("marketing.adboard.urls")),
     path("healthz", core_views.health, name="health"),
     path("", include("shop.seo.urls")),  # robots.txt, sitemap.xml
     path("", include("shop.catalog.urls")),
