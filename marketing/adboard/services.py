@@ -601,6 +601,8 @@ def reply(conversation: Conversation, sender, body: str) -> Message:
 
 
 def _write(conversation: Conversation, sender, body: str) -> Message:
+    # Read again under a lock: the read times decide whether the other member gets an email.
+    conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     now = _now()
     message = Message.objects.create(conversation=conversation, sender=sender, body=body, created_at=now)
     read = "buyer_read_at" if sender.pk == conversation.buyer_id else "seller_read_at"
