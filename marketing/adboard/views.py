@@ -282,7 +282,8 @@ def contact(request, pk):
         try:
             message = services.contact(ad, request.user, form.cleaned_data["body"])
         except (ShopError, ValidationError) as error:
-            form.add_error(None, _messages_of(error))
+            for text in _messages_of(error):
+                messages.error(request, text)  # shown at the top of the page, whoever sees the form
             status = _status(error)
         else:
             messages.success(request, _("Your message is sent. The seller's answer will appear in your messages."))
@@ -641,7 +642,8 @@ def rating_reply(request, pk):
         try:
             services.rating_reply(rating, request.user, form.cleaned_data["reply"])
         except (ShopError, ValidationError) as error:
-            form.add_error(None, _messages_of(error))
+            for text in _messages_of(error):
+                messages.error(request, text)
             return seller(request, rating.seller_id, reply_forms={rating.pk: form}, status=_status(error))
         messages.success(request, _("Your reply is published."))
         return redirect(reverse("adboard:seller", args=[rating.seller_id]) + f"#rating-{rating.pk}")
