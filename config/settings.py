@@ -465,10 +465,12 @@ SHOP_ADMIN_HOME_FIGURES = [
     "shop.catalog.admin_home.figures",
     "marketing.discounts.admin_home.figures",
     "loyalty.admin_home.figures",
+    "marketing.adboard.admin_home.figures",
 ]
 # The admin's apps in the order staff use them; any other (tokens, login attempts...) after these.
 SHOP_ADMIN_APP_ORDER = [
-    "orders", "catalog", "discounts", "recommendations", "loyalty", "analytics", "accounts", "payments", "pages"
+    "orders", "catalog", "adboard", "discounts", "recommendations", "loyalty", "analytics", "accounts", "payments",
+    "pages",
 ]  # fmt: skip
 # What an order's adjustment references mean to staff ("2|SPRING10" is a code of promotion 2): functions
 # of a list of OrderAdjustments returning {adjustment id: readable text} for those they know.
