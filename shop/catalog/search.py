@@ -339,7 +339,7 @@ def popular_product_ids(limit: int = POPULAR) -> list[int]:
         products = (
             Product.objects.active()
             .in_stock()
-            .order_by(F("rating_avg").desc(nulls_last=True), F("rating_count").desc(), F("id").desc())
+            .order_by(F("rating_score").desc(nulls_last=True), F("rating_count").desc(), F("id").desc())
         )
         return list(products.values_list("pk", flat=True)[:limit])
 

@@ -1,9 +1,9 @@
-from django.db.models import Count, F, QuerySet, Window
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 
 from shop.catalog import cache as catalog_cache
-from shop.catalog.models import Category, Product, ProductImage, Review
+from shop.catalog.models import Category, Product, ProductImage, Review, ReviewPhoto, ReviewReport, ReviewVote
 from shop.catalog.tree import build_tree
 
 HOME_SECTION_SIZE = 8
@@ -69,8 +69,58 @@ def home_sections() -> dict[str, list[int]]:
     return {name: list(qs.values_list("pk", flat=True)[:HOME_SECTION_SIZE]) for name, qs in sections.items()}
 
 
-def product_reviews(*, product: Product) -> QuerySet[Review]:
-    return product.reviews.select_related("user").order_by("-created_at", "-id")
+REVIEW_ORDER = {
+    "newest": ["-created_at", "-id"],
+    "helpful": ["-helpful_count", "-created_at", "-id"],
+}
+
+
+def product_reviews(*, product: Product, user=None, sort: str = "newest") -> QuerySet[Review]:
+    """A product's published reviews (and the user's own, whatever its state), with their authors and
+    photos: two queries whatever their number."""
+    return (
+        Review.objects.filter(product=product)
+        .visible_to(user)
+        .select_related("user")
+        .prefetch_related(Prefetch("photos", queryset=ReviewPhoto.objects.order_by("position", "id")))
+        .order_by(*REVIEW_ORDER.get(sort, REVIEW_ORDER["newest"]))
+    )
+
+
+def product_reviews_page(*, product: Product, sort: str = "newest", limit: int = 10) -> list[Review]:
+    """The first published reviews of a product page with their authors and photos: two queries, with
+    or without reviews (the photos' query runs even for none, so every product page costs the same)."""
+    reviews = list(
+        Review.objects.filter(product=product)
+        .published()
+        .select_related("user")
+        .order_by(*REVIEW_ORDER.get(sort, REVIEW_ORDER["newest"]))[:limit]
+    )
+    photos: dict[int, list[ReviewPhoto]] = {review.pk: [] for review in reviews}
+    for photo in ReviewPhoto.objects.filter(review_id__in=list(photos) or [0]).order_by("position", "id"):
+        photos[photo.review_id].append(photo)
+    for review in reviews:
+        review._prefetched_objects_cache = {"photos": photos[review.pk]}
+    return reviews
+
+
+def own_review(*, product_id: int, user) -> Review | None:
+    """The user's review of a product in any state, with its photos."""
+    if user is None or not user.is_authenticated:
+        return None
+    reviews = Review.objects.filter(product_id=product_id, user=user).select_related("user").prefetch_related("photos")
+    return next(iter(reviews), None)
+
+
+def member_marks(*, review_ids, user) -> dict[int, tuple[bool, bool]]:
+    """{review id: (voted helpful, reported)} for the user, in one query."""
+    if not review_ids or user is None or not user.is_authenticated:
+        return {}
+    rows = Review.objects.filter(pk__in=review_ids).annotate(
+        voted=Exists(ReviewVote.objects.filter(review=OuterRef("pk"), user=user)),
+        reported=Exists(ReviewReport.objects.filter(review=OuterRef("pk"), user=user)),
+    )
+    return {pk: (voted, reported) for pk, voted, reported in rows.values_list("pk", "voted", "reported")}
 
 
 def category_tiles() -> list[dict]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -127,7 +128,7 @@ def rating_prior_refresh() -> RatingPrior | None:
         prior = RatingPrior.objects.select_for_update().filter(pk=1).first()
         moved = prior is None or abs(float(prior.mean) - mean) >= 0.005
         prior, _created = RatingPrior.objects.update_or_create(
-            pk=1, defaults={"mean": f"{mean:.2f}", "reviews": figures["n"], "computed_at": timezone.now()}
+            pk=1, defaults={"mean": Decimal(f"{mean:.2f}"), "reviews": figures["n"], "computed_at": timezone.now()}
         )
         if moved and settings.SHOP_RATING_PRIOR_MEAN is None:
             # One statement from each row as it is: a review landing meanwhile waits for the row.

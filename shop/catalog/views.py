@@ -1,28 +1,30 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import transaction
 from django.middleware.csrf import get_token
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import get_template, render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from rest_framework.throttling import SimpleRateThrottle
 
 from shop.catalog import cache as catalog_cache
 from shop.catalog import search as catalog_search
 from shop.catalog import selectors, seo, services
 from shop.catalog.filters import RELEVANCE, SORTS, ProductFilter
-from shop.catalog.forms import ReviewForm
+from shop.catalog.forms import REVIEW_SORTS, ReviewEditForm, ReviewForm, ReviewReportForm
 from shop.catalog.models import MAX_QUANTITY_CHOICE, Product, Review
 from shop.catalog.offers import attach_offers
 from shop.catalog.signals import product_viewed
 from shop.catalog.tracking import list_id
 from shop.catalog.tree import build_tree
-from shop.core import shelves
+from shop.core import ratelimit, shelves
 from shop.core.errors import ShopError
 from shop.core.tracking import track
 
@@ -200,11 +202,20 @@ def _without_filters(request) -> str:
     return f"{request.path}?{query.urlencode()}" if query else request.path
 
 
+REVIEW_ACTIONS = "<!--review-actions:{}-->"
+
+
+def _review_sort(request) -> str:
+    sort = request.GET.get("reviews", "newest")
+    return sort if sort in REVIEW_SORTS else "newest"
+
+
 def product_detail(request, slug):
+    sort = _review_sort(request)
     page = catalog_cache.cached_one(
         "product",
-        (slug, get_language()),
-        lambda: _product_page(request, slug),
+        (slug, get_language(), sort),
+        lambda: _product_page(request, slug, sort),
         find=lambda: selectors.product_id(slug=slug),
         on=(catalog_cache.PRODUCTS, catalog_cache.OFFERS, catalog_cache.TREE),
     )
@@ -215,25 +226,54 @@ def product_detail(request, slug):
         lambda: product_viewed.send(sender=None, product_id=product_id, user_id=user_id, session_key=session_key)
     )
     track("view_item", product_id=product_id)
-    already_reviewed = user_id is not None and Review.objects.filter(product_id=product_id, user_id=user_id).exists()
-    review_form = render_to_string(
-        "catalog/_review_form.html",
-        {"review_form": ReviewForm() if user_id and not already_reviewed else None, "product": page},
-        request=request,
-    )
-    main = page["main"].replace(catalog_cache.CSRF_MARKER, csrf_input(request), 1)
-    main = main.replace("<!--review-form-->", review_form, 1)
+    main = page["main"].replace(catalog_cache.CSRF_MARKER, csrf_input(request))
+    main = _with_member_reviews(request, main, page)
     main = shelves.fill(main, request, "product", product_id=product_id)
     return render(request, "catalog/product_detail.html", {"page": {**page, "main": mark_safe(main)}})  # noqa: S308
 
 
-def _product_page(request, slug) -> dict:
+def _with_member_reviews(request, main: str, page: dict) -> str:
+    """The page's per-visitor parts of the reviews, kept out of the cached page: the visitor's own
+    review (in any state, with edit and delete) or the form to write one, and each shown review's
+    buttons (voted or not, reported or not). Two queries for a member, none for a visitor."""
+    user = request.user if request.user.is_authenticated else None
+    shown = page["reviews"]  # [(id, author id, helpful count)], as cached
+    own = selectors.own_review(product_id=page["product_id"], user=user)
+    marks = selectors.member_marks(review_ids=[pk for pk, _a, _n in shown], user=user)
+    action = get_template("catalog/_review_actions.html")
+    # Rendered without the request: the context processors would run again for each review.
+    common = {"user": request.user, "csrf_token": get_token(request), "path": request.path}
+    for pk, author_id, helpful in shown:
+        voted, reported = marks.get(pk, (False, False))
+        context = {
+            **common,
+            "review_id": pk,
+            "helpful": helpful,
+            "own": user is not None and author_id == user.pk,
+            "voted": voted,
+            "reported": reported,
+            "slug": page["slug"],
+            "report_form": ReviewReportForm(auto_id=f"id_report_{pk}_%s") if user and not reported else None,
+        }
+        main = main.replace(REVIEW_ACTIONS.format(pk), action.render(context), 1)
+    context = {"product": page, "own": own, "review_form": None, "edit_form": None}
+    if own is not None:
+        context["edit_form"] = ReviewEditForm(instance=own, auto_id="id_edit_%s")
+    elif user is not None:
+        context["review_form"] = ReviewForm()
+    return main.replace("<!--review-form-->", render_to_string("catalog/_review_form.html", context, request), 1)
+
+
+def _product_page(request, slug, sort: str = "newest") -> dict:
     product = attach_offers([selectors.product_detail(slug=slug)])[0]
     _category, ancestors = selectors.category_with_ancestors(slug=product.category.slug)
+    reviews = selectors.product_reviews_page(product=product, sort=sort)
     context = {
         "product": product,
         "breadcrumbs": [*ancestors, product.category],
-        "reviews": list(selectors.product_reviews(product=product)[:10]),
+        "reviews": reviews,
+        "review_sort": sort,
+        "review_sorts": REVIEW_SORTS.items(),
         "quantity_range": range(1, min(product.stock, MAX_QUANTITY_CHOICE) + 1),
     }
     return _rendered(
@@ -243,25 +283,144 @@ def _product_page(request, slug) -> dict:
         title=product.name,
         product_id=product.pk,
         slug=product.slug,
+        reviews=[(r.pk, r.user_id, r.helpful_count) for r in reviews],
         **seo.product_meta(product, ancestors),
     )
+
+
+def _back(product, review_id=None) -> str:
+    return f"{product.get_absolute_url()}#{f'review-{review_id}' if review_id else 'reviews'}"
+
+
+def _form_errors(form) -> str:
+    return " ".join(str(m) for messages_ in form.errors.values() for m in messages_)
+
+
+def _limited(request, scope: str) -> bool:
+    """Votes and reports per member, at the API's rates for the same scope (REST_FRAMEWORK's
+    DEFAULT_THROTTLE_RATES), counted in the shared cache (shop/core/ratelimit.py)."""
+    rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]
+    limit, period = SimpleRateThrottle.parse_rate(None, rate)
+    key = f"{scope}:{request.user.pk}"
+    if ratelimit.is_limited(key, limit=limit):
+        messages.error(request, _("Too many at once: please try again in a while."))
+        return True
+    ratelimit.record_attempt(key, period=period)
+    return False
 
 
 @login_required
 @require_POST
 def review_create(request, slug):
     product = selectors.product_detail(slug=slug)
-    form = ReviewForm(request.POST)
+    form = ReviewForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, _("Please choose a rating from 1 to 5 stars."))
-        return redirect(product)
+        messages.error(request, _form_errors(form) or _("Please choose a rating from 1 to 5 stars."))
+        return redirect(_back(product))
+    data = form.cleaned_data
     try:
-        services.review_create(product=product, user=request.user, **form.cleaned_data)
+        review = services.review_create(
+            product=product,
+            user=request.user,
+            rating=data["rating"],
+            title=data["title"],
+            body=data["body"],
+            photos=data.get("photos") or [],
+        )
+    except ShopError as exc:
+        messages.error(request, exc.message)
+        return redirect(_back(product))
+    if review.status == Review.Status.PENDING:
+        messages.success(request, _("Thank you! Your review will appear once a moderator has read it."))
+    else:
+        messages.success(request, _("Thank you for your review!"))
+    return redirect(_back(product))
+
+
+def _review_of(slug, pk) -> tuple[Product, Review]:
+    product = selectors.product_detail(slug=slug)
+    return product, get_object_or_404(Review, pk=pk, product=product)
+
+
+@login_required
+@require_POST
+def review_edit(request, slug, pk):
+    product, review = _review_of(slug, pk)
+    if review.user_id != request.user.pk:
+        raise PermissionDenied
+    form = ReviewEditForm(request.POST, request.FILES, instance=review)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(_back(product))
+    data = form.cleaned_data
+    try:
+        review = services.review_update(
+            review=review,
+            user=request.user,
+            rating=data["rating"],
+            title=data["title"],
+            body=data["body"],
+            photos=data.get("photos") or [],
+            remove_photos=data.get("remove_photos") or [],
+        )
     except ShopError as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, _("Thank you for your review!"))
-    return redirect(f"{product.get_absolute_url()}#reviews")
+        if review.status == Review.Status.PENDING:
+            messages.success(request, _("Your review is saved and will appear once a moderator has read it."))
+        else:
+            messages.success(request, _("Your review is updated."))
+    return redirect(_back(product))
+
+
+@login_required
+@require_POST
+def review_delete(request, slug, pk):
+    product, review = _review_of(slug, pk)
+    try:
+        services.review_delete(review=review, user=request.user)
+    except ShopError as exc:
+        if exc.status_code == 403:
+            raise PermissionDenied from None
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your review is deleted."))
+    return redirect(_back(product))
+
+
+@login_required
+@require_POST
+def review_helpful(request, slug, pk):
+    product, review = _review_of(slug, pk)
+    if _limited(request, "review_votes"):
+        return redirect(_back(product, pk))
+    try:
+        if request.POST.get("undo"):
+            services.review_unvote(review=review, user=request.user)
+        else:
+            services.review_vote(review=review, user=request.user)
+    except ShopError as exc:
+        messages.error(request, exc.message)
+    return redirect(_back(product, pk))
+
+
+@login_required
+@require_POST
+def review_report(request, slug, pk):
+    product, review = _review_of(slug, pk)
+    form = ReviewReportForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect(_back(product, pk))
+    if _limited(request, "review_reports"):
+        return redirect(_back(product, pk))
+    try:
+        services.review_report(review=review, user=request.user, **form.cleaned_data)
+    except ShopError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Thank you: a moderator will look at this review."))
+    return redirect(_back(product, pk))
 
 
 def csrf_input(request) -> str:

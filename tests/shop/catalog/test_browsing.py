@@ -53,7 +53,7 @@ def test_the_menu_costs_no_query_once_cached(client, tree, settings, django_asse
 
 
 def test_the_home_page_has_a_tile_per_top_category_with_its_count_and_a_picture(client, tree):
-    dress = ProductFactory(category=tree["dresses"], stock=3, rating_count=4)
+    dress = ProductFactory(category=tree["dresses"], stock=3, rating_count=4, rating_sum=16, stars_4=4)
     ProductImageFactory(product=dress)
     ProductFactory(category=tree["clothing"], stock=0)
     ProductFactory(category=tree["beauty"], is_active=False)

@@ -333,9 +333,12 @@ def sortable():
     b = ProductFactory(name="banana", price=Decimal("10.00"), created_at=now - dt.timedelta(days=1))
     c = ProductFactory(name="Cherry", price=Decimal("20.00"), created_at=now - dt.timedelta(days=2))
     ProductFactory(name="Durian", price=Decimal("15.00"), created_at=now)
-    Product.objects.filter(pk=a.pk).update(rating_avg=Decimal("4.50"), rating_count=2)
-    Product.objects.filter(pk=b.pk).update(rating_avg=Decimal("2.00"), rating_count=1)
-    Product.objects.filter(pk=c.pk).update(rating_avg=Decimal("5.00"), rating_count=1)
+    # The rating sorts read the Bayesian score; the counts must add up (a check constraint).
+    Product.objects.filter(pk=a.pk).update(
+        rating_score=Decimal("4.5"), rating_count=2, rating_sum=9, stars_4=1, stars_5=1
+    )
+    Product.objects.filter(pk=b.pk).update(rating_score=Decimal("2.0"), rating_count=1, rating_sum=2, stars_2=1)
+    Product.objects.filter(pk=c.pk).update(rating_score=Decimal("5.0"), rating_count=1, rating_sum=5, stars_5=1)
 
 
 @pytest.mark.parametrize(
