@@ -257,6 +257,11 @@ class LedgerEntry(models.Model):
         if self.kind == Kind.REVERSE:
             if self.reason == Reason.REFERRAL:
                 return _("Referral reward taken back: your friend's order was refunded")
+            if self.reason == Reason.REVIEW:
+                product = self.data.get("product", "")
+                if self.points > 0:
+                    return _("Given back: your review of %(product)s is published again") % {"product": product}
+                return _("Taken back: a moderator took down your review of %(product)s") % {"product": product}
             if self.points > 0:
                 if self.reason == Reason.CANCEL:
                     return _("Given back: order %(number)s was cancelled") % {"number": number}

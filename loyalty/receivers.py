@@ -11,7 +11,7 @@ from loyalty.models import Account, CartPoints, LedgerEntry, Program, Referral, 
 from shop.accounts.signals import user_registered
 from shop.cart.pricing import customer_changed
 from shop.cart.snapshot import carts_changed
-from shop.catalog.models import Review
+from shop.catalog.signals import review_published, review_removed
 from shop.orders.signals import order_cancelled, order_paid, order_refunded
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,16 @@ def signup(sender, user_id, **kwargs):
     _enqueue(tasks.signup_reward, user_id=user_id)
 
 
-@receiver(post_save, sender=Review, dispatch_uid="loyalty_review_reward")
-def review_posted(sender, instance, created, raw=False, **kwargs):
-    if created and not raw:
-        transaction.on_commit(lambda: _enqueue(tasks.review_reward, review_id=instance.pk))
+@receiver(review_published, dispatch_uid="loyalty_review_reward")
+def review_posted(sender, review_id, **kwargs):
+    """Published (not merely written: under pre-moderation a pending review earns nothing yet)."""
+    _enqueue(tasks.review_reward, review_id=review_id)
+
+
+@receiver(review_removed, dispatch_uid="loyalty_review_reward_reverse")
+def review_taken_down(sender, review_id, **kwargs):
+    """A moderator rejected or removed it: its reward is taken back."""
+    _enqueue(tasks.review_reward_reverse, review_id=review_id)
 
 
 @receiver(post_save, sender=Program, dispatch_uid="loyalty_program_saved")

@@ -31,6 +31,11 @@ def review_reward(*, review_id: int) -> None:
     services.review_reward(review_id=review_id)
 
 
+@shared_task(**RETRY)
+def review_reward_reverse(*, review_id: int) -> None:
+    services.review_reward_reverse(review_id=review_id)
+
+
 @shared_task
 def reassign_tiers() -> int:
     """Staff changed the tiers (the admin's button): everyone is placed again."""

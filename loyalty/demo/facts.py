@@ -12,7 +12,7 @@ from loyalty.demo.common import SCOPE
 from loyalty.models import Referral
 from loyalty.services import CLOSED_UNPAID
 from shop.cart.pricing import AdjustmentKind, PricedCart, PricedLine
-from shop.catalog.models import Review
+from shop.catalog.models import Review, ReviewStatus
 from shop.core.money import Money
 from shop.orders.models import PAID_STATES, EventKind, Order, OrderAdjustment, OrderEvent, OrderLine
 from shop.payments.models import Refund
@@ -156,9 +156,9 @@ class Facts:
         for order_id in with_points.values_list("order_id", flat=True):
             by_id[order_id].has_points = True
         reviews = defaultdict(list)
-        for user_id, *review in Review.objects.filter(user_id__in=ids).values_list(
-            "user_id", "product_id", "created_at", "product__name"
-        ):
+        # Rewarded when published (a review hidden after reports had been published).
+        shown = Review.objects.filter(user_id__in=ids, status__in=[ReviewStatus.PUBLISHED, ReviewStatus.HELD])
+        for user_id, *review in shown.values_list("user_id", "product_id", "created_at", "product__name"):
             reviews[user_id].append(tuple(review))
         referrals = defaultdict(list)
         for pk, advocate_id, *rest in Referral.objects.filter(

@@ -21,6 +21,7 @@ from loyalty.services.earning import (
     order_basis,
     order_points_earn,
     review_reward,
+    review_reward_reverse,
     reward,
     signup_reward,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "referral_reward",
     "referral_welcome_claim",
     "review_reward",
+    "review_reward_reverse",
     "reward",
     "signup_reward",
     "spend_in_window",

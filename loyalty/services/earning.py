@@ -6,12 +6,13 @@ import datetime as dt
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from loyalty.models import Kind, LedgerEntry, Reason
 from loyalty.program import current
-from loyalty.services.ledger import _credit, _locked
+from loyalty.services.ledger import _credit, _locked, _take_back, _write
 from loyalty.services.tiers import tier_refresh
 from shop.orders.models import PAID_STATES, Order
 
@@ -82,26 +83,93 @@ def signup_reward(*, user_id: int) -> LedgerEntry | None:
     return reward(user_id=user_id, reason=Reason.SIGNUP, points=current().program.signup_points, reference="signup")
 
 
-def review_reward(*, review_id: int) -> LedgerEntry | None:
-    """The first review of a product the customer bought and paid for earns points, once per product."""
+def _review(review_id: int):
     from shop.catalog.models import Review
+
+    return Review.objects.select_related("product").filter(pk=review_id).first()
+
+
+def _taken_back(account, reference: str) -> int:
+    """What the reversals of one reward hold back now (taken back, less what was given back)."""
+    net = LedgerEntry.objects.filter(account=account, kind=Kind.REVERSE, reference=reference).aggregate(
+        n=Coalesce(Sum("points"), 0)
+    )["n"]
+    return -net
+
+
+def review_reward(*, review_id: int, now=None) -> LedgerEntry | None:
+    """A published first review of a product the customer bought and paid for earns points, once per
+    product (shop.catalog's review_published). A review a moderator took down and then restored gets
+    back what its removal took."""
+    from shop.catalog.models import ReviewStatus
     from shop.orders.models import OrderLine
 
-    review = Review.objects.select_related("product").filter(pk=review_id).first()
-    if review is None:
+    review = _review(review_id)
+    if review is None or review.status != ReviewStatus.PUBLISHED:
         return None
     bought = OrderLine.objects.filter(
         order__user_id=review.user_id, order__status__in=PAID_STATES, product_id=review.product_id
     ).exists()
     if not bought:
         return None
-    return reward(
+    reference = f"review:{review.product_id}"
+    data = {"product": review.product.name}
+    entry = reward(
         user_id=review.user_id,
         reason=Reason.REVIEW,
         points=current().program.review_points,
-        reference=f"review:{review.product_id}",
-        data={"product": review.product.name},
+        reference=reference,
+        data=data,
+        now=now,
     )
+    if entry is not None:
+        return entry
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = _locked(review.user_id)
+        held = _taken_back(account, reference)
+        if held <= 0:
+            return None
+        earned = LedgerEntry.objects.get(account=account, kind=Kind.EARN, reference=reference)
+        return _write(
+            account,
+            kind=Kind.REVERSE,
+            reason=Reason.REVIEW,
+            points=held,
+            now=now,
+            reference=reference,
+            available_at=now,
+            expires_at=earned.expires_at,
+            data=data,
+        )
+
+
+def review_reward_reverse(*, review_id: int, now=None) -> LedgerEntry | None:
+    """A moderator rejected or removed a review (shop.catalog's review_removed): the points it earned
+    come back out with one appended reversing entry, once, from what is left of that reward (what the
+    member already spent stays spent, recorded as not recovered)."""
+    from shop.catalog.models import ReviewStatus
+
+    review = _review(review_id)
+    if review is None or review.status not in (ReviewStatus.REJECTED, ReviewStatus.REMOVED):
+        return None  # restored meanwhile: nothing to take back
+    reference = f"review:{review.product_id}"
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = _locked(review.user_id)
+        earned = LedgerEntry.objects.filter(account=account, kind=Kind.EARN, reference=reference).first()
+        if earned is None or _taken_back(account, reference) > 0:
+            return None  # never rewarded, or already taken back
+        entries = _take_back(
+            account,
+            earned,
+            earned.points,
+            now,
+            reason=Reason.REVIEW,
+            reference=reference,
+            data={"product": review.product.name, "review": review.pk},
+        )
+        return entries[0] if entries else None
 
 
 def birthdays_reward(*, today: dt.date | None = None) -> int:

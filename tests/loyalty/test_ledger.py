@@ -160,7 +160,8 @@ def test_birthday_points_once_a_year_and_on_28_february_for_29_february_birthday
 
 
 def test_a_first_review_of_a_purchased_product_earns_points_once(django_capture_on_commit_callbacks):
-    from tests.factories import ProductFactory, ReviewFactory
+    from shop.catalog.services import review_create
+    from tests.factories import ProductFactory
     from tests.loyalty.helpers import cart_with, pay, place
 
     user = UserFactory()
@@ -168,9 +169,10 @@ def test_a_first_review_of_a_purchased_product_earns_points_once(django_capture_
     product = bought.lines.get().product
     never_bought = ProductFactory()
 
+    # Published through the catalog's services (post-moderation): the review_published signal.
     with django_capture_on_commit_callbacks(execute=True):
-        ReviewFactory(user=user, product=product)
-        ReviewFactory(user=user, product=never_bought)
+        review_create(product=product, user=user, rating=4)
+        review_create(product=never_bought, user=user, rating=4)
 
     rewards = LedgerEntry.objects.filter(account_id=user.pk, reason=Reason.REVIEW)
     assert [(e.reference, e.points) for e in rewards] == [(f"review:{product.pk}", current().program.review_points)]
