@@ -1,21 +1,28 @@
+from decimal import ROUND_HALF_UP
+
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
-from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from shop.catalog import cache as catalog_cache
 from shop.catalog import search as catalog_search
 from shop.catalog import selectors, services
 from shop.catalog.filters import ProductFilter
-from shop.catalog.models import Category, Product, ProductImage, Review
+from shop.catalog.models import Category, Product, ProductImage, Review, ReviewPhoto, ReviewReport
 from shop.catalog.offers import attach_offers
 from shop.catalog.tracking import list_id as _list_id
-from shop.core.ratelimit import AnonRateThrottle
+from shop.core.moderation import ReportReason
+from shop.core.ratelimit import AnonRateThrottle, ScopedRateThrottle
 from shop.core.tracking import track
+from shop.core.uploads import clean_image
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -48,6 +55,12 @@ class OfferSerializer(serializers.Serializer):
     label = serializers.CharField()
 
 
+class RatingBarSerializer(serializers.Serializer):
+    stars = serializers.IntegerField(min_value=1, max_value=5)
+    count = serializers.IntegerField(min_value=0)
+    percent = serializers.IntegerField(min_value=0, max_value=100, help_text="Of the reviews, rounded.")
+
+
 class ProductSerializer(serializers.ModelSerializer):
     currency = serializers.SerializerMethodField()
     category = CategoryRefSerializer(read_only=True)
@@ -55,12 +68,25 @@ class ProductSerializer(serializers.ModelSerializer):
     in_stock = serializers.BooleanField(read_only=True)
     on_sale = serializers.BooleanField(read_only=True)
     rating = serializers.DecimalField(
+        source="rating_score",
+        max_digits=3,
+        decimal_places=2,
+        rounding=ROUND_HALF_UP,
+        read_only=True,
+        allow_null=True,
+        help_text="The rating shown and sorted by: the Bayesian average of the published reviews (pulled "
+        "towards the store-wide mean while they are few); null until the first review.",
+    )
+    rating_mean = serializers.DecimalField(
         source="rating_avg",
         max_digits=3,
         decimal_places=2,
         read_only=True,
         allow_null=True,
-        help_text="The average rating; null until the first review.",
+        help_text="The plain mean of the published reviews' stars; null until the first review.",
+    )
+    rating_distribution = RatingBarSerializer(
+        many=True, read_only=True, help_text="How many published reviews give each number of stars, 5 first."
     )
     offer = serializers.SerializerMethodField(help_text="The price after automatic promotions, when one applies.")
 
@@ -80,6 +106,8 @@ class ProductSerializer(serializers.ModelSerializer):
             "stock",
             "rating",
             "rating_count",
+            "rating_mean",
+            "rating_distribution",
             "offer",
             "category",
             "image",
@@ -117,18 +145,134 @@ class ProductDetailSerializer(ProductSerializer):
         return CategoryRefSerializer([*product.category.ancestors(), product.category], many=True).data
 
 
+class ReviewPhotoSerializer(serializers.ModelSerializer):
+    url = serializers.ImageField(source="image", read_only=True, help_text="The picture (at most 1600 px).")
+    thumbnail = serializers.ImageField(read_only=True, help_text="A small copy (at most 400 px).")
+
+    class Meta:
+        model = ReviewPhoto
+        fields = ["id", "url", "thumbnail", "width", "height"]
+
+
 class ReviewSerializer(serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
+    photos = ReviewPhotoSerializer(many=True, read_only=True)
+    status = serializers.SerializerMethodField(
+        help_text="The review's state, for its author only (published, pending: awaiting moderation, held: "
+        "hidden after reports, rejected, removed); null on others' reviews."
+    )
+    moderation_note = serializers.SerializerMethodField(
+        help_text="Why a moderator rejected or removed it, for its author only; null otherwise."
+    )
 
     class Meta:
         model = Review
-        fields = ["id", "rating", "title", "body", "author", "created_at"]
-        read_only_fields = ["id", "author", "created_at"]
+        fields = [
+            "id",
+            "rating",
+            "title",
+            "body",
+            "author",
+            "verified",
+            "helpful_count",
+            "photos",
+            "status",
+            "moderation_note",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
 
     def get_author(self, review) -> str:
         # A first name and an initial: never the email.
         user = review.user
         return f"{user.first_name} {user.last_name[:1]}.".strip(" .") or "—"
+
+    def _own(self, review) -> bool:
+        request = self.context.get("request")
+        return request is not None and request.user.is_authenticated and review.user_id == request.user.pk
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_status(self, review):
+        return review.status if self._own(review) else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_moderation_note(self, review):
+        return review.moderation_note if self._own(review) else None
+
+
+def _photos_field():
+    return serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        help_text="Up to SHOP_REVIEW_PHOTOS (3) JPEG, PNG or WebP pictures, sent as multipart/form-data.",
+    )
+
+
+def _clean_photos(files, *, room: int) -> list:
+    if len(files) > room:
+        raise serializers.ValidationError(
+            ngettext("Send at most %(n)d picture.", "Send at most %(n)d pictures.", room) % {"n": room}
+        )
+    cleaned, problems = [], []
+    for upload in files:
+        try:
+            cleaned.append(clean_image(upload))
+        except DjangoValidationError as error:
+            problems.extend(error.messages)
+    if problems:
+        raise serializers.ValidationError(problems)
+    return cleaned
+
+
+class ReviewInputSerializer(serializers.Serializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    title = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    body = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    photos = _photos_field()
+
+    def validate_photos(self, files):
+        return _clean_photos(files, room=settings.SHOP_REVIEW_PHOTOS)
+
+
+class ReviewUpdateSerializer(serializers.Serializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5, required=False)
+    title = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    body = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    photos = _photos_field()
+    remove_photos = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, help_text="Ids of the review's photos to delete."
+    )
+
+    def validate_photos(self, files):
+        return _clean_photos(files, room=settings.SHOP_REVIEW_PHOTOS)
+
+    def validate(self, data):
+        review = self.context["review"]
+        have = {photo.pk for photo in review.photos.all()}
+        removed = set(data.get("remove_photos", [])) & have
+        if len(have) - len(removed) + len(data.get("photos", [])) > settings.SHOP_REVIEW_PHOTOS:
+            limit = settings.SHOP_REVIEW_PHOTOS
+            raise serializers.ValidationError(
+                {"photos": [_("A review can have at most %(n)d pictures.") % {"n": limit}]}
+            )
+        return data
+
+
+class ReportInputSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=ReportReason.choices)
+    comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ReportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReviewReport
+        fields = ["id", "reason", "comment", "created_at"]
+
+
+class HelpfulSerializer(serializers.Serializer):
+    helpful_count = serializers.IntegerField(help_text="How many members found the review helpful now.")
+    voted = serializers.BooleanField(help_text="Whether you have voted for it now.")
 
 
 class SuggestQuerySerializer(serializers.Serializer):
@@ -351,23 +495,132 @@ def _with_stock(items: list[dict]) -> list[dict]:
     return now
 
 
-@extend_schema_view(list=extend_schema(summary="A product's reviews"), create=extend_schema(summary="Review a product"))
-class ReviewViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+REVIEW_ORDERINGS = {"-created": "newest", "-helpful": "helpful"}
+
+
+class ReviewOrderingSerializer(serializers.Serializer):
+    ordering = serializers.ChoiceField(
+        choices=list(REVIEW_ORDERINGS),
+        required=False,
+        default="-created",
+        help_text="-created: newest first (the default); -helpful: most helpful first.",
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="A product's reviews", parameters=[ReviewOrderingSerializer]),
+    create=extend_schema(
+        summary="Review a product",
+        request={"application/json": ReviewInputSerializer, "multipart/form-data": ReviewInputSerializer},
+        responses={201: ReviewSerializer},
+    ),
+    partial_update=extend_schema(
+        summary="Edit your review",
+        request={"application/json": ReviewUpdateSerializer, "multipart/form-data": ReviewUpdateSerializer},
+        responses={200: ReviewSerializer},
+    ),
+    destroy=extend_schema(summary="Delete your review"),
+)
+class ReviewViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Published reviews (and your own in any state). Only its author edits or deletes a review;
+    members vote reviews helpful once and report them once, with a reason."""
+
     serializer_class = ReviewSerializer
-    error_responses = {"POST": {409: "You have already reviewed this product."}}
+    queryset = Review.objects.none()  # the schema's type for the id; get_queryset() answers
+    lookup_value_regex = r"\d+"
     filter_backends: list = []
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    # Votes and reports are limited per member (REST_FRAMEWORK's rates "review_votes", "review_reports").
+    throttle_scope = None
+
+    @property
+    def error_responses(self):
+        return {
+            "create": {"POST": {409: "You have already reviewed this product."}},
+            "partial_update": {"PATCH": {409: "A moderator removed this review: it cannot be edited."}},
+            "helpful": {"POST": {409: "You have already found this review helpful."}},
+            "report": {"POST": {409: "You have already reported this review."}},
+        }.get(self.action, {})
 
     def get_permissions(self):
-        return [permissions.IsAuthenticated()] if self.request.method == "POST" else [permissions.AllowAny()]
+        return [permissions.IsAuthenticated()] if self.request.method != "GET" else [permissions.AllowAny()]
 
     def get_product(self):
-        return get_object_or_404(Product.objects.active(), slug=self.kwargs["product_slug"])
+        if not hasattr(self, "_product"):
+            self._product = get_object_or_404(Product.objects.active(), slug=self.kwargs["product_slug"])
+        return self._product
 
     def get_queryset(self):
-        return selectors.product_reviews(product=self.get_product())
+        sort = "newest"
+        if self.action == "list":
+            query = ReviewOrderingSerializer(data=self.request.query_params)
+            query.is_valid(raise_exception=True)
+            sort = REVIEW_ORDERINGS[query.validated_data["ordering"]]
+        return selectors.product_reviews(product=self.get_product(), user=self.request.user, sort=sort)
+
+    def _respond(self, review, status_code=status.HTTP_200_OK):
+        review = selectors.product_reviews(product=self.get_product(), user=self.request.user).get(pk=review.pk)
+        return Response(self.get_serializer(review).data, status=status_code)
 
     def create(self, request, *args, **kwargs):
-        data = self.get_serializer(data=request.data)
+        data = ReviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         review = services.review_create(product=self.get_product(), user=request.user, **data.validated_data)
-        return Response(self.get_serializer(review).data, status=status.HTTP_201_CREATED)
+        return self._respond(review, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, *args, **kwargs):
+        review = self._own()
+        data = ReviewUpdateSerializer(data=request.data, context={"review": review})
+        data.is_valid(raise_exception=True)
+        review = services.review_update(review=review, user=request.user, **data.validated_data)
+        return self._respond(review)
+
+    def update(self, request, *args, **kwargs):
+        return self.partial_update(request, *args, **kwargs)
+
+    def destroy(self, request, *args, **kwargs):
+        services.review_delete(review=self._own(), user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _own(self) -> Review:
+        review = self.get_object()
+        if review.user_id != self.request.user.pk:
+            raise exceptions.PermissionDenied(_("Only its author can change this review."))
+        return review
+
+    @extend_schema(
+        summary="Find a review helpful (once), or take the vote back", request=None, responses=HelpfulSerializer
+    )
+    @action(
+        detail=True,
+        methods=["post", "delete"],
+        throttle_classes=[ScopedRateThrottle],
+        throttle_scope="review_votes",
+    )
+    def helpful(self, request, *args, **kwargs):
+        review = self.get_object()
+        if request.method == "DELETE":
+            count = services.review_unvote(review=review, user=request.user)
+            return Response(HelpfulSerializer({"helpful_count": count, "voted": False}).data)
+        count = services.review_vote(review=review, user=request.user)
+        return Response(HelpfulSerializer({"helpful_count": count, "voted": True}).data)
+
+    @extend_schema(
+        summary="Report a review to the moderators (once)",
+        request=ReportInputSerializer,
+        responses={201: ReportSerializer},
+    )
+    @action(detail=True, methods=["post"], throttle_classes=[ScopedRateThrottle], throttle_scope="review_reports")
+    def report(self, request, *args, **kwargs):
+        review = self.get_object()
+        data = ReportInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = services.review_report(review=review, user=request.user, **data.validated_data)
+        return Response(ReportSerializer(report).data, status=status.HTTP_201_CREATED)

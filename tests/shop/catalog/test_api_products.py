@@ -257,8 +257,11 @@ def sortable():
             slug=slug,
             name=name,
             price=Decimal(price),
-            rating_avg=Decimal(rating) if rating else None,
+            # The API's rating is the Bayesian score; the counts add up (a check constraint).
+            rating_score=Decimal(rating) if rating else None,
             rating_count=count,
+            rating_sum=int(Decimal(rating or 0) * count),
+            **({"stars_4": count} if rating == "4.00" else {"stars_2": count // 2, "stars_3": count // 2}),
             created_at=now - timedelta(days=age),
         )
 
