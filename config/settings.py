@@ -559,6 +559,7 @@ DEMO_SEEDERS = [
     "shop.orders.demo.seed",
     "marketing.discounts.demo.seed",
     "loyalty.demo.seed",
+    "marketing.adboard.demo.seed",  # the board: ads, photos, conversations and ratings of the demo customers
     "marketing.analytics.demo.seed",  # visits for the orders the others made, then the daily figures
     "marketing.recommendations.demo.seed",  # last: built from the orders and visits above
 ]
