@@ -4,18 +4,22 @@ Screenshots: test-artifacts/e2e/admin-<width>-<page>.png."""
 
 import datetime as dt
 from decimal import Decimal
+from importlib import import_module
 
 import pytest
+from django.apps import apps
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from loyalty.models import Account
+from marketing.adboard import selectors, services
 from marketing.discounts.models import DiscountCode, Promotion
 from shop.orders.models import Order
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import ARTIFACTS
 from tests.factories import OrderFactory, ProductFactory, StaffFactory, UserFactory
 from tests.loyalty.helpers import give, rules
+from tests.marketing.adboard.helpers import make_ad, make_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DASHBOARDS = ["sales", "funnel", "customers", "marketing", "forecast"]
@@ -49,7 +53,13 @@ def store(settings):
                              reference=f"{promotion.pk}|YALDA50")  # fmt: skip
     order.adjustments.create(kind="points", label="2,848 points", amount=Decimal("-28.48"), source="loyalty-points",
                              reference="points:2848")  # fmt: skip
-    return {"staff": staff, "promotion": promotion, "order": order, "member": member, "products": products}
+    # A transactional test starts from an empty database: the board's starting tree is put back first.
+    import_module("marketing.adboard.migrations.0002_search_index_and_categories").create_tree(apps, None)
+    selectors.tree_changed()
+    ad = make_ad(owner=make_member(email="seller.with.a.rather.long.address@example.net"), status="pending",
+                 title="Mid-century walnut sideboard, call 503 555 0142", category_slug="furniture")  # fmt: skip
+    services.report(member, reason="spam", ad=ad)
+    return {"staff": staff, "promotion": promotion, "order": order, "member": member, "products": products, "ad": ad}
 
 
 def log_in(page: Page, email: str) -> None:
@@ -98,6 +108,9 @@ def test_every_page_the_store_adds_to_the_admin_fits_a_phone(page: Page, live_se
         "pin-add": "/admin/recommendations/rule/add/",
         "similar-products": "/admin/recommendations/neighbours/",
         "builds": "/admin/recommendations/build/",
+        "ads": "/admin/adboard/ad/",
+        "ad": f"/admin/adboard/ad/{store['ad'].pk}/change/",
+        "ad-reject": f"/admin/adboard/ad/{store['ad'].pk}/reject/",
         **{f"dashboard-{name}": f"/admin/analytics/dashboard/{name}/" for name in DASHBOARDS},
     }
     for name, url in pages.items():
