@@ -12,8 +12,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from shop.catalog import csv_io, services
-from shop.catalog.models import Category, ImportJob, Product, ProductImage, Review
+from shop.catalog.models import Category, ImportJob, Product, ProductImage, Review, ReviewPhoto, ReviewReport
 from shop.core.admin import ReadOnlyAdmin
+from shop.core.errors import ShopError
 from shop.core.money_sql import from_minor_units, minor_units_sum
 
 
@@ -140,12 +141,12 @@ class ProductAdmin(admin.ModelAdmin):
     search_help_text = gettext_lazy("Search by name, SKU or slug.")
     prepopulated_fields = {"slug": ["name"]}
     autocomplete_fields = ["category"]
-    readonly_fields = ["rating_avg", "rating_count", "updated_at"]
+    readonly_fields = ["rating_score", "rating_avg", "rating_count", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "sku", "brand", "category", "description"]}),
         (gettext_lazy("Price and stock"), {"fields": ["price", "compare_at_price", "stock"]}),
         (gettext_lazy("Visibility"), {"fields": ["is_active", "is_featured", "created_at"]}),
-        (gettext_lazy("Reviews"), {"fields": ["rating_avg", "rating_count", "updated_at"]}),
+        (gettext_lazy("Reviews"), {"fields": ["rating_score", "rating_avg", "rating_count", "updated_at"]}),
     ]
     inlines = [ProductImageInline]
     actions = ["activate", "deactivate", "set_stock", "export_csv"]
@@ -317,22 +318,158 @@ class ImportJobAdmin(ReadOnlyAdmin):
         )
 
 
+class ReviewStatusFilter(admin.SimpleListFilter):
+    """The moderation queue: by state, and "reported" (reports no moderator has dealt with yet)."""
+
+    title = gettext_lazy("status")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("reported", _("Reported")), *Review.Status.choices]
+
+    def queryset(self, request, queryset):
+        if self.value() == "reported":
+            return queryset.filter(report_count__gt=0)
+        if self.value() in Review.Status.values:
+            return queryset.filter(status=self.value())
+        return queryset
+
+
+class HasPhotosFilter(admin.SimpleListFilter):
+    title = gettext_lazy("photos")
+    parameter_name = "has_photos"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("With photos")), ("no", _("Without photos"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(n_photos__gt=0) if self.value() == "yes" else queryset.filter(n_photos=0)
+        return queryset
+
+
+class ReviewReportInline(admin.TabularInline):
+    model = ReviewReport
+    extra = 0
+    fields = ["reason", "comment", "user", "created_at", "resolved"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+
+class ReviewPhotoInline(admin.TabularInline):
+    model = ReviewPhoto
+    extra = 0
+    fields = ["preview", "width", "height"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=gettext_lazy("picture"))
+    def preview(self, photo):
+        return format_html(
+            '<a href="{}"><img src="{}" alt="" width="96" height="96" class="admin-thumb"></a>',
+            photo.image.url,
+            photo.thumbnail.url,
+        )
+
+
+class ModerationForm(admin.helpers.ActionForm):
+    note = forms.CharField(
+        label=gettext_lazy("Reason (shown to the author)"),
+        required=False,
+        max_length=300,
+        help_text=gettext_lazy("Needed to reject or remove."),
+    )
+
+
 @admin.register(Review)
 class ReviewAdmin(admin.ModelAdmin):
-    list_display = ["product", "user", "rating", "title", "created_at"]
-    list_filter = ["rating", "created_at"]
+    """The moderation queue. Reviews change only through the services (actions below), which keep
+    the products' ratings and tell loyalty; the form is read-only."""
+
+    list_display = [
+        "product",
+        "user",
+        "rating",
+        "title",
+        "status",
+        "verified",
+        "report_count",
+        "helpful_count",
+        "photo_count",
+        "created_at",
+    ]
+    list_filter = [ReviewStatusFilter, "verified", "rating", HasPhotosFilter, "created_at"]
     list_select_related = ["product", "user"]
-    search_fields = ["product__name", "user__email", "title"]
-    autocomplete_fields = ["product", "user"]
-    actions = ["delete_and_refresh"]
+    search_fields = ["product__name", "user__email", "title", "body"]
+    readonly_fields = [
+        "product",
+        "user",
+        "rating",
+        "title",
+        "body",
+        "status",
+        "verified",
+        "helpful_count",
+        "report_count",
+        "moderation_note",
+        "moderated_by",
+        "moderated_at",
+        "created_at",
+        "updated_at",
+    ]
+    fields = readonly_fields
+    inlines = [ReviewPhotoInline, ReviewReportInline]
+    action_form = ModerationForm
+    actions = ["approve", "reject", "remove", "restore"]
+    ordering = ["-report_count", "-created_at"]
 
-    @admin.action(description=gettext_lazy("Delete selected reviews and update ratings"), permissions=["delete"])
-    def delete_and_refresh(self, request, queryset):
-        product_ids = list(queryset.values_list("product_id", flat=True).distinct())
-        n, _detail = queryset.delete()
-        services.product_refresh_rating(product_ids=product_ids)
-        self.message_user(request, ngettext("%d review deleted.", "%d reviews deleted.", n) % n, messages.SUCCESS)
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_photos=Count("photos"))
 
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        services.product_refresh_rating(product_ids=[obj.product_id])
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a moderator removes (the author is told why; the rating and points follow)
+
+    @admin.display(description=gettext_lazy("photos"), ordering="n_photos")
+    def photo_count(self, review):
+        return review.n_photos
+
+    def _moderate(self, request, queryset, action: str):
+        note = request.POST.get("note", "")
+        try:
+            moved = services.reviews_moderate(
+                review_ids=queryset.values_list("pk", flat=True), actor=request.user, action=action, note=note
+            )
+        except ShopError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(
+            request, ngettext("%d review changed.", "%d reviews changed.", moved) % moved, messages.SUCCESS
+        )
+
+    @admin.action(description=gettext_lazy("Approve (publish) selected reviews"), permissions=["change"])
+    def approve(self, request, queryset):
+        self._moderate(request, queryset, services.APPROVE)
+
+    @admin.action(description=gettext_lazy("Reject selected reviews (with the reason)"), permissions=["change"])
+    def reject(self, request, queryset):
+        self._moderate(request, queryset, services.REJECT)
+
+    @admin.action(description=gettext_lazy("Remove selected reviews (with the reason)"), permissions=["change"])
+    def remove(self, request, queryset):
+        self._moderate(request, queryset, services.REMOVE)
+
+    @admin.action(description=gettext_lazy("Restore selected reviews"), permissions=["change"])
+    def restore(self, request, queryset):
+        self._moderate(request, queryset, services.RESTORE)

@@ -453,3 +453,42 @@ def test_concurrent_reviews_and_votes_keep_the_counts_right():
     assert stars == tuple(published.filter(rating=n).count() for n in range(1, 6))
     first.refresh_from_db()
     assert first.helpful_count == ReviewVote.objects.filter(review=first).count() == 8
+
+
+# --- the admin's moderation queue --------------------------------------------------------------
+
+ADMIN = "/admin/catalog/review/"
+
+
+def test_the_queue_filters_reported_reviews_and_lists_in_constant_queries(client, product):
+    client.force_login(StaffFactory(is_superuser=True))
+    reported = review(product, title="Reported one")
+    services.review_report(review=reported, user=UserFactory(), reason="spam")
+    review(product, title="Quiet one", photos=[clean_image(photo())])
+
+    body = client.get(ADMIN, {"status": "reported"}).content.decode()
+    assert "Reported one" in body and "Quiet one" not in body
+    assert "Quiet one" in client.get(ADMIN, {"has_photos": "yes"}).content.decode()
+
+    small = count_queries(client, ADMIN)
+    for _ in range(10):
+        review(ProductFactory(), photos=[clean_image(photo())])
+    assert count_queries(client, ADMIN) == small
+
+
+def test_a_bulk_removal_needs_a_reason_and_the_author_reads_it(client, product, customer):
+    client.force_login(StaffFactory(is_superuser=True))
+    mine = review(product, customer)
+    data = {"action": "remove", "_selected_action": [mine.pk], "note": ""}
+
+    client.post(ADMIN, data)
+    mine.refresh_from_db()
+    assert mine.status == S.PUBLISHED
+
+    client.post(ADMIN, {**data, "note": "Contains a phone number"})
+    mine.refresh_from_db()
+    assert (mine.status, mine.moderation_note) == (S.REMOVED, "Contains a phone number")
+    assert figures(product)[0] == 0
+    client.force_login(customer)
+    body = page(client, product).content.decode()
+    assert "Removed by a moderator." in body and "Contains a phone number" in body
