@@ -9,7 +9,9 @@ on sale), cart (two products added), points (the demo shopper's points page,
 logged in as the shopper), admin-home, admin-products and admin-loyalty (the
 loyalty overview; logged in as the demo admin); and 390x844 ones as a phone
 shows them: home-phone, menu-phone (the menu drawer open), category-phone,
-filters-phone (the filter panel open), product-phone and cart-phone. `--only NAME` (repeatable) takes
+filters-phone (the filter panel open), product-phone and cart-phone. The ad board: adboard-list
+(cars from 2012, a misspelt word), adboard-ad (the first of them), admin-adboard (the moderators'
+queue), adboard-list-phone and adboard-post-phone (the shopper posting a car). `--only NAME` (repeatable) takes
 just those. Chromium: $CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser,
 else Playwright's own. PNGs are reduced to a 256-colour palette to stay small.
 """
@@ -29,9 +31,12 @@ ADMIN = ("admin@example.com", "admin")
 SHOPPER = ("shopper@example.com", "shopper")
 SHOTS = (
     "home", "category", "product", "cart", "points", "shelves", "for-you",
-    "admin-home", "admin-products", "admin-loyalty", "admin-shelves",
+    "admin-home", "admin-products", "admin-loyalty", "admin-shelves", "adboard-list", "adboard-ad", "admin-adboard",
 )  # fmt: skip
-PHONE_SHOTS = ("home-phone", "menu-phone", "category-phone", "filters-phone", "product-phone", "cart-phone")
+PHONE_SHOTS = (
+    "home-phone", "menu-phone", "category-phone", "filters-phone", "product-phone", "cart-phone",
+    "adboard-list-phone", "adboard-post-phone",
+)  # fmt: skip
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -175,7 +180,17 @@ def main() -> int:
             page.get_by_role("heading", level=2, name="History").wait_for()
             save(page, "points")
 
-        if wanted & {"admin-home", "admin-products", "admin-loyalty", "admin-shelves"}:
+        if wanted & {"adboard-list", "adboard-ad"}:
+            page.goto("/ads/c/cars/?q=volkswagn&f_year_min=2012")
+            if "adboard-list" in wanted:
+                save(page, "adboard-list")
+            page.goto("/ads/c/cars/?f_year_min=2012&photos=1")
+            page.locator(".board-card .card-link").first.click()
+            page.get_by_role("heading", level=1).wait_for()
+            if "adboard-ad" in wanted:
+                save(page, "adboard-ad")
+
+        if wanted & {"admin-home", "admin-products", "admin-loyalty", "admin-shelves", "admin-adboard"}:
             admin = browser.new_context(base_url=base, viewport=VIEWPORT, locale="en-US", color_scheme="light")
             page = admin.new_page()
             log_in(page, "/admin/login/", "/admin/", ADMIN)
@@ -196,6 +211,11 @@ def main() -> int:
                 page.goto("/admin/recommendations/shelfsetting/")
                 fold_admin_sidebar(page)
                 save(page, "admin-shelves")
+            if "admin-adboard" in wanted:
+                # What waits for a moderator: new, flagged and reported ads.
+                page.goto("/admin/adboard/ad/?queue=decide")
+                fold_admin_sidebar(page)
+                save(page, "admin-adboard")
 
         if wanted & set(PHONE_SHOTS):
             phone = browser.new_context(
@@ -228,6 +248,13 @@ def main() -> int:
                 page.get_by_role("heading", level=1, name="Your cart").wait_for()
                 if "cart-phone" in wanted:
                     save(page, "cart-phone")
+            if "adboard-list-phone" in wanted:
+                page.goto("/ads/")
+                save(page, "adboard-list-phone")
+            if "adboard-post-phone" in wanted:
+                log_in(page, "/account/login/", "/ads/post/?category=cars", SHOPPER)
+                page.get_by_label("Title").wait_for()
+                save(page, "adboard-post-phone", scroll=False)
 
         browser.close()
     return 0

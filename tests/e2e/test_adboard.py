@@ -1,7 +1,8 @@
 """The ad board in a real browser: a member posts a car with two photos, a moderator approves it,
 a visitor finds it with a misspelt word and a year filter, another member writes to the seller,
-the seller answers and the buyer rates the seller. Pages fit a 390 px phone; the README's
-screenshots are saved in docs/screenshots/."""
+the seller answers and the buyer rates the seller. Pages fit a 390 px phone; what the screens
+showed is saved in test-artifacts/e2e/ (the README's screenshots come from the demo store:
+docs/screenshots/take.py)."""
 
 from pathlib import Path
 
@@ -16,13 +17,14 @@ from tests.marketing.adboard.helpers import jpeg_bytes, make_ad, make_member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
 PHONE = {"width": 390, "height": 844}
 WIDE = {"width": 1280, "height": 800}
 
 
 def screenshot(page: Page, name: str) -> None:
-    """A README screenshot (what the screen shows, reduced to 256 colours like docs/screenshots/take.py)."""
+    """What the screen shows, reduced to 256 colours, in test-artifacts/e2e/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_load_state("networkidle")
     page.wait_for_function("[...document.images].every(img => img.complete)")
     page.evaluate("window.scrollTo(0, 0)")
