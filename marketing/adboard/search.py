@@ -61,6 +61,15 @@ def vocabulary() -> Vocabulary:
     return found
 
 
+# Numbers a detail filter accepts: far beyond any real value, well inside the databases' integers.
+DETAIL_NUMBER_LIMIT = 10**15
+
+
+def _text(value, limit: int = 80) -> str:
+    """A filter's text without control characters (PostgreSQL refuses NUL in a string)."""
+    return "".join(ch for ch in str(value) if ch.isprintable()).strip()[:limit]
+
+
 @dataclass
 class Filters:
     q: str = ""
@@ -88,14 +97,14 @@ class Filters:
     def parse(cls, data) -> Filters:
         """Filters from a query string's values; a bad value is named in `errors` and ignored."""
         f = cls()
-        f.q = " ".join(str(data.get("q", "")).split())[:200]
-        f.category = str(data.get("category", "")).strip()[:80]
+        f.q = " ".join(_text(data.get("q", ""), 200).split())
+        f.category = _text(data.get("category", ""))
         for name in ("min_price", "max_price"):
             raw = str(data.get(name, "")).strip()
             if raw:
                 try:
                     value = Decimal(raw)
-                    if not value.is_finite() or value < 0:
+                    if not value.is_finite() or value < 0 or value >= Decimal("1e10"):
                         raise InvalidOperation
                     setattr(f, name, value.quantize(Decimal("0.01")))
                 except (InvalidOperation, ValueError):
@@ -103,8 +112,8 @@ class Filters:
         if f.min_price is not None and f.max_price is not None and f.min_price > f.max_price:
             f.errors["max_price"] = _("The highest price is below the lowest.")
             f.max_price = None
-        f.region = str(data.get("region", "")).strip()[:80]
-        f.city = str(data.get("city", "")).strip()[:80]
+        f.region = _text(data.get("region", ""))
+        f.city = _text(data.get("city", ""))
         conditions = data.getlist("condition") if hasattr(data, "getlist") else data.get("condition", [])
         if isinstance(conditions, str):
             conditions = [conditions]
@@ -134,7 +143,10 @@ class Filters:
                 bounds = []
                 for raw in (low, high):
                     try:
-                        bounds.append(int(raw) if raw else None)
+                        number = int(raw) if raw else None
+                        if number is not None and abs(number) > DETAIL_NUMBER_LIMIT:
+                            raise ValueError
+                        bounds.append(number)
                     except ValueError:
                         self.errors[name] = _("%(label)s: give whole numbers.") % {"label": fld.label}
                         bounds.append(None)
@@ -150,7 +162,7 @@ class Filters:
                 if raw in ("1", "true", "yes", "on"):
                     self.details[fld.key] = True
             else:
-                raw = str(data.get(name, "")).strip()[:80]
+                raw = _text(data.get(name, ""))
                 if raw:
                     self.details[fld.key] = raw
 

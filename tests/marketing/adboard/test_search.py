@@ -86,3 +86,19 @@ def test_the_query_string_is_normalised_for_saved_searches():
     filters = search.Filters.parse_query("sort=price&category=cars&q=golf&f_year_min=2010&page=2&condition=good")
     assert filters.query_string() == "q=golf&category=cars&condition=good&f_year_min=2010"
     assert filters.describe().startswith("“golf”, Vehicles › Cars")
+
+
+def test_numbers_beyond_the_databases_and_control_characters_are_refused_or_dropped():
+    filters = search.Filters.parse_query(
+        "category=cars&f_year_min=99999999999999999999999&max_price=99999999999999999999999&city=Lee%00ds"
+    )
+    assert set(filters.errors) == {"f_year", "max_price"}
+    assert filters.city == "Leeds" and "year" not in filters.details
+    assert list(search.apply(filters, Ad.objects.public())) == []
+
+
+def test_a_huge_number_in_the_page_address_is_a_400_not_a_500(client):
+    published(title="Ford Fiesta")
+    response = client.get("/ads/", {"category": "cars", "f_year_min": "9" * 30, "region": "York\x00shire"})
+    assert response.status_code == 400
+    assert "Year: give whole numbers." in response.content.decode()
