@@ -557,6 +557,7 @@ DEMO_SEEDERS = [
     "shop.accounts.demo.seed",
     "shop.catalog.demo.seed",
     "shop.orders.demo.seed",
+    "shop.catalog.demo.seed_reviews_after_orders",  # verified purchases, votes, the moderation queue
     "marketing.discounts.demo.seed",
     "loyalty.demo.seed",
     "marketing.adboard.demo.seed",  # the board: ads, photos, conversations and ratings of the demo customers

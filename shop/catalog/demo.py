@@ -393,3 +393,48 @@ def _reviews(ctx: DemoContext) -> None:
     for batch in ctx.batches(rows, 5000, "reviews"):
         Review.objects.bulk_create(batch)
     product_refresh_rating(product_ids=products)
+
+
+def seed_reviews_after_orders(ctx: DemoContext) -> None:
+    """Run after the orders (DEMO_SEEDERS): reviews become verified where their author paid for the
+    product, members vote reviews helpful, a few carry photos (drawn like the products'), and the
+    moderation queue holds a few pending and reported reviews. Idempotent: once votes exist, done."""
+    from django.db.models import Count, Exists, OuterRef, Subquery
+
+    from shop.catalog import services
+    from shop.catalog.models import ReviewPhoto, ReviewVote
+    from shop.core.uploads import clean_image
+    from shop.orders.models import PAID_STATES, OrderLine
+
+    if ReviewVote.objects.exists() or not Review.objects.exists():
+        ctx.log("reviews: votes and moderation present")
+        return
+    rng = ctx.rng("review-extras")
+    paid = OrderLine.objects.filter(
+        order__user_id=OuterRef("user_id"), product_id=OuterRef("product_id"), order__status__in=PAID_STATES
+    )
+    verified = Review.objects.filter(Exists(paid)).update(verified=True)
+    reviewers = list(User.objects.filter(email__endswith="@example.net").values_list("id", flat=True)[:500])
+    reviews = list(Review.objects.values_list("id", "user_id", "product_id").order_by("id"))
+    votes = []
+    for pk, author, _product in rng.sample(reviews, k=min(len(reviews), 400)):
+        for voter in rng.sample(reviewers, k=min(len(reviewers), rng.choice([1, 1, 2, 3, 6]))):
+            if voter != author:
+                votes.append(ReviewVote(review_id=pk, user_id=voter))
+    ReviewVote.objects.bulk_create(votes, ignore_conflicts=True)
+    counted = ReviewVote.objects.filter(review=OuterRef("pk")).order_by().values("review").annotate(n=Count("id"))
+    Review.objects.filter(votes__isnull=False).distinct().update(helpful_count=Subquery(counted.values("n")))
+    for pk, _author, _product in rng.sample(reviews, k=min(len(reviews), 6)):
+        drawn = render(title="Customer photo", subtitle="review", hue=rng.random(), variant=rng.randrange(3))
+        picture = clean_image(ContentFile(drawn, name="photo.jpg"))
+        ReviewPhoto.objects.create(review_id=pk, image=picture.image, thumbnail=picture.thumbnail)
+    queue = rng.sample(reviews, k=min(len(reviews), 5))
+    # Three waiting for a moderator (as if written under pre-moderation), two reported by members.
+    Review.objects.filter(pk__in=[pk for pk, *_r in queue[:3]]).update(status=Review.Status.PENDING)
+    services.product_refresh_rating(product_ids=[product for *_r, product in queue[:3]])
+    for pk, author, _product in queue[3:]:
+        for reporter in [u for u in reviewers if u != author][: rng.choice([1, 3])]:
+            services.review_report(
+                review=Review(pk=pk), user=User(pk=reporter), reason="spam", comment="Looks like an ad"
+            )
+    ctx.log(f"reviews: {verified:,} verified, {len(votes):,} helpful votes, 6 with photos, 5 in the moderation queue")
