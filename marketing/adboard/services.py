@@ -112,10 +112,17 @@ def details_clean(category: AdCategory, data: dict) -> dict:
     return clean
 
 
+MAX_DETAIL_NUMBER = Decimal("1e15")
+
+
 def _detail_value(field: AdField, raw):
     if field.kind == AdField.Kind.NUMBER:
         try:
-            value = int(Decimal(str(raw).strip().replace(",", "")))
+            number = Decimal(str(raw).strip().replace(",", ""))
+            # int() of "1e999999999" builds a billion-digit number: refuse anything that large first.
+            if abs(number) >= MAX_DETAIL_NUMBER:
+                raise ValueError
+            value = int(number)
         except (ArithmeticError, ValueError):
             raise ValidationError(_("%(label)s must be a whole number.") % {"label": field.label}) from None
         if field.min_value is not None and value < field.min_value:
