@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from loyalty import api as loyalty_api
+from marketing.adboard import api as adboard_api
 from marketing.analytics import api as analytics_api
 from marketing.discounts import api as discounts_api
 from marketing.recommendations import api as recommendations_api
@@ -21,6 +22,10 @@ router.register(r"products/(?P<product_slug>[-\w]+)/reviews", catalog_api.Review
 router.register("account/addresses", accounts_api.AddressViewSet, basename="address")
 router.register("orders", orders_api.OrderViewSet, basename="order")
 router.register("promotions", discounts_api.PromotionViewSet, basename="promotion")
+router.register("listings", adboard_api.ListingViewSet, basename="listing")
+router.register("conversations", adboard_api.ConversationViewSet, basename="conversation")
+router.register(r"sellers/(?P<seller_id>[0-9]+)/ratings", adboard_api.SellerRatingViewSet, basename="seller-rating")
+router.register("saved-searches", adboard_api.SavedSearchViewSet, basename="saved-search")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -51,5 +56,9 @@ urlpatterns = [
         name="product-recommendations",
     ),
     path("recommendations/", recommendations_api.RecommendationsView.as_view(), name="recommendations"),
+    path("messages/<int:message_id>/report/", adboard_api.MessageReportView.as_view(), name="message-report"),
+    path("ratings/<int:rating_id>/", adboard_api.RatingView.as_view(), name="rating"),
+    path("ratings/<int:rating_id>/reply/", adboard_api.RatingReplyView.as_view(), name="rating-reply"),
+    path("ratings/<int:rating_id>/report/", adboard_api.RatingReportView.as_view(), name="rating-report"),
     path("", include(router.urls)),
 ]

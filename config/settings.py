@@ -339,6 +339,8 @@ REST_FRAMEWORK = {
         # Members' helpful votes and reports on product reviews (shop/catalog/api.py, views.py)
         "review_votes": env_str("THROTTLE_REVIEW_VOTES", "60/hour"),
         "review_reports": env_str("THROTTLE_REVIEW_REPORTS", "20/hour"),
+        # Members' writes on the ad board: posts, edits, messages, ratings, reports (marketing/adboard/api.py)
+        "adboard": env_str("THROTTLE_ADBOARD", "60/minute"),
     },
     "COERCE_DECIMAL_TO_STRING": True,
 }
