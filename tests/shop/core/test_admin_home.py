@@ -77,6 +77,7 @@ def test_it_shows_todays_figures(admin_client, store):
         "Low stock": ("2", "1 product sold out"),
         "Running promotions": ("2", "1 ends within 7 days"),
         "Points owed": ("$28.48", "2,848 points held by 2 members"),
+        "Ads waiting for a decision": ("0", "0 new, 0 hidden after reports, 0 reported while shown"),
     }
     html = response.content.decode()
     assert "Orders to ship" in html and "$42.50" in html and "2,848 points held by 2 members" in html
@@ -126,13 +127,13 @@ def test_a_staff_member_without_any_of_those_permissions_sees_no_figures(client,
 
 def test_the_home_spends_the_same_few_queries_whatever_the_store_holds(admin_client, store, django_assert_num_queries):
     admin_client.get(reverse("admin:index"))  # the program's rules are read once, then cached
-    # The user, one query per app's figures (orders, stock, promotions, points), the recent actions.
-    with django_assert_num_queries(6):
+    # The user, one query per app's figures (orders, stock, promotions, points, the board), the recent actions.
+    with django_assert_num_queries(7):
         admin_client.get(reverse("admin:index"))
     for _i in range(20):
         OrderFactory(status="paid", paid_at=timezone.now(), placed_at=timezone.now())
         ProductFactory(stock=1)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         assert figures(admin_client.get(reverse("admin:index")))["Orders to ship"].value == "22"
 
 
@@ -140,7 +141,7 @@ def test_the_apps_come_in_the_order_staff_use_them_and_the_technical_ones_last(a
     response = admin_client.get(reverse("admin:index"))
 
     labels = [app["app_label"] for app in response.context["app_list"]]
-    assert labels[:6] == ["orders", "catalog", "discounts", "recommendations", "loyalty", "analytics"]
+    assert labels[:7] == ["orders", "catalog", "adboard", "discounts", "recommendations", "loyalty", "analytics"]
     assert labels.index("accounts") < labels.index("authtoken")
     assert {"authtoken", "auth", "axes"} == set(labels[-3:])
     html = response.content.decode()
