@@ -1,3 +1,6 @@
+import contextlib
+import io
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -30,10 +33,33 @@ def pytest_configure(config):
     if required and _database_vendor() != "postgresql":
         raise pytest.UsageError("--require-races needs PostgreSQL: run under .ci/with-postgres.sh (DATABASE_URL).")
     config.pluginmanager.register(RaceTally(required=required), "race-tally")
+    config.pluginmanager.register(XdistGroups(), "xdist-groups")
 
 
+class XdistGroups:
+    """Keeps `--dist loadgroup` working: tests marked xdist_group("name") run in one process.
+
+    pytest-xdist marks them by appending "@name" to the node id it sends the scheduler, but it writes a
+    private attribute that pytest 9.2 no longer reads its node ids from, so every test was scheduled on
+    its own and a group was spread over both processes. This copies xdist's id back once it has run.
+    """
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        if not config.getoption("loadgroup", False):
+            return
+        from _pytest.nodeid import NodeId
+
+        for item in items:
+            grouped = getattr(item, "_nodeid", None)
+            if isinstance(grouped, str) and "@" in grouped and item.nodeid != grouped:
+                item._id = NodeId.parse(grouped)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group markers added here
 def pytest_collection_modifyitems(config, items):
     on_sqlite = _database_vendor() == "sqlite"
+    _DEMO_STORE.collect(items)
     for item in items:
         if getattr(getattr(item, "module", None), "run_at_once", None) is concurrency.run_at_once:
             item.add_marker(pytest.mark.race)  # a race test cannot forget its marker
@@ -225,3 +251,97 @@ def sign_stripe_event(settings):
         return body.encode(), f"t={timestamp},v1={signature}"
 
     return sign
+
+
+class DemoStore:
+    """The whole demo store (`seed_demo` with settings.DEMO_SEEDERS), then `seed_demo` again, in one
+    transaction that is rolled back: the `demo_store` fixture.
+
+    Seeding takes tens of seconds and several modules read the same store, so a test process seeds it
+    once for all of them. Those modules are one xdist group (added at collection), so they run one
+    after another in one process; the store is rolled back as soon as the next test is in a module
+    that does not share it, so no other test ever sees it. Each module's `counts()` (if it has one) is read after the
+    first run and after the second, so that each can check the rerun added nothing it cares about.
+    """
+
+    GROUP = "demo-store"
+
+    def __init__(self):
+        self.modules: set = set()
+        self._stack: contextlib.ExitStack | None = None
+        self.data: dict | None = None
+
+    def collect(self, items) -> None:
+        self.modules = {item.module for item in items if "demo_store" in getattr(item, "fixturenames", ())}
+        for item in items:
+            if getattr(item, "module", None) in self.modules:
+                item.add_marker(pytest.mark.xdist_group(self.GROUP))
+
+    def open(self, django_db_blocker, tmp_path_factory) -> dict:
+        if self.data is not None:
+            return self.data
+        media = tmp_path_factory.mktemp("demo-media")
+        from django.core.management import call_command
+        from django.db import transaction
+        from django.test import override_settings
+
+        counters = {
+            m.__name__: m.counts for m in sorted(self.modules, key=lambda m: m.__name__) if hasattr(m, "counts")
+        }
+        stack = contextlib.ExitStack()
+        # Opened before conftest's per-test settings, so the media folder, the fast password hasher
+        # and a local cache are set here too.
+        stack.enter_context(
+            override_settings(
+                MEDIA_ROOT=media,
+                PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+                CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+            )
+        )
+        stack.enter_context(django_db_blocker.unblock())
+        stack.enter_context(transaction.atomic())
+        stack.callback(transaction.set_rollback, True)  # runs before the atomic block exits
+        self._stack = stack
+        try:
+            output = io.StringIO()
+            call_command("seed_demo", stdout=output)
+            first = {name: counts() for name, counts in counters.items()}
+            again = io.StringIO()
+            call_command("seed_demo", stdout=again)
+            second = {name: counts() for name, counts in counters.items()}
+        except BaseException:
+            self.close()
+            raise
+        self.data = {
+            "first": first,
+            "second": second,
+            "output": output.getvalue(),
+            "again": again.getvalue(),
+            "media": media,
+        }
+        return self.data
+
+    def close(self) -> None:
+        stack, self._stack, self.data = self._stack, None, None
+        if stack is not None:
+            stack.close()
+
+    def done_before(self, nextitem) -> bool:
+        return nextitem is None or getattr(nextitem, "module", None) not in self.modules
+
+
+_DEMO_STORE = DemoStore()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield  # the test's own fixtures (and a module's, built on the store) are torn down first
+    if _DEMO_STORE.done_before(nextitem):
+        _DEMO_STORE.close()
+
+
+@pytest.fixture(scope="module")
+def demo_store(django_db_setup, django_db_blocker, tmp_path_factory) -> dict:
+    """The seeded demo store (see DemoStore): "first" and "second" (each module's counts() after each
+    run, by module name), "output" and "again" (the runs' output) and "media" (the images' folder)."""
+    return _DEMO_STORE.open(django_db_blocker, tmp_path_factory)

@@ -11,7 +11,6 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
-from django.test import override_settings
 from django.utils import timezone
 
 from loyalty import selectors, services
@@ -63,53 +62,41 @@ def points_spent(order: Order) -> int:
 
 
 @pytest.fixture(scope="module")
-def seeded(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The whole demo store, then again (nothing new), then again after one order's points went
-    missing (that member's history is written again, the same); all rolled back."""
-    media = tmp_path_factory.mktemp("demo-media")
-    hashers = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+def seeded(demo_store):
+    """The whole demo store, then again (nothing new): tests/conftest.py, shared with other modules. Then,
+    for this module only, again after one order's points went missing (that member's history is written
+    again, the same); all rolled back."""
     seeders = settings.DEMO_SEEDERS
     assert seeders.index(SEEDER) > seeders.index("shop.orders.demo.seed")  # it learns from the orders
-    with (
-        override_settings(MEDIA_ROOT=media, PASSWORD_HASHERS=hashers, CACHES=caches),
-        django_db_blocker.unblock(),
-    ):
-        with transaction.atomic():
-            output = io.StringIO()
-            call_command("seed_demo", stdout=output)
-            first = counts()
-            again = io.StringIO()
-            call_command("seed_demo", stdout=again)
-            second = counts()
-            # The shopper, and the customer who spent points most often: their histories are written again.
-            shopper = User.objects.get(email=SHOPPER).pk
-            spender = (
-                LedgerEntry.objects.filter(kind=Kind.REDEEM, order__status__in=PAID_STATES)
-                .exclude(account_id=shopper)
-                .values_list("account_id", flat=True)
-                .annotate(n=Count("id"))
-                .order_by("-n", "account_id")
-                .first()
-            )
-            before = {pk: history(pk) for pk in (shopper, spender)}
-            for pk in (shopper, spender):
-                lost = LedgerEntry.objects.filter(account_id=pk, kind=Kind.EARN, order__isnull=False).last()
-                LotUse.objects.filter(lot=lost).delete()
-                lost.delete()
-            third = io.StringIO()
-            call_command("seed_demo", stdout=third)
-            yield {
-                "first": first,
-                "second": second,
-                "third": counts(),
-                "before": before,
-                "after": {pk: history(pk) for pk in (shopper, spender)},
-                "output": output.getvalue(),
-                "again": again.getvalue(),
-                "rewritten": third.getvalue(),
-            }
-            transaction.set_rollback(True)
+    with transaction.atomic():
+        # The shopper, and the customer who spent points most often: their histories are written again.
+        shopper = User.objects.get(email=SHOPPER).pk
+        spender = (
+            LedgerEntry.objects.filter(kind=Kind.REDEEM, order__status__in=PAID_STATES)
+            .exclude(account_id=shopper)
+            .values_list("account_id", flat=True)
+            .annotate(n=Count("id"))
+            .order_by("-n", "account_id")
+            .first()
+        )
+        before = {pk: history(pk) for pk in (shopper, spender)}
+        for pk in (shopper, spender):
+            lost = LedgerEntry.objects.filter(account_id=pk, kind=Kind.EARN, order__isnull=False).last()
+            LotUse.objects.filter(lot=lost).delete()
+            lost.delete()
+        third = io.StringIO()
+        call_command("seed_demo", stdout=third)
+        yield {
+            "first": demo_store["first"][__name__],
+            "second": demo_store["second"][__name__],
+            "third": counts(),
+            "before": before,
+            "after": {pk: history(pk) for pk in (shopper, spender)},
+            "output": demo_store["output"],
+            "again": demo_store["again"],
+            "rewritten": third.getvalue(),
+        }
+        transaction.set_rollback(True)
 
 
 def members():

@@ -13,7 +13,8 @@ from marketing.analytics import dashboards, reports, rollups
 from marketing.analytics.models import BuiltDay, Event, OrderVisit
 from shop.orders.models import Order
 
-pytestmark = pytest.mark.django_db
+# One process seeds for the whole module (the module-scoped fixture), not each that runs some of it.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("demo-visits")]
 SEEDER = "marketing.analytics.demo.seed"
 
 

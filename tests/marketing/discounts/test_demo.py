@@ -1,15 +1,11 @@
 """Demo promotions and their use on the demo orders (marketing/discounts/demo.py), seeded once for the module."""
 
-import io
 from collections import Counter, defaultdict
 from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
-from django.db import transaction
 from django.db.models import Count, Sum
-from django.test import override_settings
 from django.utils import timezone
 
 from marketing.discounts.models import CODE_ALPHABET, DiscountCode, Promotion, Redemption
@@ -37,20 +33,15 @@ def counts() -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def seeded(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The whole demo store once, then again (the rerun must add nothing); all rolled back."""
-    media = tmp_path_factory.mktemp("demo-media")
-    hashers = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def seeded(demo_store):
+    """The whole demo store once, then again (the rerun must add nothing): tests/conftest.py, shared, rolled back."""
     assert SEEDER in settings.DEMO_SEEDERS
-    with override_settings(MEDIA_ROOT=media, PASSWORD_HASHERS=hashers), django_db_blocker.unblock():
-        with transaction.atomic():
-            output = io.StringIO()
-            call_command("seed_demo", stdout=output)
-            first = counts()
-            again = io.StringIO()
-            call_command("seed_demo", stdout=again)
-            yield {"first": first, "second": counts(), "output": output.getvalue(), "again": again.getvalue()}
-            transaction.set_rollback(True)
+    return {
+        "first": demo_store["first"][__name__],
+        "second": demo_store["second"][__name__],
+        "output": demo_store["output"],
+        "again": demo_store["again"],
+    }
 
 
 def test_it_makes_the_promotions_with_their_codes(seeded):

@@ -4,9 +4,8 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
 from django.db.models import Count, F, Max
-from django.test import RequestFactory, override_settings
+from django.test import RequestFactory
 
 from shop.accounts.models import Address, Profile, User
 from shop.catalog.demo import customer_tastes, leaf_slugs
@@ -23,22 +22,14 @@ def counts() -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def seeded(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Seed once for the module (it takes seconds), then again; all rolled back afterwards.
-
-    Module-scoped fixtures run before conftest's per-test settings, so the media
-    folder and the fast password hasher are set here too.
-    """
-    media = tmp_path_factory.mktemp("demo-media")
-    hashers = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    with override_settings(MEDIA_ROOT=media, PASSWORD_HASHERS=hashers), django_db_blocker.unblock():
-        with transaction.atomic():
-            output = io.StringIO()
-            call_command("seed_demo", stdout=output)
-            after_first = counts()
-            call_command("seed_demo", stdout=io.StringIO())
-            yield {"first": after_first, "second": counts(), "output": output.getvalue(), "media": media}
-            transaction.set_rollback(True)
+def seeded(demo_store):
+    """The demo store seeded, then seeded again (tests/conftest.py: shared with other modules, rolled back)."""
+    return {
+        "first": demo_store["first"][__name__],
+        "second": demo_store["second"][__name__],
+        "output": demo_store["output"],
+        "media": demo_store["media"],
+    }
 
 
 def test_it_builds_a_category_tree(seeded):

@@ -21,7 +21,8 @@ from shop.orders.models import NUMBER_ALPHABET, Order, OrderAdjustment, OrderEve
 from shop.orders.shipping import shipping_price
 from shop.payments.models import Payment, Refund
 
-pytestmark = pytest.mark.django_db
+# One process seeds for the whole module (the module-scoped fixture), not each that runs some of it.
+pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("demo-orders")]
 
 ORDERS_SEEDER = "shop.orders.demo.seed"
 PAID_FLOW = re.compile(r"placed( payment_declined)? paid( shipped( delivered)?)?( refunded| partially_refunded)?")
