@@ -19,6 +19,7 @@ import json
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
@@ -34,7 +35,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import UnsupportedMediaType
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -64,8 +65,8 @@ class BoardWriteThrottle(ScopedRateThrottle):
 
 
 class BoardAPIMixin:
-    """Reads are throttled by nothing; every write by BoardWriteThrottle. Reads named in
-    `public_actions` (or safe methods of `public_methods` views) need no login."""
+    """Every write is throttled by BoardWriteThrottle, reads are not. The actions named in
+    `public_actions` need no login; every other one needs a member."""
 
     throttle_classes = [BoardWriteThrottle]
     throttle_scope = "adboard"
@@ -79,6 +80,20 @@ class BoardAPIMixin:
         if getattr(self, "action", None) in self.public_actions:
             return [permissions.AllowAny()]
         return [permissions.IsAuthenticated()]
+
+
+class BoardMultiPartParser(MultiPartParser):
+    """Django refuses a form with too many files or fields by raising SuspiciousOperation, which DRF
+    does not turn into a 400 as it does a malformed form: said here, in the API's error shape."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except (TooManyFilesSent, TooManyFieldsSent, RequestDataTooBig):
+            raise ParseError(
+                _("Too many parts in the form: at most %(n)d photos, and the ad's fields once each.")
+                % {"n": settings.ADBOARD_MAX_PHOTOS}
+            ) from None
 
 
 def raise_not_found():
@@ -578,7 +593,7 @@ class ListingViewSet(BoardAPIMixin, viewsets.GenericViewSet):
     lookup_value_regex = "[0-9]+"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     serializer_class = AdSerializer
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [JSONParser, BoardMultiPartParser, FormParser]
 
     def get_queryset(self):
         return Ad.objects.visible_to(self.request.user)

@@ -294,6 +294,15 @@ def test_bad_input_is_a_400_naming_the_field(seller, changes, field):
     assert not Ad.objects.exists()
 
 
+def test_more_files_than_a_form_may_carry_is_a_400(seller, settings):
+    data = car(photos=[jpeg(f"{i}.jpg", w=200, h=200) for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FILES + 1)])
+
+    body = refused(as_member(seller).post(LISTINGS, data, format="multipart"), 400)
+    assert body["detail"].startswith("Too many parts in the form")
+    ad = make_ad(seller)
+    refused(as_member(seller).patch(ad_url(ad), {"photos_add": data["photos"]}, format="multipart"), 400)
+
+
 def test_json_is_not_how_an_ad_with_photos_is_posted(seller):
     refused(as_member(seller).post(LISTINGS, {"title": "x"}, format="json"), 415)
 
