@@ -13,6 +13,7 @@ saved searches alike, so a saved search's alert finds exactly what its page show
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlencode
@@ -36,6 +37,11 @@ SORTS = {
 }
 TITLE_POINTS, BODY_POINTS = 8, 1
 VOCABULARY_SECONDS = 300
+# The token's key is the one the vocabulary itself had: deleting it still makes the next search rebuild.
+VOCABULARY_TOKEN_KEY, VOCABULARY_KEY = "adboard:vocabulary", "adboard:vocabulary:words"
+# This process's copy of the vocabulary, under the token it was built for: a search reads the small
+# token, not the whole vocabulary (thousands of words unpickled from the shared cache each time).
+_latest: dict[str, Vocabulary] = {}
 
 
 def index_texts(ad: Ad) -> tuple[str, str]:
@@ -53,11 +59,21 @@ def index_texts(ad: Ad) -> tuple[str, str]:
 
 def vocabulary() -> Vocabulary:
     """The words of the public ads (for corrections), rebuilt every few minutes."""
-    found = cache.get("adboard:vocabulary")
-    if found is None:
+    token = cache.get(VOCABULARY_TOKEN_KEY)
+    found = _latest.get(token) if token else None
+    if found is not None:
+        return found
+    entry = cache.get(VOCABULARY_KEY)
+    if token and entry is not None and entry[0] == token:
+        found = entry[1]
+    else:
         texts = list(Ad.objects.public().values_list("title", "description")[:20000])
         found = Vocabulary.build([t for row in texts for t in row], [c.name for c in selectors.categories()], [])
-        cache.set("adboard:vocabulary", found, VOCABULARY_SECONDS)
+        token = uuid.uuid4().hex
+        cache.set(VOCABULARY_KEY, (token, found), VOCABULARY_SECONDS)
+        cache.set(VOCABULARY_TOKEN_KEY, token, VOCABULARY_SECONDS)  # after the words: its readers find them
+    _latest.clear()
+    _latest[token] = found
     return found
 
 

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.core.cache import cache
 from django.db.models import Count, F, Prefetch, Q
 from django.db.models.functions import Abs
 
 from marketing.adboard.models import Ad, AdCategory, AdField, AdPhoto, Conversation, Message, Rating
 
-TREE_KEY = "adboard:tree:v1"
+TREE_KEY = "adboard:tree:v2"  # (token, tree)
+TOKEN_KEY = "adboard:tree:token"
+# This process's copy of the tree, under the token it was read for. A list page asks for the tree
+# some 30 times (the filters, the chips, the category links, the counts): each time from the shared
+# cache was a file read and some 40 rows unpickled; now it is one small token read.
+_latest: dict[str, dict] = {}
 
 
 def _tree() -> dict:
-    found = cache.get(TREE_KEY)
-    if found is None:
+    token = cache.get(TOKEN_KEY)
+    found = _latest.get(token) if token else None
+    if found is not None:
+        return found
+    entry = cache.get(TREE_KEY)
+    if token and entry is not None and entry[0] == token:
+        found = entry[1]
+    else:
         categories = list(AdCategory.objects.filter(is_active=True).order_by("position", "name"))
         by_id = {c.pk: c for c in categories}
         for c in categories:
@@ -21,13 +34,18 @@ def _tree() -> dict:
         fields: dict[int, list[AdField]] = {}
         for f in AdField.objects.filter(category__in=categories).order_by("position", "id"):
             fields.setdefault(f.category_id, []).append(f)
-        found = {"categories": categories, "fields": fields}
-        cache.set(TREE_KEY, found, 3600)
+        found = {"categories": categories, "by_id": by_id, "fields": fields}
+        token = uuid.uuid4().hex
+        cache.set(TREE_KEY, (token, found), 3600)
+        cache.set(TOKEN_KEY, token, 3600)  # after the tree: a reader of this token finds its tree
+    _latest.clear()
+    _latest[token] = found
     return found
 
 
 def tree_changed() -> None:
-    cache.delete(TREE_KEY)
+    cache.delete_many([TOKEN_KEY, TREE_KEY])
+    _latest.clear()
 
 
 def categories() -> list[AdCategory]:
@@ -56,7 +74,7 @@ def category_by_slug(slug: str) -> AdCategory | None:
 
 
 def category_by_id(pk) -> AdCategory | None:
-    return next((c for c in categories() if c.pk == pk), None)
+    return _tree()["by_id"].get(pk)
 
 
 def descendant_ids(category: AdCategory) -> list[int]:
@@ -161,12 +179,13 @@ def unread_count(user) -> int:
 def category_counts() -> dict[int, int]:
     """Public ads per category (each counted in its parents too), for the browse page."""
     rows = Ad.objects.public().values("category_id").annotate(n=Count("id")).values_list("category_id", "n")
+    by_id = _tree()["by_id"]
     counts: dict[int, int] = {}
     for category_id, n in rows:
-        node = category_by_id(category_id)
+        node = by_id.get(category_id)
         while node is not None:
             counts[node.pk] = counts.get(node.pk, 0) + n
-            node = category_by_id(node.parent_id) if node.parent_id else None
+            node = by_id.get(node.parent_id) if node.parent_id else None
     return counts
 
 
