@@ -12,7 +12,7 @@ own exceptions (whose validation errors would otherwise be a bare `{field: [..]}
 
 import logging
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
@@ -127,6 +127,11 @@ def exception_handler(exc, context):
                 for name, messages in exc.message_dict.items()
             }
         body = error_body(" ".join(exc.messages), "invalid", errors)
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, TooManyFilesSent | TooManyFieldsSent | RequestDataTooBig):
+        # Django's limits on a form (DATA_UPLOAD_MAX_NUMBER_FILES...) raise these while DRF parses
+        # the body; DRF would leave them to become a 500.
+        body = error_body(_("The form has too many parts or is too large: send fewer files or fields."), "too_large")
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
     # As DRF's own handler does, so that these get the one shape too.
     if isinstance(exc, Http404):

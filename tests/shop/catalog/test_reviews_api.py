@@ -63,6 +63,15 @@ def test_too_many_photos_are_refused(api_as, customer, product):
     assert "at most 3" in response.json()["errors"]["photos"][0]
 
 
+def test_a_form_past_the_servers_file_limit_is_a_400_in_the_apis_shape(api_as, customer, product):
+    # DATA_UPLOAD_MAX_NUMBER_FILES is 10: Django refuses the body while DRF parses it.
+    response = api_as(customer).post(URL, {"rating": 5, "photos": [jpeg() for _ in range(11)]}, format="multipart")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "too_large"
+    assert not Review.objects.exists()
+
+
 def test_only_its_author_edits_or_deletes_a_review(api_as, customer, stranger, product):
     review = services.review_create(product=product, user=customer, rating=2)
     url = f"{URL}{review.pk}/"
