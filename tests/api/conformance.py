@@ -19,7 +19,10 @@ def schema() -> dict:
 def _template(path: str) -> str:
     """The schema's path for a concrete one: /api/v1/products/teapot/ -> /api/v1/products/{slug}/."""
     path = path.split("?")[0]
-    for candidate in schema()["paths"]:
+    paths = schema()["paths"]
+    if path in paths:  # /listings/mine/ is itself, not /listings/{id}/
+        return path
+    for candidate in paths:
         pattern = "^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(candidate)) + "$"
         if re.match(pattern, path):
             return candidate
