@@ -1,7 +1,7 @@
 """Web benchmark: the storefront's pages against the machine's ceiling, as they stand and under load.
 
-    .venv/bin/python bench/web.py --db postgres [--modes cached,cart,change,sales,cacheoff]
-                                  [--rounds 3] [--duration 4] [--connections 16]
+    .venv/bin/python bench/web.py --db postgres [--modes cached,cart,change,sales,cacheoff,search,board]
+                                  [--rounds 3] [--duration 4] [--connections 16] [--pg-port 5440]
 
 One command: a throwaway var dir under bench/results/ (and with --db postgres a
 private PostgreSQL), migrate, seed 10,000 products (once per var dir on SQLite),
@@ -17,6 +17,9 @@ product table (the ceiling) and each page, in interleaved rounds. Modes:
   cacheoff  list, category, product and cart with the page cache off (a second gunicorn), for information
   search    searches with typos and several words (the list, the API list) and the search box's suggestions,
             cached; with cacheoff, also with the cache off
+  board     the ad board (5,600 public ads): a search with a typo, a category with a detail filter and a
+            price range, a search over every category by newest, and the API list's search if /api/v1/listings/
+            exists; the board's pages have no page cache
 
 For every page: requests/s, p50, p99, the ratio to the ceiling, the worker CPU per
 request read from /proc, PostgreSQL's CPU per request, and the SQL of one request;
@@ -61,9 +64,21 @@ PROMOTIONS = 50  # running automatic promotions, the demo's included
 SALES_PER_SECOND = 2.0  # paid checkouts in the background of the sales mode
 SALES_BUYERS = 8  # paced threads sharing that rate: a buyer loop may take 4 s under load without slowing it
 
-MODES = ("cached", "cart", "change", "sales", "cacheoff", "search")
+MODES = ("cached", "cart", "change", "sales", "cacheoff", "search", "board")
 CACHED_PAGES = ("list", "category", "product", "api")
 SEARCH_PAGES = ("search", "search2", "apisearch", "suggest")
+BOARD_PAGES = ("board", "boardcat", "boardnew", "apiboard")
+BOARD_ADS = 5600  # public ads on the ad board (board mode)
+BOARD_SELLERS = 1400  # customers selling them
+# The board's pages as members use them: a search with a typo in the brand (relevance), a category
+# with a detail filter and a price range sorted by price, a broad search over every category sorted
+# by newest, and the API list with the same search as the first (measured only if it exists).
+BOARD_URLS = {
+    "board": "/ads/?q=volkswagn+golf",
+    "boardcat": "/ads/c/cars/?f_year_min=2012&max_price=15000&sort=price",
+    "boardnew": "/ads/?q=excellent+condition&sort=newest",
+    "apiboard": "/api/v1/listings/?q=volkswagn+golf",
+}
 CART_PAGES = ("cart", "apicart")
 CACHEOFF_PAGES = ("list", "category", "product", "cart")
 LABELS = {
@@ -79,6 +94,10 @@ LABELS = {
     "search2": "search 2",
     "apisearch": "API search",
     "suggest": "suggest",
+    "board": "board q",
+    "boardcat": "board cat",
+    "boardnew": "board new",
+    "apiboard": "API board",
 }
 # Issue 10's targets.
 TARGET = {
@@ -279,6 +298,358 @@ print("SETUP" + json.dumps({
 }))
 """
 
+# The ad board's store, made idempotent (a SQLite var dir is kept between runs): BOARD_ADS public
+# ads over migration 0002's leaf categories, with their details, one shared photo each, published
+# over the last 30 days by sellers among the customers, some of them rated. Written with
+# bulk_create, their search texts and fingerprints computed as services would. A later run finds
+# the same ads and moves their dates forward so that they are all still public. Prints BOARD{json}.
+BOARD_SETUP = r"""
+import datetime as dt
+import io
+import json
+import random
+import re
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Max
+from django.test import Client
+from django.urls import Resolver404, resolve
+from django.utils import timezone
+from PIL import Image
+
+from marketing.adboard import search, selectors, services
+from marketing.adboard.models import Ad, AdField, AdPhoto, Member, Rating
+from shop.accounts.models import User
+
+ADS, SELLERS, BATCH = __BOARD_ADS__, __BOARD_SELLERS__, 500
+# The photo's name changes with the recipe below, so that a kept store is written again.
+PHOTO, THUMB = "ads/bench/board-2.jpg", "ads/bench/board-2-thumb.jpg"
+rng = random.Random(20261205)
+now = timezone.now()
+urls = __BOARD_URLS__
+
+# Titles as sellers write them: (share of the ads, [(brand or "", [things])], [words sellers add]).
+KINDS = {
+    "cars": (14, [
+        ("Volkswagen", ["Golf", "Golf", "Polo", "Passat", "Tiguan", "Touran"]),  # the commonest, as on real boards
+        ("Volkswagen", ["Golf", "Golf", "Polo", "Passat", "Tiguan", "Touran"]),
+        ("Volkswagen", ["Golf", "Golf", "Polo", "Passat", "Tiguan", "Touran"]),
+        ("Ford", ["Focus", "Fiesta", "Mondeo", "Kuga"]),
+        ("Toyota", ["Corolla", "Yaris", "RAV4", "Auris"]), ("BMW", ["320d", "118i", "X3", "520d"]),
+        ("Audi", ["A3", "A4", "Q5"]), ("Renault", ["Clio", "Megane", "Captur"]), ("Peugeot", ["208", "308", "3008"]),
+        ("Skoda", ["Octavia", "Fabia", "Superb"]), ("Opel", ["Astra", "Corsa"]), ("Honda", ["Civic", "Jazz"]),
+        ("Nissan", ["Qashqai", "Micra"]), ("Kia", ["Ceed", "Sportage"]), ("Hyundai", ["i30", "Tucson"]),
+        ("Mercedes", ["C220", "A180"]), ("Volvo", ["V60", "XC60"]), ("Fiat", ["500", "Panda"]),
+        ("Mazda", ["CX-5", "3"]),
+    ], ["estate", "hatchback", "TDI", "1.6", "2.0", "low mileage", "full service history", "one owner"]),
+    "bicycles": (7, [
+        ("Trek", ["Marlin 5", "FX 2", "Domane"]), ("Giant", ["Talon", "Escape 3", "Defy"]),
+        ("Specialized", ["Rockhopper", "Sirrus", "Allez"]), ("Cube", ["Aim", "Nature"]),
+        ("Cannondale", ["Trail 7", "CAAD"]),
+        ("Scott", ["Aspect", "Speedster"]), ("Bianchi", ["Via Nirone"]), ("", ["kids bike", "folding bike", "tandem"]),
+    ], ["mountain bike", "road bike", "city bike", "e-bike", "aluminium frame", "disc brakes", "21 gears"]),
+    "furniture": (9, [
+        ("IKEA", ["Kallax shelf", "Billy bookcase", "Malm bed frame", "Hemnes chest of drawers", "Ektorp sofa"]),
+        ("", ["corner sofa", "leather sofa", "armchair", "dining table", "dining chairs", "wardrobe", "desk",
+              "coffee table", "sideboard", "bookcase", "bed frame", "office chair", "rocking chair"]),
+    ], ["oak", "vintage", "solid wood", "leather", "velvet", "extendable", "mid-century", "grey", "black", "white"]),
+    "appliances": (7, [
+        ("Bosch", ["washing machine", "dishwasher", "fridge freezer"]), ("Siemens", ["oven", "dishwasher"]),
+        ("Samsung", ["fridge freezer", "washing machine", "microwave"]), ("LG", ["washing machine", "fridge"]),
+        ("Miele", ["washing machine", "tumble dryer", "vacuum cleaner"]),
+        ("Dyson", ["V11 vacuum cleaner", "fan heater"]),
+        ("DeLonghi", ["coffee machine", "espresso machine"]), ("Beko", ["tumble dryer", "freezer"]),
+    ], ["integrated", "freestanding", "8 kg", "stainless steel", "black", "white", "nearly new"]),
+    "garden": (5, [
+        ("Stihl", ["chainsaw", "hedge trimmer", "leaf blower"]), ("Bosch", ["lawn mower", "strimmer"]),
+        ("Weber", ["gas barbecue", "charcoal barbecue"]), ("Karcher", ["pressure washer"]),
+        ("", ["garden furniture set", "parasol", "greenhouse", "wooden planters", "hose reel", "garden bench"]),
+    ], ["cordless", "petrol", "teak", "rattan", "large", "6 seater"]),
+    "flats-to-rent": (7, [
+        ("", ["studio flat", "1 bedroom flat", "2 bedroom flat", "3 bedroom flat", "loft", "penthouse",
+              "room in shared flat"]),
+    ], ["near the station", "with balcony", "in the old town", "with parking", "bright", "quiet", "city centre",
+        "garden view", "newly renovated"]),
+    "phones": (9, [
+        ("Apple", ["iPhone 11", "iPhone 12", "iPhone 13", "iPhone 14 Pro", "iPhone 15"]),
+        ("Samsung", ["Galaxy S21", "Galaxy S22", "Galaxy S23", "Galaxy A54"]),
+        ("Google", ["Pixel 6", "Pixel 7", "Pixel 8"]),
+        ("Xiaomi", ["Redmi Note 12"]), ("OnePlus", ["11", "Nord"]),
+    ], ["unlocked", "black", "blue", "boxed", "with case", "mint", "cracked screen"]),
+    "computers": (8, [
+        ("Apple", ["MacBook Air M1", "MacBook Pro 14", "iMac 24", "Mac mini"]), ("Dell", ["XPS 13", "Latitude 7490"]),
+        ("Lenovo", ["ThinkPad T480", "ThinkPad X1 Carbon", "IdeaPad 5"]), ("HP", ["EliteBook 840", "Pavilion"]),
+        ("Asus", ["ZenBook 14", "ROG laptop"]), ("", ["gaming PC", "desktop PC", "monitor 27 inch"]),
+    ], ["laptop", "SSD", "16 GB", "i7", "Ryzen", "with charger", "like new"]),
+    "audio-tv": (6, [
+        ("Sony", ["Bravia TV 55 inch", "WH-1000XM4 headphones", "soundbar"]),
+        ("LG", ["OLED TV 65 inch", "OLED TV 55 inch"]),
+        ("Samsung", ["QLED TV 50 inch", "soundbar"]), ("Bose", ["speaker", "QuietComfort headphones"]),
+        ("Sonos", ["One speaker", "Beam soundbar"]), ("Yamaha", ["AV receiver"]), ("", ["turntable", "hi-fi speakers"]),
+    ], ["4K", "smart", "wireless", "bluetooth", "black", "vintage", "with remote"]),
+    "clothing": (8, [
+        ("North Face", ["winter jacket", "fleece"]), ("Barbour", ["wax jacket"]), ("Levis", ["jeans", "denim jacket"]),
+        ("Patagonia", ["down jacket"]), ("Zara", ["wool coat", "dress"]), ("", ["leather jacket", "wedding dress",
+        "suit", "hoodie", "ski jacket", "summer dress"]),
+    ], ["black", "navy", "wool", "leather", "vintage", "worn once", "mens", "womens"]),
+    "shoes": (6, [
+        ("Nike", ["Air Max", "Pegasus running shoes"]), ("Adidas", ["Ultraboost", "Stan Smith", "football boots"]),
+        ("Salomon", ["hiking boots", "trail shoes"]), ("Dr Martens", ["1460 boots"]), ("New Balance", ["574 sneakers"]),
+        ("Asics", ["Gel running shoes"]), ("Timberland", ["leather boots"]),
+    ], ["black", "white", "leather", "waterproof", "worn twice", "boxed"]),
+    "sports": (5, [
+        ("Wilson", ["tennis racket"]), ("Callaway", ["golf clubs set"]), ("Rossignol", ["skis"]),
+        ("Burton", ["snowboard"]),
+        ("", ["treadmill", "dumbbells set", "kayak", "exercise bike", "rowing machine", "yoga mat", "punch bag"]),
+    ], ["adjustable", "folding", "carbon", "with bag", "barely used"]),
+    "books-music": (4, [
+        ("Yamaha", ["acoustic guitar", "digital piano"]), ("Fender", ["Stratocaster electric guitar", "bass guitar"]),
+        ("Gibson", ["Les Paul"]), ("Roland", ["drum kit", "keyboard"]), ("", ["vinyl records collection", "violin",
+        "book collection", "cookery books", "comics"]),
+    ], ["vintage", "with case", "signed", "first edition", "rare"]),
+    "toys-games": (5, [
+        ("LEGO", ["Technic set", "Star Wars set", "City set"]), ("Sony", ["PlayStation 5", "PlayStation 4"]),
+        ("Microsoft", ["Xbox Series X"]), ("Nintendo", ["Switch", "Switch OLED"]),
+        ("", ["board games", "wooden train set", "dolls house", "jigsaw puzzles", "scooter"]),
+    ], ["complete", "boxed", "with games", "two controllers", "like new"]),
+}
+OPENINGS = [
+    "Selling my {thing} because we are moving.", "For sale: {thing}, well looked after.",
+    "{Thing} in excellent condition.", "Good {thing}, used but in fine order.", "Barely used {thing}.",
+    "Our {thing} is looking for a new home.", "Up for sale is this {thing}.",
+]
+MIDDLES = [
+    "No scratches or marks.", "Small mark on one side, see the photo.", "Comes from a smoke-free and pet-free home.",
+    "Bought new two years ago, receipt available.", "Works perfectly.", "Cleaned and ready to use.",
+    "Some signs of wear, nothing serious.", "Original box and accessories included.", "Serviced last month.",
+]
+ENDINGS = [
+    "Collection only.", "Can deliver locally for a small fee.", "Cash on collection.", "No time wasters please.",
+    "Happy to answer questions.", "Viewing welcome in the evenings.", "Price is firm.", "Open to reasonable offers.",
+]
+PLACES = [
+    ("Seattle", "Washington"), ("Spokane", "Washington"), ("Portland", "Oregon"), ("Eugene", "Oregon"),
+    ("San Francisco", "California"), ("Oakland", "California"), ("Los Angeles", "California"),
+    ("San Diego", "California"), ("Denver", "Colorado"), ("Boulder", "Colorado"), ("Austin", "Texas"),
+    ("Houston", "Texas"), ("Dallas", "Texas"), ("Chicago", "Illinois"), ("Boston", "Massachusetts"),
+    ("New York", "New York"), ("Brooklyn", "New York"), ("Philadelphia", "Pennsylvania"), ("Atlanta", "Georgia"),
+    ("Miami", "Florida"),
+]
+PRICES = {  # a leaf's usual range, in whole units
+    "cars": (1500, 38000), "bicycles": (60, 2500), "furniture": (15, 1400), "appliances": (40, 900),
+    "garden": (15, 800), "flats-to-rent": (550, 3200), "phones": (70, 1100), "computers": (120, 2600),
+    "audio-tv": (30, 1600), "clothing": (8, 350), "shoes": (10, 220), "sports": (10, 1200),
+    "books-music": (5, 1500), "toys-games": (8, 450),
+}
+
+
+def details_for(category, thing, title_words):
+    values = {}
+    for fld in selectors.fields_for(category):
+        if not fld.required and rng.random() < 0.3:
+            continue
+        if fld.kind == AdField.Kind.NUMBER:
+            if fld.key == "year":
+                values["year"] = rng.randint(2003, 2023)
+            elif fld.key == "mileage":
+                age = 2025 - values.get("year", 2015)
+                values["mileage"] = max(1000, int(age * rng.randint(7000, 22000) / 100) * 100)
+            elif fld.key == "rooms":
+                found = re.search(r"(\d) bedroom", thing)
+                values["rooms"] = int(found.group(1)) + 1 if found else 1
+            elif fld.key == "area":
+                values["area"] = 20 + values.get("rooms", 1) * rng.randint(18, 32)
+            elif fld.key == "ram":
+                values["ram"] = rng.choice([4, 8, 8, 16, 16, 32])
+            elif fld.key == "eu_size":
+                values["eu_size"] = rng.randint(35, 46)
+            else:
+                values[fld.key] = rng.randint(fld.min_value or 1, min(fld.max_value or 100, 100))
+        elif fld.kind == AdField.Kind.CHOICE:
+            said = [c for c in fld.choices if c.casefold() in title_words]
+            values[fld.key] = said[0] if said else rng.choice(fld.choices)
+        elif fld.kind == AdField.Kind.YES_NO:
+            values[fld.key] = rng.random() < 0.5
+        else:
+            values[fld.key] = "yes"
+    return values
+
+
+def price_for(slug, details):
+    low, high = PRICES[slug]
+    if slug == "cars":  # newer cars cost more
+        share = (details["year"] - 2003) / 20
+        middle = low + (high - low) * share**1.6
+        return Decimal(max(low, int(middle * rng.uniform(0.7, 1.3) / 50) * 50))
+    return Decimal(int(low * (high / low) ** rng.random()))
+
+
+def an_ad(category, seller):
+    slug = category.slug
+    _share, makes, extras = KINDS[slug]
+    brand, things = rng.choice(makes)
+    thing = rng.choice(things)
+    extra = rng.choice(extras) if rng.random() < 0.7 else ""
+    words = " ".join([brand, thing]).casefold()
+    details = details_for(category, thing, words + " " + extra.casefold())
+    parts = [brand, thing, extra]
+    if slug == "cars":
+        parts.append(str(details["year"]))
+    title = " ".join(p for p in parts if p)[:90]
+    full = f"{brand} {thing}".strip()
+    description = " ".join([
+        rng.choice(OPENINGS).format(thing=full, Thing=full[:1].upper() + full[1:]),
+        *rng.sample(MIDDLES, 2), rng.choice(ENDINGS),
+    ])
+    kind = "fixed" if rng.random() < 0.75 else "negotiable"
+    price = price_for(slug, details)
+    if slug not in ("cars", "flats-to-rent") and rng.random() < 0.04:
+        kind, price = "free", None
+    city, region = rng.choice(PLACES)
+    # Newer ads more often than older ones: the last 30 days, a third of them in the last week.
+    age = dt.timedelta(seconds=int(29.5 * 86400 * rng.random() ** 1.4) + 60)
+    published = now - age
+    ad = Ad(
+        owner_id=seller, category=category, title=title, description=description, price=price, price_kind=kind,
+        currency=settings.SHOP_CURRENCY, condition=rng.choice(["new", "like_new", "good", "good", "fair"]),
+        city=city, region=region, details=details, status=Ad.Status.PUBLISHED, photo_count=1,
+        created_at=published - dt.timedelta(minutes=rng.randint(5, 600)), updated_at=published,
+        published_at=published, expires_at=published + dt.timedelta(days=settings.ADBOARD_AD_DAYS),
+    )
+    ad.search_title, ad.search_body = search.index_texts(ad)
+    ad.fingerprint = services.fingerprint(ad.title, ad.description)
+    return ad
+
+
+def photo_files():
+    # One small JPEG written once through the storage; every ad's photo row points at it.
+    if not default_storage.exists(PHOTO):
+        out = io.BytesIO()
+        picture = Image.new("RGB", (400, 300), (70, 110, 160))
+        for x in range(0, 400, 7):
+            for y in range(0, 300, 11):
+                picture.putpixel((x, y), (185, 145, 95))
+        picture.save(out, "JPEG", quality=80)
+        assert default_storage.save(PHOTO, ContentFile(out.getvalue())) == PHOTO
+        assert default_storage.save(THUMB, ContentFile(out.getvalue())) == THUMB
+    with default_storage.open(PHOTO) as f, Image.open(f) as picture:
+        return picture.size
+
+
+def build():
+    leaves = selectors.leaves()
+    assert {c.slug for c in leaves} == set(KINDS), sorted(c.slug for c in leaves)
+    width, height = photo_files()
+    customers = list(
+        User.objects.filter(is_staff=False, is_active=True).exclude(email__endswith=".bench.test")
+        .order_by("id").values_list("id", flat=True)
+    )
+    assert len(customers) >= 4 * SELLERS, len(customers)
+    sellers = customers[:: len(customers) // SELLERS][:SELLERS]
+    # Ads per seller: most have one to three, a few dealers many (the quota allows 20 active).
+    weights = [min(20, int(rng.paretovariate(1.3))) for _ in sellers]
+    scale = ADS / sum(weights)
+    share = {c.pk: KINDS[c.slug][0] for c in leaves}
+    Rating.objects.all().delete()
+    AdPhoto.objects.all().delete()
+    Ad.objects.all().delete()
+    Member.objects.bulk_create([Member(user_id=s) for s in sellers], ignore_conflicts=True, batch_size=BATCH)
+    Member.objects.update(rating_count=0, rating_sum=0, rating_score=None)
+    owners = []
+    for seller, weight in zip(sellers, weights):
+        owners += [seller] * max(1, min(20, round(weight * scale)))
+    while len(owners) < ADS:
+        owners.append(rng.choice(sellers))
+    rng.shuffle(owners)
+    owners = owners[:ADS]
+    categories = rng.choices(leaves, weights=[share[c.pk] for c in leaves], k=ADS)
+    ads = [an_ad(category, owner) for category, owner in zip(categories, owners)]
+    with transaction.atomic():
+        for start in range(0, ADS, BATCH):
+            made = Ad.objects.bulk_create(ads[start : start + BATCH])
+            AdPhoto.objects.bulk_create([
+                AdPhoto(ad_id=ad.pk, image=PHOTO, thumbnail=THUMB, width=width, height=height, position=0)
+                for ad in made
+            ])
+        # Ratings: two sellers in five have some, mostly good, from other customers.
+        selling = set(sellers)
+        raters = [c for c in customers if c not in selling]
+        ratings, members = [], []
+        for seller in sellers:
+            if rng.random() >= 0.4:
+                continue
+            stars = [rng.choices([1, 2, 3, 4, 5], weights=[4, 4, 10, 32, 50])[0] for _ in range(rng.randint(1, 15))]
+            who = rng.sample(raters, len(stars))
+            for rater, s in zip(who, stars):
+                at = now - dt.timedelta(days=rng.randint(1, 300))
+                ratings.append(Rating(seller_id=seller, rater_id=rater, stars=s, created_at=at, updated_at=at))
+            score = services.bayesian(len(stars), Decimal(sum(stars))).quantize(Decimal("0.001"), ROUND_HALF_UP)
+            members.append(Member(user_id=seller, rating_count=len(stars), rating_sum=sum(stars), rating_score=score))
+        Rating.objects.bulk_create(ratings, batch_size=BATCH)
+        Member.objects.bulk_update(members, ["rating_count", "rating_sum", "rating_score"], batch_size=BATCH)
+    cache.delete("adboard:vocabulary")
+    return "written"
+
+
+started = timezone.now()
+ours = AdPhoto.objects.filter(image=PHOTO).count()
+if ours == ADS and Ad.objects.count() == ADS:
+    # The same ads as last run: dates moved forward by the time since, all published again.
+    newest = Ad.objects.aggregate(newest=Max("published_at"))["newest"]
+    shift = now - dt.timedelta(seconds=60) - newest
+    if shift > dt.timedelta(0):
+        Ad.objects.update(
+            status=Ad.Status.PUBLISHED, published_at=F("published_at") + shift, expires_at=F("expires_at") + shift,
+            created_at=F("created_at") + shift, updated_at=F("updated_at") + shift,
+        )
+    done = f"kept, dates moved by {shift}"
+else:
+    done = build()
+
+public = Ad.objects.public()
+assert public.count() == ADS, (public.count(), ADS)
+
+
+def matches(url):
+    path, _, query = url.partition("?")
+    data = search.Filters.parse_query(query)
+    found = resolve(path)
+    if found.kwargs.get("slug"):
+        data = search.Filters.parse_query(query + "&category=" + found.kwargs["slug"])
+    assert not data.errors, (url, data.errors)
+    return search.apply(data, public).count(), data.corrected
+
+
+try:
+    resolve(urls["apiboard"].split("?")[0])
+    api = True
+except Resolver404:
+    api = False
+if not api:
+    urls.pop("apiboard")
+visitor = Client()
+found = {}
+for page, url in urls.items():
+    response = visitor.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    if page != "apiboard":
+        cards = response.content.decode().count('class="card board-card"')
+        assert cards == 24, (url, cards)  # a full first page: the hard case
+        found[page] = dict(zip(("matches", "corrected"), matches(url)))
+rated = Member.objects.filter(rating_count__gt=0)
+print("BOARD" + json.dumps({
+    "urls": urls, "api": api, "done": done, "seconds": round((timezone.now() - started).total_seconds(), 1),
+    "ads": public.count(), "photos": AdPhoto.objects.filter(image=PHOTO).count(),
+    "sellers": public.values("owner").distinct().count(), "rated_sellers": rated.count(),
+    "ratings": Rating.objects.count(), "found": found,
+}))
+"""
+
 # The SQL one request to each page takes (Django's test client, a second request after a first;
 # the cart: a third, kept, and the second, priced again as after a change of its code or lines),
 # and with the cache on, what the pages take right after each kind of change. Prints FACTS{json}.
@@ -345,7 +716,7 @@ class Bench(Stack):
         super().__init__(
             db=args.db,
             var_dir=Path(args.var_dir or RESULTS / f"var-{args.db}"),
-            pg_port=PG_PORT,
+            pg_port=args.pg_port,
             # The sales thread checks out from one client address: the per-client limits would stop it.
             # wrk asks for the suggestions from one address too: the anonymous typing limit would stop it.
             extra_env={
@@ -378,6 +749,19 @@ class Bench(Stack):
         self.manage("collectstatic", "--noinput", "-v", "0")
         log(f"member, cart, code, points and {PROMOTIONS} running automatic promotions")
         self.setup = self._json("SETUP", SETUP.replace("__PROMOTIONS__", str(PROMOTIONS)))
+        if "board" in self.args.modes:
+            log(f"the ad board: {BOARD_ADS:,} public ads by {BOARD_SELLERS:,} sellers")
+            script = (
+                BOARD_SETUP.replace("__BOARD_ADS__", str(BOARD_ADS))
+                .replace("__BOARD_SELLERS__", str(BOARD_SELLERS))
+                .replace("__BOARD_URLS__", repr(BOARD_URLS))
+            )
+            board = self._json("BOARD", script)
+            log(f"the ad board: {board['done']} in {board['seconds']} s; found {board['found']}")
+            if not board["api"]:
+                log(f"{BOARD_URLS['apiboard'].split('?')[0]} does not exist: the API board search is left out")
+            self.setup["urls"].update(board.pop("urls"))
+            self.setup["board"] = board
         if self.args.db == "postgres":
             # A fresh bulk load has no statistics and no visibility map (so COUNT(*) cannot use an
             # index-only scan); autovacuum would fix both in production.
@@ -610,6 +994,7 @@ class Bench(Stack):
             pages = [*(CACHED_PAGES if "cached" in modes else ()), *(CART_PAGES if "cart" in modes else ())]
             pages += ["change"] if "change" in modes else []
             pages += list(SEARCH_PAGES) if "search" in modes else []
+            pages += [p for p in BOARD_PAGES if p in self.setup["urls"]] if "board" in modes else []
             self.check(base, ["ceiling", *pages])
             if pages:
                 results["main"] = self.rounds(base, pages, "cache on")
@@ -723,6 +1108,17 @@ def report(bench: Bench, results: dict, args, loads) -> tuple[bool, list[str]]:
         f"{setup['changed']['slug']}; member's cart: 3 lines, code {setup['cart']['code']}, "
         f"{setup['cart']['points']} points, {len(setup['cart']['automatic'])} automatic promotions applying"
     )
+    board = setup.get("board")
+    if board:
+        found = "; ".join(
+            f"{LABELS[k]} {v['matches']:,} ads" + (f" (searched as “{v['corrected']}”)" if v["corrected"] else "")
+            for k, v in board["found"].items()
+        )
+        print(
+            f"ad board: {board['ads']:,} public ads (one photo each) by {board['sellers']:,} sellers, "
+            f"{board['rated_sellers']:,} of them rated ({board['ratings']:,} ratings); matching: {found}"
+            + ("" if board["api"] else f"; {BOARD_URLS['apiboard'].split('?')[0]} does not exist: not measured")
+        )
     main = results.get("main")
     if main:
         print("\nCache on (cart: as the member; change mix: SQL = average per request over a cycle)")
@@ -841,6 +1237,14 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured wrk before each URL (default 1)")
     parser.add_argument("--var-dir", help="throwaway var dir (default bench/results/var-<db>)")
+    parser.add_argument(
+        "--pg-port", type=int, default=int(os.environ.get("BENCH_PG_PORT", PG_PORT)),
+        help=f"the private PostgreSQL's port (default $BENCH_PG_PORT or {PG_PORT})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--keep-postgres", action="store_true",
+        help="leave the private PostgreSQL running at the end, with its data, to look into (stop it with pg_ctl)",
+    )  # fmt: skip
     parser.add_argument("--show-sql", action="store_true", help="also print each page's SQL")
     args = parser.parse_args()
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -877,7 +1281,13 @@ def main() -> int:
     finally:
         bench.stop_gunicorn()
         bench.stop_localstripe()
-        bench.stop_postgres()
+        if args.keep_postgres and bench.pg_dir:
+            log(
+                f"PostgreSQL left running: psql -h 127.0.0.1 -p {args.pg_port} -U shop shop; stop it with "
+                f"su postgres -c '/usr/lib/postgresql/15/bin/pg_ctl -D {bench.pg_dir / 'data'} -m fast stop'"
+            )
+        else:
+            bench.stop_postgres()
     if args.show_sql:
         for state, facts in bench.facts.items():
             for name, queries in facts["sql"].items():
