@@ -593,6 +593,9 @@ def build():
         Rating.objects.bulk_create(ratings, batch_size=BATCH)
         Member.objects.bulk_update(members, ["rating_count", "rating_sum", "rating_score"], batch_size=BATCH)
     cache.delete("adboard:vocabulary")
+    from marketing.adboard import cache as board_cache
+
+    board_cache.changed()  # written in bulk: lists kept from an earlier run are out of date
     return "written"
 
 
@@ -608,6 +611,9 @@ if ours == ADS and Ad.objects.count() == ADS:
             created_at=F("created_at") + shift, updated_at=F("updated_at") + shift,
         )
     done = f"kept, dates moved by {shift}"
+    from marketing.adboard import cache as board_cache
+
+    board_cache.changed()
 else:
     done = build()
 

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from marketing.adboard import search, selectors, services
+from marketing.adboard import cache, search, selectors, services
 from marketing.adboard.imagegen import render
 from marketing.adboard.models import Ad, AdPhoto, Conversation, Member, Message, Rating, Report, SavedAd
 from shop.accounts.models import User
@@ -155,6 +155,7 @@ def seed(ctx: DemoContext) -> None:
         conversations = _conversations(ctx, rng, ads, buyers, now)
         _ratings(ctx, rng, conversations, now)
         _saved(ctx, rng, ads, buyers)
+    cache.changed()  # rows were written in bulk: lists kept from before are out of date
     counts = dict(Ad.objects.order_by().values_list("status").annotate(n=Count("id")))
     ctx.log(f"ad board: {len(ads)} ads ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})")
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from marketing.adboard import search, selectors
+from marketing.adboard import cache, search, selectors
 from marketing.adboard.models import (
     LINK,
     PHONE,
@@ -305,6 +305,8 @@ def ad_create(
         _submit(ad)
         ad.save()
         _add_photos(ad, photos)
+        if ad.status == Ad.Status.PUBLISHED:
+            cache.changed()
     return ad
 
 
@@ -360,6 +362,7 @@ def ad_update(ad: Ad, user, *, photos_add=(), photos_remove=(), **changes) -> Ad
             ad.rejection_reason = ""
         ad.updated_at = _now()
         ad.save()
+        cache.changed()
     return ad
 
 
@@ -368,6 +371,7 @@ def ad_mark_sold(ad: Ad, user) -> Ad:
     done = Ad.objects.filter(pk=ad.pk, status__in=Ad.ACTIVE).update(status=Ad.Status.SOLD, updated_at=_now())
     if not done:
         raise Conflict(_("Only an active ad can be marked sold."))
+    cache.changed()
     ad.refresh_from_db()
     return ad
 
@@ -375,7 +379,9 @@ def ad_mark_sold(ad: Ad, user) -> Ad:
 def ad_delete(ad: Ad, user) -> None:
     """The seller deletes their ad: gone from everywhere; conversations about it stay readable."""
     _own(ad, user)
-    Ad.objects.filter(pk=ad.pk).exclude(status=Ad.Status.DELETED).update(status=Ad.Status.DELETED, updated_at=_now())
+    gone = Ad.objects.filter(pk=ad.pk).exclude(status=Ad.Status.DELETED)
+    if gone.update(status=Ad.Status.DELETED, updated_at=_now()):
+        cache.changed()
 
 
 def ad_renew(ad: Ad, user) -> Ad:
@@ -399,6 +405,8 @@ def ad_renew(ad: Ad, user) -> Ad:
                 updated_at=now,
             )
         )
+    if renewed:
+        cache.changed()
     if not renewed:
         raise Conflict(
             _("Only an expired ad, or one expiring within %(n)d days, can be renewed.")
@@ -427,6 +435,7 @@ def ad_approve(ad: Ad, *, moderator=None) -> bool:
                 expires_at=now + dt.timedelta(days=settings.ADBOARD_AD_DAYS), reminded_at=None
             )
             Report.objects.filter(ad=ad, resolved_at__isnull=True).update(resolved_at=now)
+            cache.changed()
             Notice.objects.get_or_create(
                 key=f"published:{ad.pk}:{now.timestamp():.0f}",
                 defaults={"kind": Notice.Kind.PUBLISHED, "user_id": ad.owner_id, "data": {"ad": ad.pk}},
@@ -447,6 +456,7 @@ def ad_reject(ad: Ad, *, reason: str, moderator=None) -> bool:
         ).update(status=Ad.Status.REJECTED, rejection_reason=reason, updated_at=now)
         if done:
             Report.objects.filter(ad=ad, resolved_at__isnull=True).update(resolved_at=now)
+            cache.changed()
             Notice.objects.get_or_create(
                 key=f"rejected:{ad.pk}:{now.timestamp():.0f}",
                 defaults={
@@ -464,9 +474,12 @@ def ad_reject(ad: Ad, *, reason: str, moderator=None) -> bool:
 
 def ads_expire() -> int:
     """Scheduled: published ads past their date become expired (lists already leave them out)."""
-    return Ad.objects.filter(status=Ad.Status.PUBLISHED, expires_at__lte=_now()).update(
+    expired = Ad.objects.filter(status=Ad.Status.PUBLISHED, expires_at__lte=_now()).update(
         status=Ad.Status.EXPIRED, updated_at=_now()
     )
+    if expired:
+        cache.changed()
+    return expired
 
 
 def ads_remind() -> int:
@@ -669,6 +682,7 @@ def _member_add(seller_id: int, *, count: int, stars: int) -> None:
         rating_sum=new_sum,
         rating_score=(new_sum + Decimal(weight) * Decimal(str(mean))) * Decimal("1.0") / (new_count + weight),
     )
+    cache.changed()  # the seller's rating is on their ads' cards
 
 
 def rating_set(seller, rater, *, stars: int, comment: str = "", ad: Ad | None = None) -> tuple[Rating, bool]:
@@ -786,9 +800,10 @@ def report(reporter, *, reason: str, comment: str = "", ad: Ad | None = None, me
         model = type(targets[0])
         model.objects.filter(pk=targets[0].pk).update(report_count=F("report_count") + 1)
         if ad is not None:
-            Ad.objects.filter(pk=ad.pk, status=Ad.Status.PUBLISHED, report_count__gte=threshold).update(
+            if Ad.objects.filter(pk=ad.pk, status=Ad.Status.PUBLISHED, report_count__gte=threshold).update(
                 status=Ad.Status.HIDDEN, updated_at=_now()
-            )
+            ):
+                cache.changed()
         elif message is not None:
             Message.objects.filter(pk=message.pk, hidden=False, report_count__gte=threshold).update(hidden=True)
         elif rating is not None:

@@ -17,13 +17,17 @@ from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from marketing.adboard import cache as board_cache
 from marketing.adboard import search, selectors, services
 from marketing.adboard.forms import (
     AdForm,
@@ -177,8 +181,23 @@ def _category_links(category, counts: dict[int, int]) -> dict:
     }
 
 
+# The list's query parameters: a request with any other is answered without the cache (its links
+# would carry them, and the cache is not for arbitrary keys).
+LIST_PARAMS = {
+    "q", "category", "min_price", "max_price", "region", "city", "condition", "photos", "free", "sort", "page",
+}  # fmt: skip
+SAVE_SEARCH = "<!--save-search-->"
+
+
+def _cacheable(request) -> bool:
+    return all(name in LIST_PARAMS or name.startswith("f_") for name in request.GET)
+
+
 def ad_list(request, slug=None):
-    """All public ads, a category's (with its sub-categories), or a search: filtered, sorted, paged."""
+    """All public ads, a category's (with its sub-categories), or a search: filtered, sorted, paged.
+
+    The results, filters and counts are the same for every visitor: kept whole (cache.py) and the
+    member's save-search form put in after."""
     data = request.GET.copy()
     if slug is not None:
         if selectors.category_by_slug(slug) is None:
@@ -186,34 +205,52 @@ def ad_list(request, slug=None):
         data["category"] = slug
     filters = search.Filters.parse(data)
     category = selectors.category_by_slug(filters.category) if filters.category else None
-    ads = selectors.cards(search.apply(filters, Ad.objects.public()))
-    page, page_error = _page(request, ads)
-    status = 400 if filters.errors else 200
-    if page_error:
-        status = page_error[1]
-    counts = selectors.category_counts()
     if category is not None:
         title = category.name
     elif filters.q:
         title = _("Ads for “%(q)s”") % {"q": filters.q}
     else:
         title = _("Ad board")
-    context = {
-        "title": title,
-        "filters": filters,
-        "category": category,
-        "categories": _category_links(category, counts),
-        "page": page,
-        "page_error": page_error[0] if page_error else "",
-        "chips": _chips(filters, request.path),
-        "detail_filters": _detail_filters(category, filters),
-        "conditions": Condition.choices,
-        "sorts": [(k, v) for k, v in search.SORTS.items() if k != "relevance" or filters.q],
-        "sort": filters.sort or ("relevance" if filters.q else "newest"),
-        "query": filters.query_string(),
-        "save_form": SaveSearchForm(initial={"query": filters.query_string()}),
-        "unread": _unread(request),
-    }
+
+    def build():
+        ads = selectors.cards(search.apply(filters, Ad.objects.public()))
+        page, page_error = _page(request, ads)
+        status = 400 if filters.errors else 200
+        if page_error:
+            status = page_error[1]
+        context = {
+            "title": title,
+            "filters": filters,
+            "category": category,
+            "categories": _category_links(category, selectors.category_counts()),
+            "page": page,
+            "page_error": page_error[0] if page_error else "",
+            "chips": _chips(filters, request.path),
+            "detail_filters": _detail_filters(category, filters),
+            "conditions": Condition.choices,
+            "sorts": [(k, v) for k, v in search.SORTS.items() if k != "relevance" or filters.q],
+            "sort": filters.sort or ("relevance" if filters.q else "newest"),
+        }
+        html = render_to_string("adboard/_list_main.html", context, request=request)
+        if status != 200:
+            return (html, status), timezone.now()  # an answer to a mistake is not kept
+        shown = [ad.expires_at for ad in page.object_list if ad.expires_at]
+        return (html, status, filters.corrected), min(shown, default=None)
+
+    if filters.errors or not _cacheable(request):
+        found = build()[0]
+    else:
+        parts = (request.path, filters.query_string(with_sort=True), request.GET.get("page", ""), get_language())
+        found = board_cache.kept("list", parts, build)
+    main, status = found[0], found[1]
+    save = ""
+    if request.user.is_authenticated and filters.active:
+        save = render_to_string(
+            "adboard/_save_search.html",
+            {"filters": filters, "query": filters.query_string()},
+            request=request,
+        )
+    context = {"title": title, "main": mark_safe(main.replace(SAVE_SEARCH, save, 1)), "unread": _unread(request)}  # noqa: S308
     return render(request, "adboard/list.html", context, status=status)
 
 
