@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -40,6 +41,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from marketing.adboard import cache as board_cache
 from marketing.adboard import search, selectors, services
 from marketing.adboard.models import Ad, Condition, Conversation, Message, PriceKind, Rating, SavedSearch
 from shop.core.errors import NotFound
@@ -612,11 +614,29 @@ class ListingViewSet(BoardAPIMixin, viewsets.GenericViewSet):
         filters = search.Filters.parse(request.query_params)
         if filters.errors:
             raise serializers.ValidationError({name: [message] for name, message in filters.errors.items()})
-        ads = selectors.cards(search.apply(filters, Ad.objects.public()))
-        page = self.paginate_queryset(ads)
-        return self.get_paginated_response(
-            AdCardSerializer(page, many=True, context=self.get_serializer_context()).data
+
+        def build():
+            ads = selectors.cards(search.apply(filters, Ad.objects.public()))
+            page = self.paginate_queryset(ads)  # a page that does not exist raises: nothing is kept
+            data = self.get_paginated_response(
+                AdCardSerializer(page, many=True, context=self.get_serializer_context()).data
+            ).data
+            return data, min((ad.expires_at for ad in page if ad.expires_at), default=None)
+
+        # The same answer for everyone (links are absolute: the host is in the key), kept as the
+        # pages' lists are (cache.py).
+        params = request.query_params
+        if not search.known_params(params, also=("page_size", "format")):
+            return Response(build()[0])
+        parts = (
+            request.get_host(),
+            request.is_secure(),
+            filters.query_string(with_sort=True),
+            params.get("page", ""),
+            params.get("page_size", ""),
+            get_language(),
         )
+        return Response(board_cache.kept("api-list", parts, build))
 
     def retrieve(self, request, pk=None):
         return self._answer(pk)

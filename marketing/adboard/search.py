@@ -36,6 +36,17 @@ SORTS = {
     "rating": gettext_lazy("Seller's rating"),
 }
 TITLE_POINTS, BODY_POINTS = 8, 1
+# The names a list's query string may carry (besides the details' f_<key>, f_<key>_min, f_<key>_max):
+# a request with any other is answered without the list cache (cache.py).
+PARAMS = frozenset(
+    {"q", "category", "min_price", "max_price", "region", "city", "condition", "photos", "free", "sort", "page"}
+)
+
+
+def known_params(names, *, also=()) -> bool:
+    return all(name in PARAMS or name in also or name.startswith("f_") for name in names)
+
+
 VOCABULARY_SECONDS = 300
 # The token's key is the one the vocabulary itself had: deleting it still makes the next search rebuild.
 VOCABULARY_TOKEN_KEY, VOCABULARY_KEY = "adboard:vocabulary", "adboard:vocabulary:words"

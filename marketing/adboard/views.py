@@ -181,16 +181,7 @@ def _category_links(category, counts: dict[int, int]) -> dict:
     }
 
 
-# The list's query parameters: a request with any other is answered without the cache (its links
-# would carry them, and the cache is not for arbitrary keys).
-LIST_PARAMS = {
-    "q", "category", "min_price", "max_price", "region", "city", "condition", "photos", "free", "sort", "page",
-}  # fmt: skip
 SAVE_SEARCH = "<!--save-search-->"
-
-
-def _cacheable(request) -> bool:
-    return all(name in LIST_PARAMS or name.startswith("f_") for name in request.GET)
 
 
 def ad_list(request, slug=None):
@@ -237,7 +228,7 @@ def ad_list(request, slug=None):
         shown = [ad.expires_at for ad in page.object_list if ad.expires_at]
         return (html, status, filters.corrected), min(shown, default=None)
 
-    if filters.errors or not _cacheable(request):
+    if filters.errors or not search.known_params(request.GET):
         found = build()[0]
     else:
         parts = (request.path, filters.query_string(with_sort=True), request.GET.get("page", ""), get_language())

@@ -108,3 +108,13 @@ def test_unknown_parameters_and_mistakes_are_answered_without_the_cache(client):
     assert "utm_source" not in page or "Opel Corsa" in page
     assert client.get(URL, {"min_price": "abc"}).status_code == 400
     assert client.get(URL, {"page": "99"}).status_code == 404
+
+
+def test_the_apis_list_is_kept_and_changes_at_once_too(client):
+    published(title="Seat Ibiza")
+    first = client.get("/api/v1/listings/", {"category": "cars"}).json()
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get("/api/v1/listings/", {"category": "cars"}).json()
+    assert again == first and not [q for q in queries.captured_queries if "adboard" in q["sql"]]
+    services.ad_mark_sold(Ad.objects.get(title="Seat Ibiza"), Ad.objects.get(title="Seat Ibiza").owner)
+    assert client.get("/api/v1/listings/", {"category": "cars"}).json()["count"] == 0
