@@ -39,10 +39,11 @@ test: $(BIN)/.installed browser
 	$(BIN)/pytest -n 2 --dist loadgroup -q
 
 # Race tests must run (and pass) here: SQLite serialises transactions, so only PostgreSQL
-# proves the locks. The browser tests and the two-stores test (embedded stores, SQLite
-# whatever the database) already ran in `make test`.
+# proves the locks. The browser tests (everything under tests/e2e) and the two-stores test (embedded
+# stores, SQLite whatever the database) already ran in `make test`, and so did the tests that never open
+# the database (tests/conftest.py leaves them out here). loadgroup keeps each demo-store group in one process.
 test-postgres: $(BIN)/.installed
-	.ci/with-postgres.sh $(BIN)/pytest -n 2 -q -m "not e2e and not stores" --require-races
+	.ci/with-postgres.sh $(BIN)/pytest -n 2 --dist loadgroup -q -m "not e2e and not stores" --require-races
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

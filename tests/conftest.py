@@ -56,9 +56,33 @@ class XdistGroups:
                 item._id = NodeId.parse(grouped)
 
 
+# What gives a test the database: pytest-django's marker, or one of these fixtures.
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+    "demo_store",
+}
+
+
+def _uses_the_database(item) -> bool:
+    names = set(getattr(item, "fixturenames", ()))
+    return item.get_closest_marker("django_db") is not None or bool(names & DATABASE_FIXTURES)
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the xdist_group markers added here
 def pytest_collection_modifyitems(config, items):
     on_sqlite = _database_vendor() == "sqlite"
+    if _database_vendor() == "postgresql":
+        # The suite runs on SQLite first (make test); here only what touches the database can show
+        # anything new. A test without the database (pure logic, settings in child processes with
+        # their own environment) is deselected rather than run a second time.
+        without = [item for item in items if not _uses_the_database(item)]
+        if without:
+            config.hook.pytest_deselected(items=without)
+            items[:] = [item for item in items if _uses_the_database(item)]
     _DEMO_STORE.collect(items)
     for item in items:
         if getattr(getattr(item, "module", None), "run_at_once", None) is concurrency.run_at_once:

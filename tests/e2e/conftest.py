@@ -152,3 +152,13 @@ def shot(page):
         return path
 
     return take
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not e2e"` deselects
+def pytest_collection_modifyitems(items):
+    """Every test in this folder drives the browser: it is marked e2e whether or not its module says so,
+    so that `make test-postgres` (-m "not e2e") leaves all of them to `make test`, as it means to."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
