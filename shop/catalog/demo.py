@@ -17,7 +17,7 @@ from django.utils.text import slugify
 from shop.accounts.models import User
 from shop.catalog.imagegen import render
 from shop.catalog.models import Category, Product, ProductImage, Review
-from shop.catalog.services import product_refresh_rating
+from shop.catalog.services import product_refresh_rating, rating_prior_refresh
 from shop.core.demo import DemoContext
 
 PRODUCTS_PER_SCALE = 200
@@ -393,6 +393,8 @@ def _reviews(ctx: DemoContext) -> None:
     for batch in ctx.batches(rows, 5000, "reviews"):
         Review.objects.bulk_create(batch)
     product_refresh_rating(product_ids=products)
+    # The prior (the store-wide mean) the scheduled task keeps, at once: scores follow it.
+    rating_prior_refresh()
 
 
 def seed_reviews_after_orders(ctx: DemoContext) -> None:
@@ -432,6 +434,7 @@ def seed_reviews_after_orders(ctx: DemoContext) -> None:
     # Three waiting for a moderator (as if written under pre-moderation), two reported by members.
     Review.objects.filter(pk__in=[pk for pk, *_r in queue[:3]]).update(status=Review.Status.PENDING)
     services.product_refresh_rating(product_ids=[product for *_r, product in queue[:3]])
+    services.rating_prior_refresh()
     for pk, author, _product in queue[3:]:
         for reporter in [u for u in reviewers if u != author][: rng.choice([1, 3])]:
             services.review_report(
