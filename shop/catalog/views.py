@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db import transaction
@@ -226,8 +227,11 @@ def product_detail(request, slug):
         lambda: product_viewed.send(sender=None, product_id=product_id, user_id=user_id, session_key=session_key)
     )
     track("view_item", product_id=product_id)
-    main = page["main"].replace(catalog_cache.CSRF_MARKER, csrf_input(request))
-    main = _with_member_reviews(request, main, page)
+    if request.user.is_authenticated:
+        main = _with_member_reviews(request, page["main"], page)
+    else:
+        main = page["visitor_main"]  # the reviews' parts as every visitor sees them, kept with the page
+    main = main.replace(catalog_cache.CSRF_MARKER, csrf_input(request))
     main = shelves.fill(main, request, "product", product_id=product_id)
     return render(request, "catalog/product_detail.html", {"page": {**page, "main": mark_safe(main)}})  # noqa: S308
 
@@ -264,6 +268,20 @@ def _with_member_reviews(request, main: str, page: dict) -> str:
     return main.replace("<!--review-form-->", render_to_string("catalog/_review_form.html", context, request), 1)
 
 
+def _for_visitors(main: str, page: dict, path: str) -> str:
+    """The reviews' per-visitor parts as a visitor who is not logged in sees them (the same for
+    all of them: counts and "log in" links), filled in once when the page is built."""
+    action = get_template("catalog/_review_actions.html")
+    common = {"user": AnonymousUser(), "path": path, "slug": page["slug"], "own": False}
+    for pk, _author_id, helpful in page["reviews"]:
+        shown = action.render({**common, "review_id": pk, "helpful": helpful})
+        main = main.replace(REVIEW_ACTIONS.format(pk), shown, 1)
+    form = get_template("catalog/_review_form.html").render(
+        {"product": page, "own": None, "review_form": None, "user": AnonymousUser(), "request": {"path": path}}
+    )
+    return main.replace("<!--review-form-->", form, 1)
+
+
 def _product_page(request, slug, sort: str = "newest") -> dict:
     product = attach_offers([selectors.product_detail(slug=slug)])[0]
     _category, ancestors = selectors.category_with_ancestors(slug=product.category.slug)
@@ -276,7 +294,7 @@ def _product_page(request, slug, sort: str = "newest") -> dict:
         "review_sorts": REVIEW_SORTS.items(),
         "quantity_range": range(1, min(product.stock, MAX_QUANTITY_CHOICE) + 1),
     }
-    return _rendered(
+    page = _rendered(
         request,
         "catalog/_product_detail_main.html",
         context,
@@ -286,6 +304,8 @@ def _product_page(request, slug, sort: str = "newest") -> dict:
         reviews=[(r.pk, r.user_id, r.helpful_count) for r in reviews],
         **seo.product_meta(product, ancestors),
     )
+    page["visitor_main"] = mark_safe(_for_visitors(page["main"], page, product.get_absolute_url()))  # noqa: S308
+    return page
 
 
 def _back(product, review_id=None) -> str:
