@@ -128,6 +128,10 @@ def test_a_car_is_posted_approved_found_discussed_and_its_seller_rated(
     expect(cards.first).to_contain_text("Volvo V70 estate, one owner")
     expect(cards.first).to_contain_text("$6,400.00")
     expect(visitor.get_by_role("link", name="Remove the filter Year from 2010")).to_be_visible()
+    # With JavaScript a new sort applies at once (the Sort button is for browsers without it).
+    visitor.get_by_label("Sort by").select_option("-price")
+    visitor.wait_for_url("**sort=-price**")
+    expect(visitor.get_by_role("link", name="Remove the filter Year from 2010")).to_be_visible()
     screenshot(visitor, "adboard-list")
     visitor.set_viewport_size(PHONE)
     visitor.goto("/ads/?q=volvo")

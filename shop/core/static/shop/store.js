@@ -55,7 +55,8 @@
   var panel = document.getElementById("filters");
   var toggle = document.querySelector(".filters-toggle");
   var wide = window.matchMedia("(min-width: 801px)");
-  var sort = document.getElementById("id_ordering");
+  // The catalog's sort menu, or the ad board's (templates/adboard/_list_main.html: same form id).
+  var sort = document.getElementById("id_ordering") || document.getElementById("id_sort");
 
   function submit() {
     if (form.requestSubmit) form.requestSubmit();
