@@ -525,6 +525,7 @@ def test_a_member_saves_an_ad_and_a_search(client, buyer):
 
     page = text(client.get(reverse("adboard:saved")))
     assert "Kayak" in page and saved.get_absolute_url().replace("&", "&amp;") in page
+    assert reverse("adboard:unsave", args=[ad.pk]) in page  # each saved ad can be removed from the page
 
     assert client.post(reverse("adboard:unsave", args=[ad.pk])).status_code == 302
     assert client.post(reverse("adboard:search_delete", args=[saved.pk])).status_code == 302
