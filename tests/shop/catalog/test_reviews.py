@@ -340,7 +340,9 @@ def test_the_author_sees_their_pending_review_and_others_do_not(settings, client
 def test_a_vote_a_report_an_edit_and_a_delete_through_the_page(client, product, customer, stranger):
     theirs = review(product, stranger, rating=4)
     client.force_login(customer)
-    url = lambda name, r=theirs: reverse(f"catalog:{name}", args=[product.slug, r.pk])  # noqa: E731
+
+    def url(name, r=theirs):
+        return reverse(f"catalog:{name}", args=[product.slug, r.pk])
 
     assert client.post(url("review_helpful")).status_code == 302
     theirs.refresh_from_db()
