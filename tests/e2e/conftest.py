@@ -7,6 +7,8 @@ found here: $CHROMIUM_PATH, else Debian's /usr/bin/chromium or
 
 import os
 import re
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -114,6 +116,21 @@ def page(page):
     page.set_default_timeout(10_000)
     page.set_default_navigation_timeout(15_000)
     return page
+
+
+@pytest.fixture(autouse=True)
+def _live_server_settles(transactional_db, live_server):
+    """After a browser test, let the live server finish what the closing pages sent (the
+    analytics beacon goes out when a page is hidden) before this test's rows are flushed.
+    Otherwise a late beacon is handled while the next test runs on this worker, into its
+    database and with its settings (an analytics test counting events saw one too many)."""
+    yield
+    time.sleep(0.2)  # a beacon sent as the contexts closed reaches the server
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+        "process_request_thread" in thread.name for thread in threading.enumerate()
+    ):
+        time.sleep(0.05)
 
 
 @pytest.fixture(autouse=True)

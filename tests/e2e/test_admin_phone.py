@@ -4,22 +4,20 @@ Screenshots: test-artifacts/e2e/admin-<width>-<page>.png."""
 
 import datetime as dt
 from decimal import Decimal
-from importlib import import_module
 
 import pytest
-from django.apps import apps
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from loyalty.models import Account
-from marketing.adboard import selectors, services
+from marketing.adboard import services
 from marketing.discounts.models import DiscountCode, Promotion
 from shop.orders.models import Order
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import ARTIFACTS
 from tests.factories import OrderFactory, ProductFactory, StaffFactory, UserFactory
 from tests.loyalty.helpers import give, rules
-from tests.marketing.adboard.helpers import make_ad, make_member
+from tests.marketing.adboard.helpers import board_tree, make_ad, make_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DASHBOARDS = ["sales", "funnel", "customers", "marketing", "forecast"]
@@ -54,8 +52,7 @@ def store(settings):
     order.adjustments.create(kind="points", label="2,848 points", amount=Decimal("-28.48"), source="loyalty-points",
                              reference="points:2848")  # fmt: skip
     # A transactional test starts from an empty database: the board's starting tree is put back first.
-    import_module("marketing.adboard.migrations.0002_search_index_and_categories").create_tree(apps, None)
-    selectors.tree_changed()
+    board_tree()
     ad = make_ad(owner=make_member(email="seller.with.a.rather.long.address@example.net"), status="pending",
                  title="Mid-century walnut sideboard, call 503 555 0142", category_slug="furniture")  # fmt: skip
     services.report(member, reason="spam", ad=ad)

@@ -1,12 +1,7 @@
-import importlib
-
 import pytest
-from django.apps import apps
 
 from marketing.adboard import selectors
-from marketing.adboard.models import AdCategory
-
-_tree = importlib.import_module("marketing.adboard.migrations.0002_search_index_and_categories")
+from tests.marketing.adboard.helpers import board_tree
 
 
 @pytest.fixture(autouse=True)
@@ -16,8 +11,6 @@ def board_categories(request):
         yield
         return
     request.getfixturevalue("_django_db_helper")
-    if not AdCategory.objects.exists():
-        _tree.create_tree(apps, None)
-    selectors.tree_changed()
+    board_tree()
     yield
     selectors.tree_changed()

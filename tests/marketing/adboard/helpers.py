@@ -3,6 +3,7 @@ posts them (services.ad_create with a real photo), and small JPEGs drawn with Pi
 
 from __future__ import annotations
 
+import importlib
 import io
 import itertools
 
@@ -10,11 +11,22 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from marketing.adboard import selectors, services
-from marketing.adboard.models import Ad, AdField
+from marketing.adboard.models import Ad, AdCategory, AdField
 from shop.core.uploads import clean_image
 from tests.factories import UserFactory
 
 _numbers = itertools.count(1)
+_starting_tree = importlib.import_module("marketing.adboard.migrations.0002_search_index_and_categories")
+
+
+def board_tree() -> None:
+    """The board's starting categories, as migration 0002 makes them: a transactional test
+    (browser tests, race tests) starts from a flushed database without them."""
+    if not AdCategory.objects.exists():
+        from django.apps import apps
+
+        _starting_tree.create_tree(apps, None)
+    selectors.tree_changed()
 
 
 def jpeg_bytes(w: int = 400, h: int = 300, color=(70, 110, 160)) -> bytes:
@@ -71,6 +83,7 @@ def make_ad(owner=None, category_slug: str = "cars", status: str = "published", 
     then brought to `status`: published (approved), pending (as posted), rejected (with
     `reason`), hidden, sold, expired or deleted. Other keywords go to ad_create."""
     owner = owner or make_member()
+    board_tree()
     category = selectors.category_by_slug(category_slug)
     assert category is not None, f"no ad category {category_slug!r}"
     n = next(_numbers)
