@@ -733,8 +733,8 @@ class Loader:
         )
         self.timed(
             "profiles",
-            f"""INSERT INTO accounts_profile (user_id, birthday, gender, city, region, country, marketing_consent,
-                   marketing_consent_at, analytics_consent, analytics_consent_at, updated_at)
+            f"""INSERT INTO accounts_profile (user_id, birthday, gender, city, region, country, phone,
+                   analytics_consent, analytics_consent_at, updated_at)
                SELECT i,
                    CASE WHEN bench.r(i, 101) < {PROFILE_BIRTHDAY}
                         THEN @today - (365.25 * (18 + 62 * power((bench.r(i, 102) + bench.r(i, 103)) / 2, 1.4))
@@ -744,7 +744,7 @@ class Loader:
                              {sql_array(cumulative([w for _g, w in GENDERS]), "float8")})] ELSE '' END,
                    CASE WHEN placed THEN pl.city ELSE '' END, CASE WHEN placed THEN pl.region ELSE '' END,
                    CASE WHEN placed THEN pl.country ELSE '' END,
-                   bench.r(i, 106) < 0.3, CASE WHEN bench.r(i, 106) < 0.3 THEN now() END,
+                   '',
                    bench.consents(i), CASE WHEN bench.consents(i) THEN now() END, now()
                FROM (SELECT i, bench.r(i, 107) < {PROFILE_PLACE} AS placed,
                             width_bucket(bench.r(i, 108), @places) AS place FROM generate_series(1, @C) i) u

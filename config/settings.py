@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "marketing.analytics",
     "marketing.recommendations",
     "marketing.adboard",
+    "marketing.campaigns",
     "loyalty",
 ]
 
@@ -603,3 +604,19 @@ CELERY_BEAT_SCHEDULE["adboard-saved-search-alerts"] = {
     "task": "marketing.adboard.tasks.saved_search_alerts",
     "schedule": 900,
 }
+
+# Campaigns, flows and their channels (docs/campaigns.md).
+DISCOUNTS_SEGMENTS = "marketing.campaigns.segments"  # who answers a promotion's "only for a segment"
+CAMPAIGNS_BATCH_SIZE = env_int("CAMPAIGNS_BATCH_SIZE", 500)  # messages per sending task
+CAMPAIGNS_LIST_CHUNK = 2000  # recipients written per listing task
+# Sending tasks per minute per worker: with the batch size, the most a worker sends a minute.
+CAMPAIGNS_BATCHES_PER_MINUTE = env_int("CAMPAIGNS_BATCHES_PER_MINUTE", 30)
+# No customer gets more than this many marketing messages in this many hours, all channels together.
+CAMPAIGNS_FREQUENCY_CAP = (env_int("CAMPAIGNS_FREQUENCY_CAP", 3), env_int("CAMPAIGNS_FREQUENCY_HOURS", 72))
+# No SMS or push between these hours (store time); email waits too when CAMPAIGNS_QUIET_EMAIL.
+CAMPAIGNS_QUIET_HOURS = (env_int("CAMPAIGNS_QUIET_FROM", 21), env_int("CAMPAIGNS_QUIET_UNTIL", 8))
+CAMPAIGNS_QUIET_EMAIL = env_bool("CAMPAIGNS_QUIET_EMAIL", False)
+CAMPAIGNS_SMS_BACKEND = env_str("CAMPAIGNS_SMS_BACKEND", "marketing.campaigns.channels.sms.ConsoleBackend")
+CAMPAIGNS_PUSH_BACKEND = env_str("CAMPAIGNS_PUSH_BACKEND", "marketing.campaigns.channels.push.ConsoleBackend")
+CAMPAIGNS_FROM_EMAIL = env_str("CAMPAIGNS_FROM_EMAIL", DEFAULT_FROM_EMAIL)
+# Where bounces and complaints come from: the email service's webhook secret (django-anymail).

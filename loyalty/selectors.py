@@ -177,3 +177,12 @@ def members_per_tier() -> list[dict]:
     if counts.get(None):
         rows.insert(0, {"tier": None, "members": counts[None]})
     return rows
+
+
+def members_in_tier(*, tier_name: str):
+    """The ids of members in the tier of this name: a subquery (marketing.campaigns' segments)."""
+    return Account.objects.filter(tier__name__iexact=tier_name).values("user_id")
+
+
+def tier_names() -> list[str]:
+    return [tier.name for tier in current().tiers]

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
+from django.db.models import Q
+
 from marketing.analytics import recorder, visits
-from marketing.analytics.models import Event, EventName
+from marketing.analytics.models import CustomerScore, Event, EventName, Segment
 
 VIEW_ITEM, ADD_TO_CART = EventName.VIEW_ITEM.value, EventName.ADD_TO_CART.value
 
@@ -86,3 +88,28 @@ def figure_totals(*, first: dt.date, last: dt.date, measures: list[str], dimensi
     from marketing.analytics import reports
 
     return reports.totals(reports.Period(first, last), measures, dimension=dimension)
+
+
+# -- Segments (marketing.campaigns.rules): who did what, as subqueries of customer ids
+
+
+def customers_with_events(*, names: Iterable[str], since: dt.datetime | None = None, category_path: str = ""):
+    """The ids of customers with one of these events since then, on a product of this category
+    (its path, sub-categories included) if one is named: a subquery, never evaluated here.
+    Only customers who allow their shopping to be tied to them have events with their id."""
+    events = Event.objects.filter(name__in=list(names), customer_id__isnull=False)
+    if since is not None:
+        events = events.filter(at__gte=since)
+    if category_path:
+        path = category_path.rstrip("/")
+        events = events.filter(Q(product__category__path=path) | Q(product__category__path__startswith=path + "/"))
+    return events.order_by().values("customer_id")
+
+
+def customers_in_rfm(*, segments: Iterable[str]):
+    """The ids of customers in these RFM segments as of the last scoring: a subquery."""
+    return CustomerScore.objects.filter(segment__in=list(segments), customer_id__isnull=False).values("customer_id")
+
+
+def rfm_choices() -> list[tuple[str, str]]:
+    return list(Segment.choices)

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from marketing.discounts import selectors, services
+from marketing.discounts import segments, selectors, services
 from marketing.discounts.exports import codes_csv
 from marketing.discounts.models import CodeBatch, DiscountCode, Promotion, Redemption
 from shop.accounts.models import User
@@ -158,6 +158,19 @@ class PromotionAdmin(admin.ModelAdmin):
     ]
     inlines = [DiscountCodeInline]
     actions = ["activate", "deactivate", "generate_codes", "export_codes"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "segment":
+            # A list of the segments the campaigns app defines (DISCOUNTS_SEGMENTS).
+            known = segments.choices()
+            return forms.TypedChoiceField(
+                label=db_field.verbose_name,
+                help_text=db_field.help_text,
+                required=False,
+                choices=[("", "—"), *known],
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
     change_form_template = "admin/discounts/promotion/change_form.html"
     change_list_template = "admin/discounts/promotion/change_list.html"
 

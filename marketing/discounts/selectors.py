@@ -247,3 +247,21 @@ def promotion_preview(promotion: Promotion, *, items, customer=None, now: dt.dat
         on_shipping=promotion.kind == Promotion.Kind.FREE_SHIPPING,
         terms=terms.describe(promotion, currency),
     )
+
+
+def customers_who_redeemed(*, promotion_id: int | None = None):
+    """The ids of customers with a redemption in force (of this promotion if named): a subquery."""
+    used = Redemption.objects.filter(status=Redemption.Status.ACTIVE, customer_id__isnull=False)
+    if promotion_id is not None:
+        used = used.filter(promotion_id=promotion_id)
+    return used.order_by().values("customer_id")
+
+
+def promotion_choices() -> list[tuple[int, str]]:
+    return list(Promotion.objects.order_by("-id").values_list("id", "name"))
+
+
+def promotion_name(promotion_id: int | None) -> str:
+    if promotion_id is None:
+        return ""
+    return Promotion.objects.filter(pk=promotion_id).values_list("name", flat=True).first() or ""

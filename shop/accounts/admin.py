@@ -2,12 +2,13 @@ from axes.admin import AccessAttemptAdmin as BaseAccessAttemptAdmin
 from axes.models import AccessAttempt
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from shop.accounts import services
 from shop.accounts.forms import AdminLoginForm
-from shop.accounts.models import Address, Profile, User
+from shop.accounts.models import Address, Channel, Consent, ConsentChange, Profile, User
 
 # The admin's login door shares the store's lockout and says so when it is locked.
 admin.site.login_form = AdminLoginForm
@@ -16,13 +17,54 @@ admin.site.login_form = AdminLoginForm
 class ProfileInline(admin.StackedInline):
     model = Profile
     can_delete = False
-    readonly_fields = ["marketing_consent_at", "analytics_consent_at", "updated_at"]
+    readonly_fields = ["analytics_consent_at", "updated_at"]
+
+
+class ConsentInline(admin.TabularInline):
+    """Current answers, read-only: a consent is the customer's to give (the account page, a link)."""
+
+    model = Consent
+    extra = 0
+    fields = ["channel", "given", "changed_at"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ConsentChangeInline(admin.TabularInline):
+    """The evidence behind each answer."""
+
+    model = ConsentChange
+    extra = 0
+    fields = ["at", "channel", "given", "source", "wording"]
+    readonly_fields = fields
+    can_delete = False
+    classes = ["collapse"]
+    verbose_name_plural = _("consent history")
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class AddressInline(admin.TabularInline):
     model = Address
     extra = 0
     fields = ["full_name", "line1", "city", "region", "postal_code", "country", "is_default"]
+
+
+class EmailConsentFilter(admin.SimpleListFilter):
+    title = _("marketing emails")
+    parameter_name = "email_consent"
+
+    def lookups(self, request, model_admin):
+        return [("1", _("Yes")), ("0", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("0", "1"):
+            return queryset.filter(email_consent=self.value() == "1")
+        return queryset
 
 
 @admin.register(User)
@@ -32,14 +74,14 @@ class UserAdmin(BaseUserAdmin):
     list_filter = [
         "is_staff",
         "is_active",
-        "profile__marketing_consent",
+        EmailConsentFilter,
         "profile__gender",
         "profile__country",
         ("date_joined", admin.DateFieldListFilter),
     ]
     list_select_related = ["profile"]
     search_fields = ["email", "first_name", "last_name", "profile__city", "profile__region"]
-    inlines = [ProfileInline, AddressInline]
+    inlines = [ProfileInline, AddressInline, ConsentInline, ConsentChangeInline]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         (_("Name"), {"fields": ["first_name", "last_name"]}),
@@ -62,9 +104,13 @@ class UserAdmin(BaseUserAdmin):
     def region(self, user):
         return getattr(getattr(user, "profile", None), "region", "")
 
-    @admin.display(description=_("marketing emails"), boolean=True, ordering="profile__marketing_consent")
+    def get_queryset(self, request):
+        given = Consent.objects.filter(user=OuterRef("pk"), channel=Channel.EMAIL, given=True)
+        return super().get_queryset(request).annotate(email_consent=Exists(given))
+
+    @admin.display(description=_("marketing emails"), boolean=True, ordering="email_consent")
     def consent(self, user):
-        return getattr(getattr(user, "profile", None), "marketing_consent", False)
+        return user.email_consent
 
 
 def _unlocked_message(removed: int) -> str:

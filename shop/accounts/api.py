@@ -1,5 +1,6 @@
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers, status, viewsets
@@ -9,7 +10,7 @@ from rest_framework.views import APIView
 
 from shop.accounts import limits, lockout, services
 from shop.accounts.countries import country_codes
-from shop.accounts.models import Address, Gender, User
+from shop.accounts.models import Address, Channel, ConsentSource, Gender, User, phone_validator
 from shop.core.ratelimit import ScopedRateThrottle
 
 
@@ -56,7 +57,18 @@ class ProfileSerializer(serializers.Serializer):
     city = serializers.CharField(source="profile.city", max_length=100, required=False, allow_blank=True)
     region = serializers.CharField(source="profile.region", max_length=100, required=False, allow_blank=True)
     country = serializers.CharField(source="profile.country", max_length=2, required=False, allow_blank=True)
-    marketing_consent = serializers.BooleanField(source="profile.marketing_consent", required=False)
+    phone = serializers.CharField(
+        source="profile.phone",
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        validators=[phone_validator],
+        help_text="Mobile number for text messages, in international form: +14155550100.",
+    )
+    marketing_consent = serializers.BooleanField(
+        required=False,
+        help_text="Consent to marketing by email. The other channels: /api/v1/marketing/consent/.",
+    )
     analytics_consent = serializers.BooleanField(
         source="profile.analytics_consent",
         required=False,
@@ -67,6 +79,11 @@ class ProfileSerializer(serializers.Serializer):
     def validate_country(self, value):
         # A method, not validators=[...]: a validator's return value is dropped, so "pt" was stored lowercase.
         return _validate_country(value)
+
+    def to_representation(self, user):
+        data = super().to_representation(user)
+        data["marketing_consent"] = services.consents_of(user=user)[Channel.EMAIL]
+        return data
 
 
 class AddressSerializer(serializers.ModelSerializer):
@@ -151,7 +168,7 @@ class RegisterView(APIView):
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            user = services.customer_register(**data.validated_data)
+            user = services.customer_register(**data.validated_data, consent_source=ConsentSource.API)
         except DjangoValidationError as exc:
             raise serializers.ValidationError({"password": exc.messages}) from None
         return Response({"token": _token_for(user)}, status=status.HTTP_201_CREATED)
@@ -172,7 +189,13 @@ class AccountView(APIView):
         data = ProfileSerializer(request.user, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
-        services.profile_update(user=request.user, **fields.pop("profile", {}), **fields)
+        email_consent = fields.pop("marketing_consent", None)
+        with transaction.atomic():
+            services.profile_update(user=request.user, **fields.pop("profile", {}), **fields)
+            if email_consent is not None:
+                services.consent_set(
+                    user=request.user, channel=Channel.EMAIL, given=email_consent, source=ConsentSource.API
+                )
         request.user.refresh_from_db()
         return Response(ProfileSerializer(request.user).data)
 

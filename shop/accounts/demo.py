@@ -6,7 +6,8 @@ import random
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
-from shop.accounts.models import Address, Gender, Profile, User
+from shop.accounts.models import Address, Channel, Consent, ConsentChange, ConsentSource, Gender, Profile, User
+from shop.accounts.services import CONSENT_WORDING
 from shop.core.demo import DemoContext
 
 CUSTOMERS_PER_SCALE = 500
@@ -81,6 +82,25 @@ def seed(ctx: DemoContext) -> None:
         ids = dict(User.objects.filter(email__in=[c["email"] for c in batch]).values_list("email", "id"))
         Profile.objects.bulk_create([Profile(user_id=ids[c["email"]], **c["profile"]) for c in batch])
         Address.objects.bulk_create([Address(user_id=ids[c["email"]], **c["address"]) for c in batch])
+        _consents([(ids[c["email"]], channel, c["joined"]) for c in batch for channel in c["consents"]])
+
+
+def _consents(given: list[tuple[int, str, dt.datetime]]) -> None:
+    """Consents given at sign-up, with their evidence, as the registration form records them."""
+    Consent.objects.bulk_create([Consent(user_id=u, channel=ch, given=True, changed_at=at) for u, ch, at in given])
+    ConsentChange.objects.bulk_create(
+        [
+            ConsentChange(
+                user_id=u,
+                channel=ch,
+                given=True,
+                at=at,
+                source=ConsentSource.REGISTRATION,
+                wording=str(CONSENT_WORDING[ch]),
+            )
+            for u, ch, at in given
+        ]
+    )
 
 
 def _known_accounts(ctx: DemoContext) -> None:
@@ -105,9 +125,9 @@ def _known_accounts(ctx: DemoContext) -> None:
             city="Brooklyn",
             region="NY",
             country="US",
-            marketing_consent=True,
-            marketing_consent_at=timezone.now(),
+            phone="+17185550123",
         )
+        _consents([(shopper.pk, channel, shopper.date_joined) for channel in Channel.values])
         Address.objects.create(
             user=shopper,
             full_name="Sam Shopper",
@@ -129,6 +149,9 @@ def _customer(i: int, rng) -> dict:
     age = max(18, min(85, int(rng.gauss(38, 13))))
     birthday = dt.date(2026 - age, rng.randint(1, 12), rng.randint(1, 28))
     consent = rng.random() < 0.6
+    # Their own generator, so the draws above stay what they were.
+    more = random.Random(f"consents:{i}")
+    texts = consent and more.random() < 0.25
     joined = timezone.now() - dt.timedelta(days=rng.randint(0, 3 * 365), minutes=rng.randint(0, 1439))
     return {
         "email": f"{first}.{last}.{i}@example.net".lower(),
@@ -141,12 +164,14 @@ def _customer(i: int, rng) -> dict:
             "city": city,
             "region": region,
             "country": country,
-            "marketing_consent": consent,
-            "marketing_consent_at": joined if consent else None,
+            "phone": f"+1{more.randint(201, 989)}555{more.randint(1000, 9999)}" if texts else "",
             # Its own generator, so the draws above stay what they were.
             "analytics_consent": (personal := random.Random(f"analytics-consent:{i}").random() < 0.55),
             "analytics_consent_at": joined if personal else None,
         },
+        "consents": [Channel.EMAIL] * consent
+        + [Channel.SMS] * texts
+        + [Channel.ONSITE] * (consent and more.random() < 0.7),
         "address": {
             "full_name": f"{first} {last}",
             "line1": f"{rng.randint(1, 999)} {rng.choice(STREETS)} Street",

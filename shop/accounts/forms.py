@@ -7,7 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from shop.accounts import lockout
 from shop.accounts.countries import country_choices
-from shop.accounts.models import Address, Gender, Profile, User
+from shop.accounts.models import Address, Channel, Gender, Profile, User
+from shop.accounts.services import CONSENT_WORDING
 from shop.core.forms import NoColonLabels
 
 # The column's length: Django accepts addresses up to 320 characters, the database stores 254.
@@ -63,9 +64,7 @@ class RegisterForm(NoColonLabels, forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validation.password_validators_help_text_html(),
     )
-    marketing_consent = forms.BooleanField(
-        label=_("Send me offers and news by email. I can unsubscribe at any time."), required=False, initial=False
-    )
+    marketing_consent = forms.BooleanField(label=CONSENT_WORDING[Channel.EMAIL], required=False, initial=False)
 
 
 class ProfileForm(NoColonLabels, forms.ModelForm):
@@ -87,20 +86,42 @@ class ProfileForm(NoColonLabels, forms.ModelForm):
             "city",
             "region",
             "country",
-            "marketing_consent",
+            "phone",
             "analytics_consent",
         ]
+        widgets = {
+            "phone": forms.TextInput(attrs={"autocomplete": "tel", "type": "tel", "placeholder": "+14155550100"})
+        }
         labels = {
-            "marketing_consent": _("Send me offers and news by email"),
             "analytics_consent": _(
                 "Personalise my shopping with what I view and buy here (without it, my visits are only counted "
                 "anonymously)"
             ),
         }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, consents: dict[str, bool] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["country"].choices = [("", "—"), *country_choices()]
+        # One box per channel, never ticked for the customer: each is a separate consent.
+        for channel in Channel.values:
+            self.fields[f"consent_{channel}"] = forms.BooleanField(
+                label=CONSENT_WORDING[channel], required=False, initial=(consents or {}).get(channel, False)
+            )
+
+    def clean(self):
+        data = super().clean()
+        if data.get(f"consent_{Channel.SMS}") and not data.get("phone"):
+            self.add_error("phone", _("Add your mobile number to receive offers by text message."))
+        return data
+
+    def details(self):
+        return [field for field in self if not field.name.startswith("consent_")]
+
+    def consents(self):
+        return [self[f"consent_{channel}"] for channel in Channel.values]
+
+    def consent_answers(self) -> dict[str, bool]:
+        return {channel: self.cleaned_data.pop(f"consent_{channel}") for channel in Channel.values}
 
 
 class AddressForm(NoColonLabels, forms.ModelForm):

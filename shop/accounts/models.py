@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -55,6 +56,11 @@ class User(AbstractUser):
         return self.email
 
 
+phone_validator = RegexValidator(
+    r"^\+[1-9][0-9]{7,14}$", _("Enter the number in international form, with + and the country code: +14155550100.")
+)
+
+
 class Gender(models.TextChoices):
     FEMALE = "female", _("Female")
     MALE = "male", _("Male")
@@ -68,10 +74,9 @@ class Profile(models.Model):
     city = models.CharField(_("city"), max_length=100, blank=True)
     region = models.CharField(_("region"), max_length=100, blank=True, help_text=_("State, province or county."))
     country = models.CharField(_("country"), max_length=2, blank=True, help_text=_("ISO 3166 code, e.g. US."))
-    # Consent is given, never assumed: the default is off and the time it was
-    # given is kept as evidence.
-    marketing_consent = models.BooleanField(_("marketing emails"), default=False)
-    marketing_consent_at = models.DateTimeField(_("consent given at"), null=True, blank=True)
+    # For text messages: a number in international form (+14155550100), kept apart from
+    # the delivery addresses' phones, which are for the carrier.
+    phone = models.CharField(_("mobile phone"), max_length=16, blank=True, validators=[phone_validator])
     # What the customer does in the store may be tied to their account (personal figures and
     # recommendations). Without it their visits are still counted, but carry no identifier.
     analytics_consent = models.BooleanField(_("personalised shopping"), default=False)
@@ -110,3 +115,64 @@ class Address(models.Model):
 
     def __str__(self):
         return ", ".join(p for p in [self.full_name, self.line1, self.city, self.country] if p)
+
+
+class Channel(models.TextChoices):
+    """The ways the store may send a customer marketing: each needs its own consent."""
+
+    EMAIL = "email", _("email")
+    SMS = "sms", _("text messages")
+    PUSH = "push", _("browser notifications")
+    ONSITE = "onsite", _("messages in the store")
+
+
+class ConsentSource(models.TextChoices):
+    REGISTRATION = "registration", _("registration form")
+    PROFILE = "profile", _("account page")
+    API = "api", _("API")
+    UNSUBSCRIBE = "unsubscribe", _("unsubscribe link")
+    PREFERENCES = "preferences", _("preferences page")
+    STAFF = "staff", _("staff")
+    IMPORTED = "imported", _("imported")
+    ERASURE = "erasure", _("account erased")
+
+
+class Consent(models.Model):
+    """A customer's current answer for one channel. No row means never asked, which means no."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    given = models.BooleanField(_("given"), default=False)
+    changed_at = models.DateTimeField(_("changed at"))
+
+    class Meta:
+        verbose_name = _("marketing consent")
+        verbose_name_plural = _("marketing consents")
+        constraints = [models.UniqueConstraint(fields=["user", "channel"], name="one_consent_per_channel")]
+        indexes = [models.Index(fields=["channel", "given"], name="accounts_consent_channel")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.channel}: {'yes' if self.given else 'no'}"
+
+
+class ConsentChange(models.Model):
+    """The evidence: each change of a consent, when, through what and the words the customer saw.
+
+    Append-only: rows are added by shop.accounts.services.consent_set and never edited.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="consent_changes")
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    given = models.BooleanField(_("given"))
+    at = models.DateTimeField(_("at"))
+    source = models.CharField(_("through"), max_length=16, choices=ConsentSource.choices)
+    wording = models.TextField(_("wording shown"), blank=True)
+
+    class Meta:
+        verbose_name = _("consent change")
+        verbose_name_plural = _("consent changes")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["user", "-at"], name="accounts_consent_change_user")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.channel} {'given' if self.given else 'withdrawn'} {self.at:%Y-%m-%d %H:%M}"

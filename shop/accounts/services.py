@@ -4,17 +4,36 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from shop.accounts.models import Address, Profile, User
+from shop.accounts.models import Address, Channel, Consent, ConsentChange, ConsentSource, Profile, User
 from shop.accounts.signals import user_registered
 from shop.core.errors import Conflict, NotFound
 from shop.core.tracking import track
 
-PROFILE_FIELDS = ("birthday", "gender", "city", "region", "country", "marketing_consent", "analytics_consent")
+PROFILE_FIELDS = ("birthday", "gender", "city", "region", "country", "phone", "analytics_consent")
+
+# The words a customer sees beside each channel's box; the one shown is kept with each change.
+CONSENT_WORDING = {
+    Channel.EMAIL: gettext_lazy("Send me offers and news by email. I can unsubscribe at any time."),
+    Channel.SMS: gettext_lazy("Send me offers by text message to my mobile phone. I can stop them at any time."),
+    Channel.PUSH: gettext_lazy("Send me offers as notifications in browsers where I allow them."),
+    Channel.ONSITE: gettext_lazy("Show me personal offers in the store when I am logged in."),
+}
 
 
-def customer_register(*, email: str, password: str, first_name: str = "", last_name: str = "", **profile) -> User:
-    """Create a customer and their profile. Raises Conflict if the email is taken."""
+def customer_register(
+    *,
+    email: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    marketing_consent: bool = False,
+    consent_source: str = ConsentSource.REGISTRATION,
+    **profile,
+) -> User:
+    """Create a customer and their profile; `marketing_consent` is the email box (never ticked
+    for them). Raises Conflict if the email is taken."""
     email = User.objects.normalize_email(email)
     candidate = User(email=email, first_name=first_name, last_name=last_name)
     validate_password(password, user=candidate)
@@ -26,6 +45,7 @@ def customer_register(*, email: str, password: str, first_name: str = "", last_n
         candidate.set_password(password)
         candidate.save()
         profile_update(user=candidate, **profile)
+        consent_set(user=candidate, channel=Channel.EMAIL, given=marketing_consent, source=consent_source)
     transaction.on_commit(lambda: user_registered.send(sender=User, user_id=candidate.pk))
     track("sign_up", customer_id=candidate.pk)  # committed: outside the transaction
     return candidate
@@ -45,15 +65,59 @@ def profile_update(*, user: User, first_name=None, last_name=None, **fields) -> 
         user.first_name = user.first_name if first_name is None else first_name
         user.last_name = user.last_name if last_name is None else last_name
         user.save(update_fields=["first_name", "last_name"])
-    for consent in ("marketing_consent", "analytics_consent"):  # when each was given is kept as evidence
-        given = fields.get(consent)
-        if given is not None and given != getattr(profile, consent):
-            setattr(profile, f"{consent}_at", timezone.now() if given else None)
+    given = fields.get("analytics_consent")  # when it was given is kept as evidence
+    if given is not None and given != profile.analytics_consent:
+        profile.analytics_consent_at = timezone.now() if given else None
     for name, value in fields.items():
         setattr(profile, name, value)
     profile.full_clean()
     profile.save()
     return profile
+
+
+def consent_set(*, user: User, channel: str, given: bool, source: str, wording: str | None = None, at=None) -> bool:
+    """Record the customer's answer for one channel, with the evidence. True if it changed.
+
+    Saying no when never asked records nothing (no row already means no). `wording` is what
+    the customer saw; by default the channel's box label in the active language."""
+    if channel not in Channel.values:
+        raise ValueError(f"Unknown channel {channel!r}")
+    at = at or timezone.now()
+    with transaction.atomic():
+        if not given and not Consent.objects.filter(user=user, channel=channel).exists():
+            return False
+        Consent.objects.get_or_create(user=user, channel=channel, defaults={"changed_at": at})
+        # Locked: two answers at once (a click in an email while the account page is saved)
+        # both land in the history, in the order they took the lock.
+        consent = Consent.objects.select_for_update().get(user=user, channel=channel)
+        if consent.given == given:
+            return False
+        consent.given, consent.changed_at = given, at
+        consent.save(update_fields=["given", "changed_at"])
+        ConsentChange.objects.create(
+            user=user,
+            channel=channel,
+            given=given,
+            at=at,
+            source=source,
+            wording=str(CONSENT_WORDING[channel] if wording is None else wording),
+        )
+    return True
+
+
+def consents_update(*, user: User, answers: dict[str, bool], source: str) -> list[str]:
+    """Record several channels' answers (a preferences form); the channels that changed."""
+    return [
+        channel
+        for channel, given in answers.items()
+        if consent_set(user=user, channel=channel, given=given, source=source)
+    ]
+
+
+def consents_of(*, user: User) -> dict[str, bool]:
+    """Every channel's current answer for the customer (False where never asked)."""
+    given = dict(Consent.objects.filter(user=user).values_list("channel", "given"))
+    return {channel: given.get(channel, False) for channel in Channel.values}
 
 
 def address_create(*, user: User, is_default: bool = False, **fields) -> Address:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from shop.accounts import limits, services
 from shop.accounts.forms import AddressForm, EmailLoginForm, ProfileForm, RegisterForm
+from shop.accounts.models import ConsentSource
 from shop.core.errors import RateLimited, ShopError
 from shop.core.forms import NoColonLabels
 
@@ -62,9 +63,12 @@ def register(request):
 def profile(request):
     profile = services.profile_get(user=request.user)
     initial = {"first_name": request.user.first_name, "last_name": request.user.last_name}
-    form = ProfileForm(request.POST or None, instance=profile, initial=initial)
+    consents = services.consents_of(user=request.user)
+    form = ProfileForm(request.POST or None, instance=profile, initial=initial, consents=consents)
     if request.method == "POST" and form.is_valid():
+        answers = form.consent_answers()
         services.profile_update(user=request.user, **form.cleaned_data)
+        services.consents_update(user=request.user, answers=answers, source=ConsentSource.PROFILE)
         messages.success(request, _("Your profile is saved."))
         return redirect("accounts:profile")
     context = {

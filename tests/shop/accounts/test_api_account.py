@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from shop.accounts.models import Address, Profile
+from shop.accounts.models import Address, Consent, ConsentChange, Profile
 from tests.factories import AddressFactory, ProfileFactory
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,8 @@ def test_it_creates_a_missing_profile_with_consent_off(api_as, customer):
 
     assert response.status_code == 200
     assert response.json()["marketing_consent"] is False
-    assert Profile.objects.get(user=customer).marketing_consent is False
+    assert Profile.objects.filter(user=customer).exists()
+    assert not Consent.objects.filter(user=customer, given=True).exists()
 
 
 def test_it_updates_the_profile(api_as, customer):
@@ -103,15 +104,16 @@ def test_it_records_when_marketing_consent_is_given_and_withdrawn(api_as, custom
     client = api_as(customer)
 
     given = client.patch(ACCOUNT, {"marketing_consent": True}, format="json")
-    profile = Profile.objects.get(user=customer)
     assert given.json()["marketing_consent"] is True
-    assert profile.marketing_consent is True
-    assert profile.marketing_consent_at is not None
+    consent = Consent.objects.get(user=customer, channel="email")
+    assert consent.given is True
 
-    client.patch(ACCOUNT, {"marketing_consent": False}, format="json")
-    profile.refresh_from_db()
-    assert profile.marketing_consent is False
-    assert profile.marketing_consent_at is None
+    withdrawn = client.patch(ACCOUNT, {"marketing_consent": False}, format="json")
+    assert withdrawn.json()["marketing_consent"] is False
+    consent.refresh_from_db()
+    assert consent.given is False
+    history = list(ConsentChange.objects.filter(user=customer).order_by("at", "id").values_list("given", "source"))
+    assert history == [(True, "api"), (False, "api")]
 
 
 def test_it_does_not_let_the_email_be_changed_through_the_profile(api_as, customer):
@@ -132,6 +134,7 @@ def test_it_does_not_let_the_email_be_changed_through_the_profile(api_as, custom
         ({"birthday": "1990-02-30"}, "birthday"),
         ({"first_name": "x" * 151}, "first_name"),
         ({"marketing_consent": "perhaps"}, "marketing_consent"),
+        ({"phone": "555-0100"}, "phone"),
     ],
 )
 def test_it_rejects_bad_profile_input_with_a_message_per_field(api_as, customer, data, field):
@@ -142,7 +145,8 @@ def test_it_rejects_bad_profile_input_with_a_message_per_field(api_as, customer,
     assert response.status_code == 400, response.content
     assert response.json()["errors"][field][0]
     profile = Profile.objects.get(user=customer)
-    assert (profile.country, profile.gender, profile.birthday, profile.marketing_consent) == ("FR", "", None, False)
+    assert (profile.country, profile.gender, profile.birthday) == ("FR", "", None)
+    assert not Consent.objects.filter(user=customer).exists()
 
 
 @pytest.mark.parametrize("persona", ["stranger", "staff"])

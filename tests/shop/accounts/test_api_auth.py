@@ -7,7 +7,7 @@ from django.conf import settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from shop.accounts.models import Profile, User
+from shop.accounts.models import Consent, ConsentChange, Profile, User
 from shop.cart.models import Cart, CartLine
 from tests.factories import CartFactory, CartLineFactory, ProductFactory
 
@@ -233,9 +233,8 @@ def test_it_registers_a_customer_and_returns_a_token(api):
     assert user.first_name == "Nia"
     assert user.check_password("a long good password")
     assert response.json()["token"] == Token.objects.get(user=user).key
-    profile = Profile.objects.get(user=user)
-    assert profile.marketing_consent is False
-    assert profile.marketing_consent_at is None
+    assert Profile.objects.filter(user=user).exists()
+    assert not Consent.objects.filter(user=user).exists()  # never ticked for them
 
 
 def test_it_records_marketing_consent_given_at_registration(api):
@@ -245,9 +244,11 @@ def test_it_records_marketing_consent_given_at_registration(api):
         format="json",
     )
 
-    profile = Profile.objects.get(user__email="yes@example.org")
-    assert profile.marketing_consent is True
-    assert profile.marketing_consent_at is not None
+    consent = Consent.objects.get(user__email="yes@example.org")
+    assert (consent.channel, consent.given) == ("email", True)
+    change = ConsentChange.objects.get(user__email="yes@example.org")
+    assert (change.source, change.given) == ("api", True)
+    assert "by email" in change.wording
 
 
 def test_it_refuses_an_email_already_registered_in_any_case(api, customer):

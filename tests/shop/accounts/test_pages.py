@@ -6,7 +6,8 @@ from django.contrib.auth import SESSION_KEY as AUTH_SESSION_KEY
 from django.core import mail
 from django.urls import reverse
 
-from shop.accounts.models import Address, Profile, User
+from shop.accounts.models import Address, Consent, ConsentChange, Profile, User
+from shop.accounts.services import CONSENT_WORDING
 from tests.factories import AddressFactory, ProfileFactory
 
 pytestmark = pytest.mark.django_db
@@ -65,18 +66,18 @@ def test_it_registers_a_customer_and_logs_them_in(client):
     assert user.check_password(STRONG)
     assert (user.first_name, user.last_name) == ("Nia", "New")
     assert logged_in_as(client) == user
-    profile = Profile.objects.get(user=user)
-    assert profile.marketing_consent is False
-    assert profile.marketing_consent_at is None
+    assert Profile.objects.filter(user=user).exists()
+    assert not Consent.objects.filter(user=user).exists()
     assert "Welcome to Bazaar! Your account is ready." in body(client.get(PROFILE))
 
 
 def test_it_records_consent_when_the_box_is_ticked_at_registration(client):
     client.post(REGISTER, register_data(marketing_consent="on"))
 
-    profile = Profile.objects.get(user__email="new@example.org")
-    assert profile.marketing_consent is True
-    assert profile.marketing_consent_at is not None
+    consent = Consent.objects.get(user__email="new@example.org")
+    assert (consent.channel, consent.given) == ("email", True)
+    change = ConsentChange.objects.get(user__email="new@example.org")
+    assert (change.source, change.wording) == ("registration", str(CONSENT_WORDING["email"]))
 
 
 def test_it_refuses_an_email_that_is_taken_in_any_case(client, customer):
@@ -228,23 +229,47 @@ def test_it_saves_the_profile(client, customer):
     assert "Your profile is saved." in body(client.get(PROFILE))
 
 
-def test_it_sets_the_consent_time_when_ticked_and_clears_it_when_unticked(client, customer):
+def test_it_records_each_channels_consent_with_its_history(client, customer):
     client.force_login(customer)
 
-    client.post(PROFILE, profile_data(marketing_consent="on"))
-    profile = Profile.objects.get(user=customer)
-    assert profile.marketing_consent is True
-    given_at = profile.marketing_consent_at
-    assert given_at is not None
+    client.post(PROFILE, profile_data(consent_email="on", consent_onsite="on"))
+    given = dict(Consent.objects.filter(user=customer).values_list("channel", "given"))
+    assert given == {"email": True, "onsite": True}
+    email = Consent.objects.get(user=customer, channel="email")
 
-    client.post(PROFILE, profile_data(marketing_consent="on", city="Paris"))
-    profile.refresh_from_db()
-    assert profile.marketing_consent_at == given_at  # kept while consent stands
+    client.post(PROFILE, profile_data(consent_email="on", consent_onsite="on", city="Paris"))
+    email.refresh_from_db()
+    assert ConsentChange.objects.filter(user=customer).count() == 2  # nothing changed: nothing recorded
 
-    client.post(PROFILE, profile_data())
-    profile.refresh_from_db()
-    assert profile.marketing_consent is False
-    assert profile.marketing_consent_at is None
+    client.post(PROFILE, profile_data(consent_onsite="on"))
+    email.refresh_from_db()
+    assert email.given is False
+    history = list(ConsentChange.objects.filter(user=customer).order_by("id").values_list("channel", "given"))
+    assert history == [("email", True), ("onsite", True), ("email", False)]
+    assert set(ConsentChange.objects.filter(user=customer).values_list("source", flat=True)) == {"profile"}
+
+
+def test_it_shows_every_channels_box_unticked_until_given(client, customer):
+    client.force_login(customer)
+
+    page = body(client.get(PROFILE))
+
+    for channel in ("email", "sms", "push", "onsite"):
+        box = re.search(rf'<input type="checkbox" name="consent_{channel}"[^>]*>', page).group(0)
+        assert "checked" not in box
+
+
+def test_it_asks_for_a_mobile_number_before_consent_to_text_messages(client, customer):
+    client.force_login(customer)
+
+    response = client.post(PROFILE, profile_data(consent_sms="on"))
+
+    assert response.status_code == 400
+    assert "Add your mobile number" in body(response)
+    assert not Consent.objects.filter(user=customer).exists()
+
+    client.post(PROFILE, profile_data(consent_sms="on", phone="+14155550100"))
+    assert Consent.objects.get(user=customer, channel="sms").given is True
 
 
 def test_it_refuses_an_unknown_country(client, customer):

@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from shop.accounts.models import Profile
+from shop.accounts.services import consent_set
 from shop.catalog.models import Product
 from tests.factories import CategoryFactory, ProductFactory, ProfileFactory, UserFactory
 
@@ -281,7 +282,9 @@ def test_it_asks_for_a_file(admin_client):
 
 @pytest.fixture
 def customers():
-    ProfileFactory(user=UserFactory(email="fr.consent@example.org"), country="FR", marketing_consent=True)
+    consenting = UserFactory(email="fr.consent@example.org")
+    ProfileFactory(user=consenting, country="FR")
+    consent_set(user=consenting, channel="email", given=True, source="staff")
     ProfileFactory(user=UserFactory(email="us.noconsent@example.org"), country="US", gender="female")
     return Profile.objects.all()
 
@@ -301,7 +304,7 @@ def test_it_lists_customers_with_their_profiles(admin_client, customers):
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"profile__marketing_consent__exact": "1"}, {"fr.consent@example.org"}),
+        ({"email_consent": "1"}, {"fr.consent@example.org"}),
         ({"profile__country": "FR"}, {"fr.consent@example.org"}),
         ({"profile__gender": "female"}, {"us.noconsent@example.org"}),
     ],

@@ -1,0 +1,1 @@
+"""The shop's signals that start and stop flows (docs/campaigns.md, "Flows")."""
