@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from loyalty import api as loyalty_api
 from marketing.adboard import api as adboard_api
 from marketing.analytics import api as analytics_api
+from marketing.campaigns import api as campaigns_api
 from marketing.discounts import api as discounts_api
 from marketing.recommendations import api as recommendations_api
 from shop.accounts import api as accounts_api
@@ -26,6 +27,7 @@ router.register("listings", adboard_api.ListingViewSet, basename="listing")
 router.register("conversations", adboard_api.ConversationViewSet, basename="conversation")
 router.register(r"sellers/(?P<seller_id>[0-9]+)/ratings", adboard_api.SellerRatingViewSet, basename="seller-rating")
 router.register("saved-searches", adboard_api.SavedSearchViewSet, basename="saved-search")
+router.register("marketing/campaigns", campaigns_api.CampaignViewSet, basename="campaign")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -33,6 +35,7 @@ urlpatterns = [
     path("auth/token/", accounts_api.TokenView.as_view(), name="token"),
     path("auth/register/", accounts_api.RegisterView.as_view(), name="register"),
     path("account/", accounts_api.AccountView.as_view(), name="account"),
+    path("marketing/consent/", campaigns_api.ConsentView.as_view(), name="marketing-consent"),
     path("cart/", cart_api.CartView.as_view(), name="cart"),
     path("cart/items/", cart_api.CartItemsView.as_view(), name="cart-items"),
     path("cart/items/<int:line_id>/", cart_api.CartItemView.as_view(), name="cart-item"),

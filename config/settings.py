@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "anymail",
     "shop.core",
     "shop.accounts",
     "shop.catalog",
@@ -212,6 +213,21 @@ if env_str("EMAIL_HOST", ""):
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# An email service through django-anymail (amazon_ses, mailgun, postmark, sendgrid, brevo...):
+# it sends, and its webhook at /marketing/esp/<service>/tracking/ reports bounces and complaints.
+# The webhook's shared secret is required: without it anyone could suppress any address.
+ANYMAIL_ESP = env_str("ANYMAIL_ESP", "")
+if ANYMAIL_ESP:
+    EMAIL_BACKEND = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
+    ANYMAIL = {
+        f"{ANYMAIL_ESP.upper()}_API_KEY": env_str("ANYMAIL_API_KEY", ""),
+        "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", ""),
+    }
+    if not ANYMAIL["WEBHOOK_SECRET"]:
+        raise ImproperlyConfigured(
+            "ANYMAIL_WEBHOOK_SECRET is required with ANYMAIL_ESP: set it to 'user:password' and give the same "
+            "to the email service's webhook, so that only it can report bounces and complaints."
+        )
 
 # Sessions live in the database and are read through the cache (Redis in production): a
 # logged-in page reads its session without a query, and a cache flush loses no one's session.
@@ -361,6 +377,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CustomerTraitEnum": "marketing.analytics.dashboards.TRAIT_CHOICES",
         "CustomerSegmentEnum": "marketing.analytics.models.Segment",
+        "CampaignStatusEnum": "marketing.campaigns.models.CampaignStatus",
+        "OrderStatusEnum": "shop.orders.models.OrderStatus",
         "ForecastMethodEnum": "marketing.analytics.dashboards.METHOD_CHOICES",
     },
 }
@@ -619,4 +637,4 @@ CAMPAIGNS_QUIET_EMAIL = env_bool("CAMPAIGNS_QUIET_EMAIL", False)
 CAMPAIGNS_SMS_BACKEND = env_str("CAMPAIGNS_SMS_BACKEND", "marketing.campaigns.channels.sms.ConsoleBackend")
 CAMPAIGNS_PUSH_BACKEND = env_str("CAMPAIGNS_PUSH_BACKEND", "marketing.campaigns.channels.push.ConsoleBackend")
 CAMPAIGNS_FROM_EMAIL = env_str("CAMPAIGNS_FROM_EMAIL", DEFAULT_FROM_EMAIL)
-# Where bounces and complaints come from: the email service's webhook secret (django-anymail).
+CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "marketing.campaigns.tasks.tick", "schedule": 60}

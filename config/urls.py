@@ -19,6 +19,8 @@ urlpatterns = [
     path("cart/", include("shop.cart.urls")),
     path("pages/", include("shop.pages.urls")),
     path("ads/", include("marketing.adboard.urls")),
+    path("m/", include("marketing.campaigns.urls")),
+    path("marketing/esp/", include("anymail.urls")),
     path("healthz", core_views.health, name="health"),
     path("", include("shop.seo.urls")),  # robots.txt, sitemap.xml
     path("", include("shop.catalog.urls")),

@@ -111,6 +111,17 @@ class Content(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args, **kwargs):
+        from marketing.campaigns.tracking import links_in, trackable
+
+        found = links_in(self.body_html)
+        if self.url and trackable(self.url) and self.url not in found:
+            found.append(self.url)
+        self.links = found
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "links"}
+        super().save(*args, **kwargs)
+
 
 class Campaign(models.Model):
     class Status(models.TextChoices):
@@ -178,6 +189,9 @@ class Campaign(models.Model):
 
     def variant(self, key: str) -> "Variant | None":
         return next((v for v in self.variants.all() if v.key == key), None)
+
+
+CampaignStatus = Campaign.Status  # named for the API schema's enums (SPECTACULAR_SETTINGS)
 
 
 class Variant(Content):
@@ -296,6 +310,7 @@ class Message(models.Model):
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
         SKIPPED = "skipped", _("not sent")

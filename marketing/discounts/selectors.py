@@ -265,3 +265,7 @@ def promotion_name(promotion_id: int | None) -> str:
     if promotion_id is None:
         return ""
     return Promotion.objects.filter(pk=promotion_id).values_list("name", flat=True).first() or ""
+
+
+def promotion_is_active(promotion_id: int) -> bool:
+    return Promotion.objects.filter(pk=promotion_id, is_active=True).exists()

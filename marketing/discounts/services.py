@@ -432,3 +432,22 @@ def promotions_set_active(*, promotion_ids, active: bool) -> int:
     if count:
         catalog_cache.offers_changed()  # a bulk update sends no post_save
     return count
+
+
+def personal_code_issue(*, promotion_id: int, prefix: str = "", length: int = 8) -> str:
+    """A new single-use code of the promotion for one customer (a campaign's exclusive offer).
+
+    Raises NotFound when the promotion is gone or switched off: a message then goes without
+    an offer it could not honour."""
+    promotion = Promotion.objects.filter(pk=promotion_id, is_active=True).first()
+    if promotion is None:
+        raise NotFound(_("The promotion for personal codes is gone or switched off."))
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():  # a savepoint: a code drawn twice fails alone
+                return DiscountCode.objects.create(
+                    promotion=promotion, code=new_code(prefix=prefix, length=length), max_uses=1
+                ).code
+        except IntegrityError:
+            continue
+    raise Conflict(_("No free code could be drawn: lengthen the codes."))

@@ -1,0 +1,188 @@
+import datetime as dt
+import re
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from marketing.campaigns import services
+from marketing.campaigns.models import Campaign, Message, Suppression
+from marketing.discounts.models import DiscountCode, Promotion
+from shop.core.errors import Conflict
+from tests.marketing.campaigns.helpers import campaign, customer, segment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def audience():
+    return [customer(f"c{i}@example.org", country="US") for i in range(5)] + [
+        customer("quiet@example.org", consents=(), country="US")
+    ]
+
+
+def start(c, django_capture_on_commit_callbacks, **kwargs):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.campaign_start(campaign=c, **kwargs)
+    c.refresh_from_db()
+    return c
+
+
+def test_it_sends_once_to_each_consenting_member_with_one_click_unsubscribe(
+    audience, django_capture_on_commit_callbacks
+):
+    c = start(campaign(segment()), django_capture_on_commit_callbacks)
+
+    assert c.status == Campaign.Status.SENT
+    assert sorted(m.to[0] for m in mail.outbox) == [f"c{i}@example.org" for i in range(5)]
+    email = next(m for m in mail.outbox if m.to == ["c0@example.org"])
+    assert email.subject == "Hello C0"
+    assert email.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert re.fullmatch(r"<http://[^>]+/m/u/[^>]+/>", email.extra_headers["List-Unsubscribe"])
+    html = email.alternatives[0][0]
+    assert "/m/c/" in html and 'href="/catalog/"' not in html  # links are tracked
+    assert "/m/o/" in html  # the open pixel
+    assert "Unsubscribe" in email.body
+    assert not Message.objects.filter(user__email="quiet@example.org").exists()
+
+
+def test_listing_and_sending_twice_sends_nothing_twice(audience, django_capture_on_commit_callbacks):
+    c = start(campaign(segment()), django_capture_on_commit_callbacks)
+    ids = list(Message.objects.values_list("pk", flat=True))
+
+    Campaign.objects.filter(pk=c.pk).update(cursor=0, listed_at=None, status=Campaign.Status.SENDING)
+    services.campaign_list_chunk(campaign_id=c.pk)
+    services.batch_send(message_ids=ids)
+    services.batch_send(message_ids=ids)
+
+    assert len(mail.outbox) == 5
+    assert Message.objects.count() == 5
+
+
+def test_a_suppressed_address_is_never_sent_to(audience, django_capture_on_commit_callbacks):
+    Suppression.objects.create(channel="email", address="c1@example.org", reason="bounced")
+
+    start(campaign(segment()), django_capture_on_commit_callbacks)
+
+    assert "c1@example.org" not in [m.to[0] for m in mail.outbox]
+    assert Message.objects.get(user__email="c1@example.org").skip_reason == "suppressed"
+
+
+def test_consent_withdrawn_after_listing_stops_the_message(audience, django_capture_on_commit_callbacks):
+    from shop.accounts.services import consent_set
+
+    c = campaign(segment())
+    Campaign.objects.filter(pk=c.pk).update(status=Campaign.Status.SENDING, started_at=timezone.now())
+    services.campaign_list_chunk(campaign_id=c.pk)
+    consent_set(user=audience[2], channel="email", given=False, source="profile")
+
+    services.batch_send(message_ids=list(Message.objects.values_list("pk", flat=True)))
+
+    assert Message.objects.get(user=audience[2]).skip_reason == "no consent"
+    assert len(mail.outbox) == 4
+
+
+def test_the_frequency_cap_moves_a_message_later(audience, settings):
+    settings.CAMPAIGNS_FREQUENCY_CAP = (2, 72)
+    first, second, third = (
+        campaign(segment(f"s{i}", rules=[("city", "is", "Portland")]), name=f"C{i}") for i in range(3)
+    )
+    for c in (first, second, third):
+        Campaign.objects.filter(pk=c.pk).update(status=Campaign.Status.SENDING, started_at=timezone.now())
+        services.campaign_list_chunk(campaign_id=c.pk)
+    now = timezone.now()
+    who = audience[0]
+    outcomes = [
+        services.message_send(message_id=Message.objects.get(campaign=c, user=who).pk, now=now)
+        for c in (first, second, third)
+    ]
+
+    assert outcomes == ["sent", "sent", "deferred"]
+    held = Message.objects.get(campaign=third, user=who)
+    assert held.status == Message.Status.QUEUED
+    assert held.send_after > now + dt.timedelta(hours=71)
+
+
+def test_quiet_hours_hold_text_messages_until_morning(settings):
+    settings.TIME_ZONE = "UTC"
+    settings.CAMPAIGNS_QUIET_HOURS = (21, 8)
+    who = customer("sms@example.org", consents=("sms",), phone="+14155550100")
+    c = campaign(segment(), channel="sms")
+    c.variants.update(body_text="20% off today, {{ first_name }}")
+    Campaign.objects.filter(pk=c.pk).update(status=Campaign.Status.SENDING, started_at=timezone.now())
+    services.campaign_list_chunk(campaign_id=c.pk)
+    late = dt.datetime(2026, 12, 4, 23, 30, tzinfo=dt.UTC)
+
+    outcome = services.message_send(message_id=Message.objects.get(user=who).pk, now=late)
+
+    assert outcome == "deferred"
+    assert Message.objects.get(user=who).send_after == dt.datetime(2026, 12, 5, 8, 0, tzinfo=dt.UTC)
+
+
+def test_a_paused_campaign_sends_nothing_until_resumed(audience, django_capture_on_commit_callbacks):
+    c = campaign(segment())
+    Campaign.objects.filter(pk=c.pk).update(status=Campaign.Status.SENDING, started_at=timezone.now())
+    services.campaign_list_chunk(campaign_id=c.pk)
+    c.refresh_from_db()
+    services.campaign_pause(campaign=c)
+
+    services.batch_send(message_ids=list(Message.objects.values_list("pk", flat=True)))
+    assert mail.outbox == []
+    assert Message.objects.filter(status=Message.Status.QUEUED).count() == 5
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.campaign_resume(campaign=c)
+    assert len(mail.outbox) == 5
+    c.refresh_from_db()
+    assert c.status == Campaign.Status.SENT
+
+
+def test_a_message_interrupted_while_sending_is_never_sent_again(audience):
+    c = campaign(segment())
+    Campaign.objects.filter(pk=c.pk).update(status=Campaign.Status.SENDING, started_at=timezone.now())
+    services.campaign_list_chunk(campaign_id=c.pk)
+    lost = Message.objects.first()
+    Message.objects.filter(pk=lost.pk).update(status=Message.Status.SENDING, claimed_until=timezone.now())
+
+    services.messages_sweep(now=timezone.now() + dt.timedelta(minutes=1))
+
+    lost.refresh_from_db()
+    assert lost.status == Message.Status.FAILED
+    assert services.message_send(message_id=lost.pk) == "not due or taken"
+
+
+def test_a_campaign_cannot_start_without_content_or_twice(audience, django_capture_on_commit_callbacks):
+    c = campaign(segment())
+    c.variants.update(body_html="")
+    with pytest.raises(Conflict, match="needs a subject and an HTML body"):
+        services.campaign_start(campaign=c)
+
+    c.variants.update(body_html="<p>Hi</p>")
+    start(c, django_capture_on_commit_callbacks)
+    with pytest.raises(Conflict, match="already started"):
+        services.campaign_start(campaign=c)
+
+
+def test_a_campaign_scheduled_later_starts_when_due(audience, django_capture_on_commit_callbacks):
+    later = timezone.now() + dt.timedelta(hours=2)
+    c = start(campaign(segment()), django_capture_on_commit_callbacks, at=later)
+    assert c.status == Campaign.Status.SCHEDULED and mail.outbox == []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.campaigns_due(now=later + dt.timedelta(minutes=1)) == [c.pk]
+    assert len(mail.outbox) == 5
+
+
+def test_each_recipient_gets_an_own_single_use_code(audience, django_capture_on_commit_callbacks):
+    promotion = Promotion.objects.create(name="VIP 15%", kind="percent", value=15, requires_code=True)
+    c = campaign(segment(), promotion_id=promotion.pk)
+    c.variants.update(body_html="<p>Your code: {{ code }}</p>")
+
+    start(c, django_capture_on_commit_callbacks)
+
+    codes = list(Message.objects.values_list("code", flat=True))
+    assert len(set(codes)) == 5 and all(codes)
+    assert DiscountCode.objects.filter(code__in=codes, max_uses=1, promotion=promotion).count() == 5
+    for email in mail.outbox:
+        code = Message.objects.get(user__email=email.to[0]).code
+        assert code in email.alternatives[0][0]
