@@ -449,6 +449,14 @@ SHOP_PRODUCT_OFFERS = ["marketing.discounts.offers.AutomaticPromotionOffers"]
 SHOP_CART_PANELS: list[str] = ["discounts/cart_code.html", "loyalty/cart_points.html"]
 # The same for the account page: each template gets `user` and `request`.
 SHOP_ACCOUNT_PANELS: list[str] = ["loyalty/account_panel.html", "adboard/account_panel.html"]
+# What the store holds about a customer, app by app (docs/privacy.md): each class exports its part of
+# the customer's download and erases it when the account is erased, in this order, in one transaction.
+SHOP_ACCOUNT_DATA: list[str] = [
+    "shop.accounts.privacy.AccountData",
+    "shop.orders.privacy.OrderData",
+    "shop.cart.privacy.CartData",
+    "shop.catalog.privacy.ReviewData",
+]
 # The same for an order's confirmation page: each template gets `order` and `request`.
 SHOP_ORDER_PANELS: list[str] = ["loyalty/order_points.html"]
 # Shelves: templates each page shows below its main content (the home page under its category tiles,
