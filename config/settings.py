@@ -458,6 +458,7 @@ SHOP_ACCOUNT_DATA: list[str] = [
     "shop.catalog.privacy.ReviewData",
     "loyalty.privacy.LoyaltyData",
     "marketing.adboard.privacy.BoardData",
+    "marketing.analytics.privacy.AnalyticsData",
 ]
 # The same for an order's confirmation page: each template gets `order` and `request`.
 SHOP_ORDER_PANELS: list[str] = ["loyalty/order_points.html"]
