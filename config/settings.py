@@ -430,6 +430,10 @@ AXES_VERBOSE = False
 SHOP_REGISTRATIONS_PER_CLIENT = (env_int("SHOP_REGISTRATIONS_PER_HOUR", 20), 3600)
 SHOP_PASSWORD_RESETS_PER_CLIENT = (env_int("SHOP_PASSWORD_RESETS_PER_HOUR", 10), 3600)
 SHOP_PASSWORD_RESETS_PER_EMAIL = (env_int("SHOP_PASSWORD_RESETS_PER_EMAIL_PER_HOUR", 3), 3600)
+# Downloads of a customer's own data (page and API together), per account and hour.
+SHOP_DATA_EXPORTS_PER_ACCOUNT = (env_int("SHOP_DATA_EXPORTS_PER_HOUR", 5), 3600)
+# Erasure requests (each checks the password), per account and hour.
+SHOP_ERASURES_PER_ACCOUNT = (env_int("SHOP_ERASURE_ATTEMPTS_PER_HOUR", 10), 3600)
 # Anonymous carts untouched for this many days are deleted by a scheduled job.
 SHOP_ANONYMOUS_CART_DAYS = env_int("SHOP_ANONYMOUS_CART_DAYS", 30)
 # The pricing pipeline (docs/architecture.md, "Pricing adjusters"): adjusters run in this order.
