@@ -449,6 +449,10 @@ AXES_VERBOSE = False
 SHOP_REGISTRATIONS_PER_CLIENT = (env_int("SHOP_REGISTRATIONS_PER_HOUR", 20), 3600)
 SHOP_PASSWORD_RESETS_PER_CLIENT = (env_int("SHOP_PASSWORD_RESETS_PER_HOUR", 10), 3600)
 SHOP_PASSWORD_RESETS_PER_EMAIL = (env_int("SHOP_PASSWORD_RESETS_PER_EMAIL_PER_HOUR", 3), 3600)
+# Downloads of a customer's own data (page and API together), per account and hour.
+SHOP_DATA_EXPORTS_PER_ACCOUNT = (env_int("SHOP_DATA_EXPORTS_PER_HOUR", 5), 3600)
+# Erasure requests (each checks the password), per account and hour.
+SHOP_ERASURES_PER_ACCOUNT = (env_int("SHOP_ERASURE_ATTEMPTS_PER_HOUR", 10), 3600)
 # Anonymous carts untouched for this many days are deleted by a scheduled job.
 SHOP_ANONYMOUS_CART_DAYS = env_int("SHOP_ANONYMOUS_CART_DAYS", 30)
 # The pricing pipeline (docs/architecture.md, "Pricing adjusters"): adjusters run in this order.
@@ -468,6 +472,18 @@ SHOP_PRODUCT_OFFERS = ["marketing.discounts.offers.AutomaticPromotionOffers"]
 SHOP_CART_PANELS: list[str] = ["discounts/cart_code.html", "loyalty/cart_points.html"]
 # The same for the account page: each template gets `user` and `request`.
 SHOP_ACCOUNT_PANELS: list[str] = ["loyalty/account_panel.html", "adboard/account_panel.html"]
+# What the store holds about a customer, app by app (docs/privacy.md): each class exports its part of
+# the customer's download and erases it when the account is erased, in this order, in one transaction.
+SHOP_ACCOUNT_DATA: list[str] = [
+    "shop.accounts.privacy.AccountData",
+    "shop.orders.privacy.OrderData",
+    "shop.cart.privacy.CartData",
+    "shop.catalog.privacy.ReviewData",
+    "loyalty.privacy.LoyaltyData",
+    "marketing.adboard.privacy.BoardData",
+    "marketing.analytics.privacy.AnalyticsData",
+    "marketing.campaigns.privacy.CampaignData",
+]
 # The same for an order's confirmation page: each template gets `order` and `request`.
 SHOP_ORDER_PANELS: list[str] = ["loyalty/order_points.html"]
 # Shelves: templates each page shows below its main content (the home page under its category tiles,
@@ -490,8 +506,8 @@ SHOP_ADMIN_HOME_FIGURES = [
 ]
 # The admin's apps in the order staff use them; any other (tokens, login attempts...) after these.
 SHOP_ADMIN_APP_ORDER = [
-    "orders", "catalog", "adboard", "discounts", "recommendations", "loyalty", "analytics", "accounts", "payments",
-    "pages",
+    "orders", "catalog", "adboard", "discounts", "campaigns", "recommendations", "loyalty", "analytics", "accounts",
+    "payments", "pages",
 ]  # fmt: skip
 # What an order's adjustment references mean to staff ("2|SPRING10" is a code of promotion 2): functions
 # of a list of OrderAdjustments returning {adjustment id: readable text} for those they know.

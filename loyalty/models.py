@@ -178,6 +178,7 @@ class Reason(models.TextChoices):
     CANCEL = "cancel", _("Cancellation")
     EXPIRY = "expiry", _("Expiry")
     STAFF = "staff", _("Staff adjustment")
+    ERASURE = "erasure", _("Account erased")
 
 
 class LedgerEntry(models.Model):
@@ -248,6 +249,8 @@ class LedgerEntry(models.Model):
     def description(self) -> str:
         """What the customer reads in their history (select_related("order") when listing)."""
         number = self.order.number if self.order_id else ""
+        if self.reason == Reason.ERASURE:
+            return _("Forfeited: the account was erased")
         if self.kind == Kind.ADJUST:
             return _("Adjusted by our team: %(note)s") % {"note": self.note}
         if self.kind == Kind.EXPIRE:

@@ -36,6 +36,7 @@ from loyalty.services.ledger import (
     lots,
     points_adjust,
     points_expire,
+    points_forfeit,
     points_share,
     take,
     undone_fraction,
@@ -54,11 +55,12 @@ from loyalty.services.referrals import (
     comparable_email,
     masked_email,
     referral_attach,
+    referral_code_retire,
     referral_reward,
     referral_welcome_claim,
     welcome_referral,
 )
-from loyalty.services.reminders import expiry_notices_queue
+from loyalty.services.reminders import expiry_notices_drop, expiry_notices_queue
 from loyalty.services.tiers import SPEND_STATES, spend_in_window, tier_refresh, tiers_reassign_all, tiers_refresh
 
 __all__ = [
@@ -76,6 +78,7 @@ __all__ = [
     "comparable_email",
     "due_accounts",
     "due_lots",
+    "expiry_notices_drop",
     "expiry_notices_queue",
     "lots",
     "masked_email",
@@ -85,9 +88,11 @@ __all__ = [
     "orders_catch_up",
     "points_adjust",
     "points_expire",
+    "points_forfeit",
     "points_redeem",
     "points_share",
     "referral_attach",
+    "referral_code_retire",
     "referral_reward",
     "referral_welcome_claim",
     "review_reward",

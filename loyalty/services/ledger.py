@@ -250,6 +250,32 @@ def points_adjust(*, user, points: int, note: str, actor, now=None) -> LedgerEnt
         )
 
 
+def points_forfeit(*, user, now=None) -> LedgerEntry | None:
+    """The customer's erasure (loyalty/privacy.py): every point left, pending ones too, is forfeited
+    by one entry that says so, taken from the lots as any debit is. None for a customer who never
+    was a member or has nothing left. The entry names the account itself as its author: the
+    erasure's own record (shop.accounts.models.Erasure) says who asked for it."""
+    now = now or timezone.now()
+    if not Account.objects.filter(pk=user.pk).exists():
+        return None  # never a member: nothing to forfeit, and no account is opened for it
+    with transaction.atomic():
+        account = _locked(user.pk)
+        held = lots(account, now=now)
+        points = sum(lot.remaining for lot in held)
+        if not points:
+            return None
+        return _write(
+            account,
+            kind=Kind.ADJUST,
+            reason=Reason.ERASURE,
+            points=-points,
+            now=now,
+            taken=[(lot, lot.remaining) for lot in held],
+            note=_("Points forfeited: the account was erased."),
+            actor=user,
+        )
+
+
 def due_lots(*, now=None):
     """Lots past their expiry date with points left, with `used` annotated."""
     now = now or timezone.now()

@@ -6,7 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from loyalty.models import Account, Kind, LedgerEntry, Reason, Referral
+from loyalty.models import Account, Kind, LedgerEntry, Reason, Referral, new_referral_code
 from loyalty.program import current
 from loyalty.services.earning import reward
 from loyalty.services.ledger import CLOSED_UNPAID, _locked, _take_back, undone_fraction
@@ -33,7 +33,7 @@ def referral_attach(*, friend, code: str) -> Referral:
     """A new customer arrived through a referral link (or typed the code)."""
     code = (code or "").strip().upper()
     advocate = Account.objects.select_related("user").filter(referral_code=code).first()
-    if advocate is None:
+    if advocate is None or not advocate.user.is_active:  # an erased or closed account refers no one
         raise NotFound(_("That referral code does not exist."), field="code")
     if advocate.pk == friend.pk:
         raise ShopError(_("You cannot refer yourself."), field="code")
@@ -51,6 +51,13 @@ def referral_attach(*, friend, code: str) -> Referral:
     except IntegrityError:
         raise Conflict(_("Your account was already referred by a friend."), field="code") from None
     return referral
+
+
+def referral_code_retire(*, user) -> None:
+    """The customer's erasure (loyalty/privacy.py): their referral code stops working. It is replaced
+    by a new one nobody was given, so links already shared lead nowhere; the account, inactive, can
+    refer no one with the new code either (referral_attach)."""
+    Account.objects.filter(pk=user.pk).update(referral_code=new_referral_code())
 
 
 def welcome_referral(user) -> Referral | None:

@@ -90,3 +90,12 @@ def _enqueue_notice(notice_id: int) -> None:
         send_expiry_notice.delay(notice_id=notice_id)
     except Exception:  # the broker is down: the scheduled sweep sends it later
         log.warning("Could not enqueue expiry reminder %s; the sweep will send it.", notice_id, exc_info=True)
+
+
+def expiry_notices_drop(*, user) -> int:
+    """The customer's erasure (loyalty/privacy.py): reminders not sent yet are dropped (their points
+    are forfeited, and the address is gone). Returns how many."""
+    from loyalty.models import ExpiryNotice
+
+    deleted, _by_model = ExpiryNotice.objects.filter(account_id=user.pk, sent_at__isnull=True).delete()
+    return deleted

@@ -41,6 +41,7 @@ from marketing.adboard.models import (
 )
 from shop.core.errors import Conflict, NotFound, ShopError
 from shop.core.moderation import ReportReason
+from shop.core.uploads import files_delete_on_commit
 
 
 class Forbidden(ShopError):
@@ -83,6 +84,47 @@ def member_ban(user, *, reason: str = "") -> bool:
 
 def member_unban(user) -> bool:
     return bool(Member.objects.filter(user=user, banned_at__isnull=False).update(banned_at=None, ban_reason=""))
+
+
+def member_erase(user) -> None:
+    """The customer's erasure (marketing/adboard/privacy.py, docs/privacy.md).
+
+    Their ads are deleted as a seller deletes one (conversations about them stay readable to the
+    other member, with the title), and lose what else they said: description, details, place and
+    photos (files removed after commit). Messages they wrote keep their place in conversations
+    with a neutral text instead of theirs; ratings they gave keep their stars (a seller's score
+    stands on them) without the comment; comments on their reports are blanked; saved ads, saved
+    searches and emails not sent yet go. The member's row, if any, is banned from posting; their
+    name goes with the account's.
+    """
+    now = _now()
+    with transaction.atomic():
+        # Only a member's existing row: a customer who never used the board gets none now.
+        Member.objects.filter(user=user, banned_at__isnull=True).update(banned_at=now)
+        Member.objects.filter(user=user).update(ban_reason=_("The account was erased."))
+        photos = list(AdPhoto.objects.filter(ad__owner=user))
+        AdPhoto.objects.filter(pk__in=[photo.pk for photo in photos]).delete()
+        files_delete_on_commit([f for photo in photos for f in (photo.image, photo.thumbnail)])
+        Ad.objects.filter(owner=user).update(
+            status=Ad.Status.DELETED,
+            description="",
+            details={},
+            city="",
+            region="",
+            flags=[],
+            photo_count=0,
+            search_title="",
+            search_body="",
+            fingerprint="",
+            updated_at=now,
+        )
+        Message.objects.filter(sender=user).update(body=_("This message was removed."))
+        Rating.objects.filter(rater=user).update(comment="", updated_at=now)
+        Report.objects.filter(reporter=user).exclude(comment="").update(comment="")
+        SavedAd.objects.filter(user=user).delete()
+        SavedSearch.objects.filter(user=user).delete()
+        Notice.objects.filter(user=user, sent_at__isnull=True).delete()
+        cache.changed()
 
 
 # -- an ad's details ----------------------------------------------------------------------------

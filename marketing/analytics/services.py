@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from django.core.cache import cache
+
 from marketing.analytics import recorder, rollups
-from marketing.analytics.models import Event
+from marketing.analytics.models import CustomerScore, Event, OrderVisit
 from shop.core.errors import ShopError
 
 VISIT_FIELDS = ("device", "source", "medium", "campaign")
@@ -41,3 +43,15 @@ def figures_rebuild(first: dt.date, last: dt.date) -> int:
     """Build the daily figures of these store days again (after events_record). Rows written."""
     days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
     return sum(rollups.build_days(a, b) for a, b in rollups.runs(days))
+
+
+def customer_forget(*, user_id: int, email: str) -> None:
+    """The customer's erasure (marketing/analytics/privacy.py): their events and their orders' visits
+    stay, counted in every figure, but no longer name them; their score is deleted. The only update
+    an event ever gets (docs/architecture.md, "Analytics: the event log")."""
+    Event.objects.filter(customer_id=user_id).update(customer=None)
+    OrderVisit.objects.filter(customer_id=user_id).update(customer=None)
+    CustomerScore.objects.filter(customer_id=user_id).delete()
+    CustomerScore.objects.filter(email=email).delete()
+    # Their consent, remembered for a few minutes, ends with the profile the erasure deletes.
+    cache.delete(recorder.consent_key(user_id))

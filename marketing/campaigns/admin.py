@@ -35,7 +35,7 @@ class RuleForm(forms.ModelForm):
         fields = ["field", "operator", "value", "days"]
         widgets = {
             "value": forms.TextInput(attrs={"size": 18}),
-            "days": forms.NumberInput(attrs={"style": "width:6em"}),
+            "days": forms.NumberInput(attrs={"size": 6}),
         }
 
     def clean(self):
@@ -186,7 +186,8 @@ class CampaignForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["promotion_id"].choices = [("", "—"), *discount_selectors.promotion_choices()]
+        if "promotion_id" in self.fields:  # read-only once the campaign has started
+            self.fields["promotion_id"].choices = [("", "—"), *discount_selectors.promotion_choices()]
 
 
 @admin.register(Campaign)

@@ -6,6 +6,7 @@ its row carries the claim, the outcome and the tracking (docs/campaigns.md).
 """
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -150,7 +151,10 @@ class Campaign(models.Model):
     # A single-use code per recipient, from this promotion's codes (marketing.discounts.services).
     promotion_id = models.PositiveIntegerField(_("promotion for personal codes"), null=True, blank=True)
     attribution_days = models.PositiveSmallIntegerField(
-        _("attribution window (days)"), default=5, help_text=_("Orders paid this long after a click count for it.")
+        _("attribution window (days)"),
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(30)],
+        help_text=_("Orders paid this long after a click count for it (1 to 30 days)."),
     )
     ab_test = models.CharField(_("A/B test on"), max_length=8, choices=Test.choices, default=Test.NONE, blank=True)
     ab_share = models.PositiveSmallIntegerField(

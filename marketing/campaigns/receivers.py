@@ -16,7 +16,9 @@ log = logging.getLogger(__name__)
 def attribute_paid_order(sender, order_id: int, **kwargs):
     if "user_id" in kwargs and kwargs["user_id"] is None:
         return  # a guest: no click of theirs is known
-    try:  # one indexed read and at most one row: done here, never in the way of the payment
+    try:  # one indexed read when no click is known, which is most orders; never in the way of the payment
+        if kwargs.get("user_id") and not services.clicked_lately(user_id=kwargs["user_id"]):
+            return
         order = Order.objects.filter(pk=order_id).first()
         if order is not None:
             services.order_attribute(order=order)

@@ -663,6 +663,14 @@ def delivery_event(*, provider_id: str, event: str, recipient: str = "", detail:
 # -- Orders after a click
 
 
+ATTRIBUTION_MAX_DAYS = 30  # the longest window the admin offers
+
+
+def clicked_lately(*, user_id: int) -> bool:
+    since = timezone.now() - dt.timedelta(days=ATTRIBUTION_MAX_DAYS)
+    return Message.objects.filter(user_id=user_id, clicked_at__gte=since).exists()
+
+
 def order_attribute(*, order) -> Conversion | None:
     """Credit a paid order to the customer's last clicked message within its window (once)."""
     if order.user_id is None:
@@ -684,3 +692,12 @@ def order_attribute(*, order) -> Conversion | None:
             )
             return conversion
     return None
+
+
+def customer_forget(*, user) -> None:
+    """A customer's erasure: their browsers forgotten, queued messages dropped, codes cleared."""
+    PushSubscription.objects.filter(user=user).delete()
+    Message.objects.filter(user=user, status=Message.Status.QUEUED).update(
+        status=Message.Status.SKIPPED, skip_reason="erased"
+    )
+    Message.objects.filter(user=user).exclude(code="").update(code="")

@@ -1,14 +1,16 @@
 from axes.admin import AccessAttemptAdmin as BaseAccessAttemptAdmin
 from axes.models import AccessAttempt
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.db.models import Exists, OuterRef
+from django.shortcuts import render
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from shop.accounts import services
+from shop.accounts import privacy, services
 from shop.accounts.forms import AdminLoginForm
-from shop.accounts.models import Address, Channel, Consent, ConsentChange, Profile, User
+from shop.accounts.models import Address, Channel, Consent, ConsentChange, Erasure, Profile, User
+from shop.core.errors import ShopError
 
 # The admin's login door shares the store's lockout and says so when it is locked.
 admin.site.login_form = AdminLoginForm
@@ -89,12 +91,45 @@ class UserAdmin(BaseUserAdmin):
         (_("Dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
-    actions = ["unlock_login"]
+    actions = ["unlock_login", "erase_personal_data"]
 
     @admin.action(description=_("Unlock login (forget failed attempts)"), permissions=["change"])
     def unlock_login(self, request, queryset):
         removed = sum(services.login_lockout_reset(email=user.email) for user in queryset)
         self.message_user(request, _unlocked_message(removed))
+
+    @admin.action(description=_("Erase personal data…"), permissions=["change"])
+    def erase_personal_data(self, request, queryset):
+        """The customers' erasure (docs/privacy.md), as if they had asked: a confirmation page first,
+        listing those that cannot be erased yet and why."""
+        customers = [(user, privacy.erasure_blockers(user=user)) for user in queryset.order_by("pk")]
+        if "apply" not in request.POST:
+            context = {
+                **self.admin_site.each_context(request),
+                "title": gettext("Erase personal data"),
+                "customers": customers,
+                "erasable": sum(1 for _user, blockers in customers if not blockers),
+                "summary": privacy.erasure_summary(),
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            }
+            return render(request, "admin/accounts/user/erase.html", context)
+        erased = 0
+        for user, blockers in customers:
+            if blockers:
+                continue
+            try:
+                privacy.customer_erase(user=user, requested_by=Erasure.By.STAFF, staff=request.user)
+            except ShopError as exc:  # an order placed since the page was shown, or erased meanwhile
+                self.message_user(request, f"#{user.pk}: {exc.message}", messages.WARNING)
+            else:
+                erased += 1
+        self.message_user(
+            request,
+            ngettext("%(n)d account erased.", "%(n)d accounts erased.", erased) % {"n": erased},
+            messages.SUCCESS if erased else messages.WARNING,
+        )
+        return None
 
     @admin.display(description=_("city"), ordering="profile__city")
     def city(self, user):
@@ -135,3 +170,21 @@ class AccessAttemptAdmin(BaseAccessAttemptAdmin):
     @admin.action(description=_("Unlock: forget these failed attempts"), permissions=["delete"])
     def unlock(self, request, queryset):
         self.message_user(request, _unlocked_message(services.login_attempts_delete(attempts=queryset)))
+
+
+@admin.register(Erasure)
+class ErasureAdmin(admin.ModelAdmin):
+    """The record of erased accounts: who asked, and when. Written only by the erasure itself."""
+
+    list_display = ["customer_id", "at", "by", "staff"]
+    list_filter = ["by"]
+    search_fields = ["customer_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

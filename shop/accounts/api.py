@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shop.accounts import limits, lockout, services
+from shop.accounts import limits, lockout, privacy, services
 from shop.accounts.countries import country_codes
 from shop.accounts.models import Address, Channel, ConsentSource, Gender, User, phone_validator
 from shop.core.ratelimit import ScopedRateThrottle
@@ -84,6 +84,29 @@ class ProfileSerializer(serializers.Serializer):
         data = super().to_representation(user)
         data["marketing_consent"] = services.consents_of(user=user)[Channel.EMAIL]
         return data
+
+
+class DataSectionOutput(serializers.Serializer):
+    label = serializers.CharField(help_text="The part's name, in the request's language.")
+    data = serializers.JSONField(help_text="What this part of the store holds about the customer.")
+
+
+class DataExportOutput(serializers.Serializer):
+    format_version = serializers.IntegerField(help_text="The layout of this document; raised when it changes.")
+    exported_at = serializers.DateTimeField()
+    store = serializers.CharField()
+    site = serializers.CharField()
+    sections = serializers.DictField(
+        child=DataSectionOutput(),
+        help_text="One entry per part of the store (account, orders, cart, reviews, loyalty, ad_board, "
+        "analytics...). Money is a decimal string, moments are ISO 8601.",
+    )
+
+
+class EraseInput(serializers.Serializer):
+    password = serializers.CharField(
+        style={"input_type": "password"}, trim_whitespace=False, help_text="The customer's password, again."
+    )
 
 
 class AddressSerializer(serializers.ModelSerializer):
@@ -198,6 +221,41 @@ class AccountView(APIView):
                 )
         request.user.refresh_from_db()
         return Response(ProfileSerializer(request.user).data)
+
+
+class AccountDataView(APIView):
+    """Everything the store holds about the logged-in customer (docs/privacy.md), a few times an hour."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    error_responses = {429: "`rate_limited`: the data was downloaded several times in the last hour: wait."}
+
+    @extend_schema(responses=DataExportOutput)
+    def get(self, request):
+        limits.data_export_attempt(request.user)
+        return Response(privacy.customer_data_export(user=request.user), headers={"Cache-Control": "no-store"})
+
+
+class AccountEraseView(APIView):
+    """Erase the logged-in customer's account (docs/privacy.md): personal data is deleted or
+    anonymised, orders are kept for the books. The token stops working."""
+
+    permission_classes = [permissions.IsAuthenticated]
+    error_responses = {
+        400: "`invalid`: the password is missing or wrong (`errors.password`).",
+        409: "`erasure_blocked`: an order is still in progress; `detail` says which and what to do. "
+        "`conflict`: the account was erased already.",
+        429: "`rate_limited`: too many erasure attempts for this account: wait an hour.",
+    }
+
+    @extend_schema(request=EraseInput, responses={204: None})
+    def post(self, request):
+        limits.erasure_attempt(request.user)
+        data = EraseInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not request.user.check_password(data.validated_data["password"]):
+            raise serializers.ValidationError({"password": [_("That is not your password.")]})
+        privacy.customer_erase(user=request.user, requested_by="self")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AddressViewSet(viewsets.ModelViewSet):

@@ -39,3 +39,21 @@ def password_reset_attempt(request, *, email: str) -> None:
     address = hashlib.sha256(User.objects.normalize_email(email).encode()).hexdigest()
     if ratelimit.record_attempt(f"reset:email:{address}", period=email_period) > email_limit:
         raise RateLimited(message)
+
+
+def data_export_attempt(user) -> None:
+    """Count one download of the customer's data (the page and the API share it): building it reads
+    every table that holds something of theirs. RateLimited past the limit."""
+    limit, period = settings.SHOP_DATA_EXPORTS_PER_ACCOUNT
+    if ratelimit.record_attempt(f"data-export:{user.pk}", period=period) > limit:
+        raise RateLimited(
+            _("You have downloaded your data several times in the last hour. Wait an hour and try again.")
+        )
+
+
+def erasure_attempt(user) -> None:
+    """Count one erasure request (each checks the password), so that a session left open cannot be
+    used to guess it. RateLimited past the limit."""
+    limit, period = settings.SHOP_ERASURES_PER_ACCOUNT
+    if ratelimit.record_attempt(f"erasure:{user.pk}", period=period) > limit:
+        raise RateLimited(_("Too many attempts to erase this account. Wait an hour and try again."))

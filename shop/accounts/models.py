@@ -176,3 +176,36 @@ class ConsentChange(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.channel} {'given' if self.given else 'withdrawn'} {self.at:%Y-%m-%d %H:%M}"
+
+
+class Erasure(models.Model):
+    """A customer's account was erased (shop/accounts/privacy.py): when, and at whose request.
+
+    It holds no personal data: the account's id (the row stays, anonymised, so that the orders
+    kept for the books still point at it), the moment and who asked. `staff` is the member of
+    staff who erased it from the admin, accountable for it; empty when the customer asked.
+    """
+
+    class By(models.TextChoices):
+        SELF = "self", _("the customer")
+        STAFF = "staff", _("staff")
+
+    customer_id = models.PositiveBigIntegerField(_("customer id"), unique=True)
+    at = models.DateTimeField(_("erased at"))
+    by = models.CharField(_("requested by"), max_length=5, choices=By.choices)
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("staff member"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("erasure")
+        verbose_name_plural = _("erasures")
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"#{self.customer_id} ({self.get_by_display()})"

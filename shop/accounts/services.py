@@ -188,3 +188,15 @@ def login_attempts_delete(*, attempts) -> int:
     """Remove failed-login records (staff unlocking an account or a client address in the admin)."""
     _total, per_model = attempts.delete()
     return per_model.get(AccessAttempt._meta.label, 0)
+
+
+def account_details_erase(*, user: User) -> None:
+    """The customer's erasure (shop/accounts/privacy.py): the profile and the saved addresses are
+    deleted, every marketing consent withdrawn (the history, which names no one once the account
+    is anonymised, stays as evidence of what was asked), and the failed logins recorded under
+    their email forgotten. The account row itself is anonymised by the erasure afterwards."""
+    for channel in Channel.values:
+        consent_set(user=user, channel=channel, given=False, source=ConsentSource.ERASURE, wording="")
+    Profile.objects.filter(user=user).delete()
+    Address.objects.filter(user=user).delete()
+    login_lockout_reset(email=user.email)

@@ -1,18 +1,21 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import forms as auth_forms
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from shop.accounts import limits, services
-from shop.accounts.forms import AddressForm, EmailLoginForm, ProfileForm, RegisterForm
+from shop.accounts import limits, privacy, services
+from shop.accounts.forms import AddressForm, EmailLoginForm, EraseAccountForm, ProfileForm, RegisterForm
 from shop.accounts.models import ConsentSource
 from shop.core.errors import RateLimited, ShopError
 from shop.core.forms import NoColonLabels
@@ -107,6 +110,62 @@ def address_delete(request, pk):
         return render(request, "404.html", {"message": exc.message}, status=exc.status_code)
     messages.success(request, _("Address deleted."))
     return redirect("accounts:profile")
+
+
+def _data_page(request, *, form=None, error: str = "", status: int = 200):
+    context = {
+        "form": form or EraseAccountForm(user=request.user),
+        "blockers": privacy.erasure_blockers(user=request.user),
+        "summary": privacy.erasure_summary(),
+        "error": error,
+    }
+    return render(request, "account/data.html", context, status=status)
+
+
+@login_required
+def data(request):
+    """Your data: download all of it, or erase the account."""
+    return _data_page(request)
+
+
+@login_required
+@require_POST
+def data_download(request):
+    """Everything the store holds about the customer, as a JSON file (docs/privacy.md)."""
+    try:
+        limits.data_export_attempt(request.user)
+    except RateLimited as exc:
+        return _data_page(request, error=exc.message, status=exc.status_code)
+    document = privacy.customer_data_export(user=request.user)
+    response = JsonResponse(document, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    name = f"{slugify(settings.SHOP_NAME) or 'store'}-data-{timezone.localdate():%Y-%m-%d}.json"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def data_erase(request):
+    """Erase the account, after the password: the customer is logged out and sees what happened."""
+    form = EraseAccountForm(request.POST, user=request.user)
+    try:
+        limits.erasure_attempt(request.user)
+    except RateLimited as exc:
+        return _data_page(request, form=EraseAccountForm(user=request.user), error=exc.message, status=429)
+    if not form.is_valid():
+        return _data_page(request, form=form, status=400)
+    try:
+        privacy.customer_erase(user=request.user, requested_by="self")
+    except ShopError as exc:
+        return _data_page(request, form=EraseAccountForm(user=request.user), error=exc.message, status=exc.status_code)
+    logout(request)
+    return redirect("accounts:erased")
+
+
+def erased(request):
+    """The confirmation, once logged out: what was erased and what was kept."""
+    return render(request, "account/erased.html")
 
 
 class PasswordResetForm(NoColonLabels, auth_forms.PasswordResetForm):

@@ -209,3 +209,12 @@ def carts_purge_stale(*, older_than) -> int:
     """Delete anonymous carts untouched since `older_than`; customers' carts are kept."""
     deleted, _by_model = Cart.objects.filter(user__isnull=True, updated_at__lt=older_than).delete()
     return deleted
+
+
+def cart_discard(*, user) -> None:
+    """The customer's erasure (shop/accounts/privacy.py): their cart goes, with its lines and
+    whatever other apps put on it (a code, points)."""
+    ids = list(Cart.objects.filter(user=user).values_list("pk", flat=True))
+    if ids:
+        Cart.objects.filter(pk__in=ids).delete()
+        carts_changed(ids)

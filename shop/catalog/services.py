@@ -35,11 +35,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from shop.catalog import cache as product_cache
 from shop.catalog.models import Product, RatingPrior, Review, ReviewPhoto, ReviewReport, ReviewStatus, ReviewVote
 from shop.catalog.signals import review_published, review_removed
 from shop.core.errors import Conflict, NotFound, ShopError
 from shop.core.moderation import ReportReason
-from shop.core.uploads import CleanImage
+from shop.core.uploads import CleanImage, files_delete_on_commit
 
 S = ReviewStatus
 # Before the first store-wide mean is known (an empty store), the prior sits mid-scale.
@@ -390,3 +391,17 @@ def products_set_stock(*, product_ids, stock: int) -> int:
     if stock < 0:
         raise ValueError("Stock cannot be negative.")
     return Product.objects.filter(pk__in=product_ids).update(stock=stock)
+
+
+def reviews_detach_author(*, user) -> None:
+    """The customer's erasure (shop/accounts/privacy.py): their reviews keep their stars and words,
+    which count in products' ratings, but lose their pictures (files removed after commit) and any
+    tie to a name (the account's name is blanked by the erasure; the product pages that showed it
+    are built again). Comments they wrote with their reports are blanked; the reports stay for the
+    moderators' records."""
+    reviews = Review.objects.filter(user=user)
+    photos = list(ReviewPhoto.objects.filter(review__in=reviews))
+    ReviewPhoto.objects.filter(pk__in=[photo.pk for photo in photos]).delete()
+    files_delete_on_commit([f for photo in photos for f in (photo.image, photo.thumbnail)])
+    ReviewReport.objects.filter(user=user).exclude(comment="").update(comment="")
+    product_cache.products_changed(reviews.values_list("product_id", flat=True), lists=False)

@@ -18,6 +18,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -147,3 +148,21 @@ class PicturesField(forms.FileField):
         if errors:
             raise ValidationError(errors)
         return cleaned
+
+
+def files_delete_on_commit(files) -> None:
+    """Remove stored pictures once the transaction that dropped their rows has committed.
+
+    `files` are FieldFiles (photo.image, photo.thumbnail). Removed after commit, never inside the
+    transaction: a rollback must not leave rows pointing at files that are gone. A file already
+    missing is no error.
+    """
+    names = [(f.storage, f.name) for f in files if f and f.name]
+    if not names:
+        return
+
+    def remove():
+        for storage, name in names:
+            storage.delete(name)
+
+    transaction.on_commit(remove)

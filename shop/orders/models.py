@@ -36,6 +36,9 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 UNPAID = (S.PENDING_PAYMENT, S.PAYMENT_FAILED)
 PAID_STATES = (S.PAID, S.SHIPPED, S.DELIVERED)
+# Orders still on their way to the customer (or to being paid): an account holding one cannot be
+# erased yet (shop/orders/privacy.py).
+IN_PROGRESS = (S.PENDING_PAYMENT, S.PAYMENT_FAILED, S.PAID, S.SHIPPED)
 
 # No 0/O, 1/I/L: order numbers are read out over the phone.
 NUMBER_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"

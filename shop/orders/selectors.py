@@ -1,6 +1,6 @@
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
-from shop.orders.models import Order, OrderEvent, OrderLine
+from shop.orders.models import IN_PROGRESS, Order, OrderEvent, OrderLine
 
 
 def _lines() -> Prefetch:
@@ -78,3 +78,8 @@ def remember_guest_order(request, order: Order) -> None:
     numbers = request.session.get("guest_orders", [])
     if order.number not in numbers:
         request.session["guest_orders"] = [*numbers[-19:], order.number]
+
+
+def orders_in_progress(*, user) -> list[Order]:
+    """The customer's orders not yet paid or not yet delivered, oldest first."""
+    return list(Order.objects.filter(user=user, status__in=IN_PROGRESS).order_by("placed_at", "id"))

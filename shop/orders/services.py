@@ -271,3 +271,17 @@ def order_refund(*, order_id: int, amount: Money, actor=None, reason: str = "") 
 def _require(order: Order, status: str, message: str) -> None:
     if not order.can_move_to(status):
         raise Conflict(message)
+
+
+# The parts of a shipping address that say who and exactly where; city, region and country stay
+# for the books (sales by place).
+ERASED_ADDRESS_FIELDS = ("shipping_name", "shipping_line1", "shipping_line2", "shipping_postal_code", "shipping_phone")
+
+
+def orders_anonymise(*, user, email: str) -> int:
+    """The customer's erasure: their orders stay, with every amount, line and event, but no longer
+    say who they were for. `email` is the address the orders keep instead. Emails about those
+    orders not sent yet are dropped (they would go to nobody). Returns how many orders changed."""
+    orders = Order.objects.filter(user=user)
+    OrderEmail.objects.filter(order__in=orders, sent_at__isnull=True).delete()
+    return orders.update(email=email, updated_at=timezone.now(), **dict.fromkeys(ERASED_ADDRESS_FIELDS, ""))

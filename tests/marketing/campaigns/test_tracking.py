@@ -144,3 +144,23 @@ def test_an_order_paid_after_a_click_is_credited_once_to_the_campaign(client, se
     figures = services.variant_figures(Campaign.objects.get())
     assert figures["a"]["orders"] == 1
     assert str(figures["a"]["revenue"]) == "80.00"
+
+
+def test_the_data_export_lists_messages_and_erasure_forgets_the_browsers(client, sent):
+    from marketing.campaigns.models import PushSubscription
+    from shop.accounts import privacy
+
+    message, _html = sent
+    client.get(path_of(tracking.click_url(message.pk, 0)))
+    PushSubscription.objects.create(
+        user=message.user, endpoint="https://push.example.org/abc", p256dh="k", auth="a", user_agent="Firefox"
+    )
+
+    exported = privacy.customer_data_export(user=message.user)["sections"]["marketing_messages"]["data"]
+    assert exported["messages"][0]["of"] == "Spring sale"
+    assert exported["messages"][0]["clicked_at"] is not None
+    assert exported["notification_browsers"][0]["user_agent"] == "Firefox"
+
+    privacy.customer_erase(user=message.user, requested_by="self")
+    assert not PushSubscription.objects.exists()
+    assert not Consent.objects.filter(user=message.user, given=True).exists()

@@ -141,7 +141,16 @@ def test_the_apps_come_in_the_order_staff_use_them_and_the_technical_ones_last(a
     response = admin_client.get(reverse("admin:index"))
 
     labels = [app["app_label"] for app in response.context["app_list"]]
-    assert labels[:7] == ["orders", "catalog", "adboard", "discounts", "recommendations", "loyalty", "analytics"]
+    assert labels[:8] == [
+        "orders",
+        "catalog",
+        "adboard",
+        "discounts",
+        "campaigns",
+        "recommendations",
+        "loyalty",
+        "analytics",
+    ]
     assert labels.index("accounts") < labels.index("authtoken")
     assert {"authtoken", "auth", "axes"} == set(labels[-3:])
     html = response.content.decode()
