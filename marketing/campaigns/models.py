@@ -167,6 +167,7 @@ class Campaign(models.Model):
     # Recipients are written in chunks by member id; `cursor` is the last id written, so a
     # crashed chunk resumes where it stopped. `phase` 1 is the test (or everyone), 2 the rest.
     phase = models.PositiveSmallIntegerField(default=1, editable=False)
+    resume_to = models.CharField(max_length=10, choices=Status.choices, blank=True, editable=False)  # when paused
     cursor = models.BigIntegerField(default=0, editable=False)
     listed_at = models.DateTimeField(null=True, blank=True, editable=False)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)

@@ -33,6 +33,7 @@ from marketing.campaigns.models import (
     PushSubscription,
     Suppression,
 )
+from marketing.discounts import selectors as discount_selectors
 from marketing.discounts import services as discount_services
 from shop.accounts.models import Channel, Consent, ConsentSource
 from shop.accounts.services import consent_set
@@ -68,17 +69,9 @@ def campaign_problems(campaign: Campaign) -> list[str]:
         problems.append(
             _("The segment's rules: %(error)s") % {"error": "; ".join(getattr(exc, "messages", [str(exc)]))}
         )
-    if campaign.promotion_id and not discount_services_ready(campaign.promotion_id):
+    if campaign.promotion_id and not discount_selectors.promotion_is_active(campaign.promotion_id):
         problems.append(_("The promotion for personal codes is switched off or gone."))
     return problems
-
-
-def discount_services_ready(promotion_id: int) -> bool:
-    from marketing.discounts import selectors as discount_selectors
-
-    return bool(discount_selectors.promotion_name(promotion_id)) and discount_selectors.promotion_is_active(
-        promotion_id
-    )
 
 
 def campaign_start(*, campaign: Campaign, at: dt.datetime | None = None) -> Campaign:
@@ -136,18 +129,16 @@ def campaigns_due(*, now: dt.datetime | None = None) -> list[int]:
 
 def campaign_pause(*, campaign: Campaign) -> None:
     """Stop sending: queued messages wait; those being sent finish."""
-    if not Campaign.objects.filter(pk=campaign.pk, status__in=[S.SENDING, S.TESTING, S.SCHEDULED]).update(
-        status=S.PAUSED, ab_decision={**campaign.ab_decision, "paused_from": campaign.status}
-    ):
-        raise Conflict(_("Only a campaign being sent or scheduled can be paused."))
+    for status in (S.SENDING, S.TESTING, S.SCHEDULED):
+        if Campaign.objects.filter(pk=campaign.pk, status=status).update(status=S.PAUSED, resume_to=status):
+            return
+    raise Conflict(_("Only a campaign being sent or scheduled can be paused."))
 
 
 def campaign_resume(*, campaign: Campaign) -> None:
     campaign.refresh_from_db()
-    back = campaign.ab_decision.get("paused_from", S.SENDING)
-    if back == S.SCHEDULED and not campaign.started_at:
-        back = S.SCHEDULED
-    if not Campaign.objects.filter(pk=campaign.pk, status=S.PAUSED).update(status=back):
+    back = campaign.resume_to or S.SENDING
+    if not Campaign.objects.filter(pk=campaign.pk, status=S.PAUSED).update(status=back, resume_to=""):
         raise Conflict(_("Only a paused campaign can be resumed."))
     if back != S.SCHEDULED:
         if campaign.listed_at is None:
@@ -338,16 +329,15 @@ def _deferred(message: Message, now: dt.datetime) -> dt.datetime | None:
         return None  # shown on a visit, never pushed at anyone: outside the cap
     cap, hours = settings.CAMPAIGNS_FREQUENCY_CAP
     window = now - dt.timedelta(hours=hours)
-    # The customer's row is locked, so two workers sending them two campaigns count each other.
+    # The customer's row is locked, so two workers sending them two campaigns count each other:
+    # a message another worker claimed (sending, not yet sent) counts as sent now.
     get_user_model().objects.select_for_update().filter(pk=message.user_id).first()
-    recent = list(
-        Message.objects.filter(user_id=message.user_id, sent_at__gte=window, status=Message.Status.SENT)
-        .exclude(channel=Channel.ONSITE)
-        .order_by("-sent_at")
-        .values_list("sent_at", flat=True)[:cap]
-    )
-    if len(recent) >= cap:
-        return recent[-1] + dt.timedelta(hours=hours, minutes=1)
+    others = Message.objects.filter(user_id=message.user_id).exclude(pk=message.pk).exclude(channel=Channel.ONSITE)
+    sending = others.filter(status=Message.Status.SENDING).count()
+    recent = list(others.filter(sent_at__gte=window).order_by("-sent_at").values_list("sent_at", flat=True)[:cap])
+    times = [now] * sending + recent  # newest first
+    if len(times) >= cap:
+        return times[cap - 1] + dt.timedelta(hours=hours, minutes=1)  # when the cap-th newest leaves the window
     return None
 
 
@@ -676,10 +666,9 @@ def order_attribute(*, order) -> Conversion | None:
     if order.user_id is None:
         return None
     paid_at = order.paid_at or timezone.now()
-    longest = max(Campaign.objects.order_by("-attribution_days").values_list("attribution_days", flat=True)[:1] or [7])
     clicked = (
         Message.objects.filter(user_id=order.user_id, clicked_at__lte=paid_at)
-        .filter(clicked_at__gte=paid_at - dt.timedelta(days=longest))
+        .filter(clicked_at__gte=paid_at - dt.timedelta(days=ATTRIBUTION_MAX_DAYS))
         .select_related("campaign")
         .order_by("-clicked_at")
     )

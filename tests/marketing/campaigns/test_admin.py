@@ -98,3 +98,28 @@ def test_customers_cannot_reach_the_campaigns_admin(client, us_customers):
     response = client.get(reverse("admin:campaigns_campaign_changelist"))
 
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize("page", ["campaign", "message", "segment"])
+def test_the_admin_lists_cost_the_same_queries_for_2_and_12_campaigns(admin_client, us_customers, page):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse(f"admin:campaigns_{page}_changelist")
+
+    def cost() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(url).status_code == 200
+        return len(queries)
+
+    def more(n: int):
+        for _ in range(n):
+            c = campaign(segment(f"seg{Campaign.objects.count()}"))
+            for user in us_customers[:3]:
+                Message.objects.create(campaign=c, user=user, channel="email", status="sent")
+
+    more(2)
+    few = cost()
+    more(10)
+
+    assert cost() == few

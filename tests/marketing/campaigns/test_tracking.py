@@ -164,3 +164,22 @@ def test_the_data_export_lists_messages_and_erasure_forgets_the_browsers(client,
     privacy.customer_erase(user=message.user, requested_by="self")
     assert not PushSubscription.objects.exists()
     assert not Consent.objects.filter(user=message.user, given=True).exists()
+
+
+def test_an_unsubscribed_and_suppressed_customer_still_gets_their_order_emails(
+    client, sent, django_capture_on_commit_callbacks
+):
+    from shop.orders import services as order_services
+    from tests.factories import OrderFactory
+
+    message, _html = sent
+    Client(enforce_csrf_checks=True).post(path_of(tracking.unsubscribe_url(message.pk)))
+    services.suppress(channel="email", address=message.user.email, reason="complained")
+    mail.outbox.clear()
+    order = OrderFactory(user=message.user, status="pending_payment", placed_at=timezone.now())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        order_services.order_mark_paid(order_id=order.pk, amount=order.total_money, reference="pi_test")
+
+    assert [m.to for m in mail.outbox] == [["ada@example.org"]]
+    assert order.number in mail.outbox[0].subject
