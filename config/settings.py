@@ -654,3 +654,49 @@ CAMPAIGNS_SMS_BACKEND = env_str("CAMPAIGNS_SMS_BACKEND", "marketing.campaigns.ch
 CAMPAIGNS_PUSH_BACKEND = env_str("CAMPAIGNS_PUSH_BACKEND", "marketing.campaigns.channels.push.ConsoleBackend")
 CAMPAIGNS_FROM_EMAIL = env_str("CAMPAIGNS_FROM_EMAIL", DEFAULT_FROM_EMAIL)
 CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "marketing.campaigns.tasks.tick", "schedule": 60}
+
+# Campaign channels: SMS and web push (docs/channels.md). CAMPAIGNS_SMS_BACKEND and
+# CAMPAIGNS_PUSH_BACKEND above choose the backends; the console ones print what they would send.
+# Twilio (CAMPAIGNS_SMS_BACKEND=marketing.campaigns.channels.sms.TwilioBackend): the account, its
+# token, and the sender: a number of the account (+E.164) or a Messaging Service's SID (MG…).
+CAMPAIGNS_TWILIO_ACCOUNT_SID = env_str("CAMPAIGNS_TWILIO_ACCOUNT_SID", "")
+CAMPAIGNS_TWILIO_AUTH_TOKEN = env_str("CAMPAIGNS_TWILIO_AUTH_TOKEN", "")
+CAMPAIGNS_TWILIO_FROM = env_str("CAMPAIGNS_TWILIO_FROM", "")
+# Web push: the VAPID key pair (`manage.py vapid_keys`) and a contact for the push services
+# (mailto:… or https://…). Without a public key the account page offers no notifications.
+CAMPAIGNS_VAPID_PUBLIC_KEY = env_str("CAMPAIGNS_VAPID_PUBLIC_KEY", "")
+CAMPAIGNS_VAPID_PRIVATE_KEY = env_str("CAMPAIGNS_VAPID_PRIVATE_KEY", "")
+CAMPAIGNS_VAPID_SUBJECT = env_str("CAMPAIGNS_VAPID_SUBJECT", "")
+# A browser offline for longer than this (seconds) never gets the notification.
+CAMPAIGNS_PUSH_TTL = env_int("CAMPAIGNS_PUSH_TTL", 24 * 3600)
+# The push services a browser's subscription may point at (host names and their subdomains):
+# the store's workers post to that address, so nothing else is accepted.
+CAMPAIGNS_PUSH_SERVICES = env_list(
+    "CAMPAIGNS_PUSH_SERVICES",
+    [
+        "fcm.googleapis.com",  # Chrome, Edge on Android, Opera, Samsung Internet, Brave
+        "updates.push.services.mozilla.com",  # Firefox
+        "push.apple.com",  # Safari (web.push.apple.com)
+        "notify.windows.com",  # Edge on Windows
+    ],
+)
+# Turning notifications on or off in a browser, per account (push_views.py).
+CAMPAIGNS_PUSH_CHANGES_PER_ACCOUNT = (env_int("CAMPAIGNS_PUSH_CHANGES_PER_HOUR", 20), 3600)
+# The notifications panel on the account page.
+SHOP_ACCOUNT_PANELS = [*SHOP_ACCOUNT_PANELS, "campaigns/push_panel.html"]
+# A provider chosen without its credentials would fail every message, and only when a campaign
+# goes out: the store refuses to start instead (marketing/campaigns/channels/checks.py).
+from marketing.campaigns.channels.checks import channel_settings_problems  # noqa: E402  (after the values it checks)
+
+_channel_problems = channel_settings_problems(
+    sms_backend=CAMPAIGNS_SMS_BACKEND,
+    push_backend=CAMPAIGNS_PUSH_BACKEND,
+    twilio_account_sid=CAMPAIGNS_TWILIO_ACCOUNT_SID,
+    twilio_auth_token=CAMPAIGNS_TWILIO_AUTH_TOKEN,
+    twilio_from=CAMPAIGNS_TWILIO_FROM,
+    vapid_public_key=CAMPAIGNS_VAPID_PUBLIC_KEY,
+    vapid_private_key=CAMPAIGNS_VAPID_PRIVATE_KEY,
+    vapid_subject=CAMPAIGNS_VAPID_SUBJECT,
+)
+if _channel_problems:
+    raise ImproperlyConfigured(" ".join(_channel_problems))

@@ -22,6 +22,10 @@ urlpatterns = [
     path("m/", include("marketing.campaigns.urls")),
     path("marketing/esp/", include("anymail.urls")),
     path("healthz", core_views.health, name="health"),
+    # The installable storefront: at the root, so that the service worker's scope is the whole store.
+    path("manifest.webmanifest", core_views.web_manifest, name="web_manifest"),
+    path("sw.js", core_views.service_worker, name="service_worker"),
+    path("marketing/push/", include("marketing.campaigns.push_urls")),
     path("", include("shop.seo.urls")),  # robots.txt, sitemap.xml
     path("", include("shop.catalog.urls")),
 ]

@@ -369,3 +369,17 @@ def demo_store(django_db_setup, django_db_blocker, tmp_path_factory) -> dict:
     """The seeded demo store (see DemoStore): "first" and "second" (each module's counts() after each
     run, by module name), "output" and "again" (the runs' output) and "media" (the images' folder)."""
     return _DEMO_STORE.open(django_db_blocker, tmp_path_factory)
+
+
+@pytest.fixture(autouse=True)
+def _channel_outboxes(settings):
+    """SMS and push go to in-memory outboxes in tests, emptied for each (like Django's mail.outbox)."""
+    from marketing.campaigns.channels import push, sms
+
+    settings.CAMPAIGNS_SMS_BACKEND = "marketing.campaigns.channels.sms.LocmemBackend"
+    settings.CAMPAIGNS_PUSH_BACKEND = "marketing.campaigns.channels.push.LocmemBackend"
+    sms.outbox.clear()
+    push.outbox.clear()
+    yield
+    sms.outbox.clear()
+    push.outbox.clear()

@@ -23,7 +23,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from marketing.campaigns import render, segments, stats, tracking
+from marketing.campaigns import push, render, segments, stats, tracking
 from marketing.campaigns.channels import ChannelError, get_backend
 from marketing.campaigns.models import (
     Campaign,
@@ -426,7 +426,14 @@ def _deliver(message: Message, *, connection=None) -> str:
 
 def _push(message: Message, rendered) -> str:
     backend = get_backend("CAMPAIGNS_PUSH_BACKEND")
-    payload = {"title": rendered.subject or settings.SHOP_NAME, "body": rendered.text, "url": rendered.url}
+    # The service worker (templates/pwa/sw.js) opens `url` only on the store's own site; `tag`
+    # makes a second copy on one device replace the first.
+    payload = {
+        "title": rendered.subject or settings.SHOP_NAME,
+        "body": rendered.text,
+        "url": rendered.url,
+        "tag": f"message-{message.pk}",
+    }
     sent = []
     for subscription in PushSubscription.objects.filter(user_id=message.user_id, gone_at=None):
         try:
@@ -434,7 +441,7 @@ def _push(message: Message, rendered) -> str:
         except ChannelError as exc:
             if not exc.permanent:
                 raise
-            PushSubscription.objects.filter(pk=subscription.pk).update(gone_at=timezone.now())
+            push.push_subscription_gone(subscription_id=subscription.pk)
     if not sent:
         raise ChannelError(_("No browser accepted the notification."), permanent=True)
     return sent[0]

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
+from shop.core.pwa import THEME_COLOR
+
 
 def store(request):
     """What every storefront page needs: the store's name and the cart's size."""
@@ -12,6 +14,7 @@ def store(request):
     ready = hasattr(request, "user") and hasattr(request, "session")
     return {
         "SHOP_NAME": settings.SHOP_NAME,
+        "THEME_COLOR": THEME_COLOR,
         "cart_count": lambda: cart_item_count(request) if ready else 0,
         "page_scripts": settings.SHOP_PAGE_SCRIPTS,
         "content_pages": SimpleLazyObject(links),  # the footer's and menu's help pages

@@ -1,11 +1,21 @@
+import hashlib
+import json
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.http import Http404, HttpResponseServerError, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
+
+from shop.core import pwa
 
 
 def health(request):
@@ -13,6 +23,58 @@ def health(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
+
+
+@require_safe
+def web_manifest(request):
+    """The web app manifest: what a browser needs to install the store as an app."""
+    home = reverse("catalog:home")
+    icons = [
+        {"src": static(f"shop/icons/{name}"), "sizes": f"{size}x{size}", "type": "image/png", "purpose": purpose}
+        for name, size, purpose in pwa.ICONS
+        if purpose != "badge"
+    ]
+    manifest = {
+        "id": home,
+        "name": settings.SHOP_NAME,
+        "short_name": settings.SHOP_NAME[:12],
+        "description": _("Clothing, beauty, home, electronics and outdoor gear."),
+        "lang": get_language(),
+        "start_url": home,
+        "scope": home,
+        "display": "standalone",
+        "theme_color": pwa.THEME_COLOR,
+        "background_color": pwa.BACKGROUND_COLOR,
+        "icons": icons,
+    }
+    response = JsonResponse(
+        manifest, content_type="application/manifest+json", json_dumps_params={"ensure_ascii": False}
+    )
+    patch_cache_control(response, public=True, max_age=24 * 3600)
+    return response
+
+
+@require_safe
+def service_worker(request):
+    """The service worker, at the site's root so that it may control every page of the store.
+
+    Never kept by caches (no-cache: revalidated each time, answered 304 while unchanged), so a
+    new release reaches browsers at their next visit."""
+    store = {
+        "name": settings.SHOP_NAME,
+        "home": reverse("catalog:home"),
+        "icon": static("shop/icons/icon-192.png"),
+        "badge": static("shop/icons/badge-96.png"),
+    }
+    body = render_to_string("pwa/sw.js", {"store_json": json.dumps(store)})
+    etag = f'"{hashlib.sha256(body.encode()).hexdigest()[:32]}"'
+    response = get_conditional_response(request, etag=etag) or HttpResponse(
+        body, content_type="text/javascript; charset=utf-8"
+    )
+    response["ETag"] = etag
+    response["Service-Worker-Allowed"] = store["home"]
+    patch_cache_control(response, no_cache=True)
+    return response
 
 
 def _api_error(status: int, detail: str, code: str) -> JsonResponse:

@@ -186,3 +186,51 @@ def test_each_recipient_gets_an_own_single_use_code(audience, django_capture_on_
     for email in mail.outbox:
         code = Message.objects.get(user__email=email.to[0]).code
         assert code in email.alternatives[0][0]
+
+
+def test_a_text_message_campaign_goes_to_consenting_numbers_with_a_tracked_link(django_capture_on_commit_callbacks):
+    from marketing.campaigns.channels import sms
+
+    customer("t1@example.org", consents=("sms",), phone="+14155550101")
+    customer("t2@example.org", consents=("email",), phone="+14155550102")  # no SMS consent
+    c = campaign(segment(), channel="sms")
+    c.variants.update(body_text="{{ first_name }}: 20% off today.", url="/catalog/")
+    c.variants.get().save()  # the link is stored with the content
+
+    start(c, django_capture_on_commit_callbacks)
+
+    assert [m["to"] for m in sms.outbox] == ["+14155550101"]
+    assert sms.outbox[0]["text"] == "T1: 20% off today."
+    assert Message.objects.get().provider_id == sms.outbox[0]["id"]
+
+
+def test_a_push_goes_to_each_live_browser_and_a_dropped_one_is_forgotten(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    from marketing.campaigns.channels import ChannelError, push
+    from marketing.campaigns.models import PushSubscription
+
+    who = customer("p@example.org", consents=("push",))
+    live = PushSubscription.objects.create(user=who, endpoint="https://fcm.googleapis.com/a", p256dh="k", auth="a")
+    dropped = PushSubscription.objects.create(user=who, endpoint="https://fcm.googleapis.com/b", p256dh="k", auth="a")
+    send = push.LocmemBackend.send
+
+    def refuse_dropped(self, *, subscription, payload):
+        if subscription.pk == dropped.pk:
+            raise ChannelError("410 Gone", permanent=True)
+        return send(self, subscription=subscription, payload=payload)
+
+    monkeypatch.setattr(push.LocmemBackend, "send", refuse_dropped)
+    c = campaign(segment(), channel="push")
+    c.variants.update(subject="New in", body_text="Hello {{ first_name }}", url="/catalog/")
+    c.variants.get().save()
+
+    start(c, django_capture_on_commit_callbacks)
+
+    assert [n["endpoint"] for n in push.outbox] == [live.endpoint]
+    payload = push.outbox[0]["payload"]
+    assert (payload["title"], payload["body"]) == ("New in", "Hello P")
+    assert "/m/c/" in payload["url"]
+    dropped.refresh_from_db()
+    assert dropped.gone_at is not None
+    assert Message.objects.get().status == Message.Status.SENT

@@ -112,3 +112,17 @@
     if (event.key === "Escape" && panel.classList.contains("open")) setOpen(false);
   });
 })();
+
+/* The installable store: its service worker, which shows the notifications a customer turned on
+   (shop/core/pwa.py). Registered once the page has loaded, so it never delays the page. */
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  var url = script && script.dataset.serviceWorker;
+  if (!url || !("serviceWorker" in navigator) || !window.isSecureContext) return;
+  window.addEventListener("load", function () {
+    navigator.serviceWorker.register(url).catch(function () {
+      // A browser that refuses it (private mode, a policy) keeps a store that works as before.
+    });
+  });
+})();
