@@ -654,6 +654,7 @@ CAMPAIGNS_SMS_BACKEND = env_str("CAMPAIGNS_SMS_BACKEND", "marketing.campaigns.ch
 CAMPAIGNS_PUSH_BACKEND = env_str("CAMPAIGNS_PUSH_BACKEND", "marketing.campaigns.channels.push.ConsoleBackend")
 CAMPAIGNS_FROM_EMAIL = env_str("CAMPAIGNS_FROM_EMAIL", DEFAULT_FROM_EMAIL)
 CELERY_BEAT_SCHEDULE["campaigns-tick"] = {"task": "marketing.campaigns.tasks.tick", "schedule": 60}
+CELERY_BEAT_SCHEDULE["campaigns-scan-flows"] = {"task": "marketing.campaigns.tasks.scan_flows", "schedule": 1800}
 
 # Campaign channels: SMS and web push (docs/channels.md). CAMPAIGNS_SMS_BACKEND and
 # CAMPAIGNS_PUSH_BACKEND above choose the backends; the console ones print what they would send.
@@ -683,7 +684,7 @@ CAMPAIGNS_PUSH_SERVICES = env_list(
 # Turning notifications on or off in a browser, per account (push_views.py).
 CAMPAIGNS_PUSH_CHANGES_PER_ACCOUNT = (env_int("CAMPAIGNS_PUSH_CHANGES_PER_HOUR", 20), 3600)
 # The notifications panel on the account page.
-SHOP_ACCOUNT_PANELS = [*SHOP_ACCOUNT_PANELS, "campaigns/push_panel.html"]
+SHOP_ACCOUNT_PANELS = ["campaigns/onsite_panel.html", *SHOP_ACCOUNT_PANELS, "campaigns/push_panel.html"]
 # A provider chosen without its credentials would fail every message, and only when a campaign
 # goes out: the store refuses to start instead (marketing/campaigns/channels/checks.py).
 from marketing.campaigns.channels.checks import channel_settings_problems  # noqa: E402  (after the values it checks)

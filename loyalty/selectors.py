@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
@@ -186,3 +186,15 @@ def members_in_tier(*, tier_name: str):
 
 def tier_names() -> list[str]:
     return [tier.name for tier in current().tiers]
+
+
+def expiry_notices_since(*, since) -> list[dict]:
+    """Expiry reminders written since then, with their member: what campaigns' points-expiry flow
+    joins (docs/campaigns.md, "Flows")."""
+    from loyalty.models import ExpiryNotice
+
+    return list(
+        ExpiryNotice.objects.filter(created_at__gte=since)
+        .order_by("pk")
+        .values("id", "points", "first_expiry", user_id=F("account__user_id"))
+    )

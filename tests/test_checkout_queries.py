@@ -29,12 +29,22 @@ from tests.test_cart_queries import add_lines, add_promotions
 pytestmark = pytest.mark.django_db(transaction=True)
 
 D = Decimal
+
+
+@pytest.fixture(autouse=True)
+def _flows_known():
+    from marketing.campaigns import flows
+
+    flows.enabled()
+
+
 ADDRESS = {"name": "Ada Lovelace", "line1": "12 Analytical Row", "city": "London", "postal_code": "N1", "country": "GB"}
 # As measured (SQLite and PostgreSQL alike). A guest's paid order, bench/checkout.py's buyer, is
 # within the 25. A member's adds what they use and own: the token's user, their facts
 # for pricing (2), the code's use and the per-customer count, the code and points taken off
 # the cart, and the points debited under their account's lock (5); and, once paid, whether a
-# campaign's click led to it (1: marketing.campaigns.receivers).
+# campaign's click led to it (1: marketing.campaigns.receivers). Which automated flows are on is
+# read once an hour and cached (marketing.campaigns.flows.enabled): warmed below, as in a running store.
 MEMBER_PAID = 38
 GUEST_PAID = 24
 WEB_PLACED = 31  # the review page's POST: the member's checkout without the payment, and the session

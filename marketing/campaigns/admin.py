@@ -3,6 +3,9 @@ as any customer, a test send, sending and pausing, and each campaign's results."
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 from csp.decorators import csp_update
 from django import forms
 from django.contrib import admin, messages
@@ -17,8 +20,19 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from marketing.campaigns import render, rules, segments, services, stats
-from marketing.campaigns.models import Campaign, Click, Message, Segment, SegmentRule, Suppression, Variant
+from marketing.campaigns import flows, render, rules, segments, services, stats
+from marketing.campaigns.models import (
+    Campaign,
+    Click,
+    Flow,
+    FlowRun,
+    FlowStep,
+    Message,
+    Segment,
+    SegmentRule,
+    Suppression,
+    Variant,
+)
 from marketing.discounts import selectors as discount_selectors
 from shop.accounts.models import Channel
 from shop.core.errors import ShopError
@@ -420,3 +434,143 @@ class SuppressionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         obj.address = obj.address.strip().lower()
         super().save_model(request, obj, form, change)
+
+
+# -- Flows
+
+
+def _uses_code(*texts) -> bool:
+    return any("code" in re.findall(r"{{\s*(\w+)", text or "") for text in texts)
+
+
+class StepForm(VariantForm):
+    promotion_id = forms.TypedChoiceField(
+        label=gettext_lazy("promotion for personal codes"), required=False, coerce=int, empty_value=None
+    )
+
+    class Meta:
+        model = FlowStep
+        fields = [
+            "position",
+            "delay_minutes",
+            "after_delivery",
+            "channel",
+            "subject",
+            "preheader",
+            "body_html",
+            "body_text",
+            "url",
+            "promotion_id",
+        ]
+        widgets = VariantForm.Meta.widgets
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["promotion_id"].choices = [("", "—"), *discount_selectors.promotion_choices()]
+
+    def clean(self):
+        data = super().clean()
+        texts = [data.get(n) for n in ("subject", "body_html", "body_text")]
+        if _uses_code(*texts) and not data.get("promotion_id"):
+            self.add_error("promotion_id", _("The text uses {{ code }}: choose the promotion the codes come from."))
+        if data.get("channel") == Channel.EMAIL and not (data.get("subject") and data.get("body_html")):
+            self.add_error("body_html", _("An email needs a subject and an HTML body."))
+        if data.get("channel") and data.get("channel") != Channel.EMAIL and not data.get("body_text"):
+            self.add_error("body_text", _("Write the text of the message."))
+        return data
+
+
+class StepInline(admin.StackedInline):
+    model = FlowStep
+    form = StepForm
+    extra = 0
+    ordering = ["position"]
+
+
+@admin.register(Flow)
+class FlowAdmin(admin.ModelAdmin):
+    list_display = ["name", "trigger", "enabled", "step_count", "active_runs", "sent_30_days"]
+    list_filter = ["enabled", "trigger"]
+    readonly_fields = ["trigger", "figures"]
+    fields = ["name", "trigger", "enabled", "days", "segment", "exit_on_order", "figures"]
+    autocomplete_fields = ["segment"]
+    inlines = [StepInline]
+    actions = ["switch_on", "switch_off"]
+
+    def has_add_permission(self, request):
+        return False  # one flow per trigger, created with the store
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        month = timezone.now() - dt.timedelta(days=30)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_steps=Count("steps", distinct=True),
+                n_active=Count("runs", filter=Q(runs__status=FlowRun.Status.ACTIVE), distinct=True),
+                n_sent=Count("steps__messages", filter=Q(steps__messages__sent_at__gte=month), distinct=True),
+            )
+        )
+
+    @admin.display(description=gettext_lazy("steps"), ordering="n_steps")
+    def step_count(self, flow):
+        return flow.n_steps
+
+    @admin.display(description=gettext_lazy("customers in it now"), ordering="n_active")
+    def active_runs(self, flow):
+        return f"{flow.n_active:,}"
+
+    @admin.display(description=gettext_lazy("sent in 30 days"), ordering="n_sent")
+    def sent_30_days(self, flow):
+        return f"{flow.n_sent:,}"
+
+    @admin.display(description=gettext_lazy("results per step"))
+    def figures(self, flow):
+        from django.template.loader import render_to_string
+
+        return render_to_string("admin/campaigns/flow/figures.html", {"rows": flows.flow_figures(flow)})
+
+    @admin.action(description=gettext_lazy("Switch the chosen flows on"), permissions=["change"])
+    def switch_on(self, request, queryset):
+        blocked = []
+        for flow in queryset:
+            steps = list(flow.steps.all())
+            if not steps or any(_uses_code(s.subject, s.body_html, s.body_text) and not s.promotion_id for s in steps):
+                blocked.append(flow.name)
+                continue
+            Flow.objects.filter(pk=flow.pk).update(enabled=True)
+        flows.enabled_changed()
+        if blocked:
+            self.message_user(
+                request,
+                _("Not switched on (a step uses {{ code }} without a promotion, or there is no step): %(names)s.")
+                % {"names": ", ".join(blocked)},
+                messages.WARNING,
+            )
+        else:
+            self.message_user(request, _("Switched on."))
+
+    @admin.action(description=gettext_lazy("Switch the chosen flows off"), permissions=["change"])
+    def switch_off(self, request, queryset):
+        queryset.update(enabled=False)
+        flows.enabled_changed()
+        self.message_user(request, _("Switched off: their queued messages are not sent."))
+
+
+@admin.register(FlowRun)
+class FlowRunAdmin(admin.ModelAdmin):
+    list_display = ["user", "flow", "key", "status", "next_position", "next_at", "exit_reason", "started_at"]
+    list_filter = ["flow", "status", "exit_reason"]
+    list_select_related = ["user", "flow"]
+    search_fields = ["user__email", "key"]
+    list_per_page = 100
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

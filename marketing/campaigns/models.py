@@ -266,6 +266,11 @@ class FlowStep(Content):
     )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, default=Channel.EMAIL)
     promotion_id = models.PositiveIntegerField(_("promotion for personal codes"), null=True, blank=True)
+    after_delivery = models.BooleanField(
+        _("after delivery"),
+        default=False,
+        help_text=_("Post-purchase: the wait counts from the order's delivery (checked daily for 30 days)."),
+    )
 
     class Meta:
         verbose_name = _("step")

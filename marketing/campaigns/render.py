@@ -47,9 +47,11 @@ def _fill(source: str, values: dict, *, autoescape: bool = True) -> str:
         return source or ""  # checked when saved; a template changed since is sent as written
 
 
-def values_for(user, *, code: str = "") -> dict:
+def values_for(user, *, code: str = "", extra: dict | None = None) -> dict:
     summary = loyalty_selectors.summary(user=user)
     return {
+        # What a flow knows of its occasion (the order's number, the points expiring...).
+        **{k: v for k, v in (extra or {}).items() if isinstance(v, (str, int))},
         "first_name": user.first_name or _("there"),
         "last_name": user.last_name,
         "email": user.email,
@@ -68,10 +70,12 @@ def text_of(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", unescape(text)).strip()
 
 
-def render(*, content, user, channel: str, message_id: int | None, code: str = "", campaign: str = "") -> Rendered:
+def render(
+    *, content, user, channel: str, message_id: int | None, code: str = "", campaign: str = "", extra=None
+) -> Rendered:
     """The message for this recipient. With `message_id` None (a preview, a test send), links
     are left as written and the unsubscribe links lead to the preferences page."""
-    values = values_for(user, code=code)
+    values = values_for(user, code=code, extra=extra)
     subject = _fill(content.subject, values, autoescape=False).strip()
     preheader = _fill(content.preheader, values, autoescape=False).strip()
     url = content.url or "/"

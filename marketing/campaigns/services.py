@@ -29,6 +29,7 @@ from marketing.campaigns.models import (
     Campaign,
     Click,
     Conversion,
+    FlowRun,
     Message,
     PushSubscription,
     Suppression,
@@ -259,7 +260,7 @@ def message_send(*, message_id: int, connection=None, now: dt.datetime | None = 
         )
         if not claimed:
             return "not due or taken"
-        message = Message.objects.select_related("campaign", "step__flow", "user__profile").get(pk=message_id)
+        message = Message.objects.select_related("campaign", "step__flow", "run", "user__profile").get(pk=message_id)
         held = _held(message)
         if held:
             Message.objects.filter(pk=message_id).update(status=Message.Status.QUEUED, claimed_until=None)
@@ -290,8 +291,6 @@ def message_send(*, message_id: int, connection=None, now: dt.datetime | None = 
 def _held(message: Message) -> str:
     if message.campaign_id and message.campaign.status not in (S.SENDING, S.TESTING):
         return "campaign paused"
-    if message.step_id and not message.step.flow.enabled:
-        return "flow off"
     return ""
 
 
@@ -305,6 +304,10 @@ def address_of(message: Message) -> str:
 
 def _not_allowed(message: Message) -> str:
     user = message.user
+    if message.step_id and not message.step.flow.enabled:
+        return "flow off"
+    if message.run_id and message.run.status == FlowRun.Status.EXITED:
+        return "left the flow"
     if not user.is_active:
         return "inactive"
     if not Consent.objects.filter(user=user, channel=message.channel, given=True).exists():
@@ -398,7 +401,13 @@ def _deliver(message: Message, *, connection=None) -> str:
             raise ChannelError(str(exc), permanent=True) from None
         Message.objects.filter(pk=message.pk).update(code=code)
     rendered = render.render(
-        content=content, user=message.user, channel=message.channel, message_id=message.pk, code=code, campaign=name
+        content=content,
+        user=message.user,
+        channel=message.channel,
+        message_id=message.pk,
+        code=code,
+        campaign=name,
+        extra=message.run.context if message.run_id else None,
     )
     if message.channel == Channel.EMAIL:
         email = EmailMultiAlternatives(

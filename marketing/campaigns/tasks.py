@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from marketing.campaigns import services
+from marketing.campaigns import flows, services
 
 
 @shared_task
@@ -25,5 +25,17 @@ def tick() -> dict:
     return {
         "started": len(services.campaigns_due()),
         "decided": services.ab_tests_due(),
+        "flow_steps": flows.runs_advance(),
         **services.messages_sweep(),
+    }
+
+
+@shared_task
+def scan_flows() -> dict:
+    """Every half hour: who enters the flows no signal starts (each occasion once, whatever the runs)."""
+    return {
+        "browse": flows.scan_browse(),
+        "birthday": flows.scan_birthdays(),
+        "winback": flows.scan_winback(),
+        "points_expiry": flows.scan_points_expiry(),
     }

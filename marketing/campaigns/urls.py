@@ -8,4 +8,5 @@ urlpatterns = [
     path("c/<str:token>/<int:link>/", views.clicked, name="click"),
     path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("p/<str:token>/", views.preferences, name="preferences"),
+    path("onsite/<int:pk>/dismiss/", views.dismiss, name="dismiss"),
 ]

@@ -3,14 +3,16 @@ the open pixel, the click redirect, one-click unsubscribe and the preferences pa
 
 import base64
 
+from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from marketing.campaigns import services, tracking
+from marketing.campaigns import onsite, services, tracking
 from marketing.campaigns.models import Message
 from shop.accounts.models import Channel, ConsentSource
 from shop.accounts.services import CONSENT_WORDING, consents_of, consents_update
@@ -97,3 +99,14 @@ def preferences(request, token):
         for channel in Channel.values
     ]
     return render(request, "campaigns/preferences.html", {"channels": channels, "saved": saved, "email": user.email})
+
+
+@login_required
+@require_POST
+def dismiss(request, pk):
+    """The customer closes one of their messages in the store; back where they were."""
+    onsite.message_dismiss(user=request.user, message_id=pk)
+    back = request.POST.get("next") or "/account/"
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = "/account/"
+    return HttpResponseRedirect(back)

@@ -335,7 +335,7 @@ def _place(cart, user, email, address, shipping_method, scope, key, client_diges
         adjuster.commit(order, [a for a in priced.adjustments if a.source == source], context)
     CartLine.objects.filter(pk__in=[line.pk for line in lines]).delete()
     carts_changed([cart.pk])
-    transaction.on_commit(lambda: signals.order_placed.send(sender=Order, order_id=order.pk))
+    transaction.on_commit(lambda: signals.order_placed.send(sender=Order, order_id=order.pk, user_id=order.user_id))
     # What was just written comes with the order: showing it reads nothing again
     # (selectors.order_with_details_again), nor does the gateway look for payments it cannot have.
     selectors.carry(order, lines=order_lines, adjustments=adjustments, payments=[])
