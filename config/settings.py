@@ -567,12 +567,14 @@ ANALYTICS_PANELS = [
     "marketing.discounts.panels.promotions",
     "loyalty.panels.points",
     "marketing.recommendations.figures.shelves",
+    "marketing.campaigns.panels.campaigns",
 ]
 # Daily figures other apps add to the rollups for their panels: functions of (first day, last day, time
 # zone) yielding (day, measure, dimension, key, value); a panel reads them back with its `figures` argument.
 ANALYTICS_DAILY_SOURCES = [
     "marketing.discounts.panels.daily_figures",
     "marketing.recommendations.figures.daily_figures",
+    "marketing.campaigns.panels.daily_figures",
 ]
 # Recommendations (marketing/recommendations, docs/recommendations.md): what each kind of interaction
 # weighs in the similar-items tables, how fast it fades (half-life in days), how far back the build
