@@ -601,6 +601,7 @@ DEMO_SEEDERS = [
     "loyalty.demo.seed",
     "marketing.adboard.demo.seed",  # the board: ads, photos, conversations and ratings of the demo customers
     "marketing.analytics.demo.seed",  # visits for the orders the others made, then the daily figures
+    "marketing.campaigns.demo.seed",  # a year of newsletters and flows, following the visits above
     "marketing.recommendations.demo.seed",  # last: built from the orders and visits above
 ]
 # Views that exist only for the benchmark (bench/web.py).

@@ -113,3 +113,17 @@ def customers_in_rfm(*, segments: Iterable[str]):
 
 def rfm_choices() -> list[tuple[str, str]]:
     return list(Segment.choices)
+
+
+def visits_from(*, source: str, campaign: str, since: dt.datetime) -> list[tuple]:
+    """(first moment, customer id or None, order id or None) of each visit that came from this
+    source and campaign since then, oldest first: what a campaign's history reads (its demo)."""
+    from django.db.models import Max, Min
+
+    rows = (
+        Event.objects.filter(source=source, campaign=campaign, at__gte=since, visit__isnull=False)
+        .values("visit")
+        .annotate(first=Min("at"), customer=Max("customer_id"), order=Max("order_id"))
+        .order_by("first")
+    )
+    return [(r["first"], r["customer"], r["order"]) for r in rows]

@@ -187,6 +187,7 @@ class CampaignForm(forms.ModelForm):
         model = Campaign
         fields = [
             "name",
+            "utm_campaign",
             "channel",
             "segment",
             "scheduled_at",
@@ -216,7 +217,7 @@ class CampaignAdmin(admin.ModelAdmin):
     readonly_fields = ["status", "started_at", "finished_at", "results"]
     inlines = [VariantInline]
     fieldsets = [
-        (None, {"fields": ["name", "channel", "segment", "status", "scheduled_at"]}),
+        (None, {"fields": ["name", "utm_campaign", "channel", "segment", "status", "scheduled_at"]}),
         (gettext_lazy("Offer and attribution"), {"fields": ["promotion_id", "attribution_days"]}),
         (
             gettext_lazy("A/B test"),

@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from shop.accounts.models import Channel
@@ -144,6 +145,12 @@ class Campaign(models.Model):
         REVENUE = "revenue", _("revenue per recipient")
 
     name = models.CharField(_("name"), max_length=150)
+    utm_campaign = models.SlugField(
+        _("campaign tag"),
+        max_length=100,
+        blank=True,
+        help_text=_("How the analytics name its visits (utm_campaign); the name's slug when empty."),
+    )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, default=Channel.EMAIL)
     segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("segment"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -187,6 +194,10 @@ class Campaign(models.Model):
 
     def __str__(self):
         return self.name
+
+    def save(self, *args, **kwargs):
+        self.utm_campaign = self.utm_campaign or slugify(self.name)[:100]
+        super().save(*args, **kwargs)
 
     @property
     def is_ab(self) -> bool:
@@ -332,6 +343,8 @@ class Message(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     variant = models.CharField(_("variant"), max_length=1, blank=True)
+    # In an A/B test's test share (the rest get the winner later): what the decision counts.
+    in_test = models.BooleanField(_("in the A/B test"), default=False)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
     skip_reason = models.CharField(_("why not sent"), max_length=40, blank=True)
     # Not before: quiet hours and the frequency cap move it later rather than drop it.

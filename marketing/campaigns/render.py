@@ -47,8 +47,9 @@ def _fill(source: str, values: dict, *, autoescape: bool = True) -> str:
         return source or ""  # checked when saved; a template changed since is sent as written
 
 
-def values_for(user, *, code: str = "", extra: dict | None = None) -> dict:
-    summary = loyalty_selectors.summary(user=user)
+def values_for(user, *, code: str = "", extra: dict | None = None, points: bool = True) -> dict:
+    """The placeholders' values; the loyalty figures (two queries) only when `points`."""
+    summary = loyalty_selectors.summary(user=user) if points else None
     return {
         # What a flow knows of its occasion (the order's number, the points expiring...).
         **{k: v for k, v in (extra or {}).items() if isinstance(v, (str, int))},
@@ -56,8 +57,8 @@ def values_for(user, *, code: str = "", extra: dict | None = None) -> dict:
         "last_name": user.last_name,
         "email": user.email,
         "code": code,
-        "points": summary.available,
-        "points_value": summary.value,
+        "points": summary.available if summary else "",
+        "points_value": summary.value if summary else "",
         "store": settings.SHOP_NAME,
     }
 
@@ -75,7 +76,8 @@ def render(
 ) -> Rendered:
     """The message for this recipient. With `message_id` None (a preview, a test send), links
     are left as written and the unsubscribe links lead to the preferences page."""
-    values = values_for(user, code=code, extra=extra)
+    sources = (content.subject, content.preheader, content.body_html, content.body_text)
+    values = values_for(user, code=code, extra=extra, points=any("points" in (text or "") for text in sources))
     subject = _fill(content.subject, values, autoescape=False).strip()
     preheader = _fill(content.preheader, values, autoescape=False).strip()
     url = content.url or "/"

@@ -21,6 +21,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from marketing.campaigns import push, render, segments, stats, tracking
@@ -203,10 +204,13 @@ def campaign_list_chunk(*, campaign_id: int) -> bool:
         .values_list("pk", flat=True)[:chunk]
     )
     rows = []
+    in_test = campaign.is_ab and campaign.phase == 1
     for user_id in ids:
         variant = _variant_for(campaign, user_id)
         if variant:
-            rows.append(Message(campaign=campaign, user_id=user_id, channel=campaign.channel, variant=variant))
+            rows.append(
+                Message(campaign=campaign, user_id=user_id, channel=campaign.channel, variant=variant, in_test=in_test)
+            )
     with transaction.atomic():
         moved = Campaign.objects.filter(pk=campaign.pk, cursor=campaign.cursor, listed_at=None).update(
             cursor=ids[-1] if ids else campaign.cursor, listed_at=None if len(ids) == chunk else timezone.now()
@@ -251,7 +255,7 @@ def _finish_if_done(campaign_id: int) -> None:
 # -- Sending one message
 
 
-def message_send(*, message_id: int, connection=None, now: dt.datetime | None = None) -> str:
+def message_send(*, message_id: int, connection=None, now: dt.datetime | None = None, contents=None) -> str:
     """Send one queued message if it is due and still allowed; what happened, in a word."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -277,13 +281,13 @@ def message_send(*, message_id: int, connection=None, now: dt.datetime | None = 
             return "deferred"
     # Outside the transaction: the claim is committed, so the slow call holds no lock.
     try:
-        provider_id = _deliver(message, connection=connection)
+        provider_id = _deliver(message, connection=connection, contents=contents)
     except ChannelError as exc:
         return _failed(message, exc, now=now)
     Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
         status=Message.Status.SENT, sent_at=timezone.now(), provider_id=provider_id[:200], last_error=""
     )
-    if message.campaign_id:
+    if message.campaign_id and contents is None:  # alone; a batch closes its campaigns once, at its end
         _finish_if_done(message.campaign_id)
     return "sent"
 
@@ -389,8 +393,13 @@ def _content(message: Message):
     return message.step
 
 
-def _deliver(message: Message, *, connection=None) -> str:
-    content = _content(message)
+def _deliver(message: Message, *, connection=None, contents=None) -> str:
+    key = (message.campaign_id, message.variant, message.step_id)
+    content = contents.get(key) if contents is not None else None
+    if content is None:
+        content = _content(message)
+        if contents is not None:  # a batch reads each content once
+            contents[key] = content
     name = message.campaign.name if message.campaign_id else message.step.flow.name
     code = message.code
     promotion_id = message.campaign.promotion_id if message.campaign_id else message.step.promotion_id
@@ -457,8 +466,10 @@ def _push(message: Message, rendered) -> str:
 
 
 def batch_send(*, message_ids: list[int]) -> dict[str, int]:
-    """Send a batch through one connection to the email service; counts per outcome."""
+    """Send a batch through one connection to the email service; counts per outcome. Each content
+    is read once for the batch, and each campaign closed (if done) once, at the end."""
     outcomes: dict[str, int] = {}
+    contents: dict = {}
     connection = get_connection()
     try:
         connection.open()
@@ -466,11 +477,17 @@ def batch_send(*, message_ids: list[int]) -> dict[str, int]:
         connection = None  # each message then tries its own, and fails into its retry
     try:
         for pk in message_ids:
-            outcome = message_send(message_id=pk, connection=connection)
+            outcome = message_send(message_id=pk, connection=connection, contents=contents)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
     finally:
         if connection is not None:
             connection.close()
+    for campaign_id in (
+        Message.objects.filter(pk__in=message_ids, campaign__isnull=False)
+        .values_list("campaign_id", flat=True)
+        .distinct()
+    ):
+        _finish_if_done(campaign_id)
     return outcomes
 
 
@@ -500,11 +517,15 @@ def messages_sweep(*, now: dt.datetime | None = None, limit: int = 5000) -> dict
 # -- A/B tests
 
 
-def variant_figures(campaign: Campaign) -> dict[str, dict]:
-    """Per variant: sent, delivered, opened, clicked, unsubscribed, orders, revenue."""
+def variant_figures(campaign: Campaign, *, test_only: bool = False) -> dict[str, dict]:
+    """Per variant: sent, delivered, opened, clicked, unsubscribed, orders, revenue. For an A/B
+    test the keys are "a" and "b" (the test share) and "rest" (the winner, sent after)."""
+    messages = Message.objects.filter(campaign=campaign)
+    if test_only:
+        messages = messages.filter(in_test=True)
     rows = (
-        Message.objects.filter(campaign=campaign)
-        .values("variant")
+        messages.annotate(group=_group())
+        .values("group")
         .annotate(
             listed=Count("pk"),
             sent=Count("pk", filter=Q(status__in=[Message.Status.SENT, Message.Status.BOUNCED])),
@@ -516,11 +537,10 @@ def variant_figures(campaign: Campaign) -> dict[str, dict]:
             unsubscribed=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
         )
     )
-    figures = {row["variant"]: {**row, "delivered": row["sent"] - row["bounced"]} for row in rows}
+    figures = {row["group"]: {**row, "delivered": row["sent"] - row["bounced"]} for row in rows}
     # Summed here, exactly: SQLite adds decimals as floating point. Orders are few beside messages.
-    for variant, message, revenue in Conversion.objects.filter(message__campaign=campaign).values_list(
-        "message__variant", "message_id", "revenue"
-    ):
+    conversions = Conversion.objects.filter(message__in=messages).annotate(group=_group("message__"))
+    for variant, message, revenue in conversions.values_list("group", "message_id", "revenue"):
         row = figures.setdefault(variant, {})
         row["orders"] = row.get("orders", 0) + 1
         row["revenue"] = row.get("revenue", Decimal("0.00")) + revenue
@@ -528,6 +548,18 @@ def variant_figures(campaign: Campaign) -> dict[str, dict]:
     for row in figures.values():
         row["buyers"] = len(row.pop("_buyers", ()))
     return figures
+
+
+def _group(prefix: str = ""):
+    """A message's group in the results: its variant, or "rest" for the winner sent after a test."""
+    from django.db.models import Case, CharField, Value, When
+    from django.db.models.functions import Coalesce
+
+    return Case(
+        When(**{f"{prefix}in_test": False, f"{prefix}campaign__ab_test__gt": ""}, then=Value("rest")),
+        default=Coalesce(f"{prefix}variant", Value("")),
+        output_field=CharField(),
+    )
 
 
 def ab_decide(*, campaign: Campaign, now: dt.datetime | None = None) -> dict | None:
@@ -562,7 +594,7 @@ def ab_decide(*, campaign: Campaign, now: dt.datetime | None = None) -> dict | N
 
 
 def ab_comparison(campaign: Campaign):
-    figures = variant_figures(campaign)
+    figures = variant_figures(campaign, test_only=True)
     a, b = figures.get("a", {}), figures.get("b", {})
     if campaign.ab_metric == Campaign.Metric.CLICKS:
         return stats.compare_rates(
@@ -574,9 +606,9 @@ def ab_comparison(campaign: Campaign):
     sums = {}
     for key in ("a", "b"):
         per_message: dict[int, Decimal] = {}
-        for message, revenue in Conversion.objects.filter(message__campaign=campaign, message__variant=key).values_list(
-            "message_id", "revenue"
-        ):
+        for message, revenue in Conversion.objects.filter(
+            message__campaign=campaign, message__variant=key, message__in_test=True
+        ).values_list("message_id", "revenue"):
             per_message[message] = per_message.get(message, Decimal(0)) + revenue
         totals = list(per_message.values())
         sums[key] = (sum(totals, start=Decimal(0)), sum((t * t for t in totals), start=Decimal(0)), len(totals))
@@ -616,8 +648,11 @@ def message_clicked(*, message_id: int, link: int, now: dt.datetime | None = Non
     Click.objects.bulk_create([Click(message=message, link=link, at=now)], ignore_conflicts=True)
     Message.objects.filter(pk=message_id, clicked_at=None).update(clicked_at=now)
     Message.objects.filter(pk=message_id, opened_at=None).update(opened_at=now)  # a click is an open
-    name = message.campaign.name if message.campaign_id else message.step.flow.name
-    return tracking.destination(content.links[link], campaign=name, medium=message.channel)
+    if message.campaign_id:
+        tag = message.campaign.utm_campaign or slugify(message.campaign.name)
+    else:
+        tag = f"flow-{message.step.flow.trigger}"
+    return tracking.destination(content.links[link], campaign=tag, medium=message.channel)
 
 
 def message_unsubscribe(*, message_id: int, now: dt.datetime | None = None) -> Message | None:

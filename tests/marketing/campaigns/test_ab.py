@@ -53,6 +53,10 @@ def test_the_winner_by_click_rate_goes_to_the_rest(crowd, django_capture_on_comm
     rest = Message.objects.filter(campaign=c).count() - tested
     assert rest > 0 and rest + tested == 400
     assert set(Message.objects.filter(campaign=c).order_by("-pk").values_list("variant", flat=True)[:rest]) == {"b"}
+    figures = services.variant_figures(c)
+    assert set(figures) == {"a", "b", "rest"}  # the test's figures stay apart from the rest's
+    assert figures["rest"]["listed"] == rest
+    assert services.ab_comparison(c).winner == "b"  # decided on the test share only, however the rest does
 
 
 def test_an_inconclusive_test_says_so_and_sends_a_to_the_rest(crowd, django_capture_on_commit_callbacks):
