@@ -201,7 +201,8 @@ STORAGES = {
 # (production serves what collectstatic gathered).
 WHITENOISE_USE_FINDERS = EMBEDDED
 
-# Email: the console by default; an SMTP server when EMAIL_HOST is set.
+# Email: the console by default; an SMTP server when EMAIL_HOST is set; with EMAIL_FILE_PATH, a
+# file per connection in that folder (CI counts what a campaign sent: .ci/celery-once.sh).
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Bazaar <shop@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 if env_str("EMAIL_HOST", ""):
@@ -211,6 +212,9 @@ if env_str("EMAIL_HOST", ""):
     EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
     EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+elif env_str("EMAIL_FILE_PATH", ""):
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH")
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 # An email service through django-anymail (amazon_ses, mailgun, postmark, sendgrid, brevo...):
