@@ -11,8 +11,10 @@ loyalty overview; logged in as the demo admin); and 390x844 ones as a phone
 shows them: home-phone, menu-phone (the menu drawer open), category-phone,
 filters-phone (the filter panel open), product-phone and cart-phone. The ad board: adboard-list
 (cars from 2012, a misspelt word), adboard-ad (the first of them), admin-adboard (the moderators'
-queue), adboard-list-phone and adboard-post-phone (the shopper posting a car). `--only NAME` (repeatable) takes
-just those. Chromium: $CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser,
+queue), adboard-list-phone and adboard-post-phone (the shopper posting a car). Campaigns: admin-campaign
+(the draft's editor), admin-campaign-results (the A/B newsletter's results), campaign-email (its
+email rendered for the demo shopper) and consent-phone (the account page's consent per channel).
+`--only NAME` (repeatable) takes just those. Chromium: $CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser,
 else Playwright's own. PNGs are reduced to a 256-colour palette to stay small.
 """
 
@@ -32,10 +34,11 @@ SHOPPER = ("shopper@example.com", "shopper")
 SHOTS = (
     "home", "category", "product", "cart", "points", "shelves", "for-you",
     "admin-home", "admin-products", "admin-loyalty", "admin-shelves", "adboard-list", "adboard-ad", "admin-adboard",
+    "admin-campaign", "admin-campaign-results", "campaign-email",
 )  # fmt: skip
 PHONE_SHOTS = (
     "home-phone", "menu-phone", "category-phone", "filters-phone", "product-phone", "cart-phone",
-    "adboard-list-phone", "adboard-post-phone",
+    "adboard-list-phone", "adboard-post-phone", "consent-phone",
 )  # fmt: skip
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -190,7 +193,7 @@ def main() -> int:
             if "adboard-ad" in wanted:
                 save(page, "adboard-ad")
 
-        if wanted & {"admin-home", "admin-products", "admin-loyalty", "admin-shelves", "admin-adboard"}:
+        if {name for name in wanted if name.startswith("admin-") or name == "campaign-email"}:
             admin = browser.new_context(base_url=base, viewport=VIEWPORT, locale="en-US", color_scheme="light")
             page = admin.new_page()
             log_in(page, "/admin/login/", "/admin/", ADMIN)
@@ -216,6 +219,27 @@ def main() -> int:
                 page.goto("/admin/adboard/ad/?queue=decide")
                 fold_admin_sidebar(page)
                 save(page, "admin-adboard")
+            if "admin-campaign" in wanted:
+                # The draft campaign: its segment, contents with placeholders, and the send buttons.
+                page.goto("/admin/campaigns/campaign/?q=Autumn")
+                page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+                page.get_by_role("link", name="Autumn preview (draft)").click()
+                page.locator("#variants-group").scroll_into_view_if_needed()
+                save(page, "admin-campaign", scroll=False)
+            if "admin-campaign-results" in wanted or "campaign-email" in wanted:
+                # The newsletter's A/B test: figures per content, clicks per link, the verdict.
+                page.goto("/admin/campaigns/campaign/?ab_test__exact=subject")
+                page.evaluate("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
+                page.locator("#result_list tbody th a").first.click()
+                change = page.url
+                if "admin-campaign-results" in wanted:
+                    heading = page.locator("h2", has_text="Results")
+                    page.evaluate("y => window.scrollTo(0, y - 10)", heading.bounding_box()["y"])
+                    save(page, "admin-campaign-results", scroll=False)
+                if "campaign-email" in wanted:
+                    # The email as the demo shopper gets it (the preview renders it for a chosen customer).
+                    page.goto(change.rstrip("/").rsplit("/change", 1)[0] + "/preview/a/?customer=2")
+                    save(page, "campaign-email")
 
         if wanted & set(PHONE_SHOTS):
             phone = browser.new_context(
@@ -255,6 +279,13 @@ def main() -> int:
                 log_in(page, "/account/login/", "/ads/post/?category=cars", SHOPPER)
                 page.get_by_label("Title").wait_for()
                 save(page, "adboard-post-phone", scroll=False)
+            if "consent-phone" in wanted:
+                # One box per channel on the account page, never ticked for the customer.
+                page.goto("/account/")
+                if "/login/" in page.url:
+                    log_in(page, "/account/login/", "/account/", SHOPPER)
+                page.get_by_text("Offers and news", exact=True).scroll_into_view_if_needed()
+                save(page, "consent-phone", scroll=False)
 
         browser.close()
     return 0

@@ -16,6 +16,7 @@ from django.template import TemplateSyntaxError
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_sameorigin
@@ -267,7 +268,8 @@ class CampaignAdmin(admin.ModelAdmin):
             return "—"
         from django.template.loader import render_to_string
 
-        return render_to_string("admin/campaigns/campaign/results.html", results_context(campaign))
+        # A template of ours, its values escaped by it: safe to show as HTML.
+        return mark_safe(render_to_string("admin/campaigns/campaign/results.html", results_context(campaign)))  # noqa: S308
 
     # Buttons on the campaign's page (change_form.html): each saves, then acts.
     def response_change(self, request, obj):
@@ -348,6 +350,12 @@ def _preview_response(campaign, key, customer_id, staff):
     return HttpResponse(rendered.html)
 
 
+def _label(group: str, campaign: Campaign) -> str:
+    if group == "rest":
+        return _("The rest (got %(key)s)") % {"key": (campaign.ab_winner or "a").upper()}
+    return group.upper() or "—"
+
+
 def _rate(part: int, whole: int) -> str:
     return f"{part / whole:.1%}" if whole else "—"
 
@@ -360,7 +368,7 @@ def results_context(campaign: Campaign) -> dict:
         delivered = f.get("delivered", 0)
         rows.append(
             {
-                "variant": key.upper() or "—",
+                "variant": _label(key, campaign),
                 **f,
                 "open_rate": _rate(f.get("opened", 0), delivered),
                 "click_rate": _rate(f.get("clicked", 0), delivered),
@@ -532,7 +540,8 @@ class FlowAdmin(admin.ModelAdmin):
     def figures(self, flow):
         from django.template.loader import render_to_string
 
-        return render_to_string("admin/campaigns/flow/figures.html", {"rows": flows.flow_figures(flow)})
+        rows = flows.flow_figures(flow)
+        return mark_safe(render_to_string("admin/campaigns/flow/figures.html", {"rows": rows}))  # noqa: S308
 
     @admin.action(description=gettext_lazy("Switch the chosen flows on"), permissions=["change"])
     def switch_on(self, request, queryset):

@@ -77,6 +77,7 @@ def test_staff_send_a_campaign_from_its_page_and_see_the_results(
     assert len(mail.outbox) == 3
     page = admin_client.get(url).content.decode()
     assert "Opens are not reliable" in page
+    assert '<table class="admin-figures-table">' in page  # the results as a table, not escaped text
     assert Message.objects.filter(status="sent").count() == 3
 
 
