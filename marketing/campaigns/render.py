@@ -19,10 +19,12 @@ from django.utils.translation import gettext as _
 
 from loyalty import selectors as loyalty_selectors
 from marketing.campaigns import tracking
+from marketing.recommendations import selectors as recommendation_selectors
 from shop.accounts.models import Channel
+from shop.core.money import Money
 
 ENGINE = Engine(dirs=[], app_dirs=False, string_if_invalid="", autoescape=True)
-PLACEHOLDERS = ("first_name", "last_name", "email", "code", "points", "points_value", "store")
+PLACEHOLDERS = ("first_name", "last_name", "email", "code", "points", "points_value", "products", "store")
 
 
 @dataclass
@@ -47,10 +49,14 @@ def _fill(source: str, values: dict, *, autoescape: bool = True) -> str:
         return source or ""  # checked when saved; a template changed since is sent as written
 
 
-def values_for(user, *, code: str = "", extra: dict | None = None, points: bool = True) -> dict:
-    """The placeholders' values; the loyalty figures (two queries) only when `points`."""
+def values_for(
+    user, *, code: str = "", extra: dict | None = None, points: bool = True, products: bool = False, tag: str = ""
+) -> dict:
+    """The placeholders' values; the loyalty figures (two queries) only when `points`, the
+    recommended products only when `products`."""
     summary = loyalty_selectors.summary(user=user) if points else None
     return {
+        "products": _products(user, tag) if products else [],
         # What a flow knows of its occasion (the order's number, the points expiring...).
         **{k: v for k, v in (extra or {}).items() if isinstance(v, (str, int))},
         "first_name": user.first_name or _("there"),
@@ -61,6 +67,20 @@ def values_for(user, *, code: str = "", extra: dict | None = None, points: bool 
         "points_value": summary.value if summary else "",
         "store": settings.SHOP_NAME,
     }
+
+
+def _products(user, tag: str) -> list[dict]:
+    """The customer's recommended products (marketing.recommendations), each with a link that tells
+    the analytics where the visit came from."""
+    links = tracking.destination
+    return [
+        {
+            "name": product.name,
+            "price": Money.of(product.price, settings.SHOP_CURRENCY).format(),
+            "url": links(product.get_absolute_url(), campaign=tag or "campaign", medium=Channel.EMAIL),
+        }
+        for product in recommendation_selectors.for_customer(user=user, size=4)
+    ]
 
 
 def text_of(html: str) -> str:
@@ -76,8 +96,10 @@ def render(
 ) -> Rendered:
     """The message for this recipient. With `message_id` None (a preview, a test send), links
     are left as written and the unsubscribe links lead to the preferences page."""
-    sources = (content.subject, content.preheader, content.body_html, content.body_text)
-    values = values_for(user, code=code, extra=extra, points=any("points" in (text or "") for text in sources))
+    sources = " ".join(t or "" for t in (content.subject, content.preheader, content.body_html, content.body_text))
+    values = values_for(
+        user, code=code, extra=extra, points="points" in sources, products="products" in sources, tag=campaign
+    )
     subject = _fill(content.subject, values, autoescape=False).strip()
     preheader = _fill(content.preheader, values, autoescape=False).strip()
     url = content.url or "/"

@@ -284,6 +284,9 @@ def message_send(*, message_id: int, connection=None, now: dt.datetime | None = 
         provider_id = _deliver(message, connection=connection, contents=contents)
     except ChannelError as exc:
         return _failed(message, exc, now=now)
+    except Exception as exc:  # a bug or an outage of ours: this message waits, the batch goes on
+        log.exception("Message %s could not be sent", message_id)
+        return _failed(message, ChannelError(f"{type(exc).__name__}: {exc}"), now=now)
     Message.objects.filter(pk=message_id, status=Message.Status.SENDING).update(
         status=Message.Status.SENT, sent_at=timezone.now(), provider_id=provider_id[:200], last_error=""
     )
@@ -393,6 +396,13 @@ def _content(message: Message):
     return message.step
 
 
+def _tag(message: Message) -> str:
+    """How the analytics name the visits a message brings (utm_campaign)."""
+    if message.campaign_id:
+        return message.campaign.utm_campaign or slugify(message.campaign.name)
+    return f"flow-{message.step.flow.trigger}"
+
+
 def _deliver(message: Message, *, connection=None, contents=None) -> str:
     key = (message.campaign_id, message.variant, message.step_id)
     content = contents.get(key) if contents is not None else None
@@ -400,7 +410,6 @@ def _deliver(message: Message, *, connection=None, contents=None) -> str:
         content = _content(message)
         if contents is not None:  # a batch reads each content once
             contents[key] = content
-    name = message.campaign.name if message.campaign_id else message.step.flow.name
     code = message.code
     promotion_id = message.campaign.promotion_id if message.campaign_id else message.step.promotion_id
     if promotion_id and not code:
@@ -415,7 +424,7 @@ def _deliver(message: Message, *, connection=None, contents=None) -> str:
         channel=message.channel,
         message_id=message.pk,
         code=code,
-        campaign=name,
+        campaign=_tag(message),
         extra=message.run.context if message.run_id else None,
     )
     if message.channel == Channel.EMAIL:
@@ -648,11 +657,7 @@ def message_clicked(*, message_id: int, link: int, now: dt.datetime | None = Non
     Click.objects.bulk_create([Click(message=message, link=link, at=now)], ignore_conflicts=True)
     Message.objects.filter(pk=message_id, clicked_at=None).update(clicked_at=now)
     Message.objects.filter(pk=message_id, opened_at=None).update(opened_at=now)  # a click is an open
-    if message.campaign_id:
-        tag = message.campaign.utm_campaign or slugify(message.campaign.name)
-    else:
-        tag = f"flow-{message.step.flow.trigger}"
-    return tracking.destination(content.links[link], campaign=tag, medium=message.channel)
+    return tracking.destination(content.links[link], campaign=_tag(message), medium=message.channel)
 
 
 def message_unsubscribe(*, message_id: int, now: dt.datetime | None = None) -> Message | None:

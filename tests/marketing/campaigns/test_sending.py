@@ -234,3 +234,47 @@ def test_a_push_goes_to_each_live_browser_and_a_dropped_one_is_forgotten(
     dropped.refresh_from_db()
     assert dropped.gone_at is not None
     assert Message.objects.get().status == Message.Status.SENT
+
+
+def test_a_message_can_show_the_customers_recommended_products(
+    audience, django_capture_on_commit_callbacks, monkeypatch
+):
+    from marketing.recommendations import selectors as picks
+    from tests.factories import ProductFactory
+
+    shirt = ProductFactory(name="Linen shirt", price="39.00", stock=5)
+    monkeypatch.setattr(picks, "for_customer", lambda *, user, size: [shirt])
+    c = campaign(segment())
+    c.variants.update(
+        body_html="<p>Picked for you:</p>{% for p in products %}<p><a href='{{ p.url }}'>{{ p.name }}</a> "
+        "{{ p.price }}</p>{% endfor %}"
+    )
+
+    start(c, django_capture_on_commit_callbacks)
+
+    assert set(Message.objects.values_list("status", "last_error")) == {("sent", "")}
+    html = mail.outbox[0].alternatives[0][0]
+    assert "Linen shirt" in html and "$39.00" in html
+    assert "utm_source=bazaar&amp;utm_medium=email&amp;utm_campaign=spring-sale" in html
+
+
+def test_one_message_that_cannot_be_rendered_waits_and_the_batch_goes_on(audience, monkeypatch):
+    from marketing.campaigns import render
+
+    c = campaign(segment())
+    Campaign.objects.filter(pk=c.pk).update(status=Campaign.Status.SENDING, started_at=timezone.now())
+    services.campaign_list_chunk(campaign_id=c.pk)
+    real = render.render
+
+    def broken_for_c2(*, user, **kwargs):
+        if user.email == "c2@example.org":
+            raise ValueError("a bug")
+        return real(user=user, **kwargs)
+
+    monkeypatch.setattr(render, "render", broken_for_c2)
+
+    outcomes = services.batch_send(message_ids=list(Message.objects.values_list("pk", flat=True)))
+
+    assert outcomes == {"sent": 4, "retry": 1}
+    waiting = Message.objects.get(user__email="c2@example.org")
+    assert (waiting.status, waiting.last_error) == (Message.Status.QUEUED, "ValueError: a bug")

@@ -300,3 +300,18 @@ def test_a_kept_shelf_drops_a_product_that_sells_out_at_once(store, settings):
     store["t1"].stock = 0
     store["t1"].save()
     assert store["t1"].pk not in shelves.for_product(Shelf.BOUGHT_TOGETHER, store["s1"].pk).ids
+
+
+def test_a_customer_without_a_visit_gets_products_in_stock_for_a_message(monkeypatch):
+    from marketing.recommendations import selectors
+    from marketing.recommendations.shelves import Pick, Result
+    from tests.factories import ProductFactory, UserFactory
+
+    sold_out, shirt, hidden = ProductFactory(stock=0), ProductFactory(stock=3), ProductFactory(is_active=False)
+    monkeypatch.setattr(
+        selectors.shelves,
+        "trending",
+        lambda **kw: Result("trending", [Pick(p.pk, "trending") for p in (sold_out, shirt, hidden)]),
+    )
+
+    assert selectors.for_customer(user=UserFactory(), size=4) == [shirt]
