@@ -491,8 +491,10 @@ def batch_send(*, message_ids: list[int]) -> dict[str, int]:
     finally:
         if connection is not None:
             connection.close()
+    # order_by(): the model's ordering would make each message's row distinct.
     for campaign_id in (
         Message.objects.filter(pk__in=message_ids, campaign__isnull=False)
+        .order_by()
         .values_list("campaign_id", flat=True)
         .distinct()
     ):

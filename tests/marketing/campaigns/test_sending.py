@@ -278,3 +278,26 @@ def test_one_message_that_cannot_be_rendered_waits_and_the_batch_goes_on(audienc
     assert outcomes == {"sent": 4, "retry": 1}
     waiting = Message.objects.get(user__email="c2@example.org")
     assert (waiting.status, waiting.last_error) == (Message.Status.QUEUED, "ValueError: a bug")
+
+
+def test_a_batch_costs_a_fixed_number_of_statements_per_message():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(30):
+        customer(f"b{i}@example.org")
+    c = campaign(segment())
+    Campaign.objects.filter(pk=c.pk).update(status=Campaign.Status.SENDING, started_at=timezone.now())
+    services.campaign_list_chunk(campaign_id=c.pk)
+    ids = list(Message.objects.order_by("pk").values_list("pk", flat=True))
+
+    def cost(batch) -> int:
+        with CaptureQueriesContext(connection) as queries:
+            services.batch_send(message_ids=batch)
+        return len(queries)
+
+    five, twenty_five = cost(ids[:5]), cost(ids[5:])
+    # Per message, 10: the transaction's two ends, the claim, its row, consent, suppression, the
+    # customer's lock, the cap (2), sent. Per batch, at most 5: the content, closing the campaign.
+    assert five <= 5 * 10 + 5
+    assert twenty_five <= 25 * 10 + 5
