@@ -20,7 +20,6 @@ urlpatterns = [
     path("pages/", include("shop.pages.urls")),
     path("ads/", include("marketing.adboard.urls")),
     path("m/", include("marketing.campaigns.urls")),
-    path("marketing/esp/", include("anymail.urls")),
     path("healthz", core_views.health, name="health"),
     # The installable storefront: at the root, so that the service worker's scope is the whole store.
     path("manifest.webmanifest", core_views.web_manifest, name="web_manifest"),
@@ -43,3 +42,8 @@ handler400 = "shop.core.views.bad_request"
 handler403 = "shop.core.views.permission_denied"
 handler404 = "shop.core.views.not_found"
 handler500 = "shop.core.views.server_error"
+
+if settings.ANYMAIL_ESP:
+    # The email service's webhooks (bounces, complaints), only with a service and its secret set:
+    # without them the views could only fail.
+    urlpatterns.append(path("marketing/esp/", include("anymail.urls")))

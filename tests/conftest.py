@@ -357,11 +357,29 @@ class DemoStore:
 _DEMO_STORE = DemoStore()
 
 
+def _flushes(item) -> bool:
+    """Whether the test ran on a transactional database, which is flushed after it (a skipped
+    test set no database up: nothing to put back, and no test database to put it in)."""
+    ran = getattr(item, "funcargs", {})
+    if "_django_db_helper" not in ran and "transactional_db" not in ran and "live_server" not in ran:
+        return False
+    marker = item.get_closest_marker("django_db")
+    transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    return transactional or bool({"transactional_db", "live_server"} & set(ran))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
     yield  # the test's own fixtures (and a module's, built on the store) are torn down first
     if _DEMO_STORE.done_before(nextitem):
         _DEMO_STORE.close()
+    if _flushes(item):
+        from pytest_django.plugin import blocking_manager_key
+
+        from tests import starting_rows
+
+        with item.config.stash[blocking_manager_key].unblock():
+            starting_rows.restore()
 
 
 @pytest.fixture(scope="module")

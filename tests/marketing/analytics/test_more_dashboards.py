@@ -136,7 +136,8 @@ def test_customers_dashboard_reads_a_fixed_number_of_queries(django_assert_max_n
     rollups.build_days(dt.date(2026, 6, 1), dt.date(2026, 6, 29))
     customers.score()
     client = staff_client("view_dashboard")
-    with django_assert_max_num_queries(30):
+    # Today's figures are built on the way (campaigns' daily sources among them: 3 of the 33).
+    with django_assert_max_num_queries(33):
         assert client.get("/admin/analytics/dashboard/customers/?from=2026-06-01").status_code == 200
 
 

@@ -16,6 +16,8 @@ from tests.factories import OrderFactory, ProductFactory
 from tests.marketing.campaigns.helpers import customer
 
 pytestmark = pytest.mark.django_db
+
+
 T = Flow.Trigger
 START = dt.datetime(2026, 6, 10, 12, 0, tzinfo=dt.UTC)  # noon, outside quiet hours
 

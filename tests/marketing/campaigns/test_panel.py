@@ -11,6 +11,8 @@ from tests.factories import OrderFactory, StaffFactory
 from tests.marketing.campaigns.helpers import campaign, customer, segment
 
 pytestmark = pytest.mark.django_db
+
+
 BERLIN = ZoneInfo("Europe/Berlin")
 DAY = dt.date(2026, 6, 20)
 

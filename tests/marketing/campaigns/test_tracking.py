@@ -183,3 +183,24 @@ def test_an_unsubscribed_and_suppressed_customer_still_gets_their_order_emails(
 
     assert [m.to for m in mail.outbox] == [["ada@example.org"]]
     assert order.number in mail.outbox[0].subject
+
+
+@pytest.mark.parametrize(("event", "reason"), [("bounced", "bounced"), ("complained", "complained")])
+def test_the_email_services_bounces_and_complaints_fill_the_suppression_list(sent, event, reason):
+    from anymail.signals import AnymailTrackingEvent
+    from anymail.signals import tracking as anymail_tracking
+
+    from marketing.campaigns.models import Suppression
+
+    message, _html = sent
+    Message.objects.filter(pk=message.pk).update(provider_id="esp-123")
+    report = AnymailTrackingEvent(
+        event_type=event, message_id="esp-123", recipient="Ada@Example.org", description="550 mailbox unavailable"
+    )
+
+    anymail_tracking.send(sender=object, event=report, esp_name="Postmark")
+
+    row = Suppression.objects.get(channel="email", address="ada@example.org")
+    assert row.reason == reason and "550" in row.detail
+    message.refresh_from_db()
+    assert message.status == ("bounced" if event == "bounced" else "sent")
