@@ -48,6 +48,7 @@ from django.utils.text import slugify
 from marketing.analytics import rollups
 from shop.catalog import cache as catalog_cache
 from shop.catalog.models import Category, Product
+from shop.catalog.services import variants_create_defaults
 from shop.core.money import decimal_places, quantize
 from shop.orders.models import NUMBER_ALPHABET, EventKind, Order, OrderEvent, OrderLine, OrderStatus, ShippingMethod
 
@@ -677,6 +678,7 @@ def _create_catalog(plan: Plan) -> None:
     Product.objects.bulk_create(products, batch_size=LOOKUP_CHUNK)
     for new, product in zip(plan.products, products, strict=True):
         new.pk = product.pk
+    variants_create_defaults(product_ids=[product.pk for product in products])
 
 
 def _write_batch(file: str, rows: list[Row], tables: _Tables) -> None:

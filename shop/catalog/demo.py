@@ -17,7 +17,7 @@ from django.utils.text import slugify
 from shop.accounts.models import User
 from shop.catalog.imagegen import render
 from shop.catalog.models import Category, Product, ProductImage, Review
-from shop.catalog.services import product_refresh_rating, rating_prior_refresh
+from shop.catalog.services import product_refresh_rating, rating_prior_refresh, variants_create_defaults
 from shop.core.demo import DemoContext
 
 PRODUCTS_PER_SCALE = 200
@@ -296,6 +296,7 @@ def _products(ctx: DemoContext, categories: dict[str, Category]) -> None:
             ]
         )
         ids = dict(Product.objects.filter(sku__in=[s["sku"] for s in batch]).values_list("sku", "id"))
+        variants_create_defaults(product_ids=list(ids.values()))
         rows = []
         for s in batch:
             for position in range(1 if s["i"] % 3 else 2):

@@ -2,7 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import connections, models, transaction
 from django.db.models import F, Q, Value
 from django.db.models.expressions import CombinedExpression
@@ -214,6 +214,16 @@ class ProductQuerySet(CatalogQuerySet):
 
 
 class Product(models.Model):
+    """What the store sells, as one page: one or more variants (docs/architecture.md, "The apps").
+
+    `stock` is the sum of the stock of the product's active variants, kept in the same
+    transaction as every change to a variant's stock (checkout takes from both with guarded
+    updates; restocking gives back to both), so every reader of a product's stock (cards,
+    filters, the "in stock" sort, caches) is still right without knowing about variants.
+    `sku` is the default variant's SKU while the product has a single variant: saving such a
+    product (the admin, the CSV import) carries its SKU and stock over to that variant.
+    """
+
     sku = models.CharField(_("SKU"), max_length=64, unique=True)
     slug = models.SlugField(_("slug"), max_length=200, unique=True)
     name = models.CharField(_("name"), max_length=200)
@@ -231,6 +241,15 @@ class Product(models.Model):
         blank=True,
         help_text=_("The former price, shown struck through when the product is on sale. Must be above the price."),
     )
+    product_type = models.ForeignKey(
+        "ProductType",
+        verbose_name=_("product type"),
+        null=True,
+        blank=True,
+        related_name="products",
+        on_delete=models.PROTECT,
+    )
+    # The sum of the active variants' stock (see the class docstring).
     stock = models.PositiveIntegerField(_("stock"), default=0)
     is_active = models.BooleanField(
         _("active"), default=True, help_text=_("Inactive products are hidden from the store.")
@@ -298,6 +317,21 @@ class Product(models.Model):
     def get_absolute_url(self):
         return reverse("catalog:product", kwargs={"slug": self.slug})
 
+    def save(self, *args, **kwargs):
+        """A new product gets its default variant; a single-variant product's SKU and stock are its variant's."""
+        adding = self._state.adding
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if adding:
+                Variant.objects.create(product=self, sku=self.sku, stock=self.stock)
+                return
+            fields = kwargs.get("update_fields")
+            if fields is not None and not {"sku", "stock"} & set(fields):
+                return
+            variants = list(self.variants.all()[:2])
+            if len(variants) == 1 and (variants[0].sku, variants[0].stock) != (self.sku, self.stock):
+                Variant.objects.filter(pk=variants[0].pk).update(sku=self.sku, stock=self.stock)
+
     def clean(self):
         if self.compare_at_price is not None and self.price is not None and self.compare_at_price <= self.price:
             raise ValidationError({"compare_at_price": _("The compare-at price must be above the price, or empty.")})
@@ -346,6 +380,10 @@ class Product(models.Model):
 
 class ProductImage(models.Model):
     product = models.ForeignKey(Product, related_name="images", on_delete=models.CASCADE)
+    # A picture of one variant (the blue one); empty: of the product, whatever the variant.
+    variant = models.ForeignKey(
+        "Variant", verbose_name=_("variant"), null=True, blank=True, related_name="images", on_delete=models.SET_NULL
+    )
     image = models.ImageField(_("image"), upload_to="products/%Y/%m")
     alt_text = models.CharField(
         _("alternative text"), max_length=200, blank=True, help_text=_("Describes the image for screen readers.")
@@ -365,6 +403,184 @@ class ProductImage(models.Model):
     @property
     def alt(self) -> str:
         return self.alt_text or self.product.name
+
+
+class Attribute(models.Model):
+    """A property a product can have (size, colour, material); its values are fixed choices."""
+
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+
+    objects = CatalogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("attribute")
+        verbose_name_plural = _("attributes")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class AttributeValue(models.Model):
+    """One choice of an attribute: "42" of EU size, "Blue" of colour (with its swatch)."""
+
+    attribute = models.ForeignKey(Attribute, related_name="values", on_delete=models.CASCADE)
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("slug"), max_length=100)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    swatch = models.CharField(
+        _("swatch"),
+        max_length=7,
+        blank=True,
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", _("A colour as #rrggbb."))],
+        help_text=_("The colour shown for this value, as #rrggbb (colours only)."),
+    )
+
+    objects = CatalogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("attribute value")
+        verbose_name_plural = _("attribute values")
+        ordering = ["attribute", "position", "id"]
+        constraints = [models.UniqueConstraint(fields=["attribute", "slug"], name="one_attribute_value_per_slug")]
+
+    def __str__(self):
+        return f"{self.attribute}: {self.name}"
+
+
+class ProductType(models.Model):
+    """A kind of product (Clothing, Shoes) and its attributes: those that make variants (size,
+    colour) and those that only describe the product (material)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    variant_attributes = models.ManyToManyField(
+        Attribute, verbose_name=_("variant attributes"), blank=True, related_name="+",
+        help_text=_("Each variant has one value of each (size, colour)."),
+    )
+    product_attributes = models.ManyToManyField(
+        Attribute, verbose_name=_("product attributes"), blank=True, related_name="+",
+        help_text=_("Describe the product as a whole (material)."),
+    )
+
+    objects = CatalogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("product type")
+        verbose_name_plural = _("product types")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ProductAttributeValue(models.Model):
+    """A value describing a product as a whole (material: cotton)."""
+
+    product = models.ForeignKey(Product, related_name="attribute_values", on_delete=models.CASCADE)
+    value = models.ForeignKey(AttributeValue, related_name="+", on_delete=models.CASCADE)
+
+    objects = ProductPartQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("product attribute value")
+        verbose_name_plural = _("product attribute values")
+        constraints = [models.UniqueConstraint(fields=["product", "value"], name="one_product_attribute_value")]
+
+    def __str__(self):
+        return str(self.value)
+
+
+class VariantQuerySet(ProductPartQuerySet):
+    def _updated(self, rows: list[tuple], values: dict) -> None:
+        # A variant's stock never changes alone: its product's summed stock changes in the same
+        # transaction, and that update drops what shows it (ProductQuerySet._updated).
+        if set(values) != {"stock"}:
+            super()._updated(rows, values)
+
+    def active(self):
+        return self.filter(is_active=True)
+
+
+class Variant(models.Model):
+    """What a cart line holds and checkout takes stock from: one size and colour of a product.
+
+    Every product has at least one (its default variant, which a product with no variant
+    attributes keeps alone). Its stock changes only together with its product's summed stock.
+    """
+
+    product = models.ForeignKey(Product, related_name="variants", on_delete=models.CASCADE)
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    price = models.DecimalField(
+        _("price"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_("Empty: the product's price."),
+    )
+    compare_at_price = models.DecimalField(_("compare-at price"), max_digits=12, decimal_places=2, null=True, blank=True)
+    stock = models.PositiveIntegerField(_("stock"), default=0)
+    weight = models.DecimalField(
+        _("weight (kg)"), max_digits=8, decimal_places=3, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+    values = models.ManyToManyField(AttributeValue, through="VariantOption", related_name="variants", blank=True)
+
+    objects = VariantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("variant")
+        verbose_name_plural = _("variants")
+        ordering = ["position", "id"]
+        constraints = [
+            # As on the product: the database itself refuses to oversell a variant.
+            models.CheckConstraint(condition=Q(stock__gte=0), name="variant_stock_not_negative"),
+            models.CheckConstraint(
+                condition=Q(price__isnull=True) | Q(price__gte=0), name="variant_price_not_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return self.sku
+
+    @property
+    def unit_price(self):
+        """The variant's own price, or the product's."""
+        return self.product.price if self.price is None else self.price
+
+    @property
+    def price_money(self) -> Money:
+        return Money(self.unit_price, settings.SHOP_CURRENCY)
+
+    def options_snapshot(self) -> dict[str, str]:
+        """{"Size": "42", "Colour": "Blue"}: what an order line keeps of the options (prefetch `options__value`
+        and `options__attribute` to read it without queries)."""
+        return {o.attribute.name: o.value.name for o in self.options.all()}
+
+
+class VariantOption(models.Model):
+    """A variant's value of one of its product type's variant attributes."""
+
+    variant = models.ForeignKey(Variant, related_name="options", on_delete=models.CASCADE)
+    attribute = models.ForeignKey(Attribute, related_name="+", on_delete=models.PROTECT)
+    value = models.ForeignKey(AttributeValue, related_name="+", on_delete=models.PROTECT)
+
+    class Meta:
+        verbose_name = _("option")
+        verbose_name_plural = _("options")
+        ordering = ["attribute__name", "id"]
+        constraints = [models.UniqueConstraint(fields=["variant", "attribute"], name="one_option_per_attribute")]
+
+    def __str__(self):
+        return f"{self.attribute}: {self.value.name}"
+
+    def clean(self):
+        if self.value_id and self.attribute_id and self.value.attribute_id != self.attribute_id:
+            raise ValidationError({"value": _("Choose a value of this attribute.")})
 
 
 class ReviewStatus(models.TextChoices):

@@ -36,7 +36,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from shop.catalog import cache as product_cache
-from shop.catalog.models import Product, RatingPrior, Review, ReviewPhoto, ReviewReport, ReviewStatus, ReviewVote
+from shop.catalog.models import Product, RatingPrior, Variant, Review, ReviewPhoto, ReviewReport, ReviewStatus, ReviewVote
 from shop.catalog.signals import review_published, review_removed
 from shop.core.errors import Conflict, NotFound, ShopError
 from shop.core.moderation import ReportReason
@@ -388,9 +388,32 @@ def products_set_active(*, product_ids, active: bool) -> int:
 
 
 def products_set_stock(*, product_ids, stock: int) -> int:
+    """Set the stock of single-variant products (their variant's with it); products with several
+    variants keep theirs (their stock is the sum of their variants', set per variant)."""
     if stock < 0:
         raise ValueError("Stock cannot be negative.")
-    return Product.objects.filter(pk__in=product_ids).update(stock=stock)
+    single = (
+        Variant.objects.filter(product__in=product_ids)
+        .values("product")
+        .annotate(n=Count("pk"))
+        .filter(n=1)
+        .values("product")
+    )
+    with transaction.atomic():
+        Variant.objects.filter(product__in=single).update(stock=stock)
+        return Product.objects.filter(pk__in=single).update(stock=stock)
+
+
+def variants_create_defaults(*, product_ids) -> int:
+    """The default variant (the product's SKU and stock, its price) of each of these products that has
+    none: for products written in bulk (bulk_create skips Product.save, which makes it otherwise)."""
+    rows = (
+        Product.objects.filter(pk__in=product_ids, variants__isnull=True)
+        .order_by("pk")
+        .values_list("pk", "sku", "stock")
+    )
+    made = Variant.objects.bulk_create([Variant(product_id=pk, sku=sku, stock=stock) for pk, sku, stock in rows])
+    return len(made)
 
 
 def reviews_detach_author(*, user) -> None:
