@@ -119,6 +119,8 @@ class CartLineFactory(factory.django.DjangoModelFactory):
 
     cart = factory.SubFactory(CartFactory)
     product = factory.SubFactory(ProductFactory)
+    # The product's single (default) variant unless a test names one.
+    variant = factory.LazyAttribute(lambda line: line.product.variants.get())
     quantity = 1
 
 

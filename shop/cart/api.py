@@ -206,13 +206,13 @@ class CartItemsView(CartAPIView):
         """Add a product (creates an anonymous cart if needed: keep its `token`)."""
         data = AddItemInput(data=request.data)
         data.is_valid(raise_exception=True)
-        product = Product.objects.filter(slug=data.validated_data["product"], is_active=True).first()
-        if product is None:
+        variant = services.variant_to_add(Product.objects.filter(slug=data.validated_data["product"], is_active=True))
+        if variant is None:
             raise NotFound(
                 _("There is no product “%(slug)s”.") % {"slug": data.validated_data["product"]}, field="product"
             )
         cart = services.cart_get_or_create(request=request)
-        services.cart_add(cart=cart, product=product, quantity=data.validated_data["quantity"])
+        services.cart_add(cart=cart, variant=variant, quantity=data.validated_data["quantity"])
         return self.cart_response(request, status.HTTP_201_CREATED, cart=cart)
 
 

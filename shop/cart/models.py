@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from shop.catalog.models import Product
+from shop.catalog.models import Product, Variant
 
 
 class Cart(models.Model):
@@ -27,8 +27,13 @@ class Cart(models.Model):
 
 
 class CartLine(models.Model):
+    """A variant in a cart. `product` is always the variant's product, kept on the line (set on save)
+    because pricing, promotions and every panel read a line's product and category, and checkout
+    locks the product's row with the line's."""
+
     cart = models.ForeignKey(Cart, related_name="lines", on_delete=models.CASCADE)
     product = models.ForeignKey(Product, related_name="+", on_delete=models.CASCADE)
+    variant = models.ForeignKey(Variant, related_name="+", on_delete=models.CASCADE)
     quantity = models.PositiveIntegerField(_("quantity"))
     added_at = models.DateTimeField(auto_now_add=True)
 
@@ -37,9 +42,14 @@ class CartLine(models.Model):
         verbose_name_plural = _("cart lines")
         ordering = ["added_at", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["cart", "product"], name="one_line_per_product_in_cart"),
+            models.UniqueConstraint(fields=["cart", "variant"], name="one_line_per_variant_in_cart"),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="cart_line_quantity_positive"),
         ]
 
     def __str__(self):
         return f"{self.quantity} × {self.product}"
+
+    def save(self, *args, **kwargs):
+        if self.variant_id is not None and self._state.adding:
+            self.product_id = self.variant.product_id  # a variant never changes product
+        super().save(*args, **kwargs)

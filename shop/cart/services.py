@@ -10,7 +10,7 @@ from shop.cart.models import Cart, CartLine
 from shop.cart.selectors import SESSION_KEY
 from shop.cart.signals import cart_changed, cart_merged
 from shop.cart.snapshot import carts_changed
-from shop.catalog.models import Product
+from shop.catalog.models import Product, Variant
 from shop.core.errors import InsufficientStock, NotFound, ProductUnavailable, ShopError
 from shop.core.tracking import track
 
@@ -44,19 +44,41 @@ def _check_quantity(quantity) -> int:
     return quantity
 
 
-def _check_stock(product: Product, quantity: int) -> None:
-    if not product.is_active:
+def _check_stock(variant: Variant, quantity: int) -> None:
+    product = variant.product
+    if not product.is_active or not variant.is_active:
         raise ProductUnavailable(_("“%(name)s” is no longer sold.") % {"name": product.name}, field="product")
-    if quantity > product.stock:
-        if product.stock == 0:
+    if quantity > variant.stock:
+        if variant.stock == 0:
             message = _("“%(name)s” is out of stock.") % {"name": product.name}
         else:
             message = ngettext(
                 "Only %(count)d of “%(name)s” is in stock.",
                 "Only %(count)d of “%(name)s” are in stock.",
-                product.stock,
-            ) % {"count": product.stock, "name": product.name}
+                variant.stock,
+            ) % {"count": variant.stock, "name": product.name}
         raise InsufficientStock(message, field="quantity")
+
+
+def variant_for_product(product: Product) -> Variant:
+    """The variant to add when a shopper or client names only the product: its single variant."""
+    variant = _only(list(product.variants.all()[:2]))
+    variant.product = product
+    return variant
+
+
+def variant_to_add(products) -> Variant | None:
+    """The single variant of the one product in `products` (a queryset), read with its product in one
+    query; None when there is no such product."""
+    variants = list(Variant.objects.select_related("product").filter(product__in=products).order_by("pk")[:2])
+    return _only(variants) if variants else None
+
+
+def _only(variants: list[Variant]) -> Variant:
+    # A product with several variants cannot guess which one: the shopper must choose (400).
+    if len(variants) != 1:
+        raise ShopError(_("Choose a size and colour."), field="variant")
+    return variants[0]
 
 
 def _lock(cart: Cart) -> None:
@@ -82,23 +104,29 @@ def _track_quantity(product: Product, change: int) -> None:
         )
 
 
-def cart_add(*, cart: Cart, product: Product, quantity: int = 1) -> CartLine:
-    """Add to the product's line (or start one). The total may not exceed the stock.
+def cart_add(
+    *, cart: Cart, product: Product | None = None, variant: Variant | None = None, quantity: int = 1
+) -> CartLine:
+    """Add to the variant's line (or start one). The total may not exceed the variant's stock.
 
+    Given only the product, its single variant (variant_for_product refuses a product with several).
     Stock is only checked here; it is taken at checkout, where the check is authoritative.
     """
     _check_quantity(quantity)
+    if variant is None:
+        variant = variant_for_product(product)
+    product = variant.product
     with transaction.atomic():
         _lock(cart)
-        line = CartLine.objects.filter(cart=cart, product=product).first()
+        line = CartLine.objects.filter(cart=cart, variant=variant).first()
         new_quantity = (line.quantity if line else 0) + quantity
         _check_quantity(new_quantity)
-        _check_stock(product, new_quantity)
+        _check_stock(variant, new_quantity)
         if line:
             line.quantity = new_quantity
             line.save(update_fields=["quantity"])
         else:
-            line = CartLine.objects.create(cart=cart, product=product, quantity=quantity)
+            line = CartLine.objects.create(cart=cart, product=product, variant=variant, quantity=quantity)
         _touch(cart)
         _track_quantity(product, quantity)
     return line
@@ -109,7 +137,7 @@ def cart_set_quantity(*, cart: Cart, line_id: int, quantity: int) -> CartLine:
     with transaction.atomic():
         _lock(cart)
         line = _own_line(cart, line_id, lock=True)
-        _check_stock(line.product, quantity)
+        _check_stock(line.variant, quantity)
         change = quantity - line.quantity
         line.quantity = quantity
         line.save(update_fields=["quantity"])
@@ -128,7 +156,7 @@ def cart_remove(*, cart: Cart, line_id: int) -> None:
 
 
 def _own_line(cart: Cart, line_id, *, lock=False) -> CartLine:
-    lines = CartLine.objects.select_related("product").filter(cart=cart)
+    lines = CartLine.objects.select_related("product", "variant").filter(cart=cart)
     if lock:
         lines = lines.select_for_update()
     try:
@@ -146,20 +174,21 @@ def cart_merge(*, source: Cart, user) -> list[str]:
     notes: list[str] = []
     with transaction.atomic():
         target, _created = Cart.objects.select_for_update().get_or_create(user=user)
-        existing = {line.product_id: line for line in target.lines.select_for_update()}
-        for line in source.lines.select_related("product"):
-            product = line.product
-            wanted = line.quantity + (existing[product.pk].quantity if product.pk in existing else 0)
-            allowed = min(wanted, product.stock, MAX_LINE_QUANTITY) if product.is_active else 0
+        existing = {line.variant_id: line for line in target.lines.select_for_update()}
+        for line in source.lines.select_related("product", "variant"):
+            product, variant = line.product, line.variant
+            wanted = line.quantity + (existing[variant.pk].quantity if variant.pk in existing else 0)
+            sold = product.is_active and variant.is_active
+            allowed = min(wanted, variant.stock, MAX_LINE_QUANTITY) if sold else 0
             if allowed < wanted:
-                notes.append(_merge_note(product, allowed))
+                notes.append(_merge_note(product, allowed, sold=sold))
             if allowed == 0:
                 continue
-            if product.pk in existing:
-                existing[product.pk].quantity = allowed
-                existing[product.pk].save(update_fields=["quantity"])
+            if variant.pk in existing:
+                existing[variant.pk].quantity = allowed
+                existing[variant.pk].save(update_fields=["quantity"])
             else:
-                CartLine.objects.create(cart=target, product=product, quantity=allowed)
+                CartLine.objects.create(cart=target, product=product, variant=variant, quantity=allowed)
         if source.lines.exists():
             notes.insert(0, _("The products you picked before logging in are now in your cart."))
         notes += _merge_extras(source=source, target=target, user=user)
@@ -182,8 +211,8 @@ def _merge_extras(*, source: Cart, target: Cart, user) -> list[str]:
     return notes
 
 
-def _merge_note(product: Product, allowed: int) -> str:
-    if not product.is_active:
+def _merge_note(product: Product, allowed: int, *, sold: bool) -> str:
+    if not sold:
         return _("“%(name)s” is no longer sold and was removed.") % {"name": product.name}
     if allowed == 0:
         return _("“%(name)s” is out of stock and was removed.") % {"name": product.name}

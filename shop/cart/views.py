@@ -83,15 +83,17 @@ def _quantity(request) -> int:
 def cart_add(request):
     pk = request.POST.get("product", "")
     # isascii: "²" and other Unicode digits pass isdigit() but are no number int() reads (a 500).
-    product = Product.objects.active().filter(pk=pk).first() if pk.isascii() and pk.isdigit() else None
-    if product is None:
-        return _render_cart(request, error=_("That product does not exist."), status=404)
     try:
+        variant = None
+        if pk.isascii() and pk.isdigit():
+            variant = services.variant_to_add(Product.objects.active().filter(pk=pk))
+        if variant is None:
+            return _render_cart(request, error=_("That product does not exist."), status=404)
         quantity = _quantity(request)
-        services.cart_add(cart=services.cart_get_or_create(request=request), product=product, quantity=quantity)
+        services.cart_add(cart=services.cart_get_or_create(request=request), variant=variant, quantity=quantity)
     except ShopError as exc:
         return _render_cart(request, error=exc.message, status=exc.status_code)
-    messages.success(request, _("Added “%(name)s” to your cart.") % {"name": product.name})
+    messages.success(request, _("Added “%(name)s” to your cart.") % {"name": variant.product.name})
     next_url = request.POST.get("next")
     if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         return redirect(next_url)

@@ -72,7 +72,8 @@ def test_a_guests_paid_order_queues_no_earning_and_a_members_does(monkeypatch, c
     queued = []
     monkeypatch.setattr(tasks.earn_for_order, "delay", lambda **kwargs: queued.append(kwargs))
     guest_cart = Cart.objects.create()
-    guest_cart.lines.create(product=ProductFactory(price=D("20.00"), stock=5), quantity=1)
+    product = ProductFactory(price=D("20.00"), stock=5)
+    guest_cart.lines.create(product=product, variant=product.variants.get(), quantity=1)
     guest_order = pay(place(None, guest_cart, email="guest@example.org"))
     member_order = pay(place(customer, cart_with(customer)))
 

@@ -56,7 +56,8 @@ def shopper():
 
 def cart_of(user, *, now) -> Cart:
     cart = Cart.objects.create(user=user)
-    CartLine.objects.create(cart=cart, product=ProductFactory(price=Decimal("20.00")), quantity=1)
+    product = ProductFactory(price=Decimal("20.00"))
+    CartLine.objects.create(cart=cart, product=product, variant=product.variants.get(), quantity=1)
     flows.on_cart_changed(cart_id=cart.pk, user_id=user.pk, now=now)
     return cart
 

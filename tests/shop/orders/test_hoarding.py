@@ -50,7 +50,9 @@ def lamp():
 def place(*, product, user=None, email="ada@example.org", client="", key="", quantity=1) -> Order:
     """An order placed in-process, as the storefront and the API do."""
     cart = Cart.objects.get_or_create(user=user)[0] if user else CartFactory(user=None)
-    CartLine.objects.update_or_create(cart=cart, product=product, defaults={"quantity": quantity})
+    CartLine.objects.update_or_create(
+        cart=cart, variant=product.variants.get(), defaults={"product": product, "quantity": quantity}
+    )
     order, _created = checkout_place(
         cart=cart,
         user=user,
