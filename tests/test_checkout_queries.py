@@ -3,9 +3,9 @@
 Issue "Fast where shoppers spend money": at most 25 statements per paid order. The hard case is
 a logged-in member with a code applied, points in use and several running automatic promotions,
 paying on the server (localstripe): the checkout locks the cart's lines and products and takes
-the limits' locks in one statement, counts the open orders in one, takes the stock in one per
-quantity, prices the cart (reusing its reads in the adjusters' commits), claims every promotion
-in three statements whatever their number, debits the points, then records the payment and
+the limits' locks in one statement, counts the open orders in one, takes the stock in two per
+quantity (the variants', then their products' summed stock), prices the cart (reusing its reads
+in the adjusters' commits), claims every promotion in three statements whatever their number, debits the points, then records the payment and
 marks the order paid. BEGIN and COMMIT count: transaction=True, so the test sees the same
 transactions as a live request (not savepoints inside the test's own transaction).
 """
@@ -45,9 +45,9 @@ ADDRESS = {"name": "Ada Lovelace", "line1": "12 Analytical Row", "city": "London
 # the cart, and the points debited under their account's lock (5); and, once paid, whether a
 # campaign's click led to it (1: marketing.campaigns.receivers). Which automated flows are on is
 # read once an hour and cached (marketing.campaigns.flows.enabled): warmed below, as in a running store.
-MEMBER_PAID = 38
-GUEST_PAID = 24
-WEB_PLACED = 31  # the review page's POST: the member's checkout without the payment, and the session
+MEMBER_PAID = 39
+GUEST_PAID = 25
+WEB_PLACED = 32  # the review page's POST: the member's checkout without the payment, and the session
 
 
 @pytest.fixture(autouse=True)

@@ -157,7 +157,7 @@ def bench_change(request, slug):
     ?kind=restock: one unit given back as a cancelled order gives it back.
     """
     from shop.cart.models import CartLine
-    from shop.catalog.models import Product
+    from shop.catalog.models import Product, Variant
     from shop.orders.checkout import _take_stock
 
     kind = request.GET.get("kind", "price")
@@ -172,7 +172,10 @@ def bench_change(request, slug):
             product.price += Decimal("0.01") if even_cents else Decimal("-0.01")
             product.save()
         elif kind == "take":
-            _take_stock([CartLine(product_id=product.pk, quantity=1)])
+            variant = product.variants.first()
+            _take_stock([CartLine(product=product, variant=variant, quantity=1)])
         else:
+            variant = product.variants.first()
+            Variant.objects.filter(pk=variant.pk).update(stock=F("stock") + 1)
             Product.objects.filter(pk=product.pk).update(stock=F("stock") + 1)
     return JsonResponse({"kind": kind})

@@ -24,7 +24,7 @@ from functools import reduce
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -33,7 +33,7 @@ from django.utils.translation import ngettext
 from shop.cart.models import Cart, CartLine
 from shop.cart.pricing import AdjustmentKind, PricingContext, adjusters, price_cart
 from shop.cart.snapshot import carts_changed
-from shop.catalog.models import Product
+from shop.catalog.models import Product, Variant, VariantOption
 from shop.core import ratelimit
 from shop.core.errors import Conflict, InsufficientStock, RateLimited, ShopError
 from shop.core.tracking import track
@@ -302,12 +302,15 @@ def _place(cart, user, email, address, shipping_method, scope, key, client_diges
     for adjustment in priced.adjustments:
         for line_id, share in adjustment.allocations:
             shares[line_id] = shares.get(line_id, 0) + share
+    variants = {line.pk: line.variant for line in lines}
     order_lines = OrderLine.objects.bulk_create(
         [
             OrderLine(
                 order=order,
                 product=pl.product,
-                sku=pl.product.sku,
+                variant=variants[pl.line_id],
+                sku=variants[pl.line_id].sku,
+                options=_options(pl.product, variants[pl.line_id]),
                 name=pl.product.name,
                 unit_price=pl.unit_price.amount,
                 quantity=pl.quantity,
@@ -356,43 +359,67 @@ def _locked_lines(cart: Cart, *, lock_keys: list[str]) -> list[CartLine]:
     """
     lines = (
         CartLine.objects.filter(cart=cart)
-        .select_related("cart", "product__category")
-        .select_for_update(of=("cart", "self", "product"))
-        .order_by("product_id")
+        .select_related("cart", "product__category", "variant")
+        .select_for_update(of=("cart", "self", "product", "variant"))
+        .order_by("product_id", "variant_id")
     )
     locks = _advisory_locks(lock_keys)
-    return list(lines if locks is None else lines.annotate(limits_locked=locks))
+    lines = list(lines if locks is None else lines.annotate(limits_locked=locks))
+    # Options come from a product type's variant attributes: read (one query) only when a line has some.
+    typed = [line.variant for line in lines if line.product.product_type_id is not None]
+    if typed:
+        options = VariantOption.objects.select_related("attribute", "value")
+        prefetch_related_objects(typed, Prefetch("options", queryset=options))
+    return lines
+
+
+def _options(product: Product, variant: Variant) -> dict[str, str]:
+    return variant.options_snapshot() if product.product_type_id is not None else {}
 
 
 def _take_stock(lines: list[CartLine]) -> None:
-    """Take the stock of the locked products: a row only changes if enough is left (no oversell).
+    """Take the stock of the locked variants: a row only changes if enough is left (no oversell).
 
-    One guarded update per quantity (usually one for the whole cart); each line's product
-    has its stock as it is now, for pricing and for the message if it is short."""
+    Stock is taken from each line's variant, then the same quantity from its product, whose stock
+    is the sum of its active variants' (shop.catalog.models.Product), in this same transaction.
+    One guarded update per quantity and table (usually one each for the whole cart); each line's
+    variant and product have their stock as it is now, for pricing and for the message if it is short."""
     for line in lines:
-        product = line.product
-        if not product.is_active or product.stock < line.quantity:
-            raise InsufficientStock(_stock_message(product, line.quantity), field="cart")
-    by_quantity: dict[int, list[int]] = {}
+        product, variant = line.product, line.variant
+        if not (product.is_active and variant.is_active) or variant.stock < line.quantity:
+            raise InsufficientStock(_stock_message(product, line.quantity, stock=variant.stock), field="cart")
+    _take(Variant, {line.variant_id: line.quantity for line in lines})
+    per_product: dict[int, int] = {}
     for line in lines:
-        by_quantity.setdefault(line.quantity, []).append(line.product_id)
-    for quantity, product_ids in by_quantity.items():
-        taken = Product.objects.filter(pk__in=product_ids, is_active=True, stock__gte=quantity).update(
-            stock=F("stock") - quantity
-        )
-        if taken != len(product_ids):  # cannot happen under the locks; the check constraint is the last guard
-            raise InsufficientStock(_("A product in your cart just sold out. Try again."), field="cart")
+        per_product[line.product_id] = per_product.get(line.product_id, 0) + line.quantity
+    _take(Product, per_product)
     for line in lines:
+        line.variant.stock -= line.quantity
         line.product.stock -= line.quantity
 
 
-def _stock_message(product: Product | None, wanted: int) -> str:
+def _take(model, quantities: dict[int, int]) -> None:
+    """One guarded update per quantity: a row only changes if enough is left, and every row must change."""
+    by_quantity: dict[int, list[int]] = {}
+    for pk, quantity in quantities.items():
+        by_quantity.setdefault(quantity, []).append(pk)
+    for quantity, pks in by_quantity.items():
+        taken = model.objects.filter(pk__in=pks, is_active=True, stock__gte=quantity).update(
+            stock=F("stock") - quantity
+        )
+        if taken != len(pks):  # cannot happen under the locks; the check constraint is the last guard
+            raise InsufficientStock(_("A product in your cart just sold out. Try again."), field="cart")
+
+
+def _stock_message(product: Product | None, wanted: int, *, stock: int | None = None) -> str:
+    """stock: what is left of the variant in the cart (the product's, if not given)."""
     if product is None or not product.is_active:
         return _("A product in your cart is no longer sold. Remove it and try again.")
-    if product.stock == 0:
+    stock = product.stock if stock is None else stock
+    if stock == 0:
         return _("“%(name)s” just sold out. Remove it from your cart to continue.") % {"name": product.name}
     return ngettext(
         "Only %(count)d of “%(name)s” is left; lower the quantity to continue.",
         "Only %(count)d of “%(name)s” are left; lower the quantity to continue.",
-        product.stock,
-    ) % {"count": product.stock, "name": product.name}
+        stock,
+    ) % {"count": stock, "name": product.name}

@@ -161,7 +161,11 @@ class OrderLine(models.Model):
 
     order = models.ForeignKey(Order, related_name="lines", on_delete=models.CASCADE)
     product = models.ForeignKey("catalog.Product", null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    variant = models.ForeignKey("catalog.Variant", null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
     sku = models.CharField(_("SKU"), max_length=64)
+    # The variant's options as they were bought, e.g. {"Size": "42", "Colour": "Blue"}; empty for a
+    # product without options.
+    options = models.JSONField(_("options"), default=dict, blank=True)
     name = models.CharField(_("name"), max_length=200)
     unit_price = models.DecimalField(_("unit price"), max_digits=12, decimal_places=2)
     quantity = models.PositiveIntegerField(_("quantity"))

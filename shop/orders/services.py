@@ -15,7 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shop.catalog.models import Product
+from shop.catalog.models import Product, Variant
 from shop.core.errors import Conflict, ShopError
 from shop.core.money import Money
 from shop.orders import signals
@@ -52,8 +52,15 @@ def _move(order: Order, status: str, kind: str, *, message="", data=None, actor=
 
 
 def _restock(order: Order) -> None:
-    # Product-id order, as at checkout, so restocking never deadlocks with a checkout.
-    for line in order.lines.exclude(product=None).order_by("product_id"):
+    """Give each line's quantity back to its variant and to its product (the sum of its variants')."""
+    # Product then variant order, as at checkout, so restocking never deadlocks with a checkout.
+    for line in order.lines.exclude(product=None).order_by("product_id", "variant_id"):
+        if line.variant_id is not None:
+            Variant.objects.filter(pk=line.variant_id).update(stock=F("stock") + line.quantity)
+        elif Variant.objects.filter(product=line.product_id).count() != 1:
+            continue  # its variant is gone: nothing to give the quantity back to
+        else:  # a line written without its variant (imported) of a single-variant product
+            Variant.objects.filter(product=line.product_id).update(stock=F("stock") + line.quantity)
         Product.objects.filter(pk=line.product_id).update(stock=F("stock") + line.quantity)
 
 

@@ -243,7 +243,9 @@ def test_it_refuses_with_409_and_writes_nothing_when_stock_is_short(api, localst
     b = ProductFactory(name="Brass lamp", price=Decimal("3.00"), stock=3)
     token = add_to_cart(api, a, 2)
     add_to_cart(api, b, 3, token)
-    type(b).objects.filter(pk=b.pk).update(stock=1)  # someone else bought two meanwhile
+    # Someone else bought two meanwhile (of its single variant, and so of the product).
+    b.variants.update(stock=1)
+    type(b).objects.filter(pk=b.pk).update(stock=1)
 
     response = checkout(api, token)
 
