@@ -142,6 +142,8 @@ def _test_settings(settings, tmp_path):
     # Off by default too, so that query counts are the request's own (events are written after the
     # response); the analytics tests turn it on (tests/marketing/analytics).
     settings.ANALYTICS_RECORDING = False
+    # No quiet hours unless a test sets them: what is sent never depends on the hour the suite runs.
+    settings.CAMPAIGNS_QUIET_HOURS = (0, 0)
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {
         **settings.STORAGES,
