@@ -375,7 +375,8 @@ def pytest_runtest_teardown(item, nextitem):
     yield  # the test's own fixtures (and a module's, built on the store) are torn down first
     if _DEMO_STORE.done_before(nextitem):
         _DEMO_STORE.close()
-    if _flushes(item):
+    # After the last test the test database is gone: nothing to put back, and nowhere to.
+    if nextitem is not None and _flushes(item):
         from pytest_django.plugin import blocking_manager_key
 
         from tests import starting_rows
