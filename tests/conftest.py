@@ -142,6 +142,8 @@ def _test_settings(settings, tmp_path):
     # Off by default too, so that query counts are the request's own (events are written after the
     # response); the analytics tests turn it on (tests/marketing/analytics).
     settings.ANALYTICS_RECORDING = False
+    # No quiet hours unless a test sets them: what is sent never depends on the hour the suite runs.
+    settings.CAMPAIGNS_QUIET_HOURS = (0, 0)
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STORAGES = {
         **settings.STORAGES,
@@ -373,7 +375,8 @@ def pytest_runtest_teardown(item, nextitem):
     yield  # the test's own fixtures (and a module's, built on the store) are torn down first
     if _DEMO_STORE.done_before(nextitem):
         _DEMO_STORE.close()
-    if _flushes(item):
+    # After the last test the test database is gone: nothing to put back, and nowhere to.
+    if nextitem is not None and _flushes(item):
         from pytest_django.plugin import blocking_manager_key
 
         from tests import starting_rows

@@ -159,8 +159,11 @@ def test_the_worker_shows_a_pushed_notification_with_a_link_on_this_site_only(pa
                       const n = list.find((each) => each.body === body);
                       return n && {title: n.title, body: n.body, icon: n.icon, url: n.data.url};
                     })"""
-        page.wait_for_function(find, arg=message["body"])
-        return page.evaluate(find, message["body"])
+        # Polled here: wait_for_function would take the promise itself for a truthy answer.
+        deadline = time.monotonic() + 10
+        while (shown := page.evaluate(find, message["body"])) is None and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        return shown
 
     assert push({"title": "Summer sale", "body": "20% off sandals", "url": "/category/shoes/?from=push"}) == {
         "title": "Summer sale",
