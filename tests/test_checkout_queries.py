@@ -5,9 +5,10 @@ a logged-in member with a code applied, points in use and several running automa
 paying on the server (localstripe): the checkout locks the cart's lines and products and takes
 the limits' locks in one statement, counts the open orders in one, takes the stock in two per
 quantity (the variants', then their products' summed stock), prices the cart (reusing its reads
-in the adjusters' commits), claims every promotion in three statements whatever their number, debits the points, then records the payment and
-marks the order paid. BEGIN and COMMIT count: transaction=True, so the test sees the same
-transactions as a live request (not savepoints inside the test's own transaction).
+in the adjusters' commits), claims every promotion in three statements whatever their number,
+debits the points, then records the payment and marks the order paid. BEGIN and COMMIT count:
+transaction=True, so the test sees the same transactions as a live request (not savepoints inside
+the test's own transaction).
 """
 
 import uuid

@@ -61,6 +61,7 @@ class PricedLine:
     unit_price: Money
     compare_at: Money | None
     total: Money
+    variant: object = None  # the cart line's variant (its options, its own stock)
 
     @property
     def max_quantity(self) -> int:
@@ -70,7 +71,7 @@ class PricedLine:
         from shop.cart.services import MAX_LINE_QUANTITY
         from shop.catalog.models import stock_shown
 
-        stock = self.product.stock
+        stock = (self.variant or self.product).stock
         return stock if stock_shown(stock) == stock else MAX_LINE_QUANTITY
 
 
@@ -274,6 +275,20 @@ def adjusters() -> tuple[Adjuster, ...]:
     return _load(tuple(settings.SHOP_PRICE_ADJUSTERS))
 
 
+def _sold_as(line):
+    """What a line sells: its variant (its price, its stock), or its product for a line that has
+    none (a promotion's preview in the admin prices products)."""
+    variant = getattr(line, "variant", None)
+    if variant is None:
+        return line.product
+    variant.product = line.product  # the same row, read with the line: no query per variant
+    return variant
+
+
+def _sold(line) -> bool:
+    return line.product.is_active and _sold_as(line).is_active
+
+
 def price_lines(lines, currency: str | None = None) -> PricedCart:
     """Subtotals only: each line is unit price × quantity, rounded.
 
@@ -282,19 +297,22 @@ def price_lines(lines, currency: str | None = None) -> PricedCart:
     """
     currency = currency or settings.SHOP_CURRENCY
     lines = list(lines)
-    unavailable = [line for line in lines if not line.product.is_active]
-    lines = [line for line in lines if line.product.is_active]
-    priced = [
-        PricedLine(
-            line_id=line.pk,
-            product=line.product,
-            quantity=line.quantity,
-            unit_price=line.product.price_money,
-            compare_at=line.product.compare_at_money,
-            total=(line.product.price_money * line.quantity).rounded(),
+    unavailable = [line for line in lines if not _sold(line)]
+    lines = [line for line in lines if _sold(line)]
+    priced = []
+    for line in lines:
+        sold = _sold_as(line)
+        priced.append(
+            PricedLine(
+                line_id=line.pk,
+                product=line.product,
+                quantity=line.quantity,
+                unit_price=sold.price_money,
+                compare_at=sold.compare_at_money,
+                total=(sold.price_money * line.quantity).rounded(),
+                variant=sold if sold is not line.product else None,
+            )
         )
-        for line in lines
-    ]
     subtotal = Money.zero(currency)
     for line in priced:
         subtotal = subtotal + line.total

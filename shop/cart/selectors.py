@@ -4,6 +4,7 @@ from django.db.models import Prefetch, Sum, prefetch_related_objects
 
 from shop.cart.models import Cart, CartLine
 from shop.catalog.models import ProductImage
+from shop.catalog.selectors import variants_load_options
 
 SESSION_KEY = "cart_token"
 HEADER = "X-Cart-Token"
@@ -20,7 +21,7 @@ def cart_token_from_request(request) -> uuid.UUID | None:
 def _lines() -> Prefetch:
     return Prefetch(
         "lines",
-        queryset=CartLine.objects.select_related("product", "product__category").prefetch_related(
+        queryset=CartLine.objects.select_related("product", "product__category", "variant").prefetch_related(
             Prefetch("product__images", queryset=ProductImage.objects.order_by("position", "id"))
         ),
     )
@@ -34,6 +35,7 @@ def load_lines(cart: Cart, memo: dict | None = None) -> Cart:
 
     getattr(cart, "_prefetched_objects_cache", {}).pop("lines", None)  # read now, not as read before
     prefetch_related_objects([cart], _lines())
+    _with_options(cart)
     if memo is not None:
         depends_on(memo, product_token_keys(sorted({line.product_id for line in cart.lines.all()})), late=True)
     return cart
@@ -47,11 +49,24 @@ def cart_for_request(request, *, with_lines: bool = True) -> Cart | None:
     """
     queryset = Cart.objects.prefetch_related(_lines()) if with_lines else Cart.objects.all()
     if request.user.is_authenticated:
-        return queryset.filter(user=request.user).first()
-    token = cart_token_from_request(request)
-    if not token:
-        return None
-    return queryset.filter(token=token, user__isnull=True).first()
+        cart = queryset.filter(user=request.user).first()
+    else:
+        token = cart_token_from_request(request)
+        if not token:
+            return None
+        cart = queryset.filter(token=token, user__isnull=True).first()
+    if cart is not None and with_lines:
+        _with_options(cart)
+    return cart
+
+
+def _with_options(cart: Cart) -> None:
+    # A line's variant's product is the line's product (already read): its options then cost one
+    # query, and none when no product in the cart has variant options.
+    lines = cart.lines.all()
+    for line in lines:
+        line.variant.product = line.product
+    variants_load_options([line.variant for line in lines])
 
 
 def cart_item_count(request) -> int:

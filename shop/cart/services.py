@@ -94,11 +94,11 @@ def _touch(cart: Cart) -> None:
     transaction.on_commit(lambda: cart_changed.send(sender=Cart, cart_id=cart.pk, user_id=cart.user_id))
 
 
-def _track_quantity(product: Product, change: int) -> None:
+def _track_quantity(product: Product, change: int, variant: Variant | None = None) -> None:
     """add_to_cart or remove_from_cart for this change of a line's quantity, once it is committed."""
     if change:
         name = "add_to_cart" if change > 0 else "remove_from_cart"
-        price = product.price_money
+        price = (variant or product).price_money
         transaction.on_commit(
             lambda: track(name, product_id=product.pk, quantity=abs(change), value=price * abs(change))
         )
@@ -128,7 +128,7 @@ def cart_add(
         else:
             line = CartLine.objects.create(cart=cart, product=product, variant=variant, quantity=quantity)
         _touch(cart)
-        _track_quantity(product, quantity)
+        _track_quantity(product, quantity, variant)
     return line
 
 
@@ -142,7 +142,7 @@ def cart_set_quantity(*, cart: Cart, line_id: int, quantity: int) -> CartLine:
         line.quantity = quantity
         line.save(update_fields=["quantity"])
         _touch(cart)
-        _track_quantity(line.product, change)
+        _track_quantity(line.product, change, line.variant)
     return line
 
 
@@ -152,7 +152,7 @@ def cart_remove(*, cart: Cart, line_id: int) -> None:
         line = _own_line(cart, line_id, lock=True)
         line.delete()
         _touch(cart)
-        _track_quantity(line.product, -line.quantity)
+        _track_quantity(line.product, -line.quantity, line.variant)
 
 
 def _own_line(cart: Cart, line_id, *, lock=False) -> CartLine:

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -13,7 +13,8 @@ from django.views.decorators.http import require_POST
 from shop.cart import services, snapshot
 from shop.cart.pricing import price_cart
 from shop.cart.selectors import cart_for_request, load_lines
-from shop.catalog.models import Product
+from shop.catalog import variants
+from shop.catalog.models import Product, Variant
 from shop.core.errors import NotFound, ShopError
 
 
@@ -79,21 +80,68 @@ def _quantity(request) -> int:
     return form.cleaned_data["quantity"]
 
 
+def _number(value: str) -> bool:
+    # isascii: "²" and other Unicode digits pass isdigit() but are no number int() reads (a 500).
+    return value.isascii() and value.isdigit()
+
+
+def _variant_posted(request):
+    """The variant a form names: `variant` (its id), or the product and one value per option
+    (size=m, colour=blue, as the product page's options post them), or a product with one variant.
+    None: no such product or variant. ShopError: the options do not name one (what to choose)."""
+    pk, variant_pk = request.POST.get("product", ""), request.POST.get("variant", "")
+    if _number(variant_pk):
+        return Variant.objects.active().select_related("product").filter(pk=variant_pk, product__is_active=True).first()
+    if not _number(pk):
+        return None
+    product = Product.objects.active().filter(pk=pk).select_related("product_type").first()
+    if product is None:
+        return None
+    picker = variants.picker(product)
+    if picker is None:
+        return services.variant_to_add(Product.objects.filter(pk=product.pk))
+    chosen = variants.choose(picker, request.POST)
+    if chosen.variant is None:
+        missing = [a["name"].lower() for a in picker["attributes"] if a["slug"] not in chosen.values]
+        message = chosen.problem or _("Choose a %(options)s.") % {"options": _(" and ").join(missing)}
+        raise ChooseOptions(message, product=product, values=chosen.values)
+    variant = Variant.objects.get(pk=chosen.variant["id"])
+    variant.product = product
+    return variant
+
+
+class ChooseOptions(ShopError):
+    """The options posted name no variant: back to the product page, the choice kept."""
+
+    def __init__(self, message, *, product, values):
+        super().__init__(message, field="variant")
+        self.product, self.values = product, values
+
+
+def _product_page(product, values: dict) -> str:
+    query = urlencode(values)
+    return product.get_absolute_url() + (f"?{query}" if query else "")
+
+
 @require_POST
 def cart_add(request):
-    pk = request.POST.get("product", "")
-    # isascii: "²" and other Unicode digits pass isdigit() but are no number int() reads (a 500).
     try:
-        variant = None
-        if pk.isascii() and pk.isdigit():
-            variant = services.variant_to_add(Product.objects.active().filter(pk=pk))
+        variant = _variant_posted(request)
         if variant is None:
             return _render_cart(request, error=_("That product does not exist."), status=404)
+        if request.POST.get("show"):  # the product page's "Show price and stock", without JavaScript
+            return redirect(f"{variant.product.get_absolute_url()}?variant={variant.pk}")
         quantity = _quantity(request)
         services.cart_add(cart=services.cart_get_or_create(request=request), variant=variant, quantity=quantity)
+    except ChooseOptions as exc:
+        if not request.POST.get("show"):
+            messages.error(request, exc.message)
+        return redirect(_product_page(exc.product, exc.values))
     except ShopError as exc:
         return _render_cart(request, error=exc.message, status=exc.status_code)
-    messages.success(request, _("Added “%(name)s” to your cart.") % {"name": variant.product.name})
+    label = variant.label
+    name = f"{variant.product.name} ({label})" if label else variant.product.name
+    messages.success(request, _("Added “%(name)s” to your cart.") % {"name": name})
     next_url = request.POST.get("next")
     if next_url and url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         return redirect(next_url)

@@ -6,8 +6,10 @@ import django_filters
 from django import forms
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 
 from shop.catalog import search as catalog_search
+from shop.catalog import variants
 from shop.catalog.models import Category, Product
 
 RELEVANCE = "relevance"
@@ -25,6 +27,38 @@ SORTS = {
     "rating": (_("Lowest rated"), [F("rating_score").asc(nulls_last=True), F("id").asc()]),
 }
 DEFAULT_SORT = "-created"
+
+
+MAX_ATTRIBUTE_VALUES = 30
+
+
+class AttributeValuesField(forms.Field):
+    """Every `attr` of the query string ("size:m", "colour:blue"; commas also separate), read as a
+    choice of attribute values: {attribute slug: [value ids]} (shop.catalog.variants)."""
+
+    widget = forms.SelectMultiple  # reads all the parameter's values
+
+    def clean(self, value):
+        items = [v for v in (value or []) if isinstance(v, str) and v.strip()]
+        if len(items) > MAX_ATTRIBUTE_VALUES:
+            raise forms.ValidationError(
+                _("Choose at most %(n)d attribute values."), code="max_values", params={"n": MAX_ATTRIBUTE_VALUES}
+            )
+        choice, errors = variants.parse(items)
+        if errors:
+            raise forms.ValidationError(errors)
+        return choice
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "pattern": r"^[-a-z0-9_]+:[-a-z0-9_]+(,[-a-z0-9_]+:[-a-z0-9_]+)*$"},
+        "description": "attribute:value, repeated (attr=size:m&attr=colour:blue) or comma-separated.",
+    }
+)
+class AttributeValuesFilter(django_filters.Filter):
+    field_class = AttributeValuesField
 
 
 class ProductFilterForm(forms.Form):
@@ -76,17 +110,27 @@ class ProductFilter(django_filters.FilterSet):
     )
     in_stock = django_filters.BooleanFilter(label=_("In stock only"), method="filter_in_stock")
     on_sale = django_filters.BooleanFilter(label=_("On sale"), method="filter_on_sale")
+    attr = AttributeValuesFilter(
+        label=_("Attribute values"),
+        method="filter_attr",
+        help_text=_(
+            "attribute:value, repeated (attr=size:m&attr=colour:blue): values of one attribute widen the list, "
+            "attributes narrow it; a variant attribute matches one variant having all the chosen values."
+        ),
+    )
     ordering = django_filters.ChoiceFilter(
         label=_("Sort by"), choices=[(k, v[0]) for k, v in SORTS.items()], method="filter_ordering", empty_label=None
     )
 
     class Meta:
         model = Product
-        fields = ["search", "exact", "category", "min_price", "max_price", "in_stock", "on_sale", "ordering"]
+        fields = ["search", "exact", "category", "min_price", "max_price", "in_stock", "on_sale", "attr", "ordering"]
         form = ProductFilterForm
 
     # The search as read (its corrections), once the filters ran: None without one.
     reading: catalog_search.Search | None = None
+    # The list before its attribute values were chosen (what facets count from), once the filters ran.
+    before_attributes = None
 
     @property
     def qs(self):
@@ -116,6 +160,16 @@ class ProductFilter(django_filters.FilterSet):
 
     def filter_on_sale(self, queryset, name, value):
         return queryset.filter(compare_at_price__isnull=False) if value else queryset
+
+    def filter_attr(self, queryset, name, value):
+        self.before_attributes = queryset
+        return variants.filter_products(queryset, value, in_stock=bool(self.form.cleaned_data.get("in_stock")))
+
+    def facets(self) -> list:
+        """The list's attributes and values with their counts (the filters must have run: `qs`)."""
+        base = self.before_attributes if self.before_attributes is not None else self.qs
+        in_stock = bool(self.form.cleaned_data.get("in_stock"))
+        return variants.facets(base, self.form.cleaned_data.get("attr") or {}, in_stock=in_stock)
 
     def filter_ordering(self, queryset, name, value):
         if value == RELEVANCE and self.reading is None:

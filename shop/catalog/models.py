@@ -40,6 +40,19 @@ def _stock_delta(value) -> int | None:
     return None
 
 
+def _stock_updated(rows: list[tuple], values: dict) -> None:
+    """Rows (product id, stock now) of products or variants whose stock was set: drop only what shows it."""
+    delta = _stock_delta(values["stock"])
+    shown, lists = set(), False
+    for product_id, stock in rows:
+        before = None if delta is None else stock - delta
+        if before is None or stock_shown(before) != stock_shown(stock):
+            shown.add(product_id)
+        if before is None or (before == 0) != (stock == 0):
+            lists = True  # sold out or back: the "in stock" filter and the home sections change
+    catalog_cache.stock_changed(shown=shown, lists=lists)
+
+
 class CatalogQuerySet(models.QuerySet):
     """Bulk writes to catalog tables (they send no signals) still make cached pages out of date.
 
@@ -184,15 +197,7 @@ class ProductQuerySet(CatalogQuerySet):
         if set(values) != {"stock"}:
             catalog_cache.products_changed({pk for pk, _stock in rows})
             return
-        delta = _stock_delta(values["stock"])
-        shown, lists = [], False
-        for pk, stock in rows:
-            before = None if delta is None else stock - delta
-            if before is None or stock_shown(before) != stock_shown(stock):
-                shown.append(pk)
-            if before is None or (before == 0) != (stock == 0):
-                lists = True  # sold out or back: the "in stock" filter and the home sections change
-        catalog_cache.stock_changed(shown=shown, lists=lists)
+        _stock_updated(rows, values)
 
     def active(self):
         return self.filter(is_active=True)
@@ -314,9 +319,6 @@ class Product(models.Model):
     def __str__(self):
         return self.name
 
-    def get_absolute_url(self):
-        return reverse("catalog:product", kwargs={"slug": self.slug})
-
     def save(self, *args, **kwargs):
         """A new product gets its default variant; a single-variant product's SKU and stock are its variant's."""
         adding = self._state.adding
@@ -331,6 +333,9 @@ class Product(models.Model):
             variants = list(self.variants.all()[:2])
             if len(variants) == 1 and (variants[0].sku, variants[0].stock) != (self.sku, self.stock):
                 Variant.objects.filter(pk=variants[0].pk).update(sku=self.sku, stock=self.stock)
+
+    def get_absolute_url(self):
+        return reverse("catalog:product", kwargs={"slug": self.slug})
 
     def clean(self):
         if self.compare_at_price is not None and self.price is not None and self.compare_at_price <= self.price:
@@ -456,11 +461,17 @@ class ProductType(models.Model):
     name = models.CharField(_("name"), max_length=100)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     variant_attributes = models.ManyToManyField(
-        Attribute, verbose_name=_("variant attributes"), blank=True, related_name="+",
+        Attribute,
+        verbose_name=_("variant attributes"),
+        blank=True,
+        related_name="+",
         help_text=_("Each variant has one value of each (size, colour)."),
     )
     product_attributes = models.ManyToManyField(
-        Attribute, verbose_name=_("product attributes"), blank=True, related_name="+",
+        Attribute,
+        verbose_name=_("product attributes"),
+        blank=True,
+        related_name="+",
         help_text=_("Describe the product as a whole (material)."),
     )
 
@@ -493,11 +504,16 @@ class ProductAttributeValue(models.Model):
 
 
 class VariantQuerySet(ProductPartQuerySet):
+    def _returning(self) -> list[str]:
+        return ["product_id", "stock"]
+
     def _updated(self, rows: list[tuple], values: dict) -> None:
-        # A variant's stock never changes alone: its product's summed stock changes in the same
-        # transaction, and that update drops what shows it (ProductQuerySet._updated).
+        # The product page shows each variant's stock ("Only 2 left in size 42", a sold-out size),
+        # and the size filters count variants in stock: the same rule as a product's stock.
         if set(values) != {"stock"}:
             super()._updated(rows, values)
+        else:
+            _stock_updated(rows, values)
 
     def active(self):
         return self.filter(is_active=True)
@@ -521,7 +537,9 @@ class Variant(models.Model):
         validators=[MinValueValidator(0)],
         help_text=_("Empty: the product's price."),
     )
-    compare_at_price = models.DecimalField(_("compare-at price"), max_digits=12, decimal_places=2, null=True, blank=True)
+    compare_at_price = models.DecimalField(
+        _("compare-at price"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
     stock = models.PositiveIntegerField(_("stock"), default=0)
     weight = models.DecimalField(
         _("weight (kg)"), max_digits=8, decimal_places=3, null=True, blank=True, validators=[MinValueValidator(0)]
@@ -555,6 +573,26 @@ class Variant(models.Model):
     @property
     def price_money(self) -> Money:
         return Money(self.unit_price, settings.SHOP_CURRENCY)
+
+    @property
+    def compare_at_money(self) -> Money | None:
+        """The former price struck through: the variant's own beside its own price, else the product's."""
+        if self.price is None:
+            return self.product.compare_at_money
+        if self.compare_at_price is None or self.compare_at_price <= self.price:
+            return None
+        return Money(self.compare_at_price, settings.SHOP_CURRENCY)
+
+    @property
+    def label(self) -> str:
+        """The options in words ("42 · Blue"), for a cart or order line; empty for a product's only variant.
+
+        No query when the options were read (shop.catalog.selectors.variants_load_options) or when
+        the product, read with the variant, has no type (so no options)."""
+        prefetched = "options" in getattr(self, "_prefetched_objects_cache", {})
+        if not prefetched and Variant.product.is_cached(self) and self.product.product_type_id is None:
+            return ""
+        return " · ".join(self.options_snapshot().values())
 
     def options_snapshot(self) -> dict[str, str]:
         """{"Size": "42", "Colour": "Blue"}: what an order line keeps of the options (prefetch `options__value`

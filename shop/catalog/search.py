@@ -11,9 +11,10 @@ A query is read in three steps, the same on every database:
    "dresss" → "dress". A query that is a SKU, and words with digits, are never corrected.
 3. Matching and ranking: every word must be found in the product's name, brand or
    description (the database's full-text index: PostgreSQL's GIN index on a weighted
-   tsvector, SQLite's FTS5 table), or name its category or one above it, or be its SKU.
+   tsvector, SQLite's FTS5 table), or name its category or one above it, or name one of its
+   attribute values (an active variant's colour or size, or its material), or be its SKU.
    The relevance adds, for each word, 8 for a name hit, 4 for the brand, 2 for the
-   category, 1 for the description, and 100 for the exact SKU, so both databases rank
+   category, 2 for an attribute value, 1 for the description, and 100 for the exact SKU, so both databases rank
    alike; the database's own rank (SearchRank, FTS5's bm25) and, on PostgreSQL, the
    trigram similarity of the name to the query break ties.
 """
@@ -35,10 +36,11 @@ from rapidfuzz.distance import OSA
 
 from shop.catalog import cache as catalog_cache
 from shop.catalog import selectors
+from shop.catalog.variants import having_values
 
 MAX_WORDS = 8
 # Points a word earns where it is found (the relevance); an exact SKU comes before everything.
-WEIGHTS = {"name": 8, "brand": 4, "category": 2, "description": 1}
+WEIGHTS = {"name": 8, "brand": 4, "category": 2, "attribute": 2, "description": 1}
 SKU_POINTS = 100
 
 _WORD = re.compile(r"[^\W_]+")
@@ -141,7 +143,11 @@ def _build_vocabulary() -> Vocabulary:
 
     rows = list(Product.objects.active().values_list("name", "brand", "description", "sku"))
     texts = [text for row in rows for text in row[:3] if text]
-    return Vocabulary.build(texts, [c.name for c in selectors.category_tree()], [row[3] for row in rows])
+    from shop.catalog.variants import attributes
+
+    names = [c.name for c in selectors.category_tree()]
+    names += [v.name for a in attributes().values() for v in a.values.values()]  # "red" is no misspelt "bed"
+    return Vocabulary.build(texts, names, [row[3] for row in rows])
 
 
 # -- a query ----------------------------------------------------------------------------------
@@ -156,6 +162,7 @@ class Search:
     corrected: str | None = None  # the query searched, when a word was corrected
     suggestion: str | None = None  # the correction, when the shopper asked for the words as typed
     categories: dict[str, set[int]] = field(default_factory=dict)  # term → the ids of the categories it names
+    values: dict[str, set[int]] = field(default_factory=dict)  # term → the attribute values it names ("red")
 
     @property
     def searched(self) -> str:
@@ -187,7 +194,19 @@ def prepare(text: str, *, correct: bool = True) -> Search:
     elif corrections:
         search.suggestion = corrected_text
     search.categories = _categories_named(search.terms)
+    search.values = _values_named(search.terms)
     return search
+
+
+def _values_named(terms: list[str]) -> dict[str, set[int]]:
+    """For each term, the attribute values (Red, XL, Cotton) whose name has a word it starts."""
+    from shop.catalog.variants import values_named
+
+    named = {}
+    for term in terms:
+        if ids := values_named(stem(term)):
+            named[term] = ids
+    return named
 
 
 def _categories_named(terms: list[str]) -> dict[str, set[int]]:
@@ -232,9 +251,10 @@ class _Backend:
         sku = Q(sku__iexact=search.text)
         every_word = Q()
         for term in search.terms:
-            every_word &= (
-                self.text_match(term) | Q(sku__iexact=term) | Q(category_id__in=search.categories.get(term, ()))
-            )
+            found = self.text_match(term) | Q(sku__iexact=term) | Q(category_id__in=search.categories.get(term, ()))
+            if search.values.get(term):
+                found |= having_values(search.values[term])
+            every_word &= found
         queryset = queryset.filter(sku | every_word) if search.terms else queryset.filter(sku)
         points = [Case(When(sku, then=Value(SKU_POINTS)), default=Value(0), output_field=IntegerField())]
         for term in search.terms:
@@ -250,6 +270,14 @@ class _Backend:
                 points.append(
                     Case(
                         When(category_id__in=search.categories[term], then=Value(WEIGHTS["category"])),
+                        default=Value(0),
+                        output_field=IntegerField(),
+                    )
+                )
+            if search.values.get(term):
+                points.append(
+                    Case(
+                        When(having_values(search.values[term]), then=Value(WEIGHTS["attribute"])),
                         default=Value(0),
                         output_field=IntegerField(),
                     )

@@ -1,9 +1,18 @@
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Window
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Window, prefetch_related_objects
 from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 
 from shop.catalog import cache as catalog_cache
-from shop.catalog.models import Category, Product, ProductImage, Review, ReviewPhoto, ReviewReport, ReviewVote
+from shop.catalog.models import (
+    Category,
+    Product,
+    ProductImage,
+    Review,
+    ReviewPhoto,
+    ReviewReport,
+    ReviewVote,
+    VariantOption,
+)
 from shop.catalog.tree import build_tree
 
 HOME_SECTION_SIZE = 8
@@ -160,3 +169,13 @@ def category_tiles() -> list[dict]:
         image = images.get(best[root.pk][0]) if root.pk in best else None
         tiles.append({"category": root, "count": counts[root.pk], "image": image})
     return [tile for tile in tiles if tile["count"]]
+
+
+def variants_load_options(variants) -> None:
+    """Read the options of these variants (with their attribute and value) in one query, only for
+    those whose product has a type: a product with a single plain variant costs nothing.
+    Each variant's product must be loaded (select_related)."""
+    typed = [v for v in variants if v is not None and v.product.product_type_id is not None]
+    if typed:
+        options = VariantOption.objects.select_related("attribute", "value").order_by("attribute__name", "id")
+        prefetch_related_objects(typed, Prefetch("options", queryset=options))

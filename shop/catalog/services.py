@@ -36,7 +36,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from shop.catalog import cache as product_cache
-from shop.catalog.models import Product, RatingPrior, Variant, Review, ReviewPhoto, ReviewReport, ReviewStatus, ReviewVote
+from shop.catalog.models import (
+    Product,
+    RatingPrior,
+    Review,
+    ReviewPhoto,
+    ReviewReport,
+    ReviewStatus,
+    ReviewVote,
+    Variant,
+)
 from shop.catalog.signals import review_published, review_removed
 from shop.core.errors import Conflict, NotFound, ShopError
 from shop.core.moderation import ReportReason

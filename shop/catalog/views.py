@@ -17,7 +17,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from shop.catalog import cache as catalog_cache
 from shop.catalog import search as catalog_search
-from shop.catalog import selectors, seo, services
+from shop.catalog import selectors, seo, services, variants
 from shop.catalog.filters import RELEVANCE, SORTS, ProductFilter
 from shop.catalog.forms import REVIEW_SORTS, ReviewEditForm, ReviewForm, ReviewReportForm
 from shop.catalog.models import MAX_QUANTITY_CHOICE, Product, Review
@@ -27,11 +27,14 @@ from shop.catalog.tracking import list_id
 from shop.catalog.tree import build_tree
 from shop.core import ratelimit, shelves
 from shop.core.errors import ShopError
+from shop.core.templatetags.shop_tags import money
 from shop.core.tracking import track
 
 CARDS = "<!--product-cards-->"
 COUNT = "<!--product-count-->"
 RESULTS = "<!--product-results-->"
+VARIANT_BUY = "<!--variant-buy-->"
+FACETS = "<!--product-facets-->"
 
 
 def _rendered(request, template: str, context: dict, **extra) -> dict:
@@ -99,7 +102,7 @@ def product_list(request, slug=None):
         results = catalog_cache.cached(
             "list-results", parts, lambda: _list_results(request, slug), on=(catalog_cache.LISTS, catalog_cache.TREE)
         )
-        main = frame["main"].replace(COUNT, results["count"], 1)
+        main = frame["main"].replace(COUNT, results["count"], 1).replace(FACETS, results.get("facets", ""), 1)
         main = main.replace(RESULTS, _with_cards(results["results"], CARDS, results["ids"]), 1)
         return {**frame, "main": mark_safe(main)}  # noqa: S308 (our templates' output)
 
@@ -186,13 +189,14 @@ def _list_results(request, slug) -> dict:
         }
     return {
         "ids": ids,
+        "facets": render_to_string("catalog/_facets.html", {"facets": filters.facets()}),
         "count": render_to_string("catalog/_product_count.html", {"page": page}),
         "results": render_to_string("catalog/_product_list_results.html", context, request=request),
     }
 
 
 # The filters a shopper may set on a list (the search and the sort are not filters).
-FILTERS = ("category", "min_price", "max_price", "in_stock", "on_sale")
+FILTERS = ("category", "min_price", "max_price", "in_stock", "on_sale", "attr")
 
 
 def _without_filters(request) -> str:
@@ -231,6 +235,8 @@ def product_detail(request, slug):
         main = _with_member_reviews(request, page["main"], page)
     else:
         main = page["visitor_main"]  # the reviews' parts as every visitor sees them, kept with the page
+    if page.get("picker"):
+        main = main.replace(VARIANT_BUY, _variant_buy(request, page), 1)
     main = main.replace(catalog_cache.CSRF_MARKER, csrf_input(request))
     main = shelves.fill(main, request, "product", product_id=product_id)
     return render(request, "catalog/product_detail.html", {"page": {**page, "main": mark_safe(main)}})  # noqa: S308
@@ -286,6 +292,7 @@ def _product_page(request, slug, sort: str = "newest") -> dict:
     product = attach_offers([selectors.product_detail(slug=slug)])[0]
     _category, ancestors = selectors.category_with_ancestors(slug=product.category.slug)
     reviews = selectors.product_reviews_page(product=product, sort=sort)
+    picker = variants.picker(product)
     context = {
         "product": product,
         "breadcrumbs": [*ancestors, product.category],
@@ -293,6 +300,8 @@ def _product_page(request, slug, sort: str = "newest") -> dict:
         "review_sort": sort,
         "review_sorts": REVIEW_SORTS.items(),
         "quantity_range": range(1, min(product.stock, MAX_QUANTITY_CHOICE) + 1),
+        "picker": picker,
+        "specs": variants.specs(product),
     }
     page = _rendered(
         request,
@@ -302,10 +311,57 @@ def _product_page(request, slug, sort: str = "newest") -> dict:
         product_id=product.pk,
         slug=product.slug,
         reviews=[(r.pk, r.user_id, r.helpful_count) for r in reviews],
+        picker=picker and _priced(picker),
+        buy=picker and _buy_info(product),
         **seo.product_meta(product, ancestors),
     )
     page["visitor_main"] = mark_safe(_for_visitors(page["main"], page, product.get_absolute_url()))  # noqa: S308
     return page
+
+
+def _priced(picker: dict) -> dict:
+    """The picker with each variant's prices as the page shows them (in this language's format)."""
+    for variant in picker["variants"]:
+        variant["price_text"] = money(variant["price"])
+        variant["compare_text"] = money(variant["compare_at"]) if variant["compare_at"] else ""
+    return picker
+
+
+def _buy_info(product) -> dict:
+    """What the per-request part of a product with variants shows besides the variants (kept with the page)."""
+    offer = product.offer
+    return {
+        "product_id": product.pk,
+        "sku": product.sku,
+        "category_url": product.category.get_absolute_url(),
+        "category_name": product.category.name,
+        "offer_label": offer.label if offer else "",
+        "offer_terms": offer.terms if offer else "",
+        "offer_promotion": offer.promotion if offer else None,
+        "low_stock": settings.SHOP_LOW_STOCK,
+        "max_quantity": MAX_QUANTITY_CHOICE,
+    }
+
+
+def _variant_buy(request, page: dict) -> str:
+    """The options and the chosen variant's price, stock and SKU, for this request's choice."""
+    picker = page["picker"]
+    chosen = variants.choose(picker, request.GET)
+    low, high = variants.price_range(picker)
+    texts = {v["price"]: v["price_text"] for v in picker["variants"]}
+    stock = chosen.variant["stock"] if chosen.variant else MAX_QUANTITY_CHOICE
+    context = {
+        "picker": picker,
+        "groups": chosen.groups,
+        "variant": chosen.variant,
+        "problem": chosen.problem,
+        "info": page["buy"],
+        "low": low,
+        "high": high,
+        "low_text": texts[low],
+        "quantity_range": range(1, max(1, min(stock, MAX_QUANTITY_CHOICE)) + 1),
+    }
+    return render_to_string("catalog/_variant_buy.html", context, request=request)
 
 
 def _back(product, review_id=None) -> str:

@@ -1,7 +1,7 @@
 from django import template
 from django.utils.translation import gettext as _
 
-from shop.catalog import selectors
+from shop.catalog import selectors, variants
 from shop.catalog.menu import menus
 from shop.core.templatetags.shop_tags import money
 
@@ -98,7 +98,29 @@ def active_filters(context) -> list[dict]:
         )
     if clean.get("on_sale"):
         chips.append({"label": _("On sale"), "remove": _("Remove: on sale"), "url": without("on_sale"), "filter": True})
+    for slug, ids in (clean.get("attr") or {}).items():
+        attribute = variants.attributes()[slug]
+        for value in attribute.values.values():
+            if value.id in ids:
+                chips.append(
+                    {
+                        "label": f"{attribute.name}: {value.name}",
+                        "remove": _("Remove %(attribute)s: %(value)s")
+                        % {"attribute": attribute.name, "value": value.name},
+                        "url": _without_value(request, f"{slug}:{value.slug}"),
+                        "filter": True,
+                    }
+                )
     return chips
+
+
+def _without_value(request, param: str) -> str:
+    """The list without one chosen attribute value (the others kept)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    kept = [p for item in query.getlist("attr") for p in item.split(",") if p.strip() and p.strip() != param]
+    query.setlist("attr", kept)
+    return f"?{query.urlencode()}" if query else request.path
 
 
 @register.inclusion_tag("catalog/_refine.html", takes_context=True)

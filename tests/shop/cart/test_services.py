@@ -217,7 +217,7 @@ def test_it_prices_a_missing_cart_as_empty():
 def test_it_rounds_each_line_to_the_minor_unit(settings):
     settings.SHOP_CURRENCY = "JPY"
     product = ProductFactory(price=Decimal("100.50"))
-    line = CartLine(product=product, quantity=3)
+    line = CartLine(product=product, variant=product.variants.get(), quantity=3)
 
     priced = price_lines([line])
 

@@ -61,3 +61,19 @@ def test_the_login_merge_adds_up_per_variant(shoe):
     lines = {line.variant.sku: line.quantity for line in Cart.objects.get(user=member).lines.all()}
     assert lines == {"RUN": 2, "RUN-43": 2}, "the large size capped at its own stock"
     assert any("quantity lowered to 2" in note for note in notes)
+
+
+def test_a_line_is_priced_at_its_variants_own_price_and_shows_its_options(client):
+    from decimal import Decimal
+
+    from tests.variants import variant, with_variants
+
+    tee = with_variants(price=Decimal("20.00"), prices={("L", "Red"): Decimal("24.00")})
+    large_red, small_blue = variant(tee, "L", "Red"), variant(tee, "S", "Blue")
+    session = client.session
+    session.save()
+    client.post("/cart/add/", {"variant": large_red.pk, "quantity": 2})
+    client.post("/cart/add/", {"variant": small_blue.pk, "quantity": 1})
+    page = client.get("/cart/").content.decode()
+    assert "Red · L" in page and "Blue · S" in page
+    assert "$48.00" in page and "$20.00" in page and "$68.00" in page

@@ -194,8 +194,8 @@ def test_a_list_with_nothing_cached_takes_a_fixed_number_of_queries(client, thir
     count, html = queries(client, "/products/")
     assert html.count('class="card"') == 24
     # The tree, the count, the page's ids, its products with their categories and images, the running
-    # promotions and when they next change, the footer's content pages.
-    assert count == 8
+    # promotions and when they next change, the footer's content pages, the attributes (none: no facets).
+    assert count == 9
 
 
 def test_a_list_rebuilt_around_cached_cards_takes_two_queries(client, thirty):

@@ -37,7 +37,9 @@ def place(user, *lines):
     cart = CartFactory(user=user)
     for variant, quantity in lines:
         CartLineFactory(cart=cart, product=variant.product, variant=variant, quantity=quantity)
-    order, _created = checkout_place(cart=cart, user=user, email=user.email, address=ADDRESS, shipping_method="standard")
+    order, _created = checkout_place(
+        cart=cart, user=user, email=user.email, address=ADDRESS, shipping_method="standard"
+    )
     return order
 
 
