@@ -56,12 +56,15 @@ def _restock(order: Order) -> None:
     # Product then variant order, as at checkout, so restocking never deadlocks with a checkout.
     for line in order.lines.exclude(product=None).order_by("product_id", "variant_id"):
         if line.variant_id is not None:
-            Variant.objects.filter(pk=line.variant_id).update(stock=F("stock") + line.quantity)
-        elif Variant.objects.filter(product=line.product_id).count() != 1:
-            continue  # its variant is gone: nothing to give the quantity back to
-        else:  # a line written without its variant (imported) of a single-variant product
-            Variant.objects.filter(product=line.product_id).update(stock=F("stock") + line.quantity)
-        Product.objects.filter(pk=line.product_id).update(stock=F("stock") + line.quantity)
+            variants = Variant.objects.filter(pk=line.variant_id)
+        elif not line.sku and Variant.objects.filter(product=line.product_id).count() == 1:
+            variants = Variant.objects.filter(product=line.product_id)  # a line imported without its variant
+        else:
+            continue  # its variant is gone (deleted): nothing to give the quantity back to
+        variants.update(stock=F("stock") + line.quantity)
+        # A variant taken off sale keeps its stock out of its product's sum (Product.stock).
+        if variants.filter(is_active=True).exists():
+            Product.objects.filter(pk=line.product_id).update(stock=F("stock") + line.quantity)
 
 
 def queue_email(*, order: Order, kind: str, reference: str = "") -> None:

@@ -80,3 +80,20 @@ def test_cancelling_gives_the_stock_back_to_the_variant_and_the_product():
 
     v42.refresh_from_db(), v43.refresh_from_db(), shoe.refresh_from_db()
     assert (v42.stock, v43.stock, shoe.stock) == (5, 3, 8)
+
+
+def test_cancelling_after_a_variant_left_the_store_keeps_the_products_sum_right():
+    shoe, v42, v43 = shoe_in_two_sizes(small=5, large=3)
+    first, second = place(UserFactory(), (v43, 2)), place(UserFactory(), (v42, 1))
+    # Staff take size 43 off sale (its stock leaves the product's sum) and delete size 42.
+    Variant.objects.filter(pk=v43.pk).update(is_active=False)
+    Product.objects.filter(pk=shoe.pk).update(stock=4)
+    v42.delete()
+    Product.objects.filter(pk=shoe.pk).update(stock=0)
+
+    order_cancel(order_id=first.pk)
+    order_cancel(order_id=second.pk)
+
+    v43.refresh_from_db(), shoe.refresh_from_db()
+    assert v43.stock == 3  # back on the inactive variant
+    assert shoe.stock == 0  # the sum of the active variants: none left
