@@ -117,7 +117,7 @@
   }
 
   var show = form.querySelector("[data-show-choice]");
-  if (show) show.hidden = true;
+  if (show) show.remove(); // choices show at once: no need to ask the server
   form.addEventListener("change", function (event) {
     if (event.target.classList.contains("option-input")) update();
   });
