@@ -652,3 +652,20 @@ def test_pricing_an_empty_cart_applies_nothing(buyer):
     priced = price_cart(cart, customer=buyer)
     assert priced.adjustments == [] and priced.total.amount == 0
     assert isinstance(priced, PricedCart)
+
+
+def test_a_products_promotion_covers_each_of_its_variants_at_the_variants_own_price(buyer):
+    from tests.variants import variant, with_variants
+
+    tee = with_variants(name="Tee", price=D("20.00"), prices={("L", "Red"): D("30.00")}, stock=10)
+    code_for(promotion(name="Tee deal", value=D("10"), scope="products", products=[tee]), "TEE")
+    cart = CartFactory(user=buyer)
+    for size, colour in (("S", "Red"), ("L", "Red")):
+        chosen = variant(tee, size, colour)
+        CartLineFactory(cart=cart, product=tee, variant=chosen, quantity=1)
+
+    apply_code(cart, "TEE", buyer)
+    priced = price_cart(cart, customer=buyer)
+
+    assert priced.subtotal.amount == D("50.00")
+    assert discounts(priced) == [("Tee deal (TEE)", D("-5.00"))]  # 10% of 20 and of 30
