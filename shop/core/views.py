@@ -176,6 +176,7 @@ def bench_change(request, slug):
             _take_stock([CartLine(product=product, variant=variant, quantity=1)])
         else:
             variant = product.variants.first()
-            Variant.objects.filter(pk=variant.pk).update(stock=F("stock") + 1)
+            # The product's row first, as checkout locks them: product, then variant.
             Product.objects.filter(pk=product.pk).update(stock=F("stock") + 1)
+            Variant.objects.filter(pk=variant.pk).update(stock=F("stock") + 1)
     return JsonResponse({"kind": kind})

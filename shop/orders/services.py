@@ -11,7 +11,7 @@ import logging
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -61,10 +61,13 @@ def _restock(order: Order) -> None:
             variants = Variant.objects.filter(product=line.product_id)  # a line imported without its variant
         else:
             continue  # its variant is gone (deleted): nothing to give the quantity back to
+        # The product's row first, then the variant's, as checkout and the catalog import lock them
+        # (the other way round, two of them could each wait for the other). A variant taken off
+        # sale keeps its stock out of its product's sum (Product.stock).
+        Product.objects.filter(pk=line.product_id).filter(Exists(variants.filter(is_active=True))).update(
+            stock=F("stock") + line.quantity
+        )
         variants.update(stock=F("stock") + line.quantity)
-        # A variant taken off sale keeps its stock out of its product's sum (Product.stock).
-        if variants.filter(is_active=True).exists():
-            Product.objects.filter(pk=line.product_id).update(stock=F("stock") + line.quantity)
 
 
 def queue_email(*, order: Order, kind: str, reference: str = "") -> None:
