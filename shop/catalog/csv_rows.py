@@ -220,6 +220,7 @@ class _Group:
     existing: _Existing | None
     lines: list[_Line] = field(default_factory=list)
     bad: bool = False  # a row has a problem: the product as a whole is not checked
+    apart: bool = False  # the SKU of a product before another's: its rows' variants are not checked either
 
 
 def _shown(text: str) -> str:
@@ -283,6 +284,9 @@ class ProductChecker:
     # A product's first row, then its following rows ----------------------------------------------
 
     def _first(self, line: int, values: dict[str, str]) -> None:
+        if values.get("sku") in self.product_lines:
+            self._apart(line, values)
+            return
         data, problems = self.validator.clean(values, first=True)
         self._report(line, problems)
         if "brand" not in self.header:
@@ -292,11 +296,6 @@ class ProductChecker:
             return
         group = _Group(sku, line, data, values, self.existing.get(sku), bad=bool(problems))
         self.group = group
-        if sku in self.product_lines:
-            message = _("SKU %(sku)s is also on row %(row)d: the rows of one product must follow one another.")
-            self._report(line, [("sku", message % {"sku": sku, "row": self.product_lines[sku]})])
-            group.bad = True
-            return
         self.product_lines[sku] = line
         taken = self._sku_taken(sku, group, as_product=True)
         if taken:
@@ -316,6 +315,15 @@ class ProductChecker:
         elif slug:
             self.slug_owner[slug] = sku
         self._variant(group, line, data)
+
+    def _apart(self, line: int, values: dict[str, str]) -> None:
+        """A product's SKU again after another product's rows: most often a row given twice. Only that is
+        reported (and its cells, as those of a following row); the rows after it with the SKU join it."""
+        sku = values["sku"]
+        message = _("SKU %(sku)s is also on row %(row)d: the rows of one product must follow one another.")
+        data, problems = self.validator.clean(values, first=False)
+        self._report(line, [*problems, ("sku", message % {"sku": sku, "row": self.product_lines[sku]})])
+        self.group = _Group(sku, line, data, values, None, bad=True, apart=True)
 
     def _following(self, line: int, values: dict[str, str]) -> None:
         group = self.group
@@ -338,7 +346,7 @@ class ProductChecker:
         ) % {"row": group.line, "value": _shown(first)}
 
     def _variant(self, group: _Group, line: int, data: dict) -> None:
-        if "sku" not in data:
+        if "sku" not in data or group.apart:
             return
         item = _Line(line, data, data.get("variant_sku") or "")
         taken = self._sku_taken(item.sku, group, as_product=False)
