@@ -110,6 +110,8 @@ class RowValidator:
 
     def __init__(self, *, categories: dict[str, Category], vocabulary: Vocabulary, header: list[str]):
         self.categories = categories
+        # What an empty cell of an optional column cleans to, once (the cells of variant rows are mostly empty).
+        self.empty = {name: f.clean("") for name, f in self.fields.items() if not f.required}
         self.vocabulary = vocabulary
         self.options = {n: vocabulary.attributes_by_slug[n[len(OPTION) :]] for n in header if n.startswith(OPTION)}
         self.attributes = {
@@ -124,6 +126,10 @@ class RowValidator:
         data, errors = {}, []
         for name, formfield in self.fields.items():
             text = values.get(name, "")
+            if not text and name in self.empty:
+                if first or name not in PRODUCT_FIELDS:
+                    data[name] = self.empty[name]
+                continue
             if not first and not text and name in PRODUCT_FIELDS:
                 continue
             try:
