@@ -334,6 +334,9 @@ class ProductChecker:
     def _following(self, line: int, values: dict[str, str]) -> None:
         group = self.group
         data, problems = self.validator.clean(values, first=False)
+        if group.apart:
+            self._report(line, problems)
+            return
         for name in PRODUCT_FIELDS:
             if name in data and name in group.data and not _same(data[name], group.data[name]):
                 problems.append((name, self._differs(group, group.raw.get(name, ""))))

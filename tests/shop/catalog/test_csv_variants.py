@@ -553,6 +553,27 @@ def test_a_new_variant_needs_its_options_even_when_the_file_has_no_option_column
     assert sorted(where(result)) == [(2, "option:colour"), (2, "option:size")]
 
 
+def test_a_new_type_replaces_the_options_and_attribute_values_of_the_old_one(store):
+    make(
+        store,
+        "CAP",
+        kind="clothing",
+        variants=[("CAP", {"colour": "Red", "size": "M"}, 3)],
+        materials=["Cotton"],
+        category="home",
+    )
+    row = {"sku": "CAP", "name": "Cap", "category": "home", "price": "9.00", "stock": 4, "product_type": "bags"}
+
+    result = run(row | {"option:colour": "Navy"})
+
+    assert result.ok, result.errors
+    cap = Product.objects.get(sku="CAP")
+    assert cap.product_type.slug == "bags"
+    assert cap.variants.get().options_snapshot() == {"Colour": "Navy"}  # no size: bags have none
+    assert not cap.attribute_values.exists()  # bags are not described by a material
+    assert cap.stock == 4
+
+
 # Writing
 
 
@@ -569,6 +590,45 @@ def test_batches_never_split_a_products_rows(store, monkeypatch):
     assert progress == [(1, 8), (7, 8), (8, 8)]
     assert (result.batches, result.written_through) == (3, 9)
     assert_stock_is_the_sum_of_active_variants()
+
+
+def test_a_product_given_variants_between_the_check_and_the_write_stops_the_import_with_a_clear_message(store):
+    lamp = make(store, "LAMP", category="home", stock=2)
+    Variant.objects.filter(product=lamp).update(sku="LAMP-1")  # its only variant, whatever its SKU
+    row = {"sku": "LAMP", "name": "Lamp", "category": "home", "price": "30.00", "stock": 5}
+    result = csv_io.check_file(as_file(row))
+    Variant.objects.create(product=lamp, sku="LAMP-2", stock=1)  # meanwhile, in the admin
+
+    csv_io.write_rows(result)
+
+    assert where(result) == [(2, "")]
+    assert "Writing stopped at rows 2–2 (product LAMP was given more variants meanwhile)." in result.errors[0][2]
+    assert sorted(lamp.variants.values_list("sku", "stock")) == [("LAMP-1", 2), ("LAMP-2", 1)]
+
+
+def test_a_background_import_counts_the_rows_of_a_file_with_variants(store, staff, monkeypatch):
+    monkeypatch.setattr(csv_io, "SQLITE_BATCH_PAUSE", 0)
+    from shop.catalog.models import ImportJob
+
+    job = ImportJob(filename="tees.csv", created_by=staff)
+    job.file.save("tees.csv", io.BytesIO(documented_example().encode()), save=True)
+
+    csv_io.import_job_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.rows_total, job.rows_done, job.created) == ("done", 7, 7, 2)
+
+
+def test_checking_a_file_with_variants_reads_the_same_queries_for_1_or_20_products(store, catalog):
+    def queries_to_check(text):
+        with CaptureQueriesContext(connection) as queries:
+            assert csv_io.check_file(text).ok
+        return len(queries.captured_queries)
+
+    # Categories, products, variants; attributes (the header); types and their attributes (three); values.
+    assert queries_to_check(many_tees(1, "NEW")) == queries_to_check(many_tees(20, "NEW")) == 8
+    # Updating existing products with variants: their options too.
+    assert queries_to_check(as_file(*tee_rows())) == 9
 
 
 def many_tees(n: int, prefix: str) -> io.BytesIO:
