@@ -1,6 +1,6 @@
 """Writing one batch of checked product rows (shop/catalog/csv_rows.py) inside the caller's transaction.
 
-A batch costs the same dozen statements whether it holds one product or five hundred: products,
+A batch costs the same ten or so statements whether it holds one product or five hundred: products,
 variants, options and attribute values are read, inserted and updated in bulk, and the products'
 stock is summed from their variants by the database in one statement at the end of the batch, so
 `Product.stock` is the sum of the active variants' stock when the transaction commits.
