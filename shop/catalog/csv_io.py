@@ -1,17 +1,22 @@
 """Product CSV export and import (the format is documented in docs/catalog-csv.md).
 
+A product is one row, or one row per variant: rows sharing its `sku`, one after another, its
+own columns on the first (shop/catalog/csv_rows.py). A file made before variants is the first
+case, and imports as it always did.
+
 Import runs in two phases so that a big file never holds the database for long:
 
 1. **Check** (`check_file`): the whole file is read and every row validated, with
    no write at all. If any row is wrong, nothing is imported and each problem is
    reported with its row number (the file's line number; the header is row 1).
-2. **Write** (`write_rows`): the checked rows are written in batches of
-   `BATCH_SIZE`, each batch its own short transaction (bulk insert and bulk
-   update), so that shoppers' writes (carts, checkouts) get the database between
-   batches instead of waiting behind one long transaction. A batch is all or
-   nothing; if one fails (rare: a product changed in between), the batches before
-   it stay written, and the result says exactly which rows were written. Rows are
-   matched by SKU, so importing the same file again finishes the job.
+2. **Write** (`write_rows`): the checked products are written in batches of about
+   `BATCH_SIZE` rows (a product's rows never split), each batch its own short
+   transaction (bulk insert and bulk update, shop/catalog/csv_write.py), so that
+   shoppers' writes (carts, checkouts) get the database between batches instead of
+   waiting behind one long transaction. A batch is all or nothing; if one fails (rare:
+   a product changed in between), the batches before it stay written, and the result
+   says exactly which rows were written. Products are matched by SKU and variants by
+   their SKU, so importing the same file again finishes the job.
 
 Files of more than `BACKGROUND_ROWS` rows run as a Celery task recorded in an
 `ImportJob` (`import_job_create`, `import_job_run`); smaller ones run in the request.
@@ -27,35 +32,47 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django import forms
-from django.db import DatabaseError, connection, models, transaction
-from django.db.backends.base.operations import BaseDatabaseOperations
-from django.db.models.sql import UpdateQuery
+from django.db import DatabaseError, connection, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from shop.catalog import cache as catalog_cache
-from shop.catalog.models import Category, ImportJob, Product
+from shop.catalog.csv_rows import (
+    ATTRIBUTE,
+    COLUMNS,
+    OPTION,
+    REQUIRED,
+    STOCK_MAX,
+    STOCK_MIN,
+    ProductChecker,
+    ProductRows,
+    RowValidator,
+    VariantRow,
+)
+from shop.catalog.csv_vocabulary import SEPARATOR, Vocabulary, listing
+from shop.catalog.csv_write import StoreChanged, free_slug, write_batch
+from shop.catalog.models import ImportJob, Product, ProductAttributeValue, Variant, VariantOption
 from shop.core.csvsafe import escape, unescape
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = [
-    "sku",
-    "name",
-    "slug",
-    "category",
-    "price",
-    "compare_at_price",
-    "stock",
-    "is_active",
-    "is_featured",
-    "description",
-    "brand",
+__all__ = [
+    "COLUMNS",
+    "REQUIRED",
+    "STOCK_MAX",
+    "STOCK_MIN",
+    "ImportResult",
+    "ProductRows",
+    "RowValidator",
+    "VariantRow",
+    "check_file",
+    "export_products",
+    "import_products",
+    "write_rows",
 ]
-REQUIRED = {"sku", "name", "category", "price", "stock"}
+
 MAX_ROWS = 50_000
 MAX_BYTES = 20 * 1024 * 1024
 # Files with more rows than this are imported in the background (ImportJob).
@@ -66,113 +83,121 @@ BATCH_SIZE = 500
 # On SQLite a writer waiting for the lock polls (sleeping up to 100 ms): without a
 # pause, the importer would take the lock again before a waiting shopper wakes up.
 SQLITE_BATCH_PAUSE = 0.1
-# The range every supported database stores (PostgreSQL's integer): SQLite would
-# take larger numbers, and a file accepted on one database must be on the other.
-_STOCK_TYPE = Product._meta.get_field("stock").get_internal_type()
-STOCK_MIN, STOCK_MAX = BaseDatabaseOperations.integer_field_ranges[_STOCK_TYPE]
-WRITTEN_FIELDS = [
-    "name",
-    "brand",
-    "category",
-    "price",
-    "compare_at_price",
-    "stock",
-    "is_active",
-    "is_featured",
-    "description",
-]
+# Products read per step of an export: a few queries each, whatever their variants.
+EXPORT_CHUNK = 500
 STALE_JOB = timedelta(minutes=30)
 
 
+# Export -----------------------------------------------------------------------------------
+
+
 def export_products(queryset, out) -> int:
-    """Write products as CSV; text a spreadsheet could run as a formula is neutralised (shop/core/csvsafe.py)."""
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    count = 0
-    for p in queryset.select_related("category").order_by("sku").iterator(chunk_size=2000):
-        writer.writerow(
-            [
-                escape(p.sku),
-                escape(p.name),
-                escape(p.slug),
-                escape(p.category.slug),
-                p.price,
-                "" if p.compare_at_price is None else p.compare_at_price,
-                p.stock,
-                int(p.is_active),
-                int(p.is_featured),
-                escape(p.description),
-                escape(p.brand),
-            ]
-        )
-        count += 1
-    return count
+    """Write products as CSV, one row per variant when they have several; returns how many products.
 
-
-_FLAG_CHOICES = [(v, v) for v in ("", "1", "0", "true", "false", "yes", "no")]
-
-
-class RowValidator:
-    """Django form fields applied to one row's values.
-
-    Not a Form: building a form deep-copies its fields, which took two thirds of the
-    time of checking a 20,000-row file. Fields are stateless when cleaning, so one
-    set serves every row, with the same messages a form would give.
+    Products come by SKU, their variants by position. Text a spreadsheet could run as a formula is
+    neutralised (shop/core/csvsafe.py). The option: and attribute: columns are those of the exported
+    products' types. A fixed number of queries per EXPORT_CHUNK products, whatever their variants.
     """
+    vocabulary = Vocabulary()
+    type_ids = sorted(t for t in queryset.order_by().values_list("product_type", flat=True).distinct() if t)
+    types = [vocabulary.types[pk] for pk in type_ids]
+    options = _by_slug(a for t in types for a in t.variant_attributes)
+    attributes = _by_slug(a for t in types for a in t.product_attributes)
+    header = [*COLUMNS, *(OPTION + a.slug for a in options), *(ATTRIBUTE + a.slug for a in attributes)]
+    writer = csv.writer(out)
+    writer.writerow(header)
+    ids = list(queryset.order_by("sku").values_list("pk", flat=True))
+    for start in range(0, len(ids), EXPORT_CHUNK):
+        chunk = ids[start : start + EXPORT_CHUNK]
+        products = Product.objects.filter(pk__in=chunk).select_related("category", "product_type").order_by("sku")
+        variants: dict[int, list[Variant]] = {}
+        for variant in Variant.objects.filter(product_id__in=chunk).order_by("product_id", "position", "pk"):
+            variants.setdefault(variant.product_id, []).append(variant)
+        chosen: dict[int, dict[int, int]] = {}  # variant id -> {attribute id: value id}
+        described: dict[int, list[int]] = {}  # product id -> value ids
+        if types:
+            typed = VariantOption.objects.filter(variant__product_id__in=chunk)
+            for variant_id, attribute_id, value_id in typed.values_list("variant_id", "attribute_id", "value_id"):
+                chosen.setdefault(variant_id, {})[attribute_id] = value_id
+            values = ProductAttributeValue.objects.filter(product_id__in=chunk).values_list("product_id", "value_id")
+            for product_id, value_id in values:
+                described.setdefault(product_id, []).append(value_id)
+        for product in products:
+            rows = _export_rows(
+                product,
+                variants.get(product.pk, []),
+                chosen=chosen,
+                described=described.get(product.pk, []),
+                vocabulary=vocabulary,
+            )
+            for cells in rows:
+                writer.writerow([cells.get(name, "") for name in header])
+    return len(ids)
 
-    fields = {
-        "sku": forms.CharField(max_length=64),
-        "name": forms.CharField(max_length=200),
-        "brand": forms.CharField(max_length=100, required=False),
-        "slug": forms.SlugField(max_length=200, required=False),
-        "category": forms.CharField(max_length=500),
-        "price": forms.DecimalField(min_value=0, max_digits=12, decimal_places=2),
-        "compare_at_price": forms.DecimalField(min_value=0, max_digits=12, decimal_places=2, required=False),
-        "stock": forms.IntegerField(min_value=STOCK_MIN, max_value=STOCK_MAX),
-        "is_active": forms.TypedChoiceField(
-            choices=_FLAG_CHOICES, required=False, coerce=lambda v: v in ("1", "true", "yes"), empty_value=True
-        ),
-        "is_featured": forms.TypedChoiceField(
-            choices=_FLAG_CHOICES, required=False, coerce=lambda v: v in ("1", "true", "yes"), empty_value=False
-        ),
-        "description": forms.CharField(required=False),
+
+def _by_slug(attributes) -> list:
+    return sorted({a.slug: a for a in attributes}.values(), key=lambda a: a.slug)
+
+
+def _export_rows(product, variants, *, chosen, described, vocabulary):
+    """The cells of a product's rows by column: its own on the first row only."""
+    info = vocabulary.types[product.product_type_id] if product.product_type_id else None
+    first = {
+        "name": escape(product.name),
+        "slug": escape(product.slug),
+        "category": escape(product.category.slug),
+        "price": product.price,
+        "compare_at_price": "" if product.compare_at_price is None else product.compare_at_price,
+        "is_active": int(product.is_active),
+        "is_featured": int(product.is_featured),
+        "description": escape(product.description),
+        "brand": escape(product.brand),
+        "product_type": escape(info.slug) if info else "",
     }
+    values = sorted((vocabulary.values[pk] for pk in described), key=lambda v: (v.position, v.pk))
+    for attribute in info.product_attributes if info else []:
+        texts = [_value_text(v, vocabulary) for v in values if v.attribute_id == attribute.pk]
+        first[ATTRIBUTE + attribute.slug] = escape(SEPARATOR.join(texts))
+    # One row, as before variants, for a product whose only variant has its SKU.
+    single = len(variants) == 1 and variants[0].sku == product.sku
+    if not variants:
+        yield {**first, "sku": escape(product.sku), "stock": product.stock}
+        return
+    for n, variant in enumerate(variants):
+        cells = dict(first) if n == 0 else {}
+        cells |= {
+            "sku": escape(product.sku),
+            "stock": variant.stock,
+            "variant_sku": "" if single else escape(variant.sku),
+            "variant_price": "" if variant.price is None else variant.price,
+            "variant_compare_at_price": "" if variant.compare_at_price is None else variant.compare_at_price,
+            "variant_weight": "" if variant.weight is None else variant.weight,
+            "variant_is_active": "" if variant.is_active else 0,
+        }
+        options = chosen.get(variant.pk, {})
+        for attribute in info.variant_attributes if info else []:
+            if attribute.pk in options:
+                cells[OPTION + attribute.slug] = escape(vocabulary.text(vocabulary.values[options[attribute.pk]]))
+        yield cells
 
-    def __init__(self, *, categories: dict[str, Category]):
-        self.categories = categories
 
-    def clean(self, values: dict[str, str]) -> tuple[dict, list[tuple[str, str]]]:
-        """(cleaned data, [(column, message), ...]); the data is complete only when there is no error."""
-        data, errors = {}, []
-        for name, formfield in self.fields.items():
-            try:
-                data[name] = formfield.clean(values.get(name, ""))
-            except forms.ValidationError as exc:
-                errors += [(name, message) for message in exc.messages]
-        if "category" in data:
-            key = data["category"].strip().strip("/")
-            data["category"] = self.categories.get(key)
-            if data["category"] is None:
-                errors.append(("category", _("No category with slug or path “%(key)s”.") % {"key": key}))
-        price, compare_at = data.get("price"), data.get("compare_at_price")
-        if price is not None and compare_at is not None and compare_at <= price:
-            errors.append(("compare_at_price", _("Must be above the price, or empty.")))
-        return data, errors
+def _value_text(value, vocabulary: Vocabulary) -> str:
+    text = vocabulary.text(value)
+    return value.slug if SEPARATOR in text else text
 
 
-@dataclass
-class Row:
-    line: int  # where the row starts in the file (the header is line 1)
-    data: dict
-    slug: str | None  # the slug to set: from the file, made for a new product, or None to keep the current one
+# Import -----------------------------------------------------------------------------------
 
 
 @dataclass
 class ImportResult:
     created: int = 0
     updated: int = 0
+    variants_created: int = 0
+    variants_updated: int = 0
     errors: list[tuple[int, str, str]] = field(default_factory=list)  # (row number, column, message)
-    rows: list[Row] = field(default_factory=list, repr=False)
+    products: list[ProductRows] = field(default_factory=list, repr=False)
+    columns: frozenset[str] = frozenset()
     batches: int = 0
     written_through: int | None = None  # the row number of the last row written, if any
 
@@ -183,6 +208,11 @@ class ImportResult:
     @property
     def written(self) -> int:
         return self.created + self.updated
+
+    @property
+    def row_count(self) -> int:
+        """The rows to write: one per variant."""
+        return sum(len(p.variants) for p in self.products)
 
 
 def import_products(file, *, progress=None, batch_size: int | None = None) -> ImportResult:
@@ -197,23 +227,18 @@ def import_products(file, *, progress=None, batch_size: int | None = None) -> Im
 
 
 def check_file(file) -> ImportResult:
-    """Read and validate the whole file; result.rows are ready to write when result.ok."""
+    """Read and validate the whole file; result.products are ready to write when result.ok."""
     result = ImportResult()
     text = _read_text(file, result)
     if text is None:
         return result
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = _read_header(reader, result)
+    vocabulary = Vocabulary()
+    header = _read_header(reader, result, vocabulary)
     if header is None:
         return result
-    categories = {}
-    for category in Category.objects.all():
-        categories[category.slug] = category
-        categories[category.path] = category
-    validator = RowValidator(categories=categories)
-    slug_owner = dict(Product.objects.values_list("slug", "sku"))
-    existing_skus = set(slug_owner.values())
-    seen_skus: dict[str, int] = {}
+    result.columns = frozenset(header) - {""}
+    checker = ProductChecker(header=header, errors=result.errors, vocabulary=vocabulary)
     for count, (line, cells) in enumerate(_records(reader, result), start=1):
         if count > MAX_ROWS:
             result.errors.append((line, "", _("Too many rows: import at most %(max)d at a time.") % {"max": MAX_ROWS}))
@@ -221,35 +246,15 @@ def check_file(file) -> ImportResult:
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
             result.errors.append((line, "", _too_many_cells(len(cells), len(header))))
             continue
-        values = {name: unescape(value.strip()) for name, value in zip(header, cells, strict=False) if name}
-        data, problems = validator.clean(values)
-        if "brand" not in header:
-            data["brand"] = None  # a file without the column (made before brands) keeps each product's brand
-        if problems:
-            result.errors += [(line, column, message) for column, message in problems]
-            continue
-        sku, slug = data["sku"], data["slug"]
-        if sku in seen_skus:
-            message = _("SKU %(sku)s is also on row %(row)d.") % {"sku": sku, "row": seen_skus[sku]}
-            result.errors.append((line, "sku", message))
-            continue
-        seen_skus[sku] = line
-        if slug and slug_owner.get(slug, sku) != sku:
-            owner = slug_owner[slug]
-            message = (
-                _("Slug %(slug)s is also on row %(row)d.") % {"slug": slug, "row": seen_skus[owner]}
-                if owner in seen_skus and owner not in existing_skus
-                else _("Slug %(slug)s belongs to product %(other)s.") % {"slug": slug, "other": owner}
-            )
-            result.errors.append((line, "slug", message))
-            continue
-        if slug:
-            slug_owner[slug] = sku
-        result.rows.append(Row(line=line, data=data, slug=slug or None))
-    if result.ok and not result.rows:
+        checker.add(line, {name: unescape(value.strip()) for name, value in zip(header, cells, strict=False) if name})
+    checker.close()
+    result.products = checker.products
+    if result.ok and not result.products:
         result.errors.append((1, "", _("The file has a header but no products.")))
     if result.ok:
-        _plan_slugs(result.rows, taken=set(slug_owner), existing_skus=existing_skus)
+        _plan_slugs(result.products, taken=set(checker.slug_owner), existing_skus=checker.existing_skus)
+    # A product's problems are found once its rows are all read: listed with the rows they concern.
+    result.errors.sort(key=lambda error: error[0])
     return result
 
 
@@ -298,10 +303,10 @@ def _records(reader, result: ImportResult):
             yield line, cells
 
 
-def _read_header(reader, result: ImportResult) -> list[str] | None:
+def _read_header(reader, result: ImportResult, vocabulary: Vocabulary) -> list[str] | None:
     header = None
     for _line, cells in _records(reader, result):
-        header = [c.strip().lower() for c in cells]
+        header = [_column_name(c) for c in cells]
         break
     if header is None:
         if result.ok:
@@ -310,22 +315,35 @@ def _read_header(reader, result: ImportResult) -> list[str] | None:
     problems = []
     duplicated = sorted({name for name in header if name and header.count(name) > 1})
     missing = REQUIRED - set(header)
-    unknown = set(header) - set(COLUMNS) - {""}
+    named = [name for name in header if name.startswith((OPTION, ATTRIBUTE))]
+    unknown = set(header) - set(COLUMNS) - {""} - set(named)
+    unknown_attributes = {n for n in named if n.partition(":")[2] not in vocabulary.attributes_by_slug}
     if duplicated:
         problems.append(_("columns named twice: %(cols)s") % {"cols": ", ".join(duplicated)})
     if missing:
         problems.append(_("missing columns: %(cols)s") % {"cols": ", ".join(sorted(missing))})
-    if unknown:
-        problems.append(_("unknown columns: %(cols)s") % {"cols": ", ".join(sorted(unknown))})
+    if unknown | unknown_attributes:
+        problems.append(_("unknown columns: %(cols)s") % {"cols": ", ".join(sorted(unknown | unknown_attributes))})
     if problems:
         message = (
             "; ".join(problems)
             + ". "
             + _("The first row must name the columns: %(cols)s.") % {"cols": ", ".join(COLUMNS)}
         )
+        if unknown_attributes:
+            message += " " + _(
+                "Columns option:<slug> and attribute:<slug> name an attribute by its slug (attributes: %(slugs)s)."
+            ) % {"slugs": listing(sorted(vocabulary.attributes_by_slug))}
         result.errors.append((1, "", message))
         return None
     return header
+
+
+def _column_name(cell: str) -> str:
+    """A header cell as the column it names: any case, spaces around it or around an attribute slug's colon."""
+    name = cell.strip().lower()
+    prefix, colon, slug = name.partition(":")
+    return f"{prefix.strip()}:{slug.strip()}" if colon and prefix.strip() + ":" in (OPTION, ATTRIBUTE) else name
 
 
 def _too_many_cells(cells: int, columns: int) -> str:
@@ -335,51 +353,45 @@ def _too_many_cells(cells: int, columns: int) -> str:
     ) % {"cells": cells, "columns": columns}
 
 
-def _plan_slugs(rows: list[Row], *, taken: set[str], existing_skus: set[str]) -> None:
+def _plan_slugs(products: list[ProductRows], *, taken: set[str], existing_skus: set[str]) -> None:
     """New products without a slug get one made from name and SKU, after every slug in the file is reserved."""
-    for row in rows:
-        if row.slug is None and row.data["sku"] not in existing_skus:
-            row.slug = _free_slug(slugify(f"{row.data['name']}-{row.data['sku']}")[:200], taken)
-            taken.add(row.slug)
-
-
-def _free_slug(base: str, taken: set[str]) -> str:
-    base = base.strip("-") or "product"
-    slug, n = base, 2
-    while slug in taken:
-        slug, n = f"{base[:190]}-{n}", n + 1
-    return slug
+    for product in products:
+        if product.slug is None and product.sku not in existing_skus:
+            product.slug = free_slug(slugify(f"{product.data['name']}-{product.sku}")[:200], taken)
+            taken.add(product.slug)
 
 
 # Phase 2: write, in short transactions ----------------------------------------------------
 
 
 def write_rows(result: ImportResult, *, progress=None, batch_size: int | None = None) -> ImportResult:
-    """Write checked rows in batches; progress(done, total) runs inside each batch's transaction.
+    """Write checked products in batches; progress(rows done, rows) runs inside each batch's transaction.
 
     The catalog's cached pages are made out of date once, at the end (not once per
     row or batch): pages built meanwhile are dropped then.
     """
-    rows, total = result.rows, len(result.rows)
-    batch_size = batch_size or BATCH_SIZE
+    total, done = result.row_count, 0
     pause = SQLITE_BATCH_PAUSE if connection.vendor == "sqlite" else 0
     try:
-        for start in range(0, total, batch_size):
-            batch = rows[start : start + batch_size]
+        for batch in _batches(result.products, batch_size or BATCH_SIZE):
+            rows = sum(len(p.variants) for p in batch)
             try:
                 with transaction.atomic():
-                    created, updated = _write_batch(batch)
+                    written = write_batch(batch, columns=result.columns)
                     if progress:
-                        progress(start + len(batch), total)
-            except DatabaseError as exc:
+                        progress(done + rows, total)
+            except (DatabaseError, StoreChanged) as exc:
                 logger.warning("Product import stopped at row %d: %s", batch[0].line, exc)
                 result.errors.append((batch[0].line, "", _write_failed_message(result, batch, exc)))
                 break
-            result.created += created
-            result.updated += updated
+            done += rows
+            result.created += written.created
+            result.updated += written.updated
+            result.variants_created += written.variants_created
+            result.variants_updated += written.variants_updated
             result.batches += 1
-            result.written_through = batch[-1].line
-            if pause and start + batch_size < total:
+            result.written_through = batch[-1].last_line
+            if pause and done < total:
                 time.sleep(pause)
     finally:
         if result.written:
@@ -387,59 +399,21 @@ def write_rows(result: ImportResult, *, progress=None, batch_size: int | None = 
     return result
 
 
-def _write_batch(batch: list[Row]) -> tuple[int, int]:
-    # A plain queryset: the catalog's own would mark cached pages out of date per statement.
-    products = models.QuerySet(model=Product)
-    existing = {p.sku: p for p in products.filter(sku__in=[row.data["sku"] for row in batch])}
-    now = timezone.now()
-    new, changed = [], []
-    for row in batch:
-        product = existing.get(row.data["sku"])
-        if product is None:
-            product = Product(sku=row.data["sku"], created_at=now)
-            new.append(product)
-        else:
-            changed.append(product)
-        for name in WRITTEN_FIELDS:
-            if row.data[name] is not None or name != "brand":
-                setattr(product, name, row.data[name])
-        if row.slug:
-            product.slug = row.slug
-        elif product.pk is None:
-            # Existed when the file was checked, deleted since: it comes back with a fresh slug.
-            taken = set(products.filter(slug__startswith=slugify(row.data["name"])[:50]).values_list("slug", flat=True))
-            product.slug = _free_slug(slugify(f"{row.data['name']}-{row.data['sku']}")[:200], taken)
-        product.updated_at = now
-    products.bulk_create(new)
-    _update_all(changed, [*WRITTEN_FIELDS, "slug", "updated_at"])
-    return len(new), len(changed)
+def _batches(products: list[ProductRows], size: int):
+    """Products in batches of about `size` rows: a product's rows are never split."""
+    batch, rows = [], 0
+    for product in products:
+        if batch and rows + len(product.variants) > size:
+            yield batch
+            batch, rows = [], 0
+        batch.append(product)
+        rows += len(product.variants)
+    if batch:
+        yield batch
 
 
-def _update_all(products: list[Product], names: list[str]) -> None:
-    """Update every product's columns with one statement prepared once and run per row.
-
-    QuerySet.bulk_update builds a CASE expression per field and row in Python (3.7 s
-    for 500 products, all of it with the write lock held), and a queryset update
-    per product costs a few ms of Python each; Django compiles the UPDATE once here.
-    """
-    if not products:
-        return
-    fields = [Product._meta.get_field(name) for name in names]
-    first = products[0]
-    query = models.QuerySet(model=Product).filter(pk=first.pk).query.chain(UpdateQuery)
-    # Compiled with a 0 for a None (which Django would write as a literal NULL): one placeholder per column.
-    sample = [getattr(first, f.attname) for f in fields]
-    query.add_update_fields([(f, None, 0 if value is None else value) for f, value in zip(fields, sample, strict=True)])
-    statement, params = query.get_compiler(connection=connection).as_sql()
-    if len(params) != len(fields) + 1 or params[-1] != first.pk:
-        raise DatabaseError(f"Unexpected compiled UPDATE: {statement}")
-    rows = [[f.get_db_prep_save(getattr(p, f.attname), connection) for f in fields] + [p.pk] for p in products]
-    with connection.cursor() as cursor:
-        cursor.executemany(statement, rows)
-
-
-def _write_failed_message(result: ImportResult, batch: list[Row], exc: Exception) -> str:
-    values = {"row": batch[0].line, "last": batch[-1].line, "error": exc}
+def _write_failed_message(result: ImportResult, batch: list[ProductRows], exc: Exception) -> str:
+    values = {"row": batch[0].line, "last": batch[-1].last_line, "error": exc}
     if result.written_through is None:
         return (
             _("Writing stopped at rows %(row)d–%(last)d (%(error)s). Nothing was imported. Fix the file and try again.")
@@ -516,7 +490,7 @@ def _run(job: ImportJob) -> None:
     if not result.ok:
         _finish(job, ImportJob.Status.REJECTED, errors=result.errors)
         return
-    job.rows_total = len(result.rows)
+    job.rows_total = result.row_count
     job.status = ImportJob.Status.WRITING
     job.updated_at = timezone.now()
     job.save(update_fields=["rows_total", "status", "updated_at"])

@@ -63,6 +63,7 @@ def test_it_exports_a_header_and_one_row_per_product(categories):
         "1",
         "Light, airy.",
         "",
+        *[""] * 6,  # product_type and the variant columns: empty for a product with one variant and no type
     ]
 
 
@@ -471,9 +472,9 @@ def test_checking_the_file_writes_nothing(categories):
         result = csv_io.check_file(as_file(HEADER + rows(50)))
 
     assert result.ok, result.errors
-    assert len(result.rows) == 50
+    assert len(result.products) == 50
     assert all(q["sql"].lstrip().upper().startswith("SELECT") for q in queries.captured_queries)
-    assert len(queries.captured_queries) == 2  # categories, then every product's slug and SKU
+    assert len(queries.captured_queries) == 3  # categories, every product's slug and SKU, every variant's SKU
     assert not Product.objects.exists()
 
 
@@ -493,7 +494,7 @@ def test_a_batch_that_fails_while_writing_is_reported_with_the_rows_that_were_wr
     monkeypatch.setattr(csv_io, "SQLITE_BATCH_PAUSE", 0)
     result = csv_io.check_file(as_file(HEADER + rows(6)))
     # Between the check and the write, someone takes the slug planned for the fourth row (line 5).
-    ProductFactory(sku="SOMEONE", slug=result.rows[3].slug, category=categories["clothing"])
+    ProductFactory(sku="SOMEONE", slug=result.products[3].slug, category=categories["clothing"])
 
     csv_io.write_rows(result, batch_size=2)
 

@@ -185,7 +185,7 @@ def test_a_job_that_fails_while_writing_says_which_rows_were_written(small_thres
 
     def check_then_someone_takes_a_slug(file):
         result = real_check(file)
-        ProductFactory(sku="SOMEONE", slug=result.rows[2].slug, category=CategoryFactory())
+        ProductFactory(sku="SOMEONE", slug=result.products[2].slug, category=CategoryFactory())
         return result
 
     with mock.patch.object(csv_io, "check_file", check_then_someone_takes_a_slug):

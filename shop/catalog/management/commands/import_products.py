@@ -7,8 +7,9 @@ from shop.catalog.csv_io import BATCH_SIZE, COLUMNS, check_file, write_rows
 
 class Command(BaseCommand):
     help = (
-        "Import products from a CSV file (docs/catalog-csv.md). Every row is checked first: nothing is written "
-        "if any row is invalid. Valid files are written in short batches, so the store keeps serving meanwhile."
+        "Import products and their variants from a CSV file (docs/catalog-csv.md). Every row is checked first: "
+        "nothing is written if any row is invalid. Valid files are written in short batches, so the store keeps "
+        "serving meanwhile."
     )
 
     def add_arguments(self, parser):
@@ -37,7 +38,7 @@ class Command(BaseCommand):
         with file:
             result = check_file(file)
         if result.ok:
-            self.stdout.write(f"  {len(result.rows):,} rows checked in {time.monotonic() - started:.1f} s")
+            self.stdout.write(f"  {result.row_count:,} rows checked in {time.monotonic() - started:.1f} s")
             write_rows(result, batch_size=batch_size, progress=self._progress())
         if not result.ok:
             for row, column, message in result.errors[:200]:
@@ -49,10 +50,11 @@ class Command(BaseCommand):
                 )
             raise CommandError(
                 f"{len(result.errors)} problem(s) found; nothing was imported. Fix the file and run again. "
-                f"Columns: {', '.join(COLUMNS)} (see docs/catalog-csv.md)."
+                f"Columns: {', '.join(COLUMNS)}, option:<attribute>, attribute:<attribute> (see docs/catalog-csv.md)."
             )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Imported: {result.created} created, {result.updated} updated ({result.batches} batches)."
+                f"Imported: {result.created} created, {result.updated} updated ({result.batches} batches). "
+                f"Variants: {result.variants_created} created, {result.variants_updated} updated."
             )
         )
