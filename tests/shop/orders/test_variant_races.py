@@ -1,5 +1,5 @@
 """Checkout of variants under real concurrency (PostgreSQL):
-    .ci/with-postgres.sh .venv/bin/pytest tests/shop/orders/test_variant_races.py -p no:xdist --require-races
+.ci/with-postgres.sh .venv/bin/pytest tests/shop/orders/test_variant_races.py -p no:xdist --require-races
 """
 
 import uuid
