@@ -3,7 +3,7 @@ import json
 from django.conf import settings
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
@@ -14,8 +14,8 @@ from shop.cart import services, snapshot
 from shop.cart.pricing import PricedCart, depends_on, price_cart
 from shop.cart.selectors import HEADER, cart_for_request, load_lines
 from shop.catalog import cache as catalog_cache
-from shop.catalog.models import Product
-from shop.core.errors import NotFound
+from shop.catalog.models import Product, Variant
+from shop.core.errors import NotFound, ShopError
 
 CART_TOKEN = OpenApiParameter(
     HEADER,
@@ -27,6 +27,10 @@ CART_TOKEN = OpenApiParameter(
         "Not needed when logged in or when keeping the session cookie."
     ),
 )
+
+
+# Ids are 64-bit (BigAutoField): larger numbers are no variant, and refused as such.
+MAX_ID = 2**63 - 1
 
 
 class LineProductSerializer(serializers.Serializer):
@@ -44,6 +48,30 @@ class LineProductSerializer(serializers.Serializer):
         return request.build_absolute_uri(image.image.url) if request else image.image.url
 
 
+class LineVariantSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The variant's id (the product detail's `variants`).")
+    sku = serializers.CharField()
+    options = serializers.SerializerMethodField(
+        help_text='Its options in words, {attribute name: value name}, e.g. {"Size": "M", "Colour": "Blue"}; '
+        "{} for a product in a single variant."
+    )
+    stock = serializers.IntegerField(
+        help_text="The variant's own stock: the most the line can hold (the product's `stock` is its variants' sum)."
+    )
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_options(self, variant):
+        return variant_options(variant)
+
+
+def variant_options(variant) -> dict[str, str]:
+    """{"Size": "M", "Colour": "Blue"}: no query when the options were read with the cart
+    (shop.cart.selectors), nor for a product without a type (no options)."""
+    if "options" not in getattr(variant, "_prefetched_objects_cache", {}) and not variant.product.product_type_id:
+        return {}
+    return variant.options_snapshot()
+
+
 class LineOfferSerializer(serializers.Serializer):
     label = serializers.CharField(source="adjustment.label", help_text="The promotion's name.")
     terms = serializers.CharField(
@@ -59,6 +87,7 @@ class CartLineSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(source="line_id")
     product = LineProductSerializer()
+    variant = LineVariantSerializer(help_text="What the line holds: one variant of the product (its size, colour).")
     quantity = serializers.IntegerField()
     unit_price = serializers.DecimalField(
         source="line.unit_price.amount", max_digits=12, decimal_places=2, help_text="Each unit before any promotion."
@@ -99,6 +128,7 @@ class UnavailableLineSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     product = serializers.SlugField(source="product.slug")
     name = serializers.CharField(source="product.name")
+    variant = LineVariantSerializer()
 
 
 class CartSerializer(serializers.Serializer):
@@ -124,8 +154,25 @@ class CartSerializer(serializers.Serializer):
 
 
 class AddItemInput(serializers.Serializer):
-    product = serializers.SlugField(help_text="The product's slug.")
+    product = serializers.SlugField(
+        required=False,
+        help_text="The product's slug, for a product in a single variant (its `variant_count` is 1); "
+        "else send `variant`.",
+    )
+    variant = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="The id of the variant to add (the product detail's `variants`): needed for a product "
+        "in several sizes or colours.",
+    )
     quantity = serializers.IntegerField(default=1, min_value=1, max_value=services.MAX_LINE_QUANTITY)
+
+    def validate(self, data):
+        if "product" not in data and "variant" not in data:
+            message = _("Send the variant to add (`variant`), or the product (`product`) when it has a single one.")
+            raise serializers.ValidationError({"product": [message], "variant": [message]})
+        return data
 
 
 class QuantityInput(serializers.Serializer):
@@ -199,21 +246,51 @@ class CartView(CartAPIView):
 
 
 class CartItemsView(CartAPIView):
-    error_responses = {404: "No such product.", 409: "Not enough in stock."}
+    error_responses = {404: "No such product, or no such variant on sale.", 409: "Not enough in stock."}
 
     @extend_schema(parameters=[CART_TOKEN], request=AddItemInput, responses={201: CartSerializer})
     def post(self, request):
-        """Add a product (creates an anonymous cart if needed: keep its `token`)."""
+        """Add a variant, or a product in a single variant (creates an anonymous cart if needed: keep its
+        `token`). A product in several sizes or colours needs its `variant` (a 400 otherwise)."""
         data = AddItemInput(data=request.data)
         data.is_valid(raise_exception=True)
-        variant = services.variant_to_add(Product.objects.filter(slug=data.validated_data["product"], is_active=True))
-        if variant is None:
-            raise NotFound(
-                _("There is no product “%(slug)s”.") % {"slug": data.validated_data["product"]}, field="product"
-            )
+        if "variant" in data.validated_data:
+            variant = _variant(data.validated_data["variant"], product=data.validated_data.get("product"))
+        else:
+            variant = _only_variant(data.validated_data["product"])
         cart = services.cart_get_or_create(request=request)
         services.cart_add(cart=cart, variant=variant, quantity=data.validated_data["quantity"])
         return self.cart_response(request, status.HTTP_201_CREATED, cart=cart)
+
+
+def _variant(pk: int, *, product: str | None) -> Variant:
+    """The variant on sale with this id (and of this product, when named), with its product."""
+    variant = Variant.objects.active().select_related("product").filter(pk=pk, product__is_active=True).first()
+    if variant is None:
+        raise NotFound(_("There is no variant %(id)d on sale.") % {"id": pk}, field="variant")
+    if product is not None and variant.product.slug != product:
+        raise ShopError(
+            _("Variant %(id)d is not a variant of “%(slug)s”.") % {"id": pk, "slug": product},
+            field="variant",
+        )
+    return variant
+
+
+def _only_variant(slug: str) -> Variant:
+    """The single variant of the product with this slug (as the storefront adds a product)."""
+    try:
+        variant = services.variant_to_add(Product.objects.filter(slug=slug, is_active=True))
+    except ShopError as exc:
+        if exc.field != "variant":
+            raise
+        # Several variants: say how to name one (the service's words are the product page's).
+        raise ShopError(
+            _("“%(slug)s” comes in several variants: choose one and send its id as `variant`.") % {"slug": slug},
+            field="variant",
+        ) from None
+    if variant is None:
+        raise NotFound(_("There is no product “%(slug)s”.") % {"slug": slug}, field="product")
+    return variant
 
 
 class CartItemView(CartAPIView):

@@ -6,6 +6,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -15,8 +17,15 @@ from rest_framework.response import Response
 from shop.catalog import cache as catalog_cache
 from shop.catalog import search as catalog_search
 from shop.catalog import selectors, services
+from shop.catalog.api_variants import (
+    AttributeSerializer,
+    FacetSerializer,
+    ProductTypeRefSerializer,
+    load_variants,
+    with_variant_count,
+)
 from shop.catalog.filters import ProductFilter
-from shop.catalog.models import Category, Product, ProductImage, Review, ReviewPhoto, ReviewReport
+from shop.catalog.models import Category, Product, ProductImage, Review, ReviewPhoto, ReviewReport, Variant
 from shop.catalog.offers import attach_offers
 from shop.catalog.tracking import list_id as _list_id
 from shop.core.moderation import ReportReason
@@ -89,6 +98,12 @@ class ProductSerializer(serializers.ModelSerializer):
         many=True, read_only=True, help_text="How many published reviews give each number of stars, 5 first."
     )
     offer = serializers.SerializerMethodField(help_text="The price after automatic promotions, when one applies.")
+    variant_count = serializers.IntegerField(
+        read_only=True,
+        min_value=0,
+        help_text="How many variants it comes in (sizes, colours): with 1, the cart takes it by `product`; "
+        "else by `variant`, one of the detail's `variants`.",
+    )
 
     class Meta:
         model = Product
@@ -112,6 +127,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "category",
             "image",
             "created_at",
+            "variant_count",
         ]
 
     @extend_schema_field(OfferSerializer(allow_null=True))
@@ -134,12 +150,68 @@ class ProductSerializer(serializers.ModelSerializer):
         return self._image_serializer.to_representation(image)
 
 
+class VariantSerializer(serializers.Serializer):
+    """One of `shop.catalog.api_variants.load_variants`'s `api_variants`."""
+
+    id = serializers.IntegerField(help_text="What the cart takes as `variant`.")
+    sku = serializers.CharField()
+    price = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="Its own price, or else the product's; before automatic promotions (the product's `offer`).",
+    )
+    compare_at_price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, help_text="The former price struck through; null if none."
+    )
+    currency = serializers.CharField()
+    in_stock = serializers.BooleanField()
+    stock = serializers.IntegerField(min_value=0)
+    options = serializers.DictField(
+        child=serializers.SlugField(),
+        help_text='Its value of each variant attribute, {attribute slug: value slug}, e.g. {"size": "m", '
+        '"colour": "blue"}; {} for a product without options.',
+    )
+    image = ImageSerializer(allow_null=True, read_only=True, help_text="Its own picture (the blue one); else null.")
+
+
 class ProductDetailSerializer(ProductSerializer):
     images = ImageSerializer(many=True, read_only=True)
     breadcrumbs = serializers.SerializerMethodField()
+    product_type = ProductTypeRefSerializer(
+        read_only=True, allow_null=True, help_text="Its kind (Clothing, Shoes); null for a plain product."
+    )
+    attributes = AttributeSerializer(
+        source="api_attributes",
+        many=True,
+        read_only=True,
+        help_text="What describes the product as a whole (material: cotton), each attribute with its values.",
+    )
+    options = AttributeSerializer(
+        source="api_options",
+        many=True,
+        read_only=True,
+        help_text="What a shopper chooses (size, colour), each with the values its variants have; [] for a "
+        "product in a single variant.",
+    )
+    variants = VariantSerializer(
+        source="api_variants",
+        many=True,
+        read_only=True,
+        help_text="What the cart holds: each variant on sale with its options, price and stock (one, with "
+        "options {}, for a plain product).",
+    )
 
     class Meta(ProductSerializer.Meta):
-        fields = [*ProductSerializer.Meta.fields, "description", "images", "breadcrumbs"]
+        fields = [
+            *ProductSerializer.Meta.fields,
+            "description",
+            "images",
+            "breadcrumbs",
+            "product_type",
+            "attributes",
+            "options",
+            "variants",
+        ]
 
     def get_breadcrumbs(self, product) -> list[dict]:
         return CategoryRefSerializer([*product.category.ancestors(), product.category], many=True).data
@@ -332,7 +404,8 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = ProductFilter
 
     def get_queryset(self):
-        return selectors.product_list()
+        products = selectors.product_list()
+        return products.select_related("product_type") if self.action == "retrieve" else products
 
     def get_serializer_class(self):
         return ProductDetailSerializer if self.action == "retrieve" else ProductSerializer
@@ -389,6 +462,25 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
         )
         return Response(body)
 
+    @extend_schema(summary="Attribute values to filter by, with counts", responses=FacetSerializer(many=True))
+    @action(detail=False, url_path="facets", pagination_class=None)
+    def facets(self, request):
+        """The attributes (size, colour, material) of the products a list with the same filters has,
+        each value with how many products the list would have with it chosen too: the counts beside a
+        list's filters. Filters as the list's (`attr` included); an unknown attribute or value is a 400."""
+        parts = self._cache_parts(request)
+        body = catalog_cache.cached(
+            "api-facets", parts, lambda: self._facets(request), on=(catalog_cache.LISTS, catalog_cache.TREE)
+        )
+        return Response(body)
+
+    def _facets(self, request) -> list:
+        filterset = DjangoFilterBackend().get_filterset(request, Product.objects.active(), self)
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        filterset.qs  # noqa: B018 (runs the filters: facets count from what they chose)
+        return FacetSerializer(filterset.facets(), many=True).data
+
     def _id_page(self, request) -> dict:
         """The ids on the asked page and the links around it (no product row is read)."""
         queryset = self.filter_queryset(Product.objects.active())
@@ -401,7 +493,7 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
         }
 
     def _items(self, ids) -> dict:
-        products = attach_offers(selectors.products_for_cards(ids=ids))
+        products = attach_offers(_cards(ids))
         data = ProductSerializer(products, many=True, context=self.get_serializer_context()).data
         return {item["id"]: dict(item) for item in data}
 
@@ -419,7 +511,7 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
             found = _with_stock([item["data"]])
             if not found:
                 raise Http404
-            return found[0]
+            return _with_variant_stock(found[0])
 
         on = (catalog_cache.SHOWN, catalog_cache.STOCK)
         data = catalog_cache.cached("api-product-page", parts, assemble, on=on, offers=True)
@@ -431,7 +523,7 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_object(self):
         if not hasattr(self, "_object"):
-            self._object = attach_offers([super().get_object()])[0]
+            self._object = attach_offers([load_variants(super().get_object())])[0]
         return self._object
 
     @staticmethod
@@ -468,7 +560,7 @@ def product_items(request, ids: list[int]) -> list[dict]:
     stock levels as they are now): for other apps' answers that list products (recommendations)."""
 
     def build(missing):
-        products = attach_offers(selectors.products_for_cards(ids=missing))
+        products = attach_offers(_cards(missing))
         data = ProductSerializer(products, many=True, context={"request": request}).data
         return {item["id"]: dict(item) for item in data}
 
@@ -480,6 +572,24 @@ def product_items(request, ids: list[int]) -> list[dict]:
         on=(catalog_cache.PRODUCTS, catalog_cache.OFFERS, catalog_cache.TREE),
     )
     return _with_stock([items[pk] for pk in ids if pk in items])
+
+
+def _cards(ids) -> list[Product]:
+    """The active products among these ids with what an item shows (their number of variants
+    included), in two queries whatever their number."""
+    return list(with_variant_count(Product.objects.active().for_listing().filter(pk__in=ids)))
+
+
+def _with_variant_stock(item: dict) -> dict:
+    """A cached detail with its variants' stock levels as they are now, in one query (a sale that
+    leaves a size in plenty keeps the product's cached item: shop/catalog/cache.py)."""
+    if not catalog_cache.enabled() or not item.get("variants"):
+        return item
+    levels = dict(Variant.objects.filter(pk__in=[v["id"] for v in item["variants"]]).values_list("pk", "stock"))
+    variants = [
+        {**v, "stock": levels[v["id"]], "in_stock": levels[v["id"]] > 0} for v in item["variants"] if v["id"] in levels
+    ]
+    return {**item, "variants": variants}
 
 
 def _with_stock(items: list[dict]) -> list[dict]:

@@ -60,9 +60,17 @@ class PayInput(serializers.Serializer):
 
 
 class LineOutput(serializers.Serializer):
-    sku = serializers.CharField()
+    sku = serializers.CharField(help_text="The SKU of the variant bought, as it was then.")
     name = serializers.CharField()
     product = serializers.SlugField(source="product.slug", allow_null=True, default=None)
+    variant = serializers.IntegerField(
+        source="variant_id", allow_null=True, help_text="The variant's id; null once it is deleted."
+    )
+    options = serializers.DictField(
+        child=serializers.CharField(),
+        help_text='The variant\'s options as bought, {attribute name: value name}, e.g. {"Size": "M", '
+        '"Colour": "Blue"}; {} for a product without options.',
+    )
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2)
     quantity = serializers.IntegerField()
     subtotal = serializers.DecimalField(max_digits=12, decimal_places=2)

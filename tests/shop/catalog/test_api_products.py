@@ -161,8 +161,9 @@ def test_it_shows_a_product_in_a_constant_number_of_queries(api):
     large, body = count_queries(api, f"{URL}{many.slug}/", {})
 
     assert len(body["images"]) == 12
-    # the product with its category, its images, the breadcrumb ancestors, running promotions.
-    assert small == large == 4
+    # the product with its category, its images, its variant, the breadcrumb ancestors, running promotions
+    # (a product with variant options: tests/shop/catalog/test_api_variants.py).
+    assert small == large == 5
 
 
 # --- filters ------------------------------------------------------------------------------------
