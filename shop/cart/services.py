@@ -62,7 +62,7 @@ def _check_stock(variant: Variant, quantity: int) -> None:
 
 def variant_for_product(product: Product) -> Variant:
     """The variant to add when a shopper or client names only the product: its single variant."""
-    variant = _only(list(product.variants.all()[:2]))
+    variant = _only(list(product.variants.active()[:2]))
     variant.product = product
     return variant
 
@@ -70,7 +70,9 @@ def variant_for_product(product: Product) -> Variant:
 def variant_to_add(products) -> Variant | None:
     """The single variant of the one product in `products` (a queryset), read with its product in one
     query; None when there is no such product."""
-    variants = list(Variant.objects.select_related("product").filter(product__in=products).order_by("pk")[:2])
+    variants = list(
+        Variant.objects.active().select_related("product").filter(product__in=products).order_by("pk")[:2]
+    )
     return _only(variants) if variants else None
 
 

@@ -57,10 +57,12 @@ def _restock(order: Order) -> None:
     for line in order.lines.exclude(product=None).order_by("product_id", "variant_id"):
         if line.variant_id is not None:
             variants = Variant.objects.filter(pk=line.variant_id)
-        elif not line.sku and Variant.objects.filter(product=line.product_id).count() == 1:
-            variants = Variant.objects.filter(product=line.product_id)  # a line imported without its variant
+        elif line.sku:  # a line written without its variant (imported): the variant of that SKU, if any
+            variants = Variant.objects.filter(product=line.product_id, sku=line.sku)
+        elif Variant.objects.filter(product=line.product_id).count() == 1:
+            variants = Variant.objects.filter(product=line.product_id)
         else:
-            continue  # its variant is gone (deleted): nothing to give the quantity back to
+            continue  # no way to know which variant it was: nothing to give back
         # The product's row first, then the variant's, as checkout and the catalog import lock them
         # (the other way round, two of them could each wait for the other). A variant taken off
         # sale keeps its stock out of its product's sum (Product.stock).

@@ -77,3 +77,9 @@ def test_a_line_is_priced_at_its_variants_own_price_and_shows_its_options(client
     page = client.get("/cart/").content.decode()
     assert "Red · L" in page and "Blue · S" in page
     assert "$48.00" in page and "$20.00" in page and "$68.00" in page
+
+
+def test_a_product_whose_other_variants_are_off_sale_is_added_by_product(shoe):
+    Variant.objects.filter(sku="RUN-43").update(is_active=False)
+    line = cart_add(cart=CartFactory(), product=shoe)
+    assert line.variant.sku == "RUN"
