@@ -314,13 +314,18 @@ class VariantAdminForm(VariantForm):
         return cleaned
 
 
+class ValuesField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        return obj.name  # under its attribute's heading
+
+
 class GenerateVariantsForm(forms.Form):
     """The values to combine: one or more of each variant attribute of the product's type."""
 
     def __init__(self, *args, attributes: list[Attribute], **kwargs):
         super().__init__(*args, **kwargs)
         for attribute in attributes:
-            self.fields[f"attribute_{attribute.pk}"] = forms.ModelMultipleChoiceField(
+            self.fields[f"attribute_{attribute.pk}"] = ValuesField(
                 label=attribute.name,
                 queryset=AttributeValue.objects.filter(attribute=attribute),
                 widget=forms.CheckboxSelectMultiple,

@@ -63,7 +63,7 @@ class LineInline(ReadOnlyInline):
         """The product's name, and below it the options bought ("Size: 42 · Colour: Blue"), if any."""
         if not line.options:
             return line.name
-        return format_html('{}<div class="help">{}</div>', line.name, options_text(line.options))
+        return format_html('{}<br><span class="help">{}</span>', line.name, options_text(line.options))
 
 
 def _shipping_references(adjustments) -> dict:

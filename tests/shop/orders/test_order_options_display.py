@@ -162,5 +162,5 @@ def test_the_order_admin_shows_each_lines_sku_and_options(client, staff, order):
     html = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
 
     assert "RUN-42" in html and "LAMP" in html
-    assert 'Runner<div class="help">Colour: Blue · Size: 42</div>' in html
+    assert 'Runner<br><span class="help">Colour: Blue · Size: 42</span>' in html
     assert re.search(r'<td class="field-name_and_options">\s*<p>Brass Lamp</p>', html)
