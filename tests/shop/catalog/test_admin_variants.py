@@ -237,6 +237,16 @@ def test_it_adds_an_attribute_with_its_values(admin_client):
     assert not Attribute.objects.filter(slug="eu-size").exists()
 
 
+def test_it_keeps_a_value_that_variants_use(admin_client, clothing, tee):
+    url = reverse("admin:catalog_attribute_change", args=[clothing["size"].pk])
+    data = form_data(admin_client.get(url))
+    prefix = next(k[: -len("-name")] for k, v in data.items() if k.endswith("-name") and v == "M")
+    data[f"{prefix}-DELETE"] = "on"
+
+    assert "would require deleting the following protected related objects" in errors_of(admin_client.post(url, data))
+    assert AttributeValue.objects.filter(pk=clothing["m"].pk).exists()
+
+
 # A product's variants, inline
 
 
@@ -271,6 +281,35 @@ def test_it_adds_a_product_with_a_type_and_its_variants(admin_client, clothing):
     assert hoodie.stock == 10
     assert hoodie.variants.get(sku="HOOD-BLUE-M").price == Decimal("45.00")
     assert [v.value for v in ProductAttributeValue.objects.filter(product=hoodie)] == [clothing["cotton"]]
+
+
+def test_a_new_products_variants_are_asked_their_options_once_its_type_is_chosen(admin_client, clothing):
+    """The add page shows no option columns until a type is chosen: posted with a type and two variants,
+    it comes back with a column per variant attribute of that type and says what is missing."""
+    assert 'name="variants-__prefix__-sku"' in admin_client.get(ADD_PRODUCT).content.decode()
+    data = {
+        "name": "Scarf",
+        "slug": "scarf",
+        "sku": "SCARF",
+        "category": CategoryFactory().pk,
+        "product_type": clothing["type"].pk,
+        "price": "25.00",
+        "stock": "0",
+        "created_at_0": "2026-01-05",
+        "created_at_1": "10:00:00",
+        "variants-TOTAL_FORMS": "0",
+        "variants-INITIAL_FORMS": "0",
+        "images-TOTAL_FORMS": "0",
+        "images-INITIAL_FORMS": "0",
+    }
+    add_row(data, sku="SCARF-1", stock=1)
+    add_row(data, sku="SCARF-2", stock=1)
+
+    body = errors_of(admin_client.post(ADD_PRODUCT, data))
+
+    assert "SCARF-1: choose its Colour, Size" in body
+    assert f'name="variants-0-{option(clothing["colour"])}"' in body
+    assert not Product.objects.filter(sku="SCARF").exists()
 
 
 def test_it_shows_a_products_variants_with_their_options_and_summed_stock(admin_client, clothing, tee):
