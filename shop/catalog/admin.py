@@ -77,10 +77,16 @@ class ProductImageInline(admin.TabularInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        # A picture shows one of this product's variants (or all of them: empty).
+        # A picture shows one of this product's variants (or all of them: empty). The choices are read
+        # once for every row (a queryset alone would be read again for each picture).
         field = formset.form.base_fields.get("variant")
         if field is not None:
-            field.queryset = Variant.objects.filter(product=obj) if obj and obj.pk else Variant.objects.none()
+            mine = Variant.objects.filter(product=obj) if obj is not None and obj.pk else Variant.objects.none()
+            field.queryset = mine
+            field.choices = [
+                ("", "—"),
+                *((v.pk, variant_label(v)) for v in _variants_with_options().filter(pk__in=mine)),
+            ]
         return formset
 
     @admin.display(description=gettext_lazy("preview"))

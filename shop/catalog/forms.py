@@ -277,7 +277,7 @@ class VariantFormSet(BaseInlineFormSet):
         if not fields:
             return
         labelled = [
-            (f.cleaned_data.get("sku") or _("a new variant"), {name: f.cleaned_data.get(name) for name in fields})
+            (f.cleaned_data.get("sku") or str(_("a new variant")), {name: f.cleaned_data.get(name) for name in fields})
             for f in kept
         ]
         problems = combination_problems(labelled, fields)

@@ -24,7 +24,7 @@ from shop.catalog.models import (
     VariantOption,
 )
 from shop.core.errors import ShopError
-from tests.factories import CategoryFactory, ProductFactory, StaffFactory
+from tests.factories import CategoryFactory, ProductFactory, ProductImageFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -324,6 +324,25 @@ def test_it_shows_a_products_variants_with_their_options_and_summed_stock(admin_
     assert set(rows) == {"TEE-RED-S", "TEE-RED-M", "TEE-BLUE-S"}
     assert data[f"{rows['TEE-BLUE-S']}-{option(clothing['colour'])}"] == str(clothing["blue"].pk)
     assert "Generate variants" in body
+
+
+def test_a_products_page_reads_as_many_queries_for_1_or_4_variants_and_pictures(admin_client, clothing, tee):
+    def measure():
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.get(change_url(tee))
+        assert response.status_code == 200
+        return len(queries), response.content.decode()
+
+    ProductImageFactory(product=tee)
+    measure()
+    few, _body = measure()
+    for n in range(3):
+        ProductImageFactory(product=tee, variant=Variant.objects.get(sku="TEE-BLUE-S"), position=n + 1)
+    variant(tee, "TEE-BLUE-L", clothing["blue"], clothing["l"])
+    many, body = measure()
+
+    assert few == many
+    assert f'<option value="{Variant.objects.get(sku="TEE-BLUE-S").pk}" selected>Blue / S</option>' in body
 
 
 def test_it_saves_variants_and_keeps_the_product_stock_their_sum(admin_client, clothing, tee):
