@@ -9,9 +9,11 @@ never lose one another's review, vote or report.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -37,7 +39,10 @@ from django.utils.translation import ngettext
 
 from shop.catalog import cache as product_cache
 from shop.catalog.models import (
+    Attribute,
+    AttributeValue,
     Product,
+    ProductAttributeValue,
     RatingPrior,
     Review,
     ReviewPhoto,
@@ -45,6 +50,7 @@ from shop.catalog.models import (
     ReviewStatus,
     ReviewVote,
     Variant,
+    VariantOption,
 )
 from shop.catalog.signals import review_published, review_removed
 from shop.core.errors import Conflict, NotFound, ShopError
@@ -397,20 +403,18 @@ def products_set_active(*, product_ids, active: bool) -> int:
 
 
 def products_set_stock(*, product_ids, stock: int) -> int:
-    """Set the stock of single-variant products (their variant's with it); products with several
-    variants keep theirs (their stock is the sum of their variants', set per variant)."""
+    """The admin's bulk "set stock": every active variant of these products gets `stock`, and each
+    product's stock becomes the sum of its active variants' (a single-variant product: `stock`).
+    Inactive variants keep theirs. Returns how many products were changed.
+
+    Under the locks checkout takes (products, then their variants, in id order), so a sale
+    meanwhile either lands before (and is overwritten, as any stock count is) or waits."""
     if stock < 0:
         raise ValueError("Stock cannot be negative.")
-    single = (
-        Variant.objects.filter(product__in=product_ids)
-        .values("product")
-        .annotate(n=Count("pk"))
-        .filter(n=1)
-        .values("product")
-    )
     with transaction.atomic():
-        Variant.objects.filter(product__in=single).update(stock=stock)
-        return Product.objects.filter(pk__in=single).update(stock=stock)
+        ids = _lock_products(product_ids)
+        Variant.objects.filter(product__in=ids, is_active=True).update(stock=stock)
+        return _sum_stock(ids)
 
 
 def variants_create_defaults(*, product_ids) -> int:
@@ -437,3 +441,232 @@ def reviews_detach_author(*, user) -> None:
     files_delete_on_commit([f for photo in photos for f in (photo.image, photo.thumbnail)])
     ReviewReport.objects.filter(user=user).exclude(comment="").update(comment="")
     product_cache.products_changed(reviews.values_list("product_id", flat=True), lists=False)
+
+
+# --- variants in the admin ----------------------------------------------------------------------
+# docs/variants.md, "In the admin". Every write here locks the products, then their variants, in id
+# order (as checkout does, shop/orders/checkout.py, so the two queue in one order and never deadlock),
+# writes, and sets each product's stock to the sum of its active variants' in the same transaction.
+
+# "Generate variants" makes at most this many at once (3 colours in 8 sizes are 24).
+MAX_GENERATED_VARIANTS = 200
+
+
+class Generated(NamedTuple):
+    created: int  # variants made
+    skipped: int  # combinations the product had already
+    replaced: bool  # its default variant (alone, no options, no stock) gave way
+
+
+def _lock_products(product_ids) -> list[int]:
+    """Lock these products, then their variants, in id order. Returns the products' ids."""
+    ids = list(
+        Product.objects.filter(pk__in=product_ids).order_by("pk").select_for_update().values_list("pk", flat=True)
+    )
+    variants = Variant.objects.filter(product__in=ids).order_by("product_id", "pk").select_for_update()
+    list(variants.values_list("pk", flat=True))
+    return ids
+
+
+def _sum_stock(product_ids: Sequence[int]) -> int:
+    """Each of these (locked) products' stock becomes the sum of its active variants' (0 for none)."""
+    total = (
+        Variant.objects.filter(product=OuterRef("pk"), is_active=True)
+        .order_by()
+        .values("product")
+        .annotate(total=Sum("stock"))
+        .values("total")
+    )
+    return Product.objects.filter(pk__in=product_ids).update(stock=Coalesce(Subquery(total), 0))
+
+
+def product_admin_save(*, product: Product, stock_given: bool) -> Product:
+    """Save a product from its admin form. Its stock is written only when staff typed one (a single-
+    variant product's, carried to its variant by Product.save); otherwise the stock as it is now,
+    read under the lock, so a sale made while the form was open is not undone."""
+    with transaction.atomic():
+        if product.pk is not None:
+            _lock_products([product.pk])
+            if not stock_given:
+                product.stock = Product.objects.values_list("stock", flat=True).get(pk=product.pk)
+        product.save()
+    return product
+
+
+def product_set_attribute_values(*, product: Product, values: Iterable[AttributeValue]) -> None:
+    """The values that describe the product as a whole (material: cotton), exactly these."""
+    wanted = {value.pk for value in values}
+    with transaction.atomic():
+        ProductAttributeValue.objects.filter(product=product).exclude(value__in=wanted).delete()
+        have = set(ProductAttributeValue.objects.filter(product=product).values_list("value_id", flat=True))
+        ProductAttributeValue.objects.bulk_create(
+            [ProductAttributeValue(product=product, value_id=pk) for pk in sorted(wanted - have)]
+        )
+
+
+def variants_drop_default(*, product: Product) -> int:
+    """A product created in the admin together with its variants: the default variant Product.save
+    made for it (the product's SKU and stock, no options) gives way to them."""
+    with transaction.atomic():
+        _lock_products([product.pk])
+        default = Variant.objects.filter(product=product, sku=product.sku, options__isnull=True)
+        deleted, _detail = Variant.objects.filter(pk__in=list(default.values_list("pk", flat=True))).delete()
+    return deleted
+
+
+def variant_set_options(*, variant: Variant, values: dict[Attribute, AttributeValue | None]) -> None:
+    """A variant's value of each of these attributes (None: no value)."""
+    for attribute, value in values.items():
+        if value is None:
+            VariantOption.objects.filter(variant=variant, attribute=attribute).delete()
+            continue
+        if value.attribute_id != attribute.pk:
+            raise ShopError(
+                _("%(value)s is not a value of %(attribute)s.") % {"value": value.name, "attribute": attribute.name}
+            )
+        VariantOption.objects.update_or_create(variant=variant, attribute=attribute, defaults={"value": value})
+    product_cache.products_changed([variant.product_id])
+
+
+def product_variants_saved(*, product: Product) -> None:
+    """After the admin saved a product and its variants: options only of its type's variant
+    attributes (a type changed drops the others); a single variant keeps the product's SKU (as
+    Product.save would on the next save); the product's stock is the sum of its active variants'."""
+    with transaction.atomic():
+        _lock_products([product.pk])
+        kept = product.product_type.variant_attributes.all() if product.product_type_id else Attribute.objects.none()
+        VariantOption.objects.filter(variant__product=product).exclude(attribute__in=kept).delete()
+        variants = list(Variant.objects.filter(product=product)[:2])
+        if len(variants) == 1 and variants[0].sku != product.sku:
+            if not Variant.objects.filter(sku=product.sku).exists():
+                Variant.objects.filter(pk=variants[0].pk).update(sku=product.sku)
+        _sum_stock([product.pk])
+        product.stock = Product.objects.values_list("stock", flat=True).get(pk=product.pk)
+    product_cache.products_changed([product.pk])
+
+
+def variant_save(*, variant: Variant, fields: Sequence[str] | None = None) -> Variant:
+    """Save a variant edited on its own (the variants list, its page): its product's stock follows.
+    `fields`: only these (what the form changed), so a sale meanwhile keeps its stock."""
+    with transaction.atomic():
+        _lock_products([variant.product_id])
+        if fields is None or fields:
+            variant.save(update_fields=fields)
+        _sum_stock([variant.product_id])
+    product_cache.products_changed([variant.product_id])
+    return variant
+
+
+def variants_mark_sold_out(*, variant_ids: Iterable[int]) -> int:
+    """These variants' stock becomes 0, and their products' stock the sum of the rest. Returns how
+    many had stock."""
+    ids = list(variant_ids)
+    with transaction.atomic():
+        products = _lock_products(Variant.objects.filter(pk__in=ids).values("product_id"))
+        sold_out = Variant.objects.filter(pk__in=ids, stock__gt=0).update(stock=0)
+        _sum_stock(products)
+    return sold_out
+
+
+def generated_sku(sku: str, values: Sequence[AttributeValue]) -> str:
+    """A generated variant's SKU: the product's, then its values' slugs (TEE-RED-M)."""
+    return "-".join([sku, *(value.slug.upper() for value in values)])
+
+
+def generated_sku_example(*, product: Product, attributes: Sequence[Attribute]) -> str:
+    """The SKU the first combination would have (for the form that generates them)."""
+    firsts: dict[int, AttributeValue] = {}
+    for value in AttributeValue.objects.filter(attribute__in=attributes).order_by("position", "pk"):
+        firsts.setdefault(value.attribute_id, value)
+    return generated_sku(product.sku, [firsts[a.pk] for a in attributes if a.pk in firsts])
+
+
+def variant_attributes_of(product: Product) -> list[Attribute]:
+    """The attributes the product's variants have a value of each of (its type's variant attributes);
+    refused when it has none, as variants cannot be told apart then."""
+    if product.product_type_id is None:
+        raise ShopError(_("Choose a product type with variant attributes (size, colour) for this product first."))
+    attributes = list(product.product_type.variant_attributes.all())
+    if not attributes:
+        raise ShopError(
+            _("The product type %(type)s has no variant attributes: add some to it first.")
+            % {"type": product.product_type.name}
+        )
+    return attributes
+
+
+def variants_generate(*, product: Product, values: Iterable[AttributeValue]) -> Generated:
+    """A variant for each combination of these values (at least one of each variant attribute of the
+    product's type) that the product has not: SKU the product's and the values' slugs (TEE-RED-M),
+    stock 0, the product's price, after its other variants. A default variant alone, with no options
+    and no stock, gives way to them; one with stock stays (staff give it options or delete it).
+    All or nothing: a combination whose SKU is taken or too long refuses the lot."""
+    chosen = list(values)
+    with transaction.atomic():
+        _lock_products([product.pk])
+        product = Product.objects.select_related("product_type").get(pk=product.pk)
+        attributes = variant_attributes_of(product)
+        combinations = _combinations(attributes, chosen)
+        variants = list(Variant.objects.filter(product=product).prefetch_related("options"))
+        have = {frozenset(option.value_id for option in variant.options.all()) for variant in variants}
+        new = [combo for combo in combinations if frozenset(value.pk for value in combo) not in have]
+        _check_skus([generated_sku(product.sku, combo) for combo in new])
+        replaced = bool(new) and len(variants) == 1 and not variants[0].options.all() and variants[0].stock == 0
+        if replaced:
+            variants[0].delete()
+            variants = []
+        start = max((variant.position for variant in variants), default=-1) + 1
+        made = Variant.objects.bulk_create(
+            [
+                Variant(product=product, sku=generated_sku(product.sku, combo), stock=0, position=start + i)
+                for i, combo in enumerate(new)
+            ]
+        )
+        VariantOption.objects.bulk_create(
+            [
+                VariantOption(variant=variant, attribute_id=value.attribute_id, value=value)
+                for variant, combo in zip(made, new, strict=True)
+                for value in combo
+            ]
+        )
+        _sum_stock([product.pk])
+    product_cache.products_changed([product.pk])
+    return Generated(created=len(made), skipped=len(combinations) - len(new), replaced=replaced)
+
+
+def _combinations(attributes: Sequence[Attribute], chosen: Sequence[AttributeValue]) -> list[tuple]:
+    """Every combination of the chosen values, one of each attribute, in the attributes' order."""
+    by_attribute: dict[int, list[AttributeValue]] = {attribute.pk: [] for attribute in attributes}
+    for value in chosen:
+        if value.attribute_id not in by_attribute:
+            raise ShopError(_("%(value)s is not a value of this product type's variant attributes.") % {"value": value})
+        by_attribute[value.attribute_id].append(value)
+    missing = [attribute.name for attribute in attributes if not by_attribute[attribute.pk]]
+    if missing:
+        raise ShopError(_("Choose at least one value of each: %(names)s.") % {"names": ", ".join(missing)})
+    columns = [sorted(set(by_attribute[a.pk]), key=lambda v: (v.position, v.pk)) for a in attributes]
+    count = 1
+    for column in columns:
+        count *= len(column)
+    if count > MAX_GENERATED_VARIANTS:
+        raise ShopError(
+            _("That makes %(count)d combinations; at most %(max)d are made at once.")
+            % {"count": count, "max": MAX_GENERATED_VARIANTS}
+        )
+    return list(itertools.product(*columns))
+
+
+def _check_skus(skus: Sequence[str]) -> None:
+    limit = Variant._meta.get_field("sku").max_length
+    too_long = [sku for sku in skus if len(sku) > limit]
+    if too_long:
+        raise ShopError(
+            _("These SKUs would be longer than %(n)d characters: %(skus)s. Shorten the product's SKU or the slugs.")
+            % {"n": limit, "skus": ", ".join(too_long[:5])}
+        )
+    taken = sorted(Variant.objects.filter(sku__in=skus).values_list("sku", flat=True))
+    if taken:
+        raise ShopError(
+            _("These SKUs are taken already: %(skus)s. Change them where they are, or the product's SKU.")
+            % {"skus": ", ".join(taken[:5])}
+        )

@@ -18,6 +18,7 @@ from shop.orders import services
 from shop.orders.forms import RefundForm, ShipForm
 from shop.orders.models import PAID_STATES, Order, OrderAdjustment, OrderEmail, OrderEvent, OrderLine
 from shop.orders.payment import PaymentUnavailable, RefundPending
+from shop.orders.templatetags.order_tags import options_text
 
 
 def money_column(name: str, model=Order, order=lambda obj: obj):
@@ -52,10 +53,17 @@ class ReadOnlyInline(admin.TabularInline):
 
 class LineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ["sku", "name", "unit_price_text", "quantity", "subtotal_text", "discount_text"]
+    fields = ["sku", "name_and_options", "unit_price_text", "quantity", "subtotal_text", "discount_text"]
     unit_price_text = money_column("unit_price", OrderLine, lambda line: line.order)
     subtotal_text = money_column("subtotal", OrderLine, lambda line: line.order)
     discount_text = money_column("discount", OrderLine, lambda line: line.order)
+
+    @admin.display(description=OrderLine._meta.get_field("name").verbose_name)
+    def name_and_options(self, line):
+        """The product's name, and below it the options bought ("Size: 42 · Colour: Blue"), if any."""
+        if not line.options:
+            return line.name
+        return format_html('{}<br><span class="help">{}</span>', line.name, options_text(line.options))
 
 
 def _shipping_references(adjustments) -> dict:

@@ -31,13 +31,13 @@ def test_it_leaves_the_variants_of_a_product_with_several_alone():
     assert sorted(shoe.variants.values_list("sku", "stock")) == [("SHOE", 5), ("SHOE-43", 4)]
 
 
-def test_it_sets_the_stock_of_single_variant_products_and_their_variant():
+def test_it_sets_the_stock_of_every_active_variant_and_the_products_sum():
     lamp, shoe = ProductFactory(stock=1), ProductFactory(stock=2)
     Variant.objects.create(product=shoe, sku="SHOE-43", stock=4)
-    assert products_set_stock(product_ids=[lamp.pk, shoe.pk], stock=0) == 1
-    assert Product.objects.get(pk=lamp.pk).stock == 0
-    assert lamp.variants.get().stock == 0
-    assert Product.objects.get(pk=shoe.pk).stock == 2
+    assert products_set_stock(product_ids=[lamp.pk, shoe.pk], stock=3) == 2
+    assert Product.objects.get(pk=lamp.pk).stock == 3
+    assert lamp.variants.get().stock == 3
+    assert Product.objects.get(pk=shoe.pk).stock == 6
 
 
 def test_it_makes_default_variants_for_products_written_in_bulk():
