@@ -70,9 +70,7 @@ def variant_for_product(product: Product) -> Variant:
 def variant_to_add(products) -> Variant | None:
     """The single variant of the one product in `products` (a queryset), read with its product in one
     query; None when there is no such product."""
-    variants = list(
-        Variant.objects.active().select_related("product").filter(product__in=products).order_by("pk")[:2]
-    )
+    variants = list(Variant.objects.active().select_related("product").filter(product__in=products).order_by("pk")[:2])
     return _only(variants) if variants else None
 
 
