@@ -300,19 +300,22 @@ def colour_picture(*, title: str, subtitle: str, swatch: str, variant: int) -> b
 
 
 def colour_image(spec: dict, colour: str, cache: dict, unique: int) -> str:
-    """The stored file name of a product's picture in one colour; past `unique` products, shared."""
-    key = (spec["i"] % unique, colour)
-    if key in cache:
-        return cache[key]
-    owner = spec["sku"] if spec["i"] < unique else f"shared-{spec['i'] % unique}"
-    name = f"demo/{owner}-{CODES[colour]}.jpg"
-    if not default_storage.exists(name):
-        data = colour_picture(
-            title=spec["name"].removeprefix(spec["brand"]).strip(),
-            subtitle=f"{spec['brand']} · {colour}",
-            swatch=SWATCHES[colour],
-            variant=spec["i"],
-        )
-        name = default_storage.save(name, ContentFile(data))
-    cache[key] = name
-    return name
+    """The stored file name of a product's picture in one colour. Past `unique` products, the picture
+    of the earlier product they share their pictures with, if it came in that colour, else one per
+    category and colour: a larger --scale draws a few more pictures, not one per product."""
+    slot = (spec["i"] % unique, colour)
+    if slot in cache:
+        return cache[slot]
+    if spec["i"] < unique:
+        key, owner = slot, spec["sku"]
+        title, subtitle = spec["name"].removeprefix(spec["brand"]).strip(), f"{spec['brand']} · {colour}"
+    else:
+        leaf = spec["path"].rsplit("/", 1)[1]
+        key, owner, title, subtitle = (leaf, colour), f"shared-{leaf}", spec["noun"], colour
+    if key not in cache:
+        name = f"demo/{owner}-{CODES[colour]}.jpg"
+        if not default_storage.exists(name):
+            data = colour_picture(title=title, subtitle=subtitle, swatch=SWATCHES[colour], variant=spec["i"])
+            name = default_storage.save(name, ContentFile(data))
+        cache[key] = name
+    return cache[key]

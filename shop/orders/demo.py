@@ -191,7 +191,6 @@ class ProductRow:
     name: str
     price: Decimal
     created_at: dt.datetime
-    stock: int
     is_active: bool
     variants: list[VariantRow] = field(default_factory=list)  # in the order shown
 
@@ -259,7 +258,7 @@ class World:
         products: dict[str, list[ProductRow]] = defaultdict(list)
         by_id = {}
         for p in Product.objects.filter(category__slug__in=leaf_slugs()).values(
-            "id", "sku", "name", "price", "created_at", "stock", "is_active", "category__slug"
+            "id", "sku", "name", "price", "created_at", "is_active", "category__slug"
         ):
             slug = p.pop("category__slug")
             products[slug].append(by_id.setdefault(p["id"], ProductRow(**p)))
@@ -401,17 +400,18 @@ class World:
 
 
 def _load_variants(products: dict[int, ProductRow]) -> None:
-    """Each product's variants, with the options of those whose product has a type (one query each)."""
+    """The products' variants, with the options of those whose product has a type (one query each;
+    the products are those of the demo's leaf categories)."""
     options: dict[int, dict[str, str]] = defaultdict(dict)
     typed = VariantOption.objects.filter(
-        variant__product__in=[p.id for p in products.values()], variant__product__product_type__isnull=False
+        variant__product__category__slug__in=leaf_slugs(), variant__product__product_type__isnull=False
     )
     # In the order of Variant.options_snapshot(), which checkout keeps on its lines.
     for variant_id, attribute, value in typed.order_by("attribute__name", "id").values_list(
         "variant_id", "attribute__name", "value__name"
     ):
         options[variant_id][attribute] = value
-    rows = Variant.objects.filter(product__in=list(products)).order_by("product_id", "position", "id")
+    rows = Variant.objects.filter(product__category__slug__in=leaf_slugs()).order_by("product_id", "position", "id")
     for pk, product_id, sku, price, stock, is_active in rows.values_list(
         "id", "product_id", "sku", "price", "stock", "is_active"
     ):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from shop.catalog.demo import LEAVES, _product_spec
-from shop.catalog.demo_variants import VARIANT_PLANS, plan_for, variant_specs
+from shop.catalog.demo_variants import VARIANT_PLANS, colour_image, plan_for, variant_specs
 from shop.catalog.models import (
     Attribute,
     AttributeValue,
@@ -200,3 +200,18 @@ def test_a_bigger_bed_costs_a_round_price_above_the_product():
     assert prices["Single"] is None
     assert prices["Double"] == Decimal("59.99")  # 45.99 × 1.3 = 59.787, up to the next .99
     assert prices["Double"] < prices["Queen"] < prices["King"]
+
+
+def test_products_past_the_unique_pictures_share_them_by_colour(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    rng = random.Random(3)
+    first, later = _product_spec(0, rng, timezone.now()), _product_spec(4, rng, timezone.now())
+    cache = {}
+
+    own = colour_image(first, "Rose", cache, unique=4)
+    shared = colour_image(later, "Rose", cache, unique=4)  # product 4 shares product 0's pictures
+    category_card = colour_image(later, "Navy", cache, unique=4)  # which product 0 has not in Navy
+
+    assert own == shared == f"demo/{first['sku']}-ROS.jpg"
+    assert category_card == "demo/shared-jackets-NVY.jpg"
+    assert (tmp_path / own).exists() and (tmp_path / category_card).exists()
