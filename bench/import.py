@@ -77,12 +77,15 @@ def shopper(out: Path, stop: Path, ready: Path) -> None:
 
     sys.path.insert(0, os.getcwd())
     django.setup()
+    from django.db.models import Count
     from django.test import Client
 
     from shop.catalog.models import Product
 
-    # The newest products: the file updates the oldest ones (and may set their stock to 0).
-    active = Product.objects.filter(is_active=True, stock__gt=5).order_by("-pk")
+    # The newest products: the file updates the oldest ones (and may set their stock to 0). Added by
+    # product, so each with a single variant (one in sizes and colours would ask which).
+    active = Product.objects.filter(is_active=True, stock__gt=5).annotate(n=Count("variants")).filter(n=1)
+    active = active.order_by("-pk")
     products = list(active.values_list("pk", flat=True)[:500])
     rng = random.Random(1)
     samples = []  # (wall clock at start, seconds, status)

@@ -657,6 +657,7 @@ def step_facts() -> dict:
 def step_checkout(n: int, show_sql: bool = False) -> dict:
     """checkout_place with and without points, interleaved so drift hits both alike."""
     from django.conf import settings
+    from django.db.models import Count
 
     from loyalty import services
     from loyalty.models import Kind, LedgerEntry
@@ -664,14 +665,17 @@ def step_checkout(n: int, show_sql: bool = False) -> dict:
     from shop.cart.models import Cart
     from shop.cart.services import cart_add
     from shop.catalog.models import Product
+    from shop.catalog.services import products_set_stock
     from shop.orders.checkout import ShippingAddress, checkout_place
 
     # One buyer places every order of the run and pays none: the limits against hoarding would stop it.
     settings.SHOP_MAX_OPEN_ORDERS = 0
     user = User.objects.get(email=BUYER)
-    chosen = Product.objects.filter(is_active=True, price__gte=15).order_by("id")
-    Product.objects.filter(pk__in=list(chosen.values_list("pk", flat=True)[:20])).update(stock=1_000_000)
-    products = list(chosen.filter(stock=1_000_000))  # no checkout fails for stock
+    # Added by product, so each with a single variant (one in sizes and colours would ask which); their
+    # stock set through the service, so that each variant's and its product's stay in step.
+    chosen = Product.objects.filter(is_active=True, price__gte=15).annotate(n=Count("variants")).filter(n=1)
+    products_set_stock(product_ids=list(chosen.order_by("id").values_list("pk", flat=True)[:20]), stock=1_000_000)
+    products = list(chosen.filter(stock=1_000_000).order_by("id"))  # no checkout fails for stock
     cart, _created = Cart.objects.get_or_create(user=user)
     address = ShippingAddress(**ADDRESS)
     rng = random.Random(7)

@@ -494,6 +494,7 @@ def write_catalog(rng: random.Random, n: int) -> Store:
 
     from shop.accounts.models import User
     from shop.catalog.models import Category, Product
+    from shop.catalog.services import variants_create_defaults
 
     now = timezone.now()
     words = ["Linen", "Wool", "Oak", "Steel", "Silk", "Cotton", "Glass", "Leather", "Bamboo", "Copper"]
@@ -520,6 +521,8 @@ def write_catalog(rng: random.Random, n: int) -> Store:
                 )
             )  # fmt: skip
         Product.objects.bulk_create(rows, batch_size=2000)
+        # Each its default variant, as Product.save() would make it (its stock is the product's).
+        variants_create_defaults(product_ids=[p.pk for p in rows])
         users = [User(email=f"c{i:06d}@{DOMAIN}", password="!", first_name="Bench") for i in range(int(n * 2.5))]
         User.objects.bulk_create(users, batch_size=2000)
     by_aisle: dict[int, list[int]] = {a: [] for a in aisles}
@@ -545,11 +548,12 @@ def write_orders(store: Store, n: int, chunk: int = 10_000) -> int:
     from django.db import transaction
     from django.utils import timezone
 
-    from shop.catalog.models import Product
+    from shop.catalog.models import Product, Variant
     from shop.orders.models import Order, OrderLine
 
     rng, now = store.rng, timezone.now()
     prices = dict(Product.objects.filter(sku__startswith="RB-").values_list("pk", "price"))
+    variants = dict(Variant.objects.filter(product__sku__startswith="RB-").values_list("product_id", "pk"))
     written = 0
     for start in range(0, n, chunk):
         orders, baskets = [], []
@@ -575,8 +579,9 @@ def write_orders(store: Store, n: int, chunk: int = 10_000) -> int:
         with transaction.atomic():
             Order.objects.bulk_create(orders, batch_size=2000)
             lines = [
-                OrderLine(order_id=order.pk, product_id=pk, sku=f"RB-{pk}", name="Bench product",
-                          unit_price=prices[pk], quantity=q, subtotal=prices[pk] * q, discount=Decimal(0))
+                OrderLine(order_id=order.pk, product_id=pk, variant_id=variants[pk], sku=f"RB-{pk}",
+                          name="Bench product", unit_price=prices[pk], quantity=q, subtotal=prices[pk] * q,
+                          discount=Decimal(0))
                 for order, basket in zip(orders, baskets, strict=True)
                 for pk, q in basket.items()
             ]  # fmt: skip

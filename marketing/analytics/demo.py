@@ -134,8 +134,10 @@ def seed(ctx: DemoContext) -> None:
         return
     by_id = {p.pk: p for p in products}
     lines = defaultdict(list)
-    for order_id, product_id, quantity in OrderLine.objects.values_list("order_id", "product_id", "quantity"):
-        lines[order_id].append((product_id, quantity))
+    for order_id, product_id, quantity, price in OrderLine.objects.values_list(
+        "order_id", "product_id", "quantity", "unit_price"
+    ):
+        lines[order_id].append((product_id, quantity, price))
     # Orders the log already knows (placed in the running store, or an import's swept purchases)
     # keep their own events: a made-up visit would record them twice.
     known = Event.objects.filter(order_id=OuterRef("pk"))
@@ -149,7 +151,7 @@ def seed(ctx: DemoContext) -> None:
         per_day[store_day(placed)] += 1 if paid else 0
         _buying_visit(builder, order_id, placed, paid, user_id, total, currency, lines[order_id], by_id)
     ctx.log(f"visits: {len(orders):,} that placed an order")
-    popular = [by_id[pid] for ids in lines.values() for pid, _q in ids if pid in by_id] or products
+    popular = [by_id[pid] for ids in lines.values() for pid, _q, _price in ids if pid in by_id] or products
     by_category = defaultdict(list)
     for product in products:
         by_category[product.category_id].append(product)
@@ -187,12 +189,12 @@ def _buying_visit(builder, order_id, placed, paid, user_id, total, currency, ord
     device = rng.choices(DEVICES, weights=[d[1] * d[2] for d in DEVICES])[0]
     source = rng.choices(SOURCES, weights=[s[3] * s[4] for s in SOURCES])[0]
     fields, _start = builder.visit(placed, device=device, source=source, customer_id=user_id)
-    bought = [(by_id[pid], q) for pid, q in order_lines if pid in by_id]
+    bought = [(by_id[pid], q, price) for pid, q, price in order_lines if pid in by_id]
     at = placed - dt.timedelta(minutes=rng.randint(4, 25))
-    at = builder.browse(fields, at, [p for p, _q in bought])
-    for product, quantity in bought:
+    at = builder.browse(fields, at, [p for p, _q, _price in bought])
+    for product, quantity, price in bought:  # at the price of the variant bought (a king-size costs more)
         at = builder.add(EventName.ADD_TO_CART, at, fields, product_id=product.pk, quantity=quantity,
-                         value=product.price * quantity, currency=currency)  # fmt: skip
+                         value=price * quantity, currency=currency)  # fmt: skip
     builder.add(EventName.BEGIN_CHECKOUT, min(at, placed - dt.timedelta(seconds=30)), fields, value=total,
                 currency=currency)  # fmt: skip
     builder.add(EventName.PLACE_ORDER, placed, fields, order_id=order_id, value=total, currency=currency)

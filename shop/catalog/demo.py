@@ -1,5 +1,10 @@
 """Demo catalog: a category tree, products with real-sounding names, pictures and reviews.
 
+Clothes, shoes, most bedding and the audio come in sizes and colours (product types with their
+attributes, variants with their own SKUs, stock and sometimes price, a picture per colour:
+shop/catalog/demo_variants.py); every other product has its single default variant. Either way a
+product's stock is the sum of its active variants'.
+
 Also the customers' hidden tastes: each demo customer leans towards a few
 categories, derived from their email, so that the order history seeded later
 (and what learns from it) follows a pattern.
@@ -15,6 +20,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from shop.accounts.models import User
+from shop.catalog import demo_variants
 from shop.catalog.imagegen import render
 from shop.catalog.models import Category, Product, ProductImage, Review
 from shop.catalog.services import product_refresh_rating, rating_prior_refresh, variants_create_defaults
@@ -284,19 +290,30 @@ def _products(ctx: DemoContext, categories: dict[str, Category]) -> None:
     specs = [_product_spec(i, rng, now) for i in range(total)]
     new = [s for s in specs if s["sku"] not in existing]
     ctx.log(f"products: {len(existing):,} present, adding {len(new):,}")
-    images: dict[int, str] = {}
+    attributes = demo_variants.Attributes.ensure()
+    images: dict = {}
+    made = 0
     for batch in ctx.batches(new, 1000, "products"):
+        # Products with sizes and colours: their variants first, whose stock makes the product's.
+        plans = {}
+        for s in batch:
+            plan = demo_variants.plan_for(s)
+            if plan is not None:
+                variants = demo_variants.variant_specs(s, plan, ctx.seed)
+                plans[s["sku"]] = (plan, variants, demo_variants.material(s, plan, ctx.seed))
         Product.objects.bulk_create(
             [
                 Product(
                     category=categories[s["path"]],
-                    **{k: v for k, v in s.items() if k not in ("path", "i", "hue")},
+                    **{k: v for k, v in s.items() if k not in SPEC_ONLY} | _typed(s, plans, attributes),
                 )
                 for s in batch
             ]
         )
         ids = dict(Product.objects.filter(sku__in=[s["sku"] for s in batch]).values_list("sku", "id"))
-        variants_create_defaults(product_ids=list(ids.values()))
+        variants = demo_variants.write_variants(attributes, ids, plans)
+        variants_create_defaults(product_ids=list(ids.values()))  # the others: one default variant each
+        made += sum(len(v) for v in variants.values())
         rows = []
         for s in batch:
             for position in range(1 if s["i"] % 3 else 2):
@@ -308,7 +325,42 @@ def _products(ctx: DemoContext, categories: dict[str, Category]) -> None:
                         position=position,
                     )
                 )
+            rows.extend(_colour_images(s, ids[s["sku"]], variants.get(s["sku"], []), plans, images))
         ProductImage.objects.bulk_create(rows)
+    if new:
+        ctx.log(f"products: {made:,} variants in sizes and colours")
+
+
+# What a product spec holds for the seeders but a Product has no field for.
+SPEC_ONLY = ("path", "i", "hue", "adjective", "noun")
+
+
+def _typed(spec: dict, plans: dict, attributes: demo_variants.Attributes) -> dict:
+    """A product with sizes and colours: its type, and its stock (its active variants')."""
+    if spec["sku"] not in plans:
+        return {}
+    plan, variants, _material = plans[spec["sku"]]
+    return {"product_type": attributes.types[plan.product_type], "stock": demo_variants.product_stock(variants)}
+
+
+def _colour_images(spec: dict, product_id: int, variants: list, plans: dict, cache: dict) -> list[ProductImage]:
+    """A picture per colour, of the colour's first variant, after the product's own pictures."""
+    if not variants:
+        return []
+    _plan, specs, _material = plans[spec["sku"]]
+    first: dict[str, int] = {}
+    for variant, v in zip(variants, specs, strict=True):
+        first.setdefault(v["colour"], variant.pk)
+    return [
+        ProductImage(
+            product_id=product_id,
+            variant_id=variant_id,
+            image=demo_variants.colour_image(spec, colour, cache, UNIQUE_IMAGES),
+            alt_text=f"{spec['name']} in {colour}",
+            position=2 + n,
+        )
+        for n, (colour, variant_id) in enumerate(first.items())
+    ]
 
 
 def _product_spec(i: int, rng, now) -> dict:
@@ -324,6 +376,8 @@ def _product_spec(i: int, rng, now) -> dict:
         "i": i,
         "path": path,
         "hue": hue,
+        "adjective": adjective,
+        "noun": noun,
         "brand": brand,
         "sku": sku,
         "name": name,
@@ -345,7 +399,7 @@ def _product_spec(i: int, rng, now) -> dict:
     }
 
 
-def _image(spec: dict, position: int, cache: dict[int, str]) -> str:
+def _image(spec: dict, position: int, cache: dict) -> str:
     """The stored file name of a product picture; products past UNIQUE_IMAGES reuse earlier ones."""
     key = (spec["i"] % UNIQUE_IMAGES) * 2 + position
     if key in cache:

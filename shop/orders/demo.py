@@ -12,7 +12,9 @@ written straight through the real models with bulk_create:
 * What: 1-4 lines, mostly from the customer's tastes
   (shop.catalog.demo.customer_tastes) with companion categories bought
   together, popular products more often, never a product before it existed;
-  prices are the products' current prices, shipping follows
+  of a product in sizes and colours, one of its variants (the well-stocked
+  ones more often), its SKU and options kept on the line as checkout keeps
+  them; prices are the variants' current prices, shipping follows
   settings.SHOP_SHIPPING_METHODS, total = subtotal + shipping.
 * How it went: each order gets the timeline it would have had (placed, paid,
   shipped with a carrier and tracking number, delivered, refunded...), cut off
@@ -23,8 +25,9 @@ Each order is identified by (idempotency_scope="demo", idempotency_key) and
 drawn from a generator seeded by that key alone, so a rerun creates nothing
 and a larger --scale adds only the missing keys. Stock is left alone (the
 history is past), except for the two orders still awaiting payment, which hold
-their stock as a real checkout does so that expiring them later gives back
-exactly what they took.
+their stock as a real checkout does (from each line's variant and the same from
+its product, whose stock is the sum of its active variants') so that expiring
+them later gives back exactly what they took.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from django.utils.translation import gettext
 from shop.accounts.models import Address, User
 from shop.cart.pricing import AdjustmentKind
 from shop.catalog.demo import AFFINITIES, customer_tastes, leaf_slugs
-from shop.catalog.models import Product
+from shop.catalog.models import Product, Variant, VariantOption
 from shop.core.demo import DemoContext
 from shop.core.money import Money, quantize
 from shop.orders.models import (
@@ -172,14 +175,24 @@ class Customer:
 
 
 @dataclass
+class VariantRow:
+    id: int
+    sku: str
+    price: Decimal  # its own, or its product's
+    stock: int
+    is_active: bool
+    options: dict[str, str]  # {"Colour": "Blue", "Size": "M"}; empty for a product without options
+
+
+@dataclass
 class ProductRow:
     id: int
     sku: str
     name: str
     price: Decimal
     created_at: dt.datetime
-    stock: int
     is_active: bool
+    variants: list[VariantRow] = field(default_factory=list)  # in the order shown
 
 
 @dataclass
@@ -243,11 +256,13 @@ class World:
         normal = NormalDist(0, 1.1)
         activity = [min(normal.inv_cdf(_unit(f"activity:{c.email}")), 2.6) for c in customers]
         products: dict[str, list[ProductRow]] = defaultdict(list)
+        by_id = {}
         for p in Product.objects.filter(category__slug__in=leaf_slugs()).values(
-            "id", "sku", "name", "price", "created_at", "stock", "is_active", "category__slug"
+            "id", "sku", "name", "price", "created_at", "is_active", "category__slug"
         ):
             slug = p.pop("category__slug")
-            products[slug].append(ProductRow(**p))
+            products[slug].append(by_id.setdefault(p["id"], ProductRow(**p)))
+        _load_variants(by_id)
         categories = {}
         for slug, rows in products.items():
             rows.sort(key=lambda p: (p.created_at, p.id))
@@ -306,7 +321,7 @@ class World:
         taste_slugs = [s for s, _w in customer.tastes if s in self.categories] or slugs
         taste_weights = [w for s, w in customer.tastes if s in self.categories] or None
         count = rng.choices(LINES, weights=LINE_WEIGHTS)[0]
-        chosen: dict[int, tuple[ProductRow, int]] = {}
+        chosen: dict[int, tuple[ProductRow, VariantRow, int]] = {}
         first_slug = None
         for n in range(count * 3):  # a few tries to find distinct products
             if len(chosen) == count:
@@ -322,9 +337,10 @@ class World:
             product = self._product(rng, self.categories[slug], placed)
             first_slug = first_slug or slug
             quantity = rng.choices(LINES, weights=[60, 28, 9, 3] if product.price < 15 else [88, 9, 2, 1])[0]
-            if in_stock and (not product.is_active or product.stock < quantity):
+            variant = _variant(rng, product, quantity if in_stock else 0)
+            if variant is None or (in_stock and not product.is_active):
                 continue
-            chosen.setdefault(product.id, (product, quantity))
+            chosen.setdefault(product.id, (product, variant, quantity))
         return list(chosen.values())
 
     def _product(self, rng: random.Random, category: Category, placed: dt.datetime) -> ProductRow:
@@ -342,13 +358,15 @@ class World:
             _new(
                 OrderLine,
                 product_id=p.id,
-                sku=p.sku,
+                variant_id=v.id,
+                sku=v.sku,
+                options=v.options,
                 name=p.name,
-                unit_price=p.price,
+                unit_price=v.price,
                 quantity=q,
-                subtotal=quantize(p.price * q, self.currency),
+                subtotal=quantize(v.price * q, self.currency),
             )
-            for p, q in basket
+            for p, v, q in basket
         ]
         subtotal = sum((line.subtotal for line in lines), Decimal("0.00"))
         shipping = shipping_price(method, Money(subtotal, self.currency)).amount
@@ -379,6 +397,38 @@ class World:
         draft = Draft(order, lines, [adjustment], [], takes_stock=fate == "pending")
         Timeline(self, rng, draft).play(fate)
         return draft
+
+
+def _load_variants(products: dict[int, ProductRow]) -> None:
+    """The products' variants, with the options of those whose product has a type (one query each;
+    the products are those of the demo's leaf categories)."""
+    options: dict[int, dict[str, str]] = defaultdict(dict)
+    typed = VariantOption.objects.filter(
+        variant__product__category__slug__in=leaf_slugs(), variant__product__product_type__isnull=False
+    )
+    # In the order of Variant.options_snapshot(), which checkout keeps on its lines.
+    for variant_id, attribute, value in typed.order_by("attribute__name", "id").values_list(
+        "variant_id", "attribute__name", "value__name"
+    ):
+        options[variant_id][attribute] = value
+    rows = Variant.objects.filter(product__category__slug__in=leaf_slugs()).order_by("product_id", "position", "id")
+    for pk, product_id, sku, price, stock, is_active in rows.values_list(
+        "id", "product_id", "sku", "price", "stock", "is_active"
+    ):
+        product = products[product_id]
+        price = product.price if price is None else price
+        product.variants.append(VariantRow(pk, sku, price, stock, is_active, options.get(pk, {})))
+
+
+def _variant(rng: random.Random, product: ProductRow, needed: int) -> VariantRow | None:
+    """The variant bought: the well-stocked sizes and colours more often. With `needed`, only an
+    active variant with that many left (None if there is none)."""
+    variants = product.variants
+    if needed:
+        variants = [v for v in variants if v.is_active and v.stock >= needed]
+    if len(variants) <= 1:  # no draw: a product's single variant takes nothing from its order's generator
+        return variants[0] if variants else None
+    return rng.choices(variants, weights=[v.stock + 2 for v in variants])[0]
 
 
 def _leaves(email: str, since: dt.datetime) -> dt.datetime | None:
@@ -629,11 +679,16 @@ def _insert(ctx: DemoContext, world: World, drafts: list[Draft]) -> int:
             Refund.objects.bulk_create([refund for _d, refund, _i in refunds])
     for d in drafts:
         if d.takes_stock:
-            # As a checkout would: guarded, so stock never goes below zero.
+            # As a checkout would: from the variant, guarded so that stock never goes below zero, and the
+            # same from its product, whose stock is the sum of its active variants'.
             for line in d.lines:
-                Product.objects.filter(pk=line.product_id, stock__gte=line.quantity).update(
+                taken = Variant.objects.filter(pk=line.variant_id, is_active=True, stock__gte=line.quantity).update(
                     stock=F("stock") - line.quantity
                 )
+                if taken:
+                    Product.objects.filter(pk=line.product_id, stock__gte=line.quantity).update(
+                        stock=F("stock") - line.quantity
+                    )
     return len(drafts)
 
 

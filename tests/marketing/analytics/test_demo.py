@@ -7,11 +7,12 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
+from django.db.models import Subquery
 from django.test import override_settings
 
 from marketing.analytics import dashboards, reports, rollups
 from marketing.analytics.models import BuiltDay, Event, OrderVisit
-from shop.orders.models import Order
+from shop.orders.models import Order, OrderLine
 
 # One process seeds for the whole module (the module-scoped fixture), not each that runs some of it.
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("demo-visits")]
@@ -66,3 +67,20 @@ def test_its_rates_are_believable_and_its_figures_are_built(seeded):
     assert steps == sorted(steps, reverse=True)
     devices = {row["key"]: row["conversion"] for row in funnel["by_device"]}
     assert devices["desktop"] > devices["mobile"]  # phones browse more and buy less
+
+
+def test_a_buyers_cart_additions_are_at_the_price_of_the_variant_bought(seeded):
+    """A king-size duvet cover costs more than its product's price (the single's): the visit adds it at that."""
+    lines = OrderLine.objects.filter(variant__price__isnull=False, order__idempotency_scope="demo")
+    added = {
+        (visit_order, product_id): value
+        for visit_order, product_id, value in Event.objects.filter(name="add_to_cart", visit__in=Subquery(
+            OrderVisit.objects.filter(order__in=lines.values("order")).values("visit")
+        )).values_list("visit", "product_id", "value")
+    }  # fmt: skip
+    visits = dict(OrderVisit.objects.filter(order__in=lines.values("order")).values_list("order_id", "visit"))
+
+    assert lines.exists()
+    for line in lines.select_related("product"):
+        assert line.unit_price > line.product.price
+        assert added[(visits[line.order_id], line.product_id)] == line.unit_price * line.quantity

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import random
 import re
 from collections import Counter, defaultdict
 from decimal import Decimal
@@ -10,13 +11,15 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
+from django.db.models import Sum
 from django.test import override_settings
 from django.utils import timezone
 
 from shop.catalog.demo import customer_tastes
-from shop.catalog.models import Product
+from shop.catalog.models import Product, Variant
+from shop.core.demo import DemoContext
 from shop.core.money import Money
-from shop.orders.demo import ORDERS_PER_SCALE, _leaves, order_number
+from shop.orders.demo import ORDERS_PER_SCALE, World, _insert, _leaves, order_number
 from shop.orders.models import NUMBER_ALPHABET, Order, OrderAdjustment, OrderEvent, OrderLine
 from shop.orders.shipping import shipping_price
 from shop.payments.models import Payment, Refund
@@ -69,6 +72,7 @@ def seeded(django_db_setup, django_db_blocker, tmp_path_factory):
             with override_settings(DEMO_SEEDERS=without_orders):
                 call_command("seed_demo", stdout=io.StringIO())
             stock_before = dict(Product.objects.values_list("id", "stock"))
+            variant_stock_before = dict(Variant.objects.values_list("id", "stock"))
             output = io.StringIO()
             call_command("seed_demo", stdout=output)
             first = counts()
@@ -85,6 +89,7 @@ def seeded(django_db_setup, django_db_blocker, tmp_path_factory):
                 "taken": taken,
                 "back": snapshot(TAKEN_AWAY),
                 "stock_before": stock_before,
+                "variant_stock_before": variant_stock_before,
                 "output": output.getvalue(),
             }
             transaction.set_rollback(True)
@@ -155,15 +160,15 @@ def test_each_customers_lines_lean_to_their_tastes(seeded):
     assert sum(share >= 0.6 for share in shares) >= 0.9 * len(shares)
 
 
-def test_totals_add_up_with_lines_at_product_prices_and_shipping_by_the_rules(seeded):
-    prices = dict(Product.objects.values_list("id", "price"))
+def test_totals_add_up_with_lines_at_variant_prices_and_shipping_by_the_rules(seeded):
+    prices = {v.pk: v.unit_price for v in Variant.objects.select_related("product")}
     for order in demo_orders().prefetch_related("lines", "adjustments"):
         lines = list(order.lines.all())
         assert 1 <= len(lines) <= 4
         assert len({line.product_id for line in lines}) == len(lines)
         for line in lines:
             assert line.quantity >= 1
-            assert line.unit_price == prices[line.product_id]
+            assert line.unit_price == prices[line.variant_id]
             assert line.subtotal == line.unit_price * line.quantity
         assert order.subtotal == sum(line.subtotal for line in lines)
         expected = shipping_price(order.shipping_method, Money(order.subtotal, order.currency)).amount
@@ -281,6 +286,40 @@ def test_history_leaves_stock_alone_but_pending_orders_hold_theirs(seeded):
 
     assert not Product.objects.filter(stock__lt=0).exists()
     assert {pid: before[pid] - stock for pid, stock in after.items() if stock != before[pid]} == dict(held)
+
+
+def test_pending_orders_hold_the_stock_of_their_variants(seeded):
+    before = seeded["variant_stock_before"]
+    held = Counter()
+    for variant_id, quantity in OrderLine.objects.filter(order__status="pending_payment").values_list(
+        "variant_id", "quantity"
+    ):
+        held[variant_id] += quantity
+    after = dict(Variant.objects.values_list("id", "stock"))
+
+    assert held and None not in held
+    assert {pk: before[pk] - stock for pk, stock in after.items() if stock != before[pk]} == dict(held)
+
+
+def test_a_pending_order_of_sizes_takes_from_the_variant_and_its_product(seeded):
+    """A pending order drawn from the dresses alone (every one in sizes and colours) takes what it holds
+    from each line's variant and the same from the product, whose stock stays the sum of its variants'."""
+    world = World.load(DemoContext())
+    world.categories = {"dresses": world.categories["dresses"]}
+    customer = world.customers[0]
+    draft = world._build("demo-pending-9", random.Random(9), customer, timezone.now(), "pending")
+    stock = {line.variant_id: Variant.objects.get(pk=line.variant_id).stock for line in draft.lines}
+    product_stock = {line.product_id: Product.objects.get(pk=line.product_id).stock for line in draft.lines}
+
+    assert _insert(world.ctx, world, [draft]) == 1
+
+    assert draft.lines and all(line.options for line in draft.lines)
+    for line in draft.lines:
+        variant = Variant.objects.select_related("product").get(pk=line.variant_id)
+        assert variant.stock == stock[variant.pk] - line.quantity
+        assert variant.product.stock == product_stock[line.product_id] - line.quantity
+        active = variant.product.variants.filter(is_active=True).aggregate(n=Sum("stock"))["n"]
+        assert variant.product.stock == active
 
 
 def test_some_customers_leave_for_good_and_the_rest_stay():
