@@ -265,6 +265,7 @@ def picker(product: Product) -> dict | None:
         image.variant_id: image.image.url
         for image in ProductImage.objects.filter(product=product, variant__isnull=False).order_by("-position", "-id")
     }
+    _share_pictures(variants, images)
     return {
         "attributes": [
             {**attrs[pk], "values": sorted(values[pk].values(), key=lambda v: (v["position"], v["id"]))} for pk in order
@@ -283,6 +284,19 @@ def picker(product: Product) -> dict | None:
             for v in variants
         ],
     }
+
+
+def _share_pictures(variants: list[Variant], images: dict[int, str]) -> None:
+    """A variant without a picture of its own shows that of a variant of the same colour (the
+    values with a swatch): the blue M shows the blue S's picture, a colour is pictured once."""
+    values = {v.pk: {o.value_id for o in v.options.all() if o.value.swatch} for v in variants}
+    pictured = [v.pk for v in variants if v.pk in images]
+    for variant in variants:
+        if variant.pk in images or not pictured:
+            continue
+        best = max(pictured, key=lambda pk: len(values[pk] & values[variant.pk]))
+        if values[best] & values[variant.pk]:
+            images[variant.pk] = images[best]
 
 
 def specs(product: Product) -> list[tuple[str, str]]:

@@ -103,3 +103,14 @@ def test_a_single_variant_product_page_is_as_before(client):
     html = client.get(lamp.get_absolute_url()).content.decode()
     assert f'name="product" value="{lamp.pk}"' in html
     assert "variant-data" not in html and "Only 4 left in stock" in html
+
+
+def test_a_colours_picture_shows_for_each_size_in_that_colour(tee):
+    from shop.catalog.models import ProductImage
+    from shop.catalog.variants import picker
+
+    ProductImage.objects.create(product=tee, variant=variant(tee, "S", "Blue"), image="products/blue.png")
+    data = picker(tee)
+    pictures = {tuple(sorted(v["values"].values())): v["image"] for v in data["variants"]}
+    assert pictures[("blue", "m")].endswith("products/blue.png")
+    assert pictures[("red", "s")] == ""
