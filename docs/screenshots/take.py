@@ -14,8 +14,11 @@ filters-phone (the filter panel open), product-phone and cart-phone. The ad boar
 queue), adboard-list-phone and adboard-post-phone (the shopper posting a car). Campaigns: admin-campaign
 (the draft's editor), admin-campaign-results (the A/B newsletter's results), campaign-email (its
 email rendered for the demo shopper) and consent-phone (the account page's consent per channel).
-`--only NAME` (repeatable) takes just those. Chromium: $CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser,
-else Playwright's own. PNGs are reduced to a 256-colour palette to stay small.
+Variants: variants (a dress with a colour and a size chosen), facets (women's clothes filtered
+by a colour and two sizes, with the counts), admin-variants (a dress's variants in the admin) and
+variants-phone (a shoe's sizes on a phone). `--only NAME` (repeatable) takes just those.
+Chromium: $CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser, else Playwright's own.
+PNGs are reduced to a 256-colour palette to stay small.
 """
 
 import argparse
@@ -35,10 +38,11 @@ SHOTS = (
     "home", "category", "product", "cart", "points", "shelves", "for-you",
     "admin-home", "admin-products", "admin-loyalty", "admin-shelves", "adboard-list", "adboard-ad", "admin-adboard",
     "admin-campaign", "admin-campaign-results", "campaign-email",
+    "variants", "facets", "admin-variants",
 )  # fmt: skip
 PHONE_SHOTS = (
     "home-phone", "menu-phone", "category-phone", "filters-phone", "product-phone", "cart-phone",
-    "adboard-list-phone", "adboard-post-phone", "consent-phone",
+    "adboard-list-phone", "adboard-post-phone", "consent-phone", "variants-phone",
 )  # fmt: skip
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -86,9 +90,16 @@ def save(page: Page, name: str, *, scroll: bool = True) -> None:
     )
 
 
+def choose_options(page: Page) -> None:
+    """On a product with variants, choose the first option in stock of each group (size, colour)."""
+    for group in page.locator("fieldset.options").all():
+        group.locator("label.option-available").first.click()
+
+
 def add_to_cart(page: Page, product_link) -> str:
     product_link.click()
     name = page.get_by_role("heading", level=1).inner_text()
+    choose_options(page)
     page.get_by_role("button", name="Add to cart").click()
     page.get_by_role("heading", level=1, name="Your cart").wait_for()
     return name
@@ -146,12 +157,26 @@ def main() -> int:
 
         if "cart" in wanted:
             # Two products in the cart: this one (two of it) and another from the first list.
-            page.get_by_label("Quantity").select_option("2")
+            choose_options(page)
+            if page.locator("#id_quantity option[value='2']").count():
+                page.get_by_label("Quantity").select_option("2")
             page.get_by_role("button", name="Add to cart").click()
             page.get_by_role("heading", level=1, name="Your cart").wait_for()
             page.goto("/category/dresses/")
             add_to_cart(page, page.locator("section.results .card-link").first)
             save(page, "cart")
+
+        if "variants" in wanted:
+            # A dress in sizes and colours: a colour and a size chosen, one size sold out in it.
+            page.goto("/category/dresses/?ordering=-rating&in_stock=true")
+            page.locator("section.results .card-link").first.click()
+            choose_options(page)
+            page.locator("fieldset.options").first.scroll_into_view_if_needed()
+            save(page, "variants", scroll=False)
+
+        if "facets" in wanted:
+            page.goto("/category/women/?attr=colour:black&attr=size:m&attr=size:l")
+            save(page, "facets")
 
         if wanted & {"shelves", "for-you"}:
             # A fresh visit: a best-seller's page and its shelves, then the home page's shelves for it.
@@ -203,6 +228,13 @@ def main() -> int:
             if "admin-products" in wanted:
                 fold_admin_sidebar(page)
                 save(page, "admin-products")
+            if "admin-variants" in wanted:
+                # A dress's page: its variants inline, with their options and stock.
+                page.goto("/admin/catalog/product/?q=wrap+dress")
+                page.locator("#result_list tbody th a").first.click()
+                fold_admin_sidebar(page)
+                page.locator("#variants-group").evaluate("group => group.scrollIntoView({block: 'start'})")
+                save(page, "admin-variants", scroll=False)
             if "admin-loyalty" in wanted:
                 # What the program owes and how points moved, month by month.
                 page.goto("/admin/loyalty/account/overview/")
@@ -268,10 +300,17 @@ def main() -> int:
                 page.get_by_role("button", name="Add to cart").wait_for()
                 if "product-phone" in wanted:
                     save(page, "product-phone")
+                choose_options(page)
                 page.get_by_role("button", name="Add to cart").click()
                 page.get_by_role("heading", level=1, name="Your cart").wait_for()
                 if "cart-phone" in wanted:
                     save(page, "cart-phone")
+            if "variants-phone" in wanted:
+                page.goto("/category/womens-shoes/?ordering=-rating&in_stock=true")
+                page.locator("section.results .card-link").first.click()
+                choose_options(page)
+                page.locator("fieldset.options").first.scroll_into_view_if_needed()
+                save(page, "variants-phone", scroll=False)
             if "adboard-list-phone" in wanted:
                 page.goto("/ads/")
                 save(page, "adboard-list-phone")

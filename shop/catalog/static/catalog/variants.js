@@ -44,6 +44,8 @@
     now.textContent = variant.price_text;
     var was = price.querySelector(".was");
     if (was) was.remove();
+    var save = price.querySelector("[data-save]");  // the product's "Save n%": not this variant's, unless on sale too
+    if (save && !variant.compare_text) save.remove();
     if (variant.compare_text) {
       was = document.createElement("span");
       was.className = "was";
