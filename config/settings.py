@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "marketing.recommendations",
     "marketing.adboard",
     "marketing.campaigns",
+    "marketing.assistant",
     "loyalty",
 ]
 
@@ -708,3 +709,9 @@ _channel_problems = channel_settings_problems(
 )
 if _channel_problems:
     raise ImproperlyConfigured(" ".join(_channel_problems))
+
+# The shopping assistant (marketing/assistant, docs/assistant.md): below this confidence a sentence is
+# "not understood" and the assistant offers choices instead of guessing.
+ASSISTANT_CONFIDENCE = float(os.environ.get("ASSISTANT_CONFIDENCE", "0.55"))
+# An external language model to read what the matcher could not: a dotted path to a callable, off by default.
+ASSISTANT_LANGUAGE_MODEL = os.environ.get("ASSISTANT_LANGUAGE_MODEL", "")
