@@ -1,0 +1,69 @@
+"""The assistant's utterance suite: utterances.yaml, scored by `score()` (tests, bench/assistant.py)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+FILE = Path(__file__).with_name("utterances.yaml")
+
+
+def load() -> list[dict]:
+    return yaml.safe_load(FILE.read_text())
+
+
+@dataclass
+class Result:
+    text: str
+    expected: str
+    got: str
+    confidence: float
+    wrong: list[str] = field(default_factory=list)  # what was not read as expected
+
+    @property
+    def right(self) -> bool:
+        return self.expected == self.got and not self.wrong
+
+
+def check(case: dict, understanding, effective: str, names: dict) -> Result:
+    """One utterance: the intent acted on and each listed entity. `names`: {"products": {name: id},
+    "categories": {name: id}, "faq": {question: id}}."""
+    e = understanding.entities
+    wrong = []
+    for key, want in (case.get("entities") or {}).items():
+        if key == "category":
+            ok = names["categories"][want] in e.category_ids
+        elif key == "product":
+            ok = names["products"][want] in e.product_ids
+        elif key == "faq":
+            ok = e.faq_id is not None and e.faq_id == next(pk for q, pk in names["faq"].items() if q.startswith(want))
+        elif key == "words":
+            ok = set(want) <= set(e.words)
+        elif key == "brands":
+            ok = set(want) <= set(e.brands)
+        elif key == "values":
+            ok = all(set(v) <= set(e.values.get(slug, ())) for slug, v in want.items())
+        elif key in ("min_price", "max_price"):
+            ok = getattr(e, key) == Decimal(str(want))
+        else:
+            ok = getattr(e, key) == want
+        if not ok:
+            wrong.append(f"{key}: wanted {want!r}")
+    return Result(case["text"], case["intent"], effective, understanding.confidence, wrong)
+
+
+def report(results: list[Result]) -> tuple[float, list[str]]:
+    """The overall accuracy and a table: per intent, right/total."""
+    by_intent = defaultdict(list)
+    for r in results:
+        by_intent[r.expected].append(r.right)
+    lines = [f"{'intent':<15} right/total  accuracy"]
+    for intent, rights in sorted(by_intent.items()):
+        lines.append(f"{intent:<15} {sum(rights):>5}/{len(rights):<5}  {sum(rights) / len(rights):7.1%}")
+    overall = sum(r.right for r in results) / len(results)
+    lines.append(f"{'overall':<15} {sum(r.right for r in results):>5}/{len(results):<5}  {overall:7.1%}")
+    return overall, lines
