@@ -1,0 +1,120 @@
+"""Every write of the assistant: conversations for their owner, the turns, tickets for staff."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from marketing.assistant import selectors
+from marketing.assistant.contract import Reply, Understanding
+from marketing.assistant.models import Channel, Conversation, Ticket, Turn
+from shop.core.errors import NotFound
+
+
+def session_key_of(request, *, create: bool) -> str | None:
+    """The request's session key; with `create`, a session is started for a guest who has none yet."""
+    session = getattr(request, "session", None)
+    if session is None:
+        return None
+    if not session.session_key and create:
+        session.save()
+    return session.session_key
+
+
+def _customer(request):
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
+def conversation_for_request(request, *, public_id) -> Conversation:
+    """The requester's conversation with this id; NotFound (404) for anyone else's or none."""
+    found = selectors.conversation_owned(
+        public_id=public_id, user=_customer(request), session_key=session_key_of(request, create=False)
+    )
+    if found is None:
+        raise NotFound(_("There is no such conversation."), field="conversation")
+    return found
+
+
+def conversation_get_or_create(*, request, public_id=None, channel: str = Channel.WEB) -> Conversation:
+    """The conversation to continue (the requester's own, else NotFound), or a new one for them."""
+    if public_id is not None:
+        return conversation_for_request(request, public_id=public_id)
+    user = _customer(request)
+    return Conversation.objects.create(
+        user=user, session_key="" if user else session_key_of(request, create=True) or "", channel=channel
+    )
+
+
+def plain(value):
+    """A dataclass, Decimal, tuple… as JSON can store it."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _entities(understanding: Understanding) -> dict:
+    # Only what was read: the defaults tell staff nothing.
+    defaults = type(understanding.entities)()
+    return {
+        name: plain(value) for name, value in plain_fields(understanding.entities) if value != getattr(defaults, name)
+    }
+
+
+def plain_fields(entities):
+    return [(f.name, getattr(entities, f.name)) for f in dataclasses.fields(entities)]
+
+
+def turns_record(
+    *, conversation: Conversation, text: str, understanding: Understanding, fallback: bool, reply: Reply
+) -> tuple[Turn, Turn]:
+    """The shopper's turn (what was understood) and the assistant's (what it showed)."""
+    shopper = Turn(
+        conversation=conversation,
+        role=Turn.Role.SHOPPER,
+        text=text,
+        intent=understanding.intent,
+        confidence=understanding.confidence,
+        entities=_entities(understanding),
+        fallback=fallback,
+    )
+    answer = Turn(
+        conversation=conversation,
+        role=Turn.Role.ASSISTANT,
+        text=reply.text,
+        intent=reply.intent,
+        parts=plain({"products": reply.products, "actions": reply.actions, "quick_replies": reply.quick_replies}),
+    )
+    # One by one (not bulk_create): created_at and the ids keep their order on every database.
+    shopper.save()
+    answer.save()
+    return shopper, answer
+
+
+def context_save(*, conversation: Conversation) -> None:
+    # updated_at too: the admin lists the latest conversations first.
+    conversation.save(update_fields=["context", "handed_over", "updated_at"])
+
+
+def ticket_open(*, conversation: Conversation, email: str, question: str) -> Ticket:
+    """Hand the conversation over to staff (one ticket per conversation: a second ask reopens it)."""
+    with transaction.atomic():
+        ticket, created = Ticket.objects.select_for_update().get_or_create(
+            conversation=conversation, defaults={"email": email, "question": question}
+        )
+        if not created and ticket.status != Ticket.Status.OPEN:
+            ticket.status = Ticket.Status.OPEN
+            ticket.question = f"{ticket.question}\n\n{question}"
+            ticket.email = email or ticket.email
+            ticket.save(update_fields=["status", "question", "email"])
+        conversation.handed_over = True
+    return ticket
