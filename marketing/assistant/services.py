@@ -21,6 +21,7 @@ def session_key_of(request, *, create: bool) -> str | None:
         return None
     if not session.session_key and create:
         session.save()
+        session.modified = True  # so the response sets the cookie that brings the guest back
     return session.session_key
 
 
