@@ -21,6 +21,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils.html import strip_tags
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -36,7 +38,7 @@ ORDER_WINDOW = 15 * 60
 
 
 @dataclass
-class Turn_:
+class Exchange:
     """One reply in the making: who asks, in which conversation, what they said and what was read."""
 
     conversation: Conversation
@@ -70,10 +72,12 @@ def respond(conversation: Conversation, text: str, *, user, request=None) -> Rep
         fallback = read.intent not in Intent.ALL or (
             read.intent != Intent.UNKNOWN and read.confidence < settings.ASSISTANT_CONFIDENCE
         )
-        turn = Turn_(conversation, text, read, user, request)
+        # Below the threshold nothing is acted on as read (a doubtful "yes" confirms nothing); the
+        # entities still answer a question asked (an email, a size typed as offered).
+        turn = Exchange(conversation, text, replace(read, intent=Intent.UNKNOWN) if fallback else read, user, request)
         reply = _answer_pending(turn)
         if reply is None:
-            reply = unknown(turn) if fallback or read.intent == Intent.UNKNOWN else HANDLERS[read.intent](turn)
+            reply = HANDLERS[turn.understanding.intent](turn)
         reply.handed_over = conversation.handed_over
         services.context_save(conversation=conversation)
         services.turns_record(
@@ -100,7 +104,7 @@ def menu() -> list[str]:
     return [str(item()) for item in MENU]
 
 
-def unknown(turn: Turn_) -> Reply:
+def unknown(turn: Exchange) -> Reply:
     return Reply(
         _(
             "Sorry, I didn't understand that. I can find products, show your cart, track an order "
@@ -111,20 +115,20 @@ def unknown(turn: Turn_) -> Reply:
     )
 
 
-def greet(turn: Turn_) -> Reply:
+def greet(turn: Exchange) -> Reply:
     return Reply(_("Hello! What are you looking for today?"), Intent.GREET, quick_replies=menu())
 
 
-def thanks(turn: Turn_) -> Reply:
+def thanks(turn: Exchange) -> Reply:
     return Reply(_("You're welcome! Anything else?"), Intent.THANKS, quick_replies=menu())
 
 
-def goodbye(turn: Turn_) -> Reply:
+def goodbye(turn: Exchange) -> Reply:
     turn.context.pop("pending", None)
     return Reply(_("Goodbye, and thank you for visiting!"), Intent.GOODBYE)
 
 
-def help_(turn: Turn_) -> Reply:
+def help_(turn: Exchange) -> Reply:
     return Reply(
         _(
             "I can find products (“red dresses under 50”), tell you their price and stock, add them to your "
@@ -139,7 +143,7 @@ def help_(turn: Turn_) -> Reply:
 # --- products ----------------------------------------------------------------------------------
 
 
-def _show(turn: Turn_, products: list[Product], text: str, intent: str) -> Reply:
+def _show(turn: Exchange, products: list[Product], text: str, intent: str) -> Reply:
     turn.context["shown"] = [p.pk for p in products]
     turn.context["product"] = products[0].pk if len(products) == 1 else None
     quick = [_("Cheaper"), _("Only in stock"), _("Show more")] if turn.context.get("search") else []
@@ -173,7 +177,7 @@ def _search_params(entities: Entities, base: dict | None = None) -> dict:
     return params
 
 
-def search(turn: Turn_) -> Reply:
+def search(turn: Exchange) -> Reply:
     params = _search_params(turn.entities)
     if not params:
         return Reply(_("What are you looking for? Try “red dresses under 50”."), Intent.SEARCH)
@@ -181,7 +185,7 @@ def search(turn: Turn_) -> Reply:
     return _list(turn, Intent.SEARCH)
 
 
-def _list(turn: Turn_, intent: str) -> Reply:
+def _list(turn: Exchange, intent: str) -> Reply:
     params, offset = turn.context["search"], turn.context.get("offset", 0)
     products = selectors.search(params, offset=offset)
     if not products:
@@ -193,7 +197,7 @@ def _list(turn: Turn_, intent: str) -> Reply:
     return _show(turn, products, _("Here is what I found:") if not offset else _("Here are more:"), intent)
 
 
-def refine(turn: Turn_) -> Reply:
+def refine(turn: Exchange) -> Reply:
     if not turn.context.get("search"):
         return search(turn)
     entities = turn.entities
@@ -211,7 +215,7 @@ def refine(turn: Turn_) -> Reply:
     return _list(turn, Intent.REFINE)
 
 
-def _targets(turn: Turn_) -> list[int]:
+def _targets(turn: Exchange) -> list[int]:
     """The products the sentence is about: named, or what "it", "those", "the second one" point at."""
     entities, context = turn.entities, turn.context
     if entities.product_ids:
@@ -228,7 +232,7 @@ def _targets(turn: Turn_) -> list[int]:
     return list(shown)
 
 
-def _one_product(turn: Turn_, intent: str, then: dict | None = None) -> Product | Reply:
+def _one_product(turn: Exchange, intent: str, then: dict | None = None) -> Product | Reply:
     """The one product the sentence is about, or a reply asking which (kept as a pending question)."""
     ids = _targets(turn)
     if not ids:
@@ -247,7 +251,7 @@ def _one_product(turn: Turn_, intent: str, then: dict | None = None) -> Product 
     return product
 
 
-def product_stock(turn: Turn_) -> Reply:
+def product_stock(turn: Exchange) -> Reply:
     product = _one_product(turn, Intent.PRODUCT_STOCK)
     if isinstance(product, Reply):
         return product
@@ -269,7 +273,7 @@ def _described(product: Product, variants: list[Variant], entities: Entities) ->
     return product.name
 
 
-def product_price(turn: Turn_) -> Reply:
+def product_price(turn: Exchange) -> Reply:
     product = _one_product(turn, Intent.PRODUCT_PRICE)
     if isinstance(product, Reply):
         return product
@@ -279,12 +283,13 @@ def product_price(turn: Turn_) -> Reply:
     return Reply(text, Intent.PRODUCT_PRICE, products=[selectors.card(product)], quick_replies=[_("Add it to my cart")])
 
 
-def product_info(turn: Turn_) -> Reply:
+def product_info(turn: Exchange) -> Reply:
     product = _one_product(turn, Intent.PRODUCT_INFO)
     if isinstance(product, Reply):
         return product
     options = _options(list(_variants(product)))
-    parts = [product.description.strip()[:300]] if getattr(product, "description", "") else []
+    description = strip_tags(product.description).strip()
+    parts = [Truncator(description).chars(300)] if description else []
     for name, values in options.items():
         parts.append(_("%(attribute)s: %(values)s.") % {"attribute": name, "values": ", ".join(values)})
     parts.append(
@@ -296,7 +301,7 @@ def product_info(turn: Turn_) -> Reply:
     )
 
 
-def similar(turn: Turn_) -> Reply:
+def similar(turn: Exchange) -> Reply:
     product = _one_product(turn, Intent.SIMILAR)
     if isinstance(product, Reply):
         return product
@@ -311,7 +316,7 @@ def similar(turn: Turn_) -> Reply:
     return _show(turn, found, _("Like %(name)s:") % {"name": product.name}, Intent.SIMILAR)
 
 
-def goes_with(turn: Turn_) -> Reply:
+def goes_with(turn: Exchange) -> Reply:
     product = _one_product(turn, Intent.GOES_WITH)
     if isinstance(product, Reply):
         return product
@@ -360,7 +365,7 @@ def _label(variant: Variant) -> str:
     return ", ".join(o.value.name for o in sorted(variant.options.all(), key=lambda o: o.attribute.name))
 
 
-def add_to_cart(turn: Turn_) -> Reply:
+def add_to_cart(turn: Exchange) -> Reply:
     quantity = turn.entities.quantity or 1
     product = _one_product(turn, Intent.ADD_TO_CART, {"quantity": quantity})
     if isinstance(product, Reply):
@@ -368,7 +373,7 @@ def add_to_cart(turn: Turn_) -> Reply:
     return _add_step(turn, product, quantity, dict(turn.entities.values))
 
 
-def _add_step(turn: Turn_, product: Product, quantity: int, values: dict) -> Reply:
+def _add_step(turn: Exchange, product: Product, quantity: int, values: dict) -> Reply:
     """Narrow to one variant (asking for a missing size or colour), then ask to confirm."""
     if quantity < 1 or quantity > 999:
         return Reply(_("How many would you like? Between 1 and 999."), Intent.ADD_TO_CART)
@@ -417,7 +422,7 @@ def _named(product: Product, variant: Variant) -> str:
     return f"{product.name} ({label})" if label else product.name
 
 
-def _confirm_add(turn: Turn_, pending: dict) -> Reply:
+def _confirm_add(turn: Exchange, pending: dict) -> Reply:
     from shop.cart.services import cart_add
 
     turn.context.pop("pending", None)
@@ -449,7 +454,7 @@ def _cart_actions() -> list[Action]:
     ]
 
 
-def _cart(turn: Turn_, *, create: bool = False):
+def _cart(turn: Exchange, *, create: bool = False):
     """The shopper's cart with its lines (None if they have none), as the cart page finds it."""
     from shop.cart.models import Cart
     from shop.cart.selectors import cart_for_request, load_lines
@@ -467,20 +472,20 @@ def _cart(turn: Turn_, *, create: bool = False):
     return load_lines(cart) if cart is not None else None
 
 
-def _priced(turn: Turn_, cart):
+def _priced(turn: Exchange, cart):
     from shop.cart.pricing import price_cart
 
     return price_cart(cart, customer=turn.customer)
 
 
-def show_cart(turn: Turn_) -> Reply:
+def show_cart(turn: Exchange) -> Reply:
     cart = _cart(turn)
     if cart is None or not cart.lines.all():
         return Reply(_("Your cart is empty. What are you looking for?"), Intent.SHOW_CART, quick_replies=menu()[:1])
     return _cart_reply(turn, cart, Intent.SHOW_CART)
 
 
-def _cart_reply(turn: Turn_, cart, intent: str, lead: str = "") -> Reply:
+def _cart_reply(turn: Exchange, cart, intent: str, lead: str = "") -> Reply:
     priced = _priced(turn, cart)
     lines = [lead] if lead else []
     for line in priced.shown_lines:
@@ -494,7 +499,7 @@ def _cart_reply(turn: Turn_, cart, intent: str, lead: str = "") -> Reply:
     return Reply("\n".join(lines), intent, actions=_cart_actions(), quick_replies=[_("Checkout")])
 
 
-def checkout(turn: Turn_) -> Reply:
+def checkout(turn: Exchange) -> Reply:
     cart = _cart(turn)
     if cart is None or not cart.lines.all():
         return Reply(_("Your cart is empty: add something first."), Intent.CHECKOUT, quick_replies=menu()[:1])
@@ -506,7 +511,7 @@ def checkout(turn: Turn_) -> Reply:
     )
 
 
-def apply_code(turn: Turn_) -> Reply:
+def apply_code(turn: Exchange) -> Reply:
     code = turn.entities.code
     if not code:
         turn.context["pending"] = {"kind": "code"}
@@ -514,7 +519,7 @@ def apply_code(turn: Turn_) -> Reply:
     return _apply_code(turn, code)
 
 
-def _apply_code(turn: Turn_, code: str) -> Reply:
+def _apply_code(turn: Exchange, code: str) -> Reply:
     from marketing.discounts import services as discounts
 
     turn.context.pop("pending", None)
@@ -529,7 +534,7 @@ def _apply_code(turn: Turn_, code: str) -> Reply:
     return _cart_reply(turn, cart, Intent.APPLY_CODE, lead)
 
 
-def _client_key(turn: Turn_) -> str:
+def _client_key(turn: Exchange) -> str:
     """Whose guesses count together (codes, order numbers): the customer's, else the client's address."""
     if turn.customer is not None:
         return f"user:{turn.customer.pk}"
@@ -548,28 +553,30 @@ def _login_first(intent: str) -> Reply:
     )
 
 
-def points(turn: Turn_) -> Reply:
+def points(turn: Exchange) -> Reply:
     if turn.customer is None:
         return _login_first(Intent.POINTS)
     from loyalty import selectors as loyalty
+    from loyalty.program import grouped
 
     summary = loyalty.summary(user=turn.customer)
     text = ngettext(
         "You have %(count)s point available, worth %(value)s.",
         "You have %(count)s points available, worth %(value)s.",
         summary.available,
-    ) % {"count": f"{summary.available:,}", "value": summary.value.format()}
+    ) % {"count": grouped(summary.available), "value": summary.value.format()}
     if summary.pending:
-        text += " " + _("%(count)s more are on their way.") % {"count": f"{summary.pending:,}"}
+        text += " " + _("%(count)s more are on their way.") % {"count": grouped(summary.pending)}
     if summary.tier is not None:
         text += " " + _("Your tier: %(tier)s.") % {"tier": summary.tier.name}
     return Reply(text, Intent.POINTS, quick_replies=[_("Use my points")] if summary.available else [])
 
 
-def use_points(turn: Turn_) -> Reply:
+def use_points(turn: Exchange) -> Reply:
     if turn.customer is None:
         return _login_first(Intent.USE_POINTS)
     from loyalty import carts as loyalty_carts
+    from loyalty.program import grouped
     from loyalty.services.orders import cart_points_set
 
     cart = _cart(turn)
@@ -584,7 +591,7 @@ def use_points(turn: Turn_) -> Reply:
     except ShopError as error:
         return Reply(str(error.message), Intent.USE_POINTS)
     lead = ngettext("%(count)s point is on your cart.", "%(count)s points are on your cart.", wanted) % {
-        "count": f"{wanted:,}"
+        "count": grouped(wanted)
     }
     return _cart_reply(turn, cart, Intent.USE_POINTS, lead)
 
@@ -592,7 +599,7 @@ def use_points(turn: Turn_) -> Reply:
 # --- orders --------------------------------------------------------------------------------------
 
 
-def track_order(turn: Turn_) -> Reply:
+def track_order(turn: Exchange) -> Reply:
     entities = turn.entities
     pending = turn.context.get("pending") or {}
     number = entities.order_number or (pending.get("number") if pending.get("kind") == "order" else None)
@@ -620,7 +627,7 @@ def track_order(turn: Turn_) -> Reply:
     return _guest_lookup(turn, number, email)
 
 
-def _guest_lookup(turn: Turn_, number: str, email: str) -> Reply:
+def _guest_lookup(turn: Exchange, number: str, email: str) -> Reply:
     # Limited per client and per number: guessing emails for one number, or numbers from one
     # client, must not pay. A miss and a wrong email answer the same, so nothing tells whether
     # a number exists.
@@ -649,7 +656,7 @@ def _order_line(order) -> str:
     return _("Order %(number)s: %(status)s") % {"number": order.number, "status": order.get_status_display()}
 
 
-def _order_reply(turn: Turn_, order) -> Reply:
+def _order_reply(turn: Exchange, order) -> Reply:
     text = _order_line(order) + "."
     if getattr(order, "tracking_number", ""):
         text += " " + _("Tracking number: %(tracking)s.") % {"tracking": order.tracking_number}
@@ -663,7 +670,7 @@ def _order_reply(turn: Turn_, order) -> Reply:
 # --- store questions and people ------------------------------------------------------------------
 
 
-def faq(turn: Turn_) -> Reply:
+def faq(turn: Exchange) -> Reply:
     entry = FaqEntry.objects.filter(pk=turn.entities.faq_id, is_active=True).first() if turn.entities.faq_id else None
     if entry is None:
         return unknown(turn)
@@ -671,7 +678,7 @@ def faq(turn: Turn_) -> Reply:
     return Reply(entry.answer, Intent.FAQ, actions=actions)
 
 
-def human(turn: Turn_) -> Reply:
+def human(turn: Exchange) -> Reply:
     email = turn.customer.email if turn.customer is not None else turn.entities.email
     if not email:
         turn.context["pending"] = {"kind": "ticket"}
@@ -679,7 +686,7 @@ def human(turn: Turn_) -> Reply:
     return _open_ticket(turn, email)
 
 
-def _open_ticket(turn: Turn_, email: str) -> Reply:
+def _open_ticket(turn: Exchange, email: str) -> Reply:
     turn.context.pop("pending", None)
     earlier = Turn.objects.filter(conversation=turn.conversation, role=Turn.Role.SHOPPER).order_by("-created_at", "-id")
     said = [t.text for t in reversed(earlier[:5])] + [turn.text]
@@ -698,16 +705,16 @@ def _open_ticket(turn: Turn_, email: str) -> Reply:
 # --- yes, no, and answers to the assistant's own questions ---------------------------------------
 
 
-def yes(turn: Turn_) -> Reply:
+def yes(turn: Exchange) -> Reply:
     return Reply(_("There's nothing waiting for a yes. What can I do for you?"), Intent.YES, quick_replies=menu())
 
 
-def no(turn: Turn_) -> Reply:
+def no(turn: Exchange) -> Reply:
     turn.context.pop("pending", None)
     return Reply(_("All right. Anything else?"), Intent.NO, quick_replies=menu())
 
 
-def _answer_pending(turn: Turn_) -> Reply | None:
+def _answer_pending(turn: Exchange) -> Reply | None:
     """The reply when the message answers the question the assistant asked; None otherwise (then
     the message is read on its own, and a pending question it ignores is dropped)."""
     pending = turn.context.get("pending")
@@ -750,7 +757,7 @@ def _answer_pending(turn: Turn_) -> Reply | None:
     return None
 
 
-def _chosen_value(turn: Turn_, pending: dict) -> str | None:
+def _chosen_value(turn: Exchange, pending: dict) -> str | None:
     """The option the shopper picked: read as an entity, or typed as one of the choices offered."""
     values = turn.entities.values.get(pending["attribute"])
     if values:

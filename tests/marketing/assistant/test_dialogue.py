@@ -221,3 +221,107 @@ def _search_queries(reader, count: int) -> int:
 
 def test_a_search_reply_costs_the_same_queries_for_one_or_four_products(reader):
     assert _search_queries(reader, 1) == _search_queries(reader, 6)
+
+
+def test_a_doubtful_yes_confirms_nothing(reader):
+    bag = ProductFactory(name="Canvas Bag")
+    reader.teach("add the bag", "add_to_cart", product_ids=(bag.pk,))
+    reader.teach("yeah maybe", "yes", confidence=0.3)
+    chat = Chat()
+    chat.say("add the bag")
+    assert chat.say("yeah maybe").intent == "unknown"
+    assert not CartLine.objects.exists()
+    assert chat.context["pending"]["kind"] == "add"  # still waiting for a clear yes
+
+
+def test_the_reader_is_given_the_conversations_context(reader):
+    bag = ProductFactory(name="Canvas Bag")
+    reader.teach("bags", "search", words=("canvas",))
+    chat = Chat()
+    chat.say("bags")
+    chat.say("anything")
+    assert reader.contexts[-1]["shown"] == [bag.pk]
+
+
+def test_it_tells_the_stock_of_one_colour_and_size(reader, tee):
+    from shop.catalog.models import Variant
+
+    Variant.objects.filter(pk=variant(tee, "M", "Blue").pk).update(stock=0)
+    reader.teach(
+        "is the blue tee in M in stock?",
+        "product_stock",
+        product_ids=(tee.pk,),
+        values={"colour": ("blue",), "size": ("m",)},
+    )
+    reader.teach("and in red?", "product_stock", reference="it", values={"colour": ("red",), "size": ("m",)})
+    chat = Chat()
+    assert chat.say("is the blue tee in M in stock?").text == "Sorry, Oxford Tee (Blue, M) is sold out right now."
+    assert chat.say("and in red?").text == "Yes, Oxford Tee (Red, M) is in stock (only 5 left)."
+
+
+def test_it_describes_a_product_with_its_options(reader, tee):
+    reader.teach("tell me about the tee", "product_info", product_ids=(tee.pk,))
+    reply = Chat().say("tell me about the tee")
+    assert "Colour: Red, Blue." in reply.text and "Size: S, M." in reply.text and "$20.00" in reply.text
+
+
+def test_something_like_this_but_cheaper_stays_in_its_category(reader):
+    category = CategoryFactory()
+    shown = ProductFactory(name="Boot Pro", category=category, price=Decimal("90.00"))
+    ProductFactory(name="Boot Lite", category=category, price=Decimal("60.00"))
+    ProductFactory(name="Boot Max", category=category, price=Decimal("120.00"))
+    ProductFactory(name="Sock", price=Decimal("5.00"))
+    reader.teach("like this but cheaper", "similar", product_ids=(shown.pk,), cheaper=True)
+    assert [c.name for c in Chat().say("like this but cheaper").products] == ["Boot Lite"]
+
+
+def test_what_goes_with_it_never_shows_the_product_itself(reader):
+    category = CategoryFactory()
+    shown = ProductFactory(name="Boot Pro", category=category)
+    ProductFactory(name="Boot Wax", category=category)
+    reader.teach("what goes with it", "goes_with", product_ids=(shown.pk,))
+    reply = Chat().say("what goes with it")
+    assert reply.intent == "goes_with"
+    assert shown.pk not in [c.id for c in reply.products]
+
+
+def test_checkout_links_to_the_checkout_with_the_total(reader):
+    bag = ProductFactory(name="Canvas Bag", price=Decimal("15.00"))
+    customer = UserFactory()
+    CartLine.objects.create(
+        cart=Cart.objects.create(user=customer), product=bag, variant=bag.variants.get(), quantity=2
+    )
+    reader.teach("I want to pay", "checkout")
+    reply = Chat(customer).say("I want to pay")
+    assert reply.text == "Your total is $30.00. Check out here:" and reply.actions[0].url == "/checkout/"
+
+
+def test_an_empty_cart_says_so(reader):
+    reader.teach("my cart", "show_cart")
+    assert Chat().say("my cart").text.startswith("Your cart is empty")
+
+
+@pytest.mark.parametrize("intent", ["greet", "help", "thanks"])
+def test_small_talk_offers_the_menu(reader, intent):
+    reader.teach("hi", intent)
+    assert len(Chat().say("hi").quick_replies) == 4
+
+
+def test_every_intent_has_a_handler():
+    from marketing.assistant.contract import Intent
+    from marketing.assistant.dialogue import HANDLERS
+
+    assert set(HANDLERS) == set(Intent.ALL)
+
+
+def test_a_guest_outside_the_website_is_told_to_use_it_for_a_cart(reader):
+    from marketing.assistant import dialogue, services
+    from tests.marketing.assistant.talk import web_request
+
+    bag = ProductFactory(name="Canvas Bag")
+    reader.teach("add the bag", "add_to_cart", product_ids=(bag.pk,))
+    reader.teach("yes", "yes")
+    conversation = services.conversation_get_or_create(request=web_request())
+    dialogue.respond(conversation, "add the bag", user=None, request=None)
+    reply = dialogue.respond(conversation, "yes", user=None, request=None)
+    assert reply.text == "Open the shop's website to use a cart." and not CartLine.objects.exists()
