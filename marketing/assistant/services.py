@@ -30,14 +30,34 @@ def _customer(request):
     return user if user is not None and user.is_authenticated else None
 
 
+# The guest conversations this session started: the session's data survives logging in (its key
+# does not), so a shopper who logs in mid-chat carries on in the same conversation.
+SESSION_KEY = "assistant_conversations"
+
+
 def conversation_for_request(request, *, public_id) -> Conversation:
     """The requester's conversation with this id; NotFound (404) for anyone else's or none."""
+    user = _customer(request)
     found = selectors.conversation_owned(
-        public_id=public_id, user=_customer(request), session_key=session_key_of(request, create=False)
+        public_id=public_id, user=user, session_key=session_key_of(request, create=False)
     )
+    if found is None and user is not None:
+        found = _attach(request, user=user, public_id=public_id)
     if found is None:
         raise NotFound(_("There is no such conversation."), field="conversation")
     return found
+
+
+def _attach(request, *, user, public_id) -> Conversation | None:
+    """A conversation this session started as a guest becomes the customer's once they log in."""
+    session = getattr(request, "session", None)
+    if session is None or str(public_id) not in session.get(SESSION_KEY, []):
+        return None
+    # Conditional: only a conversation still without a customer is claimed.
+    if not Conversation.objects.filter(public_id=public_id, user__isnull=True).update(user=user, session_key=""):
+        return None
+    session[SESSION_KEY] = [i for i in session[SESSION_KEY] if i != str(public_id)]
+    return Conversation.objects.get(public_id=public_id)
 
 
 def conversation_get_or_create(*, request, public_id=None, channel: str = Channel.WEB) -> Conversation:
@@ -45,9 +65,12 @@ def conversation_get_or_create(*, request, public_id=None, channel: str = Channe
     if public_id is not None:
         return conversation_for_request(request, public_id=public_id)
     user = _customer(request)
-    return Conversation.objects.create(
-        user=user, session_key="" if user else session_key_of(request, create=True) or "", channel=channel
-    )
+    if user is not None:
+        return Conversation.objects.create(user=user, channel=channel)
+    conversation = Conversation.objects.create(session_key=session_key_of(request, create=True) or "", channel=channel)
+    started = request.session.get(SESSION_KEY, [])
+    request.session[SESSION_KEY] = [*started[-9:], str(conversation.public_id)]
+    return conversation
 
 
 def plain(value):

@@ -91,3 +91,22 @@ def test_guessing_order_emails_is_rate_limited(reader):
     for n in range(10):
         Chat().say(f"guess {n}")  # new sessions, same client address: limited on the client and the number
     assert Chat().say("right").text == "Too many attempts. Wait 15 minutes and try again."
+
+
+def test_a_guests_conversation_becomes_theirs_when_they_log_in(customer):
+    chat = Chat()
+    chat.request.session.cycle_key()  # as login() does
+    chat.request.user = customer
+    found = services.conversation_for_request(chat.request, public_id=chat.conversation.public_id)
+    assert found == chat.conversation and found.user == customer and found.session_key == ""
+    with pytest.raises(NotFound):  # and from then on, only theirs
+        services.conversation_for_request(web_request(), public_id=found.public_id)
+
+
+def test_another_customer_logging_in_elsewhere_cannot_claim_it(customer, stranger):
+    chat = Chat()
+    elsewhere = web_request(stranger)
+    with pytest.raises(NotFound):
+        services.conversation_for_request(elsewhere, public_id=chat.conversation.public_id)
+    chat.conversation.refresh_from_db()
+    assert chat.conversation.user is None
