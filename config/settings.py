@@ -363,6 +363,8 @@ REST_FRAMEWORK = {
         "review_reports": env_str("THROTTLE_REVIEW_REPORTS", "20/hour"),
         # Members' writes on the ad board: posts, edits, messages, ratings, reports (marketing/adboard/api.py)
         "adboard": env_str("THROTTLE_ADBOARD", "60/minute"),
+        # Messages to the shopping assistant, per client (marketing/assistant/api.py)
+        "assistant": env_str("THROTTLE_ASSISTANT", "30/minute"),
     },
     "COERCE_DECIMAL_TO_STRING": True,
 }
