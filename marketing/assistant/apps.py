@@ -6,3 +6,6 @@ class AssistantConfig(AppConfig):
     name = "marketing.assistant"
     label = "assistant"
     verbose_name = _("Shopping assistant")
+
+    def ready(self):
+        from marketing.assistant import vocabulary  # noqa: F401  (synonyms and FAQ entries refresh the matcher's words)
