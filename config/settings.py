@@ -552,6 +552,9 @@ SHOP_SITE_URL = env_str("SHOP_SITE_URL", "http://127.0.0.1:8000")
 # Scripts every storefront page loads (static path, and the endpoint they talk to), from the apps that
 # extend the pages: shop templates name no app. The analytics script reports what only the browser knows.
 SHOP_PAGE_SCRIPTS = [{"src": "analytics/track.js", "endpoint": "/analytics/collect/"}]
+# Templates every storefront page includes at the end of its body, from the apps that extend the pages
+# (the assistant's chat launcher): shop templates name no app.
+SHOP_PAGE_INCLUDES: list[str] = ["assistant/launcher.html"]
 # Analytics (marketing/analytics): the store's day for every figure, how long a visit lasts without a
 # request, and when recording steps aside (a refused or slow write pauses it in that process).
 ANALYTICS_RECORDING = env_bool("ANALYTICS_RECORDING", True)
@@ -573,6 +576,7 @@ ANALYTICS_PANELS = [
     "loyalty.panels.points",
     "marketing.recommendations.figures.shelves",
     "marketing.campaigns.panels.campaigns",
+    "marketing.assistant.panels.assistant",
 ]
 # Daily figures other apps add to the rollups for their panels: functions of (first day, last day, time
 # zone) yielding (day, measure, dimension, key, value); a panel reads them back with its `figures` argument.
@@ -715,3 +719,8 @@ if _channel_problems:
 ASSISTANT_CONFIDENCE = float(os.environ.get("ASSISTANT_CONFIDENCE", "0.55"))
 # An external language model to read what the matcher could not: a dotted path to a callable, off by default.
 ASSISTANT_LANGUAGE_MODEL = os.environ.get("ASSISTANT_LANGUAGE_MODEL", "")
+# Staff answers to hand-overs whose email task never ran go out with this sweep (shop.core.outbox).
+CELERY_BEAT_SCHEDULE["assistant-send-answers"] = {
+    "task": "marketing.assistant.tasks.send_pending_ticket_emails",
+    "schedule": 300,
+}
