@@ -136,7 +136,7 @@ def history(request):
     if asked and not _is_uuid(asked):
         return HttpResponseBadRequest(_("Not a conversation."))
     conversation = (owned(request, asked) if asked else None) or _current(request)
-    if conversation is not None:
+    if conversation is not None and request.session.get(SESSION_KEY) != str(conversation.public_id):
         request.session[SESSION_KEY] = str(conversation.public_id)
     response = JsonResponse(
         {
