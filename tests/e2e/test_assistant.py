@@ -4,6 +4,7 @@ and focus goes back to the launcher. The messages API is a stand-in (tests/e2e/a
 that answers by the API's contract, so the page is tested apart from what the assistant understands."""
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from marketing.assistant.models import Conversation
@@ -58,6 +59,8 @@ def chat(page: Page, shot, kettle, size: str) -> None:
     expect(reply.get_by_role("button", name="Cheaper")).to_be_visible()
     expect(dialog.locator(".chat-typing")).to_be_hidden()
     no_sideways_scroll(page)
+    serious = [v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == []
     shot(f"assistant-{size}-reply")
 
     reply.get_by_role("button", name="Cheaper").click()  # a quick reply is the next message

@@ -75,10 +75,13 @@
   close.textContent = "×";
   header.appendChild(title);
   header.appendChild(close);
+  // The messages: a list inside a live region (a list with role=log would no longer be a list).
+  var scroller = el("div", "chat-scroll");
+  scroller.setAttribute("role", "log");
+  scroller.setAttribute("aria-live", "polite");
+  scroller.setAttribute("aria-label", T.title);
   var log = el("ol", "chat-log");
-  log.setAttribute("role", "log");
-  log.setAttribute("aria-live", "polite");
-  log.setAttribute("aria-label", T.title);
+  scroller.appendChild(log);
   var typing = el("p", "chat-typing");
   typing.hidden = true;
   typing.setAttribute("role", "status");
@@ -108,13 +111,13 @@
   form.appendChild(input);
   form.appendChild(send);
   panel.appendChild(header);
-  panel.appendChild(log);
+  panel.appendChild(scroller);
   panel.appendChild(typing);
   panel.appendChild(error);
   panel.appendChild(form);
   document.body.appendChild(panel);
 
-  function scrollDown() { log.scrollTop = log.scrollHeight; }
+  function scrollDown() { scroller.scrollTop = scroller.scrollHeight; }
 
   function card(p) {
     var item = el("li", "chat-card");
