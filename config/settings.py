@@ -511,8 +511,8 @@ SHOP_ADMIN_HOME_FIGURES = [
 ]
 # The admin's apps in the order staff use them; any other (tokens, login attempts...) after these.
 SHOP_ADMIN_APP_ORDER = [
-    "orders", "catalog", "adboard", "discounts", "campaigns", "recommendations", "loyalty", "analytics", "accounts",
-    "payments", "pages",
+    "orders", "catalog", "adboard", "discounts", "campaigns", "recommendations", "loyalty", "analytics", "assistant",
+    "accounts", "payments", "pages",
 ]  # fmt: skip
 # What an order's adjustment references mean to staff ("2|SPRING10" is a code of promotion 2): functions
 # of a list of OrderAdjustments returning {adjustment id: readable text} for those they know.
