@@ -513,8 +513,8 @@ SHOP_ADMIN_HOME_FIGURES = [
 ]
 # The admin's apps in the order staff use them; any other (tokens, login attempts...) after these.
 SHOP_ADMIN_APP_ORDER = [
-    "orders", "catalog", "adboard", "discounts", "campaigns", "recommendations", "loyalty", "analytics", "accounts",
-    "payments", "pages",
+    "orders", "catalog", "adboard", "discounts", "campaigns", "recommendations", "loyalty", "analytics", "assistant",
+    "accounts", "payments", "pages",
 ]  # fmt: skip
 # What an order's adjustment references mean to staff ("2|SPRING10" is a code of promotion 2): functions
 # of a list of OrderAdjustments returning {adjustment id: readable text} for those they know.
@@ -554,6 +554,9 @@ SHOP_SITE_URL = env_str("SHOP_SITE_URL", "http://127.0.0.1:8000")
 # Scripts every storefront page loads (static path, and the endpoint they talk to), from the apps that
 # extend the pages: shop templates name no app. The analytics script reports what only the browser knows.
 SHOP_PAGE_SCRIPTS = [{"src": "analytics/track.js", "endpoint": "/analytics/collect/"}]
+# Templates every storefront page includes at the end of its body, from the apps that extend the pages
+# (the assistant's chat launcher): shop templates name no app.
+SHOP_PAGE_INCLUDES: list[str] = ["assistant/launcher.html"]
 # Analytics (marketing/analytics): the store's day for every figure, how long a visit lasts without a
 # request, and when recording steps aside (a refused or slow write pauses it in that process).
 ANALYTICS_RECORDING = env_bool("ANALYTICS_RECORDING", True)
@@ -575,6 +578,7 @@ ANALYTICS_PANELS = [
     "loyalty.panels.points",
     "marketing.recommendations.figures.shelves",
     "marketing.campaigns.panels.campaigns",
+    "marketing.assistant.panels.assistant",
 ]
 # Daily figures other apps add to the rollups for their panels: functions of (first day, last day, time
 # zone) yielding (day, measure, dimension, key, value); a panel reads them back with its `figures` argument.
@@ -717,3 +721,8 @@ if _channel_problems:
 ASSISTANT_CONFIDENCE = float(os.environ.get("ASSISTANT_CONFIDENCE", "0.55"))
 # An external language model to read what the matcher could not: a dotted path to a callable, off by default.
 ASSISTANT_LANGUAGE_MODEL = os.environ.get("ASSISTANT_LANGUAGE_MODEL", "")
+# Staff answers to hand-overs whose email task never ran go out with this sweep (shop.core.outbox).
+CELERY_BEAT_SCHEDULE["assistant-send-answers"] = {
+    "task": "marketing.assistant.tasks.send_pending_ticket_emails",
+    "schedule": 300,
+}

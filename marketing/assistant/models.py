@@ -141,3 +141,24 @@ class Ticket(models.Model):
 
     def __str__(self):
         return f"{self.get_status_display()}: {self.question[:50]}"
+
+
+class TicketEmail(models.Model):
+    """A staff answer the shopper must get by email, written in the transaction that records the
+    answer and sent once by a task (shop.core.outbox); a failed send is retried, then swept."""
+
+    ticket = models.ForeignKey(Ticket, related_name="emails", on_delete=models.CASCADE)
+    turn = models.OneToOneField(Turn, related_name="+", on_delete=models.CASCADE)  # the answer it carries
+    to = models.EmailField(_("to"))
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("answer email")
+        verbose_name_plural = _("answer emails")
+
+    def __str__(self):
+        return f"{self.to}: {self.ticket_id}"
