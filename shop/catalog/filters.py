@@ -169,7 +169,8 @@ class ProductFilter(django_filters.FilterSet):
         """The list's attributes and values with their counts (the filters must have run: `qs`)."""
         base = self.before_attributes if self.before_attributes is not None else self.qs
         in_stock = bool(self.form.cleaned_data.get("in_stock"))
-        return variants.facets(base, self.form.cleaned_data.get("attr") or {}, in_stock=in_stock)
+        choice = self.form.cleaned_data.get("attr") or {}
+        return variants.facets(base, choice, in_stock=in_stock, searched=self.reading is not None)
 
     def filter_ordering(self, queryset, name, value):
         if value == RELEVANCE and self.reading is None:

@@ -184,12 +184,21 @@ class Facet:
         return any(v.chosen for v in self.values)
 
 
-def _counts(products: QuerySet[Product], choice: dict, *, in_stock: bool, only: int | None = None) -> dict[int, int]:
+def _product_ids(products: QuerySet[Product], *, materialize: bool):
+    """The products as a subquery, or as a list of ids when their query cannot be one (a search's
+    full-text match names the product table itself, which a subquery renames)."""
+    ids = products.order_by().values("pk")
+    return list(ids.values_list("pk", flat=True)) if materialize else ids
+
+
+def _counts(
+    products: QuerySet[Product], choice: dict, *, in_stock: bool, only: int | None = None, materialize: bool = False
+) -> dict[int, int]:
     """{value id: number of these products having it} (as an option of an active variant that also
     has the chosen values of the other variant attributes, in stock with `in_stock`; or describing
     the product), in one query; `only`: one attribute's values."""
     known = attributes()
-    ids = products.order_by().values("pk")
+    ids = _product_ids(products, materialize=materialize)
     variant_values = VariantOption.objects.filter(variant__is_active=True, variant__product__in=ids)
     if in_stock:
         variant_values = variant_values.filter(variant__stock__gt=0)
@@ -211,18 +220,20 @@ def _counts(products: QuerySet[Product], choice: dict, *, in_stock: bool, only: 
     return counts
 
 
-def facets(base: QuerySet[Product], choice: dict, *, in_stock: bool = False) -> list[Facet]:
+def facets(base: QuerySet[Product], choice: dict, *, in_stock: bool = False, searched: bool = False) -> list[Facet]:
     """The attributes the list's products have, each value with its count (see the module's docstring).
 
-    `base`: the list before its attribute choice (category, search, price, stock, sale applied)."""
+    `base`: the list before its attribute choice (category, search, price, stock, sale applied);
+    `searched`: it is a search's (its products are read as ids first: one more query each)."""
     known = attributes()
     if not known:
         return []
-    counts = _counts(filter_products(base, choice, in_stock=in_stock), choice, in_stock=in_stock)
+    listed = filter_products(base, choice, in_stock=in_stock)
+    counts = _counts(listed, choice, in_stock=in_stock, materialize=searched)
     for slug in choice:
         others = {s: ids for s, ids in choice.items() if s != slug}
         chosen = filter_products(base, others, in_stock=in_stock)
-        counts.update(_counts(chosen, others, in_stock=in_stock, only=known[slug].id))
+        counts.update(_counts(chosen, others, in_stock=in_stock, only=known[slug].id, materialize=searched))
     result = []
     for attribute in known.values():
         chosen = set(choice.get(attribute.slug, ()))

@@ -347,9 +347,22 @@ def _buy_info(product) -> dict:
 
 
 def _variant_buy(request, page: dict) -> str:
-    """The options and the chosen variant's price, stock and SKU, for this request's choice."""
+    """The options and the chosen variant's price, stock and SKU, for this request's choice: kept
+    per choice while the product's token holds. The key is the choice as read from the page's own
+    data (unknown values dropped), so a product has at most one entry per combination of its values."""
+    chosen = variants.choose(page["picker"], request.GET)
+    key = tuple(sorted(chosen.values.items()))
+    return catalog_cache.cached_one(
+        "variant-buy",
+        (page["slug"], get_language(), key),
+        lambda: {"product_id": page["product_id"], "html": _render_variant_buy(page, chosen)},
+        find=lambda: page["product_id"],
+        on=(catalog_cache.PRODUCTS, catalog_cache.OFFERS, catalog_cache.TREE),
+    )["html"]
+
+
+def _render_variant_buy(page: dict, chosen) -> str:
     picker = page["picker"]
-    chosen = variants.choose(picker, request.GET)
     low, high = variants.price_range(picker)
     texts = {v["price"]: v["price_text"] for v in picker["variants"]}
     stock = chosen.variant["stock"] if chosen.variant else MAX_QUANTITY_CHOICE
@@ -364,7 +377,7 @@ def _variant_buy(request, page: dict) -> str:
         "low_text": texts[low],
         "quantity_range": range(1, max(1, min(stock, MAX_QUANTITY_CHOICE)) + 1),
     }
-    return render_to_string("catalog/_variant_buy.html", context, request=request)
+    return render_to_string("catalog/_variant_buy.html", context)
 
 
 def _back(product, review_id=None) -> str:

@@ -111,12 +111,14 @@ def test_quiet_hours_hold_text_messages_until_morning(settings):
     c.variants.update(body_text="20% off today, {{ first_name }}")
     Campaign.objects.filter(pk=c.pk).update(status=Campaign.Status.SENDING, started_at=timezone.now())
     services.campaign_list_chunk(campaign_id=c.pk)
-    late = dt.datetime(2026, 12, 4, 23, 30, tzinfo=dt.UTC)
+    # Tomorrow at 23:30: after the message was listed (a fixed date passed the test only before it).
+    late = (timezone.now() + dt.timedelta(days=1)).replace(hour=23, minute=30, second=0, microsecond=0)
 
     outcome = services.message_send(message_id=Message.objects.get(user=who).pk, now=late)
 
     assert outcome == "deferred"
-    assert Message.objects.get(user=who).send_after == dt.datetime(2026, 12, 5, 8, 0, tzinfo=dt.UTC)
+    morning = (late + dt.timedelta(days=1)).replace(hour=8, minute=0)
+    assert Message.objects.get(user=who).send_after == morning
 
 
 def test_a_paused_campaign_sends_nothing_until_resumed(audience, django_capture_on_commit_callbacks):

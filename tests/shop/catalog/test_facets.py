@@ -132,3 +132,18 @@ def test_search_matches_attribute_values(shirts):
     assert listed("search=red") == {"Red tee", "Polo"}  # the polo's red variant
     assert listed("search=blue polo") == {"Polo"}
     assert listed("search=wool") == {"Jumper"}
+
+
+@pytest.mark.parametrize("query", ["search=polo", "search=red&attr=size:l", "search=tee&in_stock=true"])
+def test_a_search_list_counts_its_facets_too(client, shirts, query):
+    response = client.get(f"/products/?{query}")
+    assert response.status_code == 200
+    assert 'name="attr"' in response.content.decode()
+    api = client.get(f"/api/v1/products/facets/?{query}")
+    assert api.status_code == 200 and api.json()
+
+
+def test_search_facets_count_only_the_found_products(shirts):
+    facets = counts("search=polo")
+    assert facets["colour"] == {"blue": (1, False), "red": (1, False)}
+    assert facets["material"] == {"cotton": (1, False)}

@@ -114,3 +114,25 @@ def test_a_colours_picture_shows_for_each_size_in_that_colour(tee):
     pictures = {tuple(sorted(v["values"].values())): v["image"] for v in data["variants"]}
     assert pictures[("blue", "m")].endswith("products/blue.png")
     assert pictures[("red", "s")] == ""
+
+
+def test_with_the_page_cache_a_variants_stock_shows_as_it_is_now(client, tee, settings, django_assert_max_num_queries):
+    from django.core.cache import cache
+    from django.db.models import F
+
+    from shop.catalog.models import Product, Variant
+
+    settings.SHOP_PAGE_CACHE_SECONDS = 300
+    cache.clear()
+    medium_red = variant(tee, "M", "Red")
+    assert "Only 2 left in stock" in page(client, tee, "?size=m&colour=red")
+    with django_assert_max_num_queries(4):  # kept: the page and this choice's part, by tokens
+        assert "Only 2 left in stock" in page(client, tee, f"?variant={medium_red.pk}")
+    # A sale of one, as checkout takes it: the product's then the variant's stock.
+    Product.objects.filter(pk=tee.pk).update(stock=F("stock") - 1)
+    Variant.objects.filter(pk=medium_red.pk).update(stock=F("stock") - 1)
+    assert "Only 1 left in stock" in page(client, tee, "?size=m&colour=red")
+    Product.objects.filter(pk=tee.pk).update(stock=F("stock") - 1)
+    Variant.objects.filter(pk=medium_red.pk).update(stock=F("stock") - 1)
+    html = page(client, tee, "?size=m&colour=red")
+    assert "Sold out" in html and "Only 1 left" not in html
