@@ -8,4 +8,5 @@ class AssistantConfig(AppConfig):
     verbose_name = _("Shopping assistant")
 
     def ready(self):
-        from marketing.assistant import vocabulary  # noqa: F401  (synonyms and FAQ entries refresh the matcher's words)
+        from marketing.assistant import language_model, vocabulary  # noqa: F401
+        # vocabulary: synonyms and FAQ entries refresh the matcher's words; language_model: its check.

@@ -19,8 +19,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 from rest_framework.throttling import SimpleRateThrottle
 
+from marketing.assistant import services
 from marketing.assistant.models import Channel, Conversation
 from shop.core import ratelimit
+from shop.core.errors import NotFound
 
 SESSION_KEY = "assistant_conversation"
 MAX_LENGTH = 500
@@ -35,16 +37,16 @@ class MessageForm(forms.Form):
 
 
 def owned(request, public_id) -> Conversation | None:
-    """The conversation `public_id` if it belongs to this customer, or to this browser session."""
+    """The conversation `public_id` if it is this shopper's (services.conversation_for_request: the
+    customer's own, or this browser session's; a guest's becomes theirs once they log in)."""
     try:
         public_id = uuid.UUID(str(public_id))
     except ValueError:
         return None
-    found = Conversation.objects.filter(public_id=public_id)
-    if request.user.is_authenticated:
-        return found.filter(user=request.user).first()
-    key = request.session.session_key
-    return found.filter(user=None, session_key=key).first() if key else None
+    try:
+        return services.conversation_for_request(request, public_id=public_id)
+    except NotFound:
+        return None
 
 
 def _current(request) -> Conversation | None:
@@ -53,12 +55,7 @@ def _current(request) -> Conversation | None:
 
 
 def _start(request) -> Conversation:
-    if not request.session.session_key:
-        request.session.save()  # a guest's conversation is bound to a session that exists
-    user = request.user if request.user.is_authenticated else None
-    conversation = Conversation.objects.create(
-        user=user, session_key="" if user else request.session.session_key, channel=Channel.WEB
-    )
+    conversation = services.conversation_get_or_create(request=request, channel=Channel.WEB)
     request.session[SESSION_KEY] = str(conversation.public_id)
     return conversation
 

@@ -51,12 +51,13 @@ from marketing.assistant.models import Conversation
 def respond(conversation: Conversation, text: str, *, user, request=None) -> Reply:
     """Answer one shopper message, record both turns, keep the context. The conversation's row is
     locked for the turn, so two tabs sending at once answer one after the other."""
+    from marketing.assistant import language_model
     from marketing.assistant import understanding as reader
 
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         conversation.context = dict(conversation.context or {})
-        read = reader.understand(text, conversation.context)
+        read = language_model.second_opinion(text, conversation.context, reader.understand(text, conversation.context))
         fallback = read.intent not in Intent.ALL or (
             read.intent != Intent.UNKNOWN and read.confidence < settings.ASSISTANT_CONFIDENCE
         )

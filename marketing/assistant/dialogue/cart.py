@@ -19,7 +19,19 @@ def add_to_cart(turn: Exchange) -> Reply:
     product = one_product(turn, Intent.ADD_TO_CART, {"quantity": quantity})
     if isinstance(product, Reply):
         return product
-    return add_step(turn, product, quantity, dict(turn.entities.values))
+    return add_step(turn, product, quantity, dict(turn.entities.values) or searched_values(turn))
+
+
+def searched_values(turn: Exchange) -> dict:
+    """The options of the search the products came from ("red dresses": colour red), so "add two of
+    those" does not ask for a colour already said; an option the product lacks is ignored."""
+    values: dict[str, list[str]] = {}
+    for item in (turn.context.get("search") or {}).get("attr", []):
+        for pair in item.split(","):
+            attribute, _sep, value = pair.partition(":")
+            if value:
+                values.setdefault(attribute, []).append(value)
+    return values
 
 
 def add_step(turn: Exchange, product: Product, quantity: int, values: dict) -> Reply:
@@ -85,6 +97,11 @@ def confirm_add(turn: Exchange, pending: dict) -> Reply:
         cart_add(cart=cart, variant=variant, quantity=pending["quantity"])
     except ShopError as error:
         return Reply(str(error.message), Intent.ADD_TO_CART)
+    if cart.user_id is None:
+        # A guest's order knows its cart, not its session: the analytics panel matches them by it.
+        from marketing.assistant.panels import CART_KEY
+
+        turn.context[CART_KEY] = str(cart.token)
     return Reply(
         ngettext(
             "Added %(count)d × %(name)s to your cart.", "Added %(count)d × %(name)s to your cart.", pending["quantity"]

@@ -85,8 +85,29 @@ def refine(turn: Exchange) -> Reply:
             params.pop("min_price", None)
             params["max_price"] = str(max(lowest - Decimal("0.01"), Decimal(0)))
             params["ordering"] = "-price"  # the nearest cheaper ones first
+    before = {"search": turn.context["search"], "offset": turn.context.get("offset", 0)}
+    before_shown = list(turn.context.get("shown") or [])
     turn.context.update(search=params, offset=offset)
-    return _list(turn, Intent.REFINE)
+    reply = _list(turn, Intent.REFINE)
+    if not reply.products and not entities.more:
+        # Nothing matches the narrower search: the shopper keeps the one they had, and is told so.
+        turn.context.update(before)
+        shown = turn.context.get("product") or (before_shown[0] if len(before_shown) == 1 else None)
+        if entities.cheaper and shown:
+            # As a shop assistant would: cheaper ones of the same kind as what they were looking at.
+            turn.context["product"] = shown
+            alike = similar(turn)
+            if alike.products:
+                alike.text = _("Nothing cheaper matches your search; these are like it, and cheaper:")
+                return alike
+            turn.context.update(before)
+        reply.text = (
+            _("I found nothing cheaper that matches: what I showed you is the cheapest.")
+            if entities.cheaper
+            else _("Nothing matches that as well. Your earlier search still stands: change a word, or start again.")
+        )
+        reply.quick_replies = [_("Show more"), *menu()[:1]] if not entities.cheaper else menu()
+    return reply
 
 
 def _targets(turn: Exchange) -> list[int]:
