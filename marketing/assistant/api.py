@@ -48,6 +48,11 @@ class ActionSerializer(serializers.Serializer):
     text = serializers.CharField(allow_blank=True)
 
 
+class CartSummarySerializer(serializers.Serializer):
+    items = serializers.IntegerField(help_text="Units in the cart now.")
+    label = serializers.CharField(help_text='As the storefront\'s header says it: "(2 items)".')
+
+
 class ReplySerializer(serializers.Serializer):
     text = serializers.CharField()
     intent = serializers.ChoiceField(choices=list(Intent.ALL), help_text="What the message was understood as.")
@@ -55,6 +60,7 @@ class ReplySerializer(serializers.Serializer):
     actions = ActionSerializer(many=True)
     quick_replies = serializers.ListField(child=serializers.CharField(), help_text="Suggested next messages.")
     handed_over = serializers.BooleanField(help_text="The conversation now waits for a member of staff.")
+    cart = CartSummarySerializer(allow_null=True, help_text="The cart, when this reply changed it; null otherwise.")
 
 
 class MessageOutput(serializers.Serializer):

@@ -109,6 +109,14 @@ class Action:
     text: str = ""
 
 
+@dataclass(frozen=True)
+class CartSummary:
+    """The shopper's cart once a reply changed it, for the page's header (and an app's badge)."""
+
+    items: int  # units in the cart
+    label: str  # "(2 items)", as the storefront's header says it
+
+
 @dataclass
 class Reply:
     text: str
@@ -117,3 +125,4 @@ class Reply:
     actions: list[Action] = field(default_factory=list)
     quick_replies: list[str] = field(default_factory=list)  # suggestions shown as buttons
     handed_over: bool = False  # the conversation now waits for a person
+    cart: CartSummary | None = None  # set when this reply changed the cart

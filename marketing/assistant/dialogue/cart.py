@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from marketing.assistant import selectors
-from marketing.assistant.contract import Action, Intent, Reply
+from marketing.assistant.contract import Action, CartSummary, Intent, Reply
 from marketing.assistant.dialogue.common import Exchange, client_key, login_first, menu
 from marketing.assistant.dialogue.products import label, matching_variants, one_product, options_of
 from shop.catalog.models import Product, Variant
@@ -109,8 +109,19 @@ def confirm_add(turn: Exchange, pending: dict) -> Reply:
         % {"count": pending["quantity"], "name": named(variant.product, variant)},
         Intent.ADD_TO_CART,
         actions=_cart_actions(),
-        quick_replies=[_("What's my total?"), _("Checkout")],
+        quick_replies=[_("What's my total?")],
+        cart=_summary(cart),
     )
+
+
+def _summary(cart) -> CartSummary:
+    from django.db.models import Sum
+
+    from shop.cart.models import CartLine
+
+    items = CartLine.objects.filter(cart=cart).aggregate(n=Sum("quantity"))["n"] or 0
+    # The header's own words (templates/base.html), so the page reads the same after the chat.
+    return CartSummary(items=items, label=ngettext("(%(n)s item)", "(%(n)s items)", items) % {"n": items})
 
 
 def _cart_actions() -> list[Action]:
@@ -162,7 +173,7 @@ def _cart_reply(turn: Exchange, cart, intent: str, lead: str = "") -> Reply:
         if not adjustment.on_lines:
             lines.append(f"{adjustment.label}: {adjustment.amount.format()}")
     lines.append(_("Total: %(total)s") % {"total": priced.total.format()})
-    return Reply("\n".join(lines), intent, actions=_cart_actions(), quick_replies=[_("Checkout")])
+    return Reply("\n".join(lines), intent, actions=_cart_actions())
 
 
 def checkout(turn: Exchange) -> Reply:

@@ -45,6 +45,8 @@ def test_it_answers_a_guest_with_products_and_keeps_the_conversation(reader):
     added = client.post(URL, {"message": "yes", "conversation": conversation}, format="json").json()
     assert added["conversation"] == conversation
     assert {a["label"] for a in added["reply"]["actions"]} == {"View cart", "Checkout"}
+    assert added["reply"]["cart"] == {"items": 1, "label": "(1 item)"}  # what the header's cart link says
+    assert confirm["reply"]["cart"] is None  # nothing changed yet
     assert CartLine.objects.get().product == bag  # the guest's own cart, as the cart page finds it
     assert client.get("/api/v1/cart/").json()["item_count"] == 1
     saved = Conversation.objects.get()

@@ -129,7 +129,7 @@
       img.alt = "";
       img.width = 64;
       img.height = 64;
-      img.loading = "lazy";
+      img.addEventListener("load", scrollDown, { once: true });  // a picture arriving late keeps the latest in view
       a.appendChild(img);
     } else {
       var blank = el("span", "chat-noimg");
@@ -192,6 +192,16 @@
     if (message.handed_over) item.appendChild(el("p", "chat-note", T.handed));
     log.appendChild(item);
     scrollDown();
+  }
+
+  // The header's cart link says what the assistant just put in the cart.
+  function showCart(cart) {
+    var link = document.querySelector(".cart-link");
+    if (!link) return;
+    var badge = link.querySelector(".badge");
+    var words = link.querySelector(".visually-hidden");
+    if (badge) badge.textContent = String(cart.items);
+    if (words) words.textContent = cart.label;
   }
 
   function showError(text, canRetry) {
@@ -262,6 +272,7 @@
             quick_replies: data.reply.quick_replies,
             handed_over: data.reply.handed_over,
           });
+          if (data.reply.cart) showCart(data.reply.cart);
         });
       })
       .catch(function () { showError(T.offline, true); })
@@ -269,6 +280,7 @@
         busy = false;
         send.disabled = false;
         typing.hidden = true;
+        scrollDown();
       });
   }
 
