@@ -170,3 +170,31 @@ def test_every_storefront_page_has_the_launcher_to_the_chat_page(kettle):
 
     assert 'class="chat-launcher" href="/assistant/"' in html
     assert "Chat with us" in html and "assistant/chat.js" in html and "assistant/chat.css" in html
+
+
+def test_a_guest_who_logs_in_carries_on_in_the_same_conversation(kettle):
+    client = Client()
+    client.post("/assistant/", {"message": "kettle"})
+    customer = UserFactory()
+    client.force_login(customer)  # a new session key, the same session data
+
+    page = client.get("/assistant/")
+    assert "Here is what I found for “kettle”." in page.content.decode()
+    conversation = Conversation.objects.get()
+    assert (conversation.user, conversation.session_key) == (customer, "")  # now the customer's own
+    client.post("/assistant/", {"message": "cheaper"})
+    assert Conversation.objects.count() == 1 and conversation.turns.count() == 4
+
+
+def test_another_session_cannot_continue_a_guests_conversation(kettle):
+    first = Client()
+    first.post("/assistant/", {"message": "kettle"})
+    stolen = Conversation.objects.get().public_id
+    other = Client()
+    session = other.session
+    session[SESSION_KEY] = str(stolen)  # even with the id planted in its own session
+    session.save()
+
+    page = other.get("/assistant/")
+    assert "Here is what I found" not in page.content.decode()
+    assert other.get(f"/assistant/history/?conversation={stolen}").json()["messages"] == []
