@@ -44,14 +44,14 @@ TARGET_P50_MS = 50.0
 COLOURS = ["red", "blue", "black", "green", "white", "navy", "beige", "grey"]
 SEARCHES = [
     "{colour} dress under {price}", "{colour} sneakers", "wireless headphones under {price}",
-    "a {colour} jacket", "linen shirt under {price}", "cheap headphones", "{colour} tee", "yoga mat",
+    "a {colour} jacket", "linen shirt under {price}", "cheap headphones", "{colour} tee shirt", "yoga mat",
     "tea kettle under {price}", "bluetooth speaker", "ankle boots in {colour}", "a rucksack for hiking",
 ]  # fmt: skip
 REFINES = ["cheaper", "only in stock", "show more", "in {colour}", "anything under {price}?"]
 FAQ = [
     "how long does shipping take?", "how much is delivery", "what's your return policy",
-    "can I pay with paypal?", "how do discount codes work", "when do points expire", "do you gift wrap?",
-    "can I change my delivery address", "what are your opening hours", "how long do refunds take",
+    "can I pay with paypal?", "how do discount codes work", "when do points expire", "do you offer gift wrapping?",
+    "I want to change my order", "what are your opening hours", "how long do refunds take",
 ]  # fmt: skip
 UNKNOWN = ["do you price match", "what's the weather like", "asdf qwer", "can you recommend a good film"]
 KINDS = ["search", "refine", "product", "add", "confirm", "cart", "points", "track", "faq", "unknown"]
@@ -136,14 +136,18 @@ def main() -> int:
             elapsed = (time.perf_counter() - started) * 1000
         return answer, elapsed, len(queries)
 
-    # The cold first reply: nothing cached, so it builds the catalog's vocabulary and the assistant's.
+    # The first reply of a new process with nothing cached (imports included); then, the modules
+    # loaded, the cold reply again: the cache emptied, so it builds the catalog's vocabulary and the
+    # assistant's, as after a deploy or a catalog change.
+    cache.clear()
+    _first, first_ms, _sql = reply(Conversation.objects.create(), "red dress under 80", guest)
     cache.clear()
     vocabulary._latest.clear()
     cold, cold_ms, cold_sql = reply(Conversation.objects.create(), "red dress under 80", guest)
     started = time.perf_counter()
     vocabulary.build()
     build_ms = (time.perf_counter() - started) * 1000
-    log(f"cold first reply: {cold_ms:.0f} ms, {cold_sql} queries (building the vocabulary alone: {build_ms:.0f} ms)")
+    log(f"first reply of the process: {first_ms:.0f} ms; cold reply: {cold_ms:.0f} ms, {cold_sql} queries")
 
     rng = random.Random(17)
     times, sql, reads, intents = defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(list)
@@ -190,7 +194,8 @@ def main() -> int:
     )
     print()
     print(f"Store: {store['products']:,} products, {store['variants']:,} variants; load average {store['load']}")
-    print(f"Cold first reply: {cold_ms:.0f} ms, {cold_sql} queries ({cold.intent}); the vocabulary built "
+    print(f"First reply of a new process: {first_ms:.0f} ms (imports and empty caches). Cold reply (caches "
+          f"emptied): {cold_ms:.0f} ms, {cold_sql} queries ({cold.intent}); the assistant's vocabulary built "
           f"alone: {build_ms:.0f} ms")  # fmt: skip
     print()
     print("kind | replies | p50 ms | p95 ms | max ms | SQL mean | SQL max | understand p50 ms | p95 ms")
@@ -206,8 +211,8 @@ def main() -> int:
     print("Intents answered per kind: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in odd.items()))
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"assistant-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    result = {"store": store, "cold_ms": cold_ms, "cold_sql": cold_sql, "build_ms": build_ms, "rows": rows,
-              "all": everything, "intents": odd, "target_p50_ms": TARGET_P50_MS, "met": met}  # fmt: skip
+    result = {"store": store, "first_ms": first_ms, "cold_ms": cold_ms, "cold_sql": cold_sql, "build_ms": build_ms,
+              "rows": rows, "all": everything, "intents": odd, "target_p50_ms": TARGET_P50_MS, "met": met}  # fmt: skip
     path.write_text(json.dumps(result, indent=2))
     log(f"saved {path.relative_to(ROOT)}")
     return 0 if met else 1
