@@ -10,7 +10,8 @@ The conversations are real: each shopper message goes through `dialogue.respond`
 answers from the database and records both turns, as the chat does. Only their times are set
 afterwards, in bulk, spread over the last year; a customer's chat is often the day before one of
 their paid orders, so that the panel's "orders after a chat" counts orders that really followed one.
-Skipped when the FAQ or the conversations are there; everything drawn from ctx.rng("assistant").
+FAQ entries and synonyms are added only where missing (an entry staff edited stays as it is); the
+conversations are skipped when there are any. Everything drawn from ctx.rng("assistant").
 """
 
 from __future__ import annotations
