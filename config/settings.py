@@ -613,7 +613,10 @@ DEMO_SEEDERS = [
     "marketing.adboard.demo.seed",  # the board: ads, photos, conversations and ratings of the demo customers
     "marketing.analytics.demo.seed",  # visits for the orders the others made, then the daily figures
     "marketing.campaigns.demo.seed",  # a year of newsletters and flows, following the visits above
-    "marketing.recommendations.demo.seed",  # last: built from the orders and visits above
+    "marketing.recommendations.demo.seed",  # built from the orders and visits above
+    # Last: its conversations read the catalog, the orders and the points above, its suggestions the
+    # recommendations; a customer's chat comes the day before one of their orders.
+    "marketing.assistant.demo.seed",
 ]
 # Views that exist only for the benchmark (bench/web.py).
 BENCH_VIEWS = env_bool("BENCH_VIEWS", False)
