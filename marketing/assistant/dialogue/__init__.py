@@ -65,6 +65,7 @@ def respond(conversation: Conversation, text: str, *, user, request=None) -> Rep
         # entities still answer a question asked (an email, a size typed as offered).
         turn = Exchange(conversation, text, replace(read, intent=Intent.UNKNOWN) if fallback else read, user, request)
         reply = _answer_pending(turn)
+        answered = reply is not None  # an answer to the assistant's own question ("M", an email) is no fallback
         if reply is None:
             reply = HANDLERS[turn.understanding.intent](turn)
         reply.handed_over = conversation.handed_over
@@ -73,7 +74,7 @@ def respond(conversation: Conversation, text: str, *, user, request=None) -> Rep
             conversation=conversation,
             text=text,
             understanding=read,
-            fallback=fallback or read.intent == Intent.UNKNOWN,
+            fallback=not answered and (fallback or read.intent == Intent.UNKNOWN),
             reply=reply,
         )
     return reply

@@ -124,3 +124,12 @@ def test_a_person_takes_over(store):
     assert done.handed_over
     conversation = Conversation.objects.get(pk=chat.conversation.pk)
     assert conversation.handed_over and conversation.ticket.email == "ada@example.com"
+
+
+def test_an_answer_to_the_assistants_question_is_no_fallback(store):
+    chat = Chat()
+    chat.say("talk to a person")
+    chat.say("ada@example.com")  # read alone, an email is no intent; here it answers the question asked
+    chat.say("blorp fizzle")
+    shopper = Turn.objects.filter(conversation=chat.conversation, role="shopper").order_by("id")
+    assert [t.fallback for t in shopper] == [False, False, True]
