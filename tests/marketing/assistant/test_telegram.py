@@ -37,16 +37,37 @@ def telegram_on(settings):
     settings.SHOP_SITE_URL = SITE + "/"
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
-    """Any connection out of the process fails the test: the adapter answers in its response only."""
+    """A connection out of the machine fails the test (the database on loopback may still connect):
+    the adapter answers in its response only."""
+    connect, connect_ex, create_connection = socket.socket.connect, socket.socket.connect_ex, socket.create_connection
 
-    def refuse(self, address, *args, **kwargs):
+    def outside(address) -> bool:
+        return isinstance(address, tuple) and address[0] not in LOOPBACK
+
+    def refuse(address):
         raise AssertionError(f"the Telegram adapter connected to {address}")
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: refuse(None, a))
+    def guarded(real):
+        def call(self, address, *args, **kwargs):
+            if outside(address):
+                refuse(address)
+            return real(self, address, *args, **kwargs)
+
+        return call
+
+    def guarded_create(address, *args, **kwargs):
+        if outside(address):
+            refuse(address)
+        return create_connection(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded(connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded(connect_ex))
+    monkeypatch.setattr(socket, "create_connection", guarded_create)
 
 
 def post(body, secret=SECRET):
@@ -438,3 +459,5 @@ def test_the_adapter_has_no_http_client():
 def test_the_no_network_fixture_does_refuse_connections():
     with pytest.raises(AssertionError, match="connected"):
         socket.create_connection(("api.telegram.org", 443))
+    with socket.socket() as s, pytest.raises(AssertionError, match="connected"):
+        s.connect(("149.154.167.220", 443))  # one of Telegram's addresses
