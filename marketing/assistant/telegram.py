@@ -46,8 +46,9 @@ CALLBACK_LIMIT = 64  # bytes of callback_data in an inline button
 MESSAGE_LIMIT = 500  # the longest shopper message the assistant reads, as in the API
 # The conversation's context key for the last update answered (the dialogue keeps every other key).
 UPDATE_KEY = "telegram_update"
-# Telegram's commands, read as what they ask.
-COMMANDS = {"/start": lambda: _("Hello"), "/help": lambda: _("What can you do?")}
+# Telegram's commands, read as what they ask: words for the matcher (which reads English), not
+# for the shopper, so not translated.
+COMMANDS = {"/start": "hello", "/help": "what can you do?"}
 
 
 class Malformed(Exception):
@@ -125,7 +126,7 @@ def _command(text: str) -> str:
     if not text.startswith("/"):
         return text
     name = text.split(maxsplit=1)[0].split("@", 1)[0].lower()
-    return str(COMMANDS[name]()) if name in COMMANDS else text
+    return COMMANDS.get(name, text)
 
 
 def answer(message: Incoming) -> dict:

@@ -157,7 +157,7 @@ def test_a_callback_query_is_read_as_the_shoppers_message(reader, bag):
 
 
 def test_start_is_read_as_a_greeting(reader):
-    reader.teach("Hello", "greet")
+    reader.teach("hello", "greet")
 
     body = post(payload("start_command")).json()
 
@@ -175,7 +175,22 @@ def test_start_is_read_as_a_greeting(reader):
             ],
         ]
     }
-    assert Conversation.objects.get().turns.first().text == "Hello"
+    assert Conversation.objects.get().turns.first().text == "hello"
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [("/start", "hello"), ("/start@BazaarShopBot ref42", "hello"), ("/HELP", "what can you do?"), ("/stop", "/stop")],
+)
+def test_commands_are_read_as_what_they_ask(typed, read):
+    assert telegram._command(typed) == read
+
+
+def test_start_reaches_the_real_matcher_as_a_greeting():
+    from marketing.assistant import understanding
+
+    assert understanding.understand(telegram._command("/start"), {}).intent == Intent.GREET
+    assert understanding.understand(telegram._command("/help"), {}).intent == Intent.HELP
 
 
 @pytest.mark.parametrize("name", ["edited_message", "photo", "group_message"])
@@ -315,7 +330,7 @@ def test_a_chat_that_floods_is_asked_to_wait(reader, settings):
     }
     assert Turn.objects.count() == 4  # the third was not read
     other = payload("start_command")  # another chat is not held back
-    reader.teach("Hello", "greet")
+    reader.teach("hello", "greet")
     assert post(other).json()["text"] == "Hello! What are you looking for today?"
 
 

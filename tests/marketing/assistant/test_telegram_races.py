@@ -41,7 +41,7 @@ def test_two_deliveries_of_one_update_at_once_are_answered_once(reader):
 
 
 def test_a_new_chats_first_messages_at_once_make_one_conversation(reader):
-    reader.teach("Hello", "greet")
+    reader.teach("hello", "greet")
     updates = []
     for n in range(4):
         update = payload("start_command")
