@@ -90,7 +90,7 @@ def parse(body: bytes) -> dict:
     """The update as a dict with an integer update_id; Malformed otherwise."""
     try:
         update = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         raise Malformed("The body is not JSON: Telegram sends an Update object.") from None
     if not isinstance(update, dict) or not _is_int(update.get("update_id")):
         raise Malformed("The body is not a Telegram Update: an object with an integer update_id.")

@@ -213,6 +213,11 @@ def test_a_malformed_body_is_a_400_with_a_message(reader):
     assert response.json() == {"detail": "The body is not JSON: Telegram sends an Update object."}
 
 
+def test_json_nested_too_deep_is_a_400_not_a_500(reader):
+    response = post("[" * 100_000 + "]" * 100_000)
+    assert response.status_code == 400
+
+
 @pytest.mark.parametrize("body", [[], {"message": {}}, {"update_id": "1"}, {"update_id": True}, "null"])
 def test_json_that_is_not_an_update_is_a_400(reader, body):
     response = post(json.dumps(body) if not isinstance(body, str) else body)
