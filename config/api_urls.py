@@ -58,6 +58,7 @@ urlpatterns = [
         assistant_api.ConversationView.as_view(),
         name="assistant-conversation",
     ),
+    path("assistant/telegram/", include("marketing.assistant.telegram_urls")),
     path("checkout/", orders_api.CheckoutView.as_view(), name="checkout"),
     path("orders/<str:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
     path("orders/<str:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"),

@@ -724,6 +724,20 @@ if _channel_problems:
 ASSISTANT_CONFIDENCE = float(os.environ.get("ASSISTANT_CONFIDENCE", "0.55"))
 # An external language model to read what the matcher could not: a dotted path to a callable, off by default.
 ASSISTANT_LANGUAGE_MODEL = os.environ.get("ASSISTANT_LANGUAGE_MODEL", "")
+# Telegram (marketing/assistant/telegram.py, docs/assistant-telegram.md): off unless the webhook's secret is set.
+# The store never calls Telegram (it answers in the webhook's response), so the token is only
+# checked: a token without a secret would answer 404 to every update, and refuses to start instead.
+ASSISTANT_TELEGRAM_BOT_TOKEN = env_str("ASSISTANT_TELEGRAM_BOT_TOKEN", "")
+ASSISTANT_TELEGRAM_SECRET = env_str("ASSISTANT_TELEGRAM_SECRET", "")
+# Messages one Telegram chat may send the assistant: (count, seconds).
+ASSISTANT_TELEGRAM_MESSAGES_PER_CHAT = (env_int("ASSISTANT_TELEGRAM_MESSAGES_PER_MINUTE", 20), 60)
+from marketing.assistant.telegram_checks import telegram_settings_problems  # noqa: E402  (after the values it checks)
+
+_telegram_problems = telegram_settings_problems(
+    bot_token=ASSISTANT_TELEGRAM_BOT_TOKEN, secret=ASSISTANT_TELEGRAM_SECRET
+)
+if _telegram_problems:
+    raise ImproperlyConfigured(" ".join(_telegram_problems))
 # Staff answers to hand-overs whose email task never ran go out with this sweep (shop.core.outbox).
 CELERY_BEAT_SCHEDULE["assistant-send-answers"] = {
     "task": "marketing.assistant.tasks.send_pending_ticket_emails",
