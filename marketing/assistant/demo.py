@@ -55,13 +55,13 @@ def _money(amount) -> str:
 
 def faq_entries() -> list[dict]:
     """The FAQ as the store's settings make it today: question, answer, other ways to ask, a link."""
-    from loyalty import program
+    from loyalty import selectors as loyalty
 
     methods = settings.SHOP_SHIPPING_METHODS
     standard, express = methods["standard"], methods["express"]
     free_over = standard.get("free_over")
     free = f", free on orders of {_money(free_over)} or more" if free_over else ""
-    rules = program.current().program
+    rules = loyalty.program_rules()
     worth = _money(Decimal(1))
     expiry = (
         f"Points expire {rules.expiry_days // 30} months after you earn them; we email you before they do."

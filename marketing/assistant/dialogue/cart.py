@@ -14,11 +14,33 @@ from shop.catalog.models import Product, Variant
 from shop.core.errors import ShopError
 
 
+def no_cart_here(turn: Exchange) -> bool:
+    """A guest outside the website (a messaging app) has no cart the store can reach."""
+    return turn.request is None and turn.customer is None
+
+
+def _on_the_website(intent: str) -> Reply:
+    return Reply(
+        _("I can't reach a cart from this chat: your cart is on our website."),
+        intent,
+        actions=[Action("link", _("Open the cart"), url=reverse("cart:detail"))],
+    )
+
+
 def add_to_cart(turn: Exchange) -> Reply:
     quantity = turn.entities.quantity or 1
     product = one_product(turn, Intent.ADD_TO_CART, {"quantity": quantity})
     if isinstance(product, Reply):
         return product
+    if no_cart_here(turn):
+        # Said before any question, rather than after a yes that could not be kept.
+        turn.context.pop("pending", None)
+        return Reply(
+            _("I can't fill a cart from this chat, but you can buy %(name)s on our website.") % {"name": product.name},
+            Intent.ADD_TO_CART,
+            products=[selectors.card(product)],
+            actions=[Action("link", _("Open %(name)s") % {"name": product.name}, url=product.get_absolute_url())],
+        )
     return add_step(turn, product, quantity, dict(turn.entities.values) or searched_values(turn))
 
 
@@ -156,6 +178,8 @@ def _priced(turn: Exchange, cart):
 
 
 def show_cart(turn: Exchange) -> Reply:
+    if no_cart_here(turn):
+        return _on_the_website(Intent.SHOW_CART)
     cart = _cart(turn)
     if cart is None or not cart.lines.all():
         return Reply(_("Your cart is empty. What are you looking for?"), Intent.SHOW_CART, quick_replies=menu()[:1])
@@ -177,6 +201,8 @@ def _cart_reply(turn: Exchange, cart, intent: str, lead: str = "") -> Reply:
 
 
 def checkout(turn: Exchange) -> Reply:
+    if no_cart_here(turn):
+        return _on_the_website(Intent.CHECKOUT)
     cart = _cart(turn)
     if cart is None or not cart.lines.all():
         return Reply(_("Your cart is empty: add something first."), Intent.CHECKOUT, quick_replies=menu()[:1])
@@ -200,6 +226,8 @@ def apply_code_now(turn: Exchange, code: str) -> Reply:
     from marketing.discounts import services as discounts
 
     turn.context.pop("pending", None)
+    if no_cart_here(turn):
+        return _on_the_website(Intent.APPLY_CODE)
     cart = _cart(turn)
     if cart is None or not cart.lines.all():
         return Reply(_("Your cart is empty: add products before using a code."), Intent.APPLY_CODE)
@@ -215,8 +243,8 @@ def points(turn: Exchange) -> Reply:
     if turn.customer is None:
         return login_first(Intent.POINTS)
     from loyalty import selectors as loyalty
-    from loyalty.program import grouped
 
+    grouped = loyalty.points_text
     summary = loyalty.summary(user=turn.customer)
     text = ngettext(
         "You have %(count)s point available, worth %(value)s.",
@@ -233,14 +261,15 @@ def points(turn: Exchange) -> Reply:
 def use_points(turn: Exchange) -> Reply:
     if turn.customer is None:
         return login_first(Intent.USE_POINTS)
-    from loyalty import carts as loyalty_carts
-    from loyalty.program import grouped
+    from loyalty import selectors as loyalty
     from loyalty.services.orders import cart_points_set
+
+    grouped = loyalty.points_text
 
     cart = _cart(turn)
     if cart is None or not cart.lines.all():
         return Reply(_("Your cart is empty: add products before using points."), Intent.USE_POINTS)
-    status = loyalty_carts.cart_points_status(cart=cart, priced=_priced(turn, cart), user=turn.customer)
+    status = loyalty.cart_points_status(cart=cart, priced=_priced(turn, cart), user=turn.customer)
     if status.blocked and not turn.entities.points:
         return Reply(status.blocked, Intent.USE_POINTS)
     wanted = turn.entities.points or status.most

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from django.apps import apps
 from django.utils.html import strip_tags
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
@@ -215,10 +216,11 @@ def goes_with(turn: Exchange) -> Reply:
     product = one_product(turn, Intent.GOES_WITH)
     if isinstance(product, Reply):
         return product
-    from marketing.recommendations import shelves
-    from marketing.recommendations.models import Shelf
+    ids = []
+    if apps.is_installed("marketing.recommendations"):  # the suggestions come from its shelves, when present
+        from marketing.recommendations import selectors as recommendations
 
-    ids = shelves.for_product(Shelf.BOUGHT_TOGETHER, product.pk, request=turn.request).ids[: selectors.PAGE]
+        ids = recommendations.bought_together(product_id=product.pk, request=turn.request)[: selectors.PAGE]
     found = selectors.products_by_ids(ids)
     if not found:
         return Reply(_("I have no suggestions to go with %(name)s yet.") % {"name": product.name}, Intent.GOES_WITH)

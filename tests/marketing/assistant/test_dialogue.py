@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from loyalty.models import CartPoints
-from marketing.assistant.models import FaqEntry, Ticket, Turn
+from marketing.assistant.models import Conversation, FaqEntry, Ticket, Turn
 from marketing.discounts.models import CartCode
 from shop.cart.models import Cart, CartLine
 from shop.cart.pricing import price_cart
@@ -320,8 +320,15 @@ def test_a_guest_outside_the_website_is_told_to_use_it_for_a_cart(reader):
 
     bag = ProductFactory(name="Canvas Bag")
     reader.teach("add the bag", "add_to_cart", product_ids=(bag.pk,))
-    reader.teach("yes", "yes")
+    reader.teach("my cart", "show_cart")
+    reader.teach("use code SPRING10", "apply_code", code="SPRING10")
     conversation = services.conversation_get_or_create(request=web_request())
-    dialogue.respond(conversation, "add the bag", user=None, request=None)
-    reply = dialogue.respond(conversation, "yes", user=None, request=None)
-    assert reply.text == "Open the shop's website to use a cart." and not CartLine.objects.exists()
+
+    asked = dialogue.respond(conversation, "add the bag", user=None, request=None)
+    assert asked.text == "I can't fill a cart from this chat, but you can buy Canvas Bag on our website."
+    assert [(a.label, a.url) for a in asked.actions] == [("Open Canvas Bag", bag.get_absolute_url())]
+    assert asked.quick_replies == [] and "pending" not in Conversation.objects.get().context  # no yes to wait for
+    for text in ("my cart", "use code SPRING10"):
+        reply = dialogue.respond(conversation, text, user=None, request=None)
+        assert reply.text == "I can't reach a cart from this chat: your cart is on our website."
+    assert not CartLine.objects.exists()
