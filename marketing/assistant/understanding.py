@@ -80,7 +80,8 @@ CUES: dict[str, dict[str, float]] = {
     },
     IN.PRODUCT_PRICE: {
         "how much": 0.75, "price": 0.6, "cost": 0.6, "costs": 0.6, "how expensive": 0.8, "whats the price": 0.9,
-        "price of": 0.85, "what does it cost": 0.95, "how much does": 0.85, "pricey": 0.5,
+        "price of": 0.85, "what does it cost": 0.95, "how much does": 0.85, "pricey": 0.5, "on sale": 0.5,
+        "discounted": 0.45,
     },
     IN.PRODUCT_INFO: {
         "tell me about": 0.8, "tell me more": 0.75, "more about": 0.7, "details": 0.7, "describe": 0.7,
@@ -93,6 +94,7 @@ CUES: dict[str, dict[str, float]] = {
         "similar": 0.85, "like this": 0.75, "like that": 0.7, "like it": 0.6, "like these": 0.7, "like those": 0.7,
         "alternatives": 0.85, "alternative": 0.85, "something else": 0.55, "other options": 0.55,
         "same but": 0.8, "else like": 0.8, "comparable": 0.8, "similar to": 0.9, "look alike": 0.8,
+        "something like": 0.7,
     },
     IN.GOES_WITH: {
         "goes with": 0.95, "go with": 0.9, "going with": 0.85, "match": 0.6, "matches": 0.65, "matching": 0.6,
@@ -137,12 +139,16 @@ CUES: dict[str, dict[str, float]] = {
         "where is my order": 0.95, "track": 0.85, "tracking": 0.85, "my order": 0.65, "order status": 0.95,
         "my orders": 0.85, "shipped": 0.55, "arrive": 0.5, "delivered": 0.5, "delivery status": 0.9,
         "my package": 0.85, "my parcel": 0.85, "recent orders": 0.9, "past orders": 0.85, "order": 0.3,
-        "status of my order": 0.95, "wheres my": 0.7, "when will": 0.35, "my delivery": 0.8,
+        "status of my order": 0.95, "wheres my": 0.7, "when will": 0.35, "my delivery": 0.8, "ordered": 0.6,
+        "i ordered": 0.7, "hasnt arrived": 0.9, "not arrived": 0.85, "hasnt come": 0.8, "been delivered": 0.8,
+        "been shipped": 0.85, "has it shipped": 0.9, "still waiting": 0.7,
     },
     IN.FAQ: {
         "shipping": 0.5, "delivery": 0.45, "returns": 0.55, "return": 0.45, "refund": 0.55, "refunds": 0.55,
         "exchange": 0.5, "payment methods": 0.75, "pay with": 0.4, "opening hours": 0.6, "warranty": 0.55,
         "international": 0.45, "how do": 0.15, "policy": 0.55, "how long": 0.3, "privacy": 0.55,
+        "ship to": 0.7, "do you ship": 0.8, "ship abroad": 0.8, "ship internationally": 0.85, "postage": 0.6,
+        "send it back": 0.8,
     },
     IN.HUMAN: {
         "human": 0.9, "person": 0.8, "real person": 0.95, "agent": 0.85, "someone": 0.55, "talk to": 0.6,
@@ -185,9 +191,14 @@ GENERAL = set(
     translate math maths number numbers name named city country year years week weeks day days hour
     hours minute minutes people person family friend friends birthday christmas mother father mum mom
     dad wife husband girlfriend boyfriend sister brother kids child children baby work working
-    train trains flight flights hotel taxi bus car cars""".split()
+    train trains flight flights hotel taxi bus car cars lover lovers fan fans send back french english
+    spanish german italian translate""".split()
 )
-FLAGS = {"cheap", "cheaper", "budget", "affordable", "inexpensive", "sale", "stock", "available", "deals"}
+FLAGS = {"cheap", "cheapest", "cheaper", "budget", "affordable", "inexpensive", "sale", "stock", "available", "deals"}
+CHEAP = {"cheap", "cheapest", "budget", "affordable", "inexpensive"}
+# Words that put something in the cart ("put 3 in my basket", "ad it to the cart": not a look at it).
+ADDING = {"add", "ad", "put", "throw", "pop", "stick", "chuck"}
+CART_WORDS = {"cart", "basket", "bag", "trolley"}
 
 _NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -210,7 +221,7 @@ _CODE_NAMED = re.compile(
     r"([A-Za-z0-9][A-Za-z0-9_-]{2,31})",
     re.I,
 )
-_CODE_BARE = re.compile(r"\b(?:use|apply|redeem|try|enter|add)\s+(?:the\s+)?([A-Z][A-Z0-9_-]{3,31})\b")
+_CODE_BARE = re.compile(r"\b(?:use|apply|redeem|try|enter|add)\s+(?:the\s+)?([A-Za-z][A-Za-z0-9_-]{3,31})\b")
 _POINTS = re.compile(r"\b(\d{1,3}(?:,\d{3})+|\d+)\s*(?:loyalty\s+)?(?:points?|pts)\b", re.I)
 
 _AMOUNT = r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)(?:\s*(?:dollars|bucks|euros|pounds|usd|eur|gbp|quid|[$€£]))?"
@@ -221,13 +232,21 @@ _PRICE_MAX = re.compile(
     rf"\b(?:under|below|less than|cheaper than|up to|max(?:imum)?|no more than|not more than|at most|within|"
     rf"budget of|budget is|for less than|max price|lower than|beneath){{1}}\s+{_AMOUNT}"
 )
+_PRICE_MAX_AFTER = re.compile(
+    rf"(?<![\w.]){_AMOUNT}\s+(?:or\s+(?:less|under|below|cheaper)|and\s+(?:under|below)|max)\b"
+)
+_PRICE_MIN_AFTER = re.compile(rf"(?<![\w.]){_AMOUNT}\s*(?:or\s+more|and\s+up|and\s+above|and\s+over|plus\b|\+)")
 _PRICE_MIN = re.compile(rf"\b(?:over|above|more than|at least|min(?:imum)?|starting at|higher than|from)\s+{_AMOUNT}")
 _PRICE_AROUND = re.compile(rf"\b(?:around|about|approximately|roughly|near|circa|close to)\s+{_AMOUNT}|~\s*{_AMOUNT}")
 _PRICE_BARE = re.compile(
     r"(?<![\w.])[$€£]\s*(\d+(?:\.\d{1,2})?)\b|\b(\d+(?:\.\d{1,2})?)\s*(?:dollars|bucks|euros|pounds|quid)\b"
 )
+_ORDINAL_WORD = r"(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last)"
+_ORDINAL_THING = r"(?:one|item|product|option|choice)"
+_NOT_AN_ITEM = r"(?!\s+(?:week|month|year|time|night|weekend|order|minute|hour|day|few|couple)\b)"
 _ORDINAL = re.compile(
-    r"\b(?:the\s+)?(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last)(?:\s+(?:one|item|product|option))?\b"
+    rf"\bthe\s+{_ORDINAL_WORD}(?:\s+{_ORDINAL_THING})?\b{_NOT_AN_ITEM}|\b{_ORDINAL_WORD}\s+{_ORDINAL_THING}\b"
+    rf"|^\s*{_ORDINAL_WORD}\s*(?:one)?\s*(?:please|pls)?\s*[.!?]*\s*$"
     r"|\b(?:number|option|no\.?|#)\s*([1-9])\b"
 )
 _PLURAL_REF = re.compile(r"\b(?:all\s+of\s+them|those|these|them|both(?:\s+of\s+them)?|all\s+three|all\s+of\s+those)\b")
@@ -286,6 +305,7 @@ class _Reading:
         self.corrected = " ".join(self.tokens) if self.corrections else ""
         self.token_set = set(self.tokens)
         self.claimed: set[int] = set()  # positions read as a cue of an intent or an entity
+        self.cover: dict[str, int] = {}  # intent → how many words its cues claimed
 
     # 1. patterns -----------------------------------------------------------------------------
     def _patterns(self, text: str) -> str:
@@ -314,14 +334,15 @@ class _Reading:
             text = text[: m.start(1)] + " " + text[m.end(1) :]
         text = self._prices(text)
         if m := _ORDINAL.search(text):
-            found["reference"] = _ORDINALS.get(m.group(1) or "", m.group(2))
+            word, digit = next((g for g in m.groups()[:-1] if g), None), m.groups()[-1]
+            found["reference"] = _ORDINALS.get(word or "", digit)
             text = _cut(text, m)
         elif m := _PLURAL_REF.search(text):
             found["reference"] = "those"
-            text = _cut(text, m)
+            text = _keep_stop_words(text, m)
         elif m := _SINGULAR_REF.search(text):
             found["reference"] = "it"
-            text = _cut(text, m)
+            text = _keep_stop_words(text, m)
         if m := _SIZE.search(text):
             found["size"] = (m.group(1) or m.group(2)).casefold()
             text = _cut(text, m)
@@ -339,10 +360,10 @@ class _Reading:
             low, high = [g for g in m.groups() if g][:2]
             found["min_price"], found["max_price"] = sorted([_money(low), _money(high)])
             return _cut(text, m)
-        if m := _PRICE_MAX.search(text):
+        if m := _PRICE_MAX.search(text) or _PRICE_MAX_AFTER.search(text):
             found["max_price"] = _money(m.group(1))
             text = _cut(text, m)
-        if m := _PRICE_MIN.search(text):
+        if m := _PRICE_MIN.search(text) or _PRICE_MIN_AFTER.search(text):
             found["min_price"] = _money(m.group(1))
             text = _cut(text, m)
         if "min_price" in found or "max_price" in found:
@@ -453,7 +474,7 @@ class _Reading:
             values={slug: tuple(dict.fromkeys(v)) for slug, v in values.items()},
             min_price=found.get("min_price"),
             max_price=found.get("max_price"),
-            cheap=bool({"cheap", "budget", "affordable", "inexpensive"} & self.token_set) or " low cost " in text,
+            cheap=bool(CHEAP & self.token_set) or " low cost " in text,
             in_stock=" in stock " in text or " available " in text or " availability " in text,
             on_sale=" on sale " in text or " sale " in text or " discounted " in text or " deals " in text,
             quantity=found.get("quantity"),
@@ -562,6 +583,13 @@ def _cut(text: str, match: re.Match) -> str:
     return text[: match.start()] + " " + text[match.end() :]
 
 
+def _keep_stop_words(text: str, match: re.Match) -> str:
+    """A reference read: its words stay for the cues ("forget it", "how does this work", "like
+    those") but its "one" or "three" is no quantity."""
+    kept = " ".join(w for w in match.group(0).split() if w in STOP and w != "one")
+    return text[: match.start()] + " " + kept + " " + text[match.end() :]
+
+
 _CUE_WORDS: set[str] | None = None
 
 
@@ -618,7 +646,22 @@ def _cue_matches(reading: _Reading) -> dict[str, float]:
             claimed.setdefault(p, intent)
         best[intent] = max(best.get(intent, 0.0), weight)
     reading.claimed = set(claimed)
+    reading.cover = {intent: sum(1 for owner in claimed.values() if owner == intent) for intent in best}
     return best
+
+
+def _pick(s: dict[str, float], context: dict, shown: bool) -> None:
+    """ "The second one" on its own: the answer to "which one?" (the intent that asked it), or the
+    product shown at that place; with nothing shown, a weak guess only (below the threshold)."""
+    if any(v >= 0.5 for v in s.values()):
+        return
+    pending = context.get("pending") or {}
+    if pending.get("kind") == "which" and pending.get("intent") in s:
+        s[pending["intent"]] = 0.8
+    elif pending.get("kind") in ("choose", "add"):
+        s[IN.ADD_TO_CART] = 0.7
+    else:
+        s[IN.PRODUCT_INFO] = 0.6 if shown else 0.4
 
 
 def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
@@ -637,9 +680,13 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
     shown = bool(context.get("shown") or context.get("search") or context.get("products") or context.get("product"))
     subject = bool(e.reference or (e.product_ids and reading.specific))
 
+    # A short answer inside a longer message is weaker, unless it is most of it ("that's all, have a
+    # nice day").
     for intent in SOCIAL:
-        if n > 4:
+        if n > 4 and reading.cover.get(intent, 0) < 0.6 * n:
             s[intent] *= 0.6
+    if reading.tokens[:2] in (["is", "it"], ["does", "it"], ["is", "this"], ["does", "this"]):
+        s[IN.PRODUCT_INFO] = max(s[IN.PRODUCT_INFO], 0.5)  # "is it waterproof?" (not "what time is it")
     if any(s[i] >= 0.5 for i in ABOUT_ONE) and subject:
         for intent in ABOUT_ONE:
             if s[intent]:
@@ -647,13 +694,21 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
     # A search: the catalog's words, with or without "show me"; weaker when the only catalog word
     # was a correction ("what's the leather" read from "weather").
     only_values = bool(e.values) and not (e.category_ids or e.brands or reading.catalog_words or reading.gift)
+    # Everyday words a product name happens to share ("will it rain", "translate into French").
+    everyday = (
+        catalog
+        and set(reading.catalog_words) <= GENERAL
+        and not (e.category_ids or e.brands or e.values or reading.gift)
+    )
+    if not catalog and reading.unknown_words and not constraints:
+        s[IN.SEARCH] *= 0.7  # "do you sell cars": a search for nothing the store knows
     if catalog:
         bonus = 0.45 if s[IN.SEARCH] else 0.6
         if only_values:
             bonus = 0.35
         if subject and any(s[i] >= 0.5 for i in ABOUT_ONE):
             bonus *= 0.3
-        if corrected_only:
+        if corrected_only or everyday:
             bonus *= 0.5
         s[IN.SEARCH] += bonus + (0.15 if constraints else 0.0) + (0.1 if e.category_ids and e.values else 0.0)
         if reading.gift:
@@ -664,7 +719,8 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
             base = 0.45 if only_values else 0.4 if (e.min_price or e.max_price) else 0.3
             s[IN.REFINE] += base + (0.2 if shown else 0.0)
         if (e.min_price or e.max_price) and not s[IN.REFINE] >= 0.5:
-            s[IN.SEARCH] += 0.45 if not shown else 0.1
+            # Nothing shown yet: "under 50 dollars" asks what there is at that price.
+            s[IN.SEARCH] += 0.65 if not shown else 0.1
     elif e.cheaper and subject:
         s[IN.SIMILAR] += 0.2
     if e.code:
@@ -672,11 +728,22 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
     if e.points and s[IN.USE_POINTS] == 0 and ({"use", "redeem", "spend", "apply"} & reading.token_set):
         s[IN.USE_POINTS] = 0.9
     if e.order_number:
-        s[IN.TRACK_ORDER] += 0.5
-    if e.reference and e.quantity and s[IN.ADD_TO_CART] == 0:
-        s[IN.ADD_TO_CART] = 0.5
-    if e.reference and shown and not any(s.values()):
-        s[IN.PRODUCT_INFO] = 0.6  # "the second one": tell me about it
+        # "7K4M2QXP" alone is an order asked about.
+        s[IN.TRACK_ORDER] = max(s[IN.TRACK_ORDER] + 0.5, 0.85)
+    if ADDING & reading.token_set and (CART_WORDS & reading.token_set or e.quantity or e.reference):
+        # "put 3 in my basket", "ad it to the cart": into the cart, not a look at it.
+        s[IN.ADD_TO_CART] = max(s[IN.ADD_TO_CART], 0.6) + 0.3
+        s[IN.SHOW_CART] *= 0.5
+    if e.reference and e.quantity and s[IN.ADD_TO_CART] < 0.75:
+        s[IN.ADD_TO_CART] = 0.75  # "2 of those please"
+    if e.reference and (e.reference[0].isdigit() or e.reference == "last"):
+        if not catalog:
+            s[IN.SEARCH] *= 0.5  # "show me the third one" names no search
+        _pick(s, context, bool(shown))
+    if not (subject or catalog) and s[IN.FAQ] >= 0.45:
+        # "how much is delivery": a question about the store, not about a product.
+        for intent in (IN.PRODUCT_PRICE, IN.PRODUCT_STOCK, IN.PRODUCT_INFO):
+            s[intent] *= 0.6
     if reading.faq_id is not None:
         s[IN.FAQ] = max(s[IN.FAQ], reading.faq_score * 0.95) + (0.1 if s[IN.FAQ] else 0.0)
     if context.get("pending") or context.get("confirm"):
