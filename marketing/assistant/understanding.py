@@ -129,6 +129,7 @@ CUES: dict[str, dict[str, float]] = {
         "points": 0.6, "my points": 0.75, "point balance": 0.9, "points balance": 0.9, "how many points": 0.95,
         "loyalty": 0.7, "rewards": 0.7, "reward": 0.6, "tier": 0.85, "my tier": 0.9, "points worth": 0.95,
         "membership": 0.6, "my balance": 0.7, "balance": 0.55, "level": 0.4, "member": 0.45,
+        "loyalty points": 0.85, "my loyalty points": 0.95, "reward points": 0.85,
     },
     IN.USE_POINTS: {
         "use my points": 0.95, "use points": 0.95, "use the points": 0.95, "redeem points": 0.95,
@@ -154,7 +155,8 @@ CUES: dict[str, dict[str, float]] = {
         "human": 0.9, "person": 0.8, "real person": 0.95, "agent": 0.85, "someone": 0.55, "talk to": 0.6,
         "speak to": 0.65, "speak with": 0.65, "representative": 0.9, "customer service": 0.85, "support": 0.55,
         "staff": 0.7, "operator": 0.85, "not helpful": 0.75, "complaint": 0.7, "manager": 0.8, "live chat": 0.8,
-        "useless": 0.6, "call me": 0.7, "contact": 0.45,
+        "useless": 0.6, "call me": 0.7, "contact": 0.45, "member of staff": 0.95, "staff member": 0.9,
+        "make a complaint": 0.9,
     },
     IN.YES: {
         "yes": 0.9, "yeah": 0.85, "yep": 0.85, "yup": 0.85, "sure": 0.8, "ok": 0.7, "okay": 0.7,
@@ -181,7 +183,7 @@ STOP = set(
     show find get got want wanted need needs looking look search see give tell let lets like
     something anything thing things stuff item items product products buy ill id ive youre
     hi hello hey thanks thank ok okay yes no not dont cant wont about into up out over more most
-    much many little bit still only same new nice good great best""".split()
+    much many little bit still only same new nice good great best make made making""".split()
 )
 # Everyday words that are no misspelt catalog words ("weather" is not "leather").
 GENERAL = set(
@@ -461,6 +463,7 @@ class _Reading:
             if i not in taken and w not in STOP and w not in FLAGS and w not in _cue_words() and len(w) > 1
         ]
         search_words = [w for w in search_words if not w.isdigit()] + list(ideas["words"])
+        search_words = self._name_words(taken, search_words)
         self.catalog_words = [w for w in search_words if vocab.products_named(w)]
         self.unknown_words = [w for w in search_words if w not in self.catalog_words and w not in ideas["words"]]
         product_ids = self._products(value_ids, brands)
@@ -487,6 +490,19 @@ class _Reading:
             more=any(p in text for p in (" more ", " next ", " other ones ", " what else ")),
             cheaper=any(p in text for p in (" cheaper ", " less expensive ", " lower price")),
         )
+
+    def _name_words(self, taken: set[int], search_words: list[str]) -> list[str]:
+        """A word taken as a category but also in a product's name next to another search word
+        ("yoga mat", "phone case", "coffee grinder") stays a search word: it narrows the search."""
+        kept = []
+        for i, word in enumerate(self.tokens):
+            if i not in taken or word in STOP or word in search_words:
+                continue
+            ids = self.vocab.products_named(word)
+            neighbours = [self.tokens[j] for j in (i - 1, i + 1) if 0 <= j < len(self.tokens)]
+            if ids and any(n in search_words and ids & self.vocab.products_named(n) for n in neighbours):
+                kept.append(word)
+        return kept + search_words if kept else search_words
 
     def _categories(self, taken: set[int]) -> list[int]:
         """The categories the words name: those with the most words named, the most specific."""
@@ -549,7 +565,11 @@ class _Reading:
             return ()
         # One product asked about: "the blue kettle", "this dress", two words of a name.
         determiner = bool({"the", "this", "that", "your"} & self.token_set)
-        self.specific = determiner or len(named) + len(value_ids) + len(brands) >= 2 or len(found) == 1
+        # "sleeping bags in stock": a plural without "the" asks about the kind, not one product.
+        plural = named[-1].endswith("s") and not named[-1].endswith("ss") and stem(named[-1]) != named[-1]
+        self.specific = determiner or (
+            not plural and (len(named) + len(value_ids) + len(brands) >= 2 or len(found) == 1)
+        )
         return tuple(sorted(found))
 
     def _faq(self) -> tuple[int | None, float]:

@@ -28,6 +28,7 @@ BUILT_IN_SYNONYMS = {
     "trainers": "sneaker",
     "trainer": "sneaker",
     "t shirt": "tee",
+    "t shirts": "tee",
     "tshirt": "tee",
     "tshirts": "tee",
     "telly": "speaker",
