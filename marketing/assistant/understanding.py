@@ -62,7 +62,7 @@ CUES: dict[str, dict[str, float]] = {
         "show me": 0.55, "looking for": 0.6, "look for": 0.55, "find": 0.5, "search": 0.6, "do you have": 0.55,
         "do you sell": 0.65, "do you carry": 0.65, "i want": 0.4, "i need": 0.4, "gift": 0.6, "gifts": 0.6,
         "present": 0.55, "recommend": 0.5, "suggest": 0.45, "got any": 0.5, "browse": 0.5, "shopping for": 0.6,
-        "ideas": 0.45, "any": 0.2, "some": 0.15, "buy": 0.25, "get": 0.15,
+        "ideas": 0.45, "any": 0.2, "some": 0.15, "buy": 0.25, "get": 0.15, "do you stock": 0.7,
     },
     IN.REFINE: {
         "cheaper": 0.75, "cheaper ones": 0.9, "something cheaper": 0.85, "show more": 0.9, "more": 0.45,
@@ -149,14 +149,15 @@ CUES: dict[str, dict[str, float]] = {
         "exchange": 0.5, "payment methods": 0.75, "pay with": 0.4, "opening hours": 0.6, "warranty": 0.55,
         "international": 0.45, "how do": 0.15, "policy": 0.55, "how long": 0.3, "privacy": 0.55,
         "ship to": 0.7, "do you ship": 0.8, "ship abroad": 0.8, "ship internationally": 0.85, "postage": 0.6,
-        "send it back": 0.8,
+        "send it back": 0.8, "apple pay": 0.8, "google pay": 0.8, "paypal": 0.75, "credit card": 0.6,
+        "do you accept": 0.6, "do you take": 0.45,
     },
     IN.HUMAN: {
         "human": 0.9, "person": 0.8, "real person": 0.95, "agent": 0.85, "someone": 0.55, "talk to": 0.6,
         "speak to": 0.65, "speak with": 0.65, "representative": 0.9, "customer service": 0.85, "support": 0.55,
         "staff": 0.7, "operator": 0.85, "not helpful": 0.75, "complaint": 0.7, "manager": 0.8, "live chat": 0.8,
         "useless": 0.6, "call me": 0.7, "contact": 0.45, "member of staff": 0.95, "staff member": 0.9,
-        "make a complaint": 0.9,
+        "make a complaint": 0.9, "speak to someone": 0.95, "talk to someone": 0.95,
     },
     IN.YES: {
         "yes": 0.9, "yeah": 0.85, "yep": 0.85, "yup": 0.85, "sure": 0.8, "ok": 0.7, "okay": 0.7,
@@ -183,7 +184,7 @@ STOP = set(
     show find get got want wanted need needs looking look search see give tell let lets like
     something anything thing things stuff item items product products buy ill id ive youre
     hi hello hey thanks thank ok okay yes no not dont cant wont about into up out over more most
-    much many little bit still only same new nice good great best make made making""".split()
+    much many little bit still only same new nice good great best make made making gear""".split()
 )
 # Everyday words that are no misspelt catalog words ("weather" is not "leather").
 GENERAL = set(
@@ -200,6 +201,7 @@ FLAGS = {"cheap", "cheapest", "cheaper", "budget", "affordable", "inexpensive", 
 CHEAP = {"cheap", "cheapest", "budget", "affordable", "inexpensive"}
 # Words that put something in the cart ("put 3 in my basket", "ad it to the cart": not a look at it).
 ADDING = {"add", "ad", "put", "throw", "pop", "stick", "chuck"}
+BUYING = {"buy", "purchase"}
 CART_WORDS = {"cart", "basket", "bag", "trolley"}
 
 _NUMBER_WORDS = {
@@ -224,6 +226,7 @@ _CODE_NAMED = re.compile(
     re.I,
 )
 _CODE_BARE = re.compile(r"\b(?:use|apply|redeem|try|enter|add)\s+(?:the\s+)?([A-Za-z][A-Za-z0-9_-]{3,31})\b")
+_STOCK_VERB = re.compile(r"\bdo\s+you\s+(?:stock|carry)\b")
 _POINTS = re.compile(r"\b(\d{1,3}(?:,\d{3})+|\d+)\s*(?:loyalty\s+)?(?:points?|pts)\b", re.I)
 
 _AMOUNT = r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)(?:\s*(?:dollars|bucks|euros|pounds|usd|eur|gbp|quid|[$€£]))?"
@@ -330,7 +333,7 @@ class _Reading:
         if m is not None:
             found["order_number"] = m.group(1).upper()
             text = text[: m.start(1)] + " " + text[m.end(1) :]
-        text = text.casefold()
+        text = _STOCK_VERB.sub("do you sell", text.casefold())  # "do you stock tents" (not "in stock")
         if m := _POINTS.search(text):
             found["points"] = int(m.group(1).replace(",", ""))
             text = text[: m.start(1)] + " " + text[m.end(1) :]
@@ -507,9 +510,14 @@ class _Reading:
     def _categories(self, taken: set[int]) -> list[int]:
         """The categories the words name: those with the most words named, the most specific."""
         stems = {i: stem(w) for i, w in enumerate(self.tokens) if i not in taken and w not in STOP and len(w) > 2}
+        cues = {i for i, w in enumerate(self.tokens) if w in _cue_words()}
         best: dict[int, tuple[int, str, set[int]]] = {}
         for pk, path, _parent, name_stems in self.vocab.categories:
-            hits = {i for i, s in stems.items() if any(n.startswith(s) or s.startswith(n) for n in name_stems)}
+            hits = {
+                i
+                for i, s in stems.items()
+                if any(n == s or (i not in cues and (n.startswith(s) or s.startswith(n))) for n in name_stems)
+            }
             if hits:
                 best[pk] = (len(hits), path, hits)
         if not best:
@@ -720,22 +728,31 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
         and set(reading.catalog_words) <= GENERAL
         and not (e.category_ids or e.brands or e.values or reading.gift)
     )
-    if not catalog and reading.unknown_words and not constraints:
+    if (
+        not catalog
+        and reading.unknown_words
+        and not constraints
+        and not {"gift", "gifts", "present"} & reading.token_set
+    ):
         s[IN.SEARCH] *= 0.7  # "do you sell cars": a search for nothing the store knows
     if catalog:
         bonus = 0.45 if s[IN.SEARCH] else 0.6
         if only_values:
             bonus = 0.35
-        if subject and any(s[i] >= 0.5 for i in ABOUT_ONE):
+        asked = subject and any(s[i] >= 0.5 for i in ABOUT_ONE)
+        if asked:
             bonus *= 0.3
         if corrected_only or everyday:
             bonus *= 0.5
-        s[IN.SEARCH] += bonus + (0.15 if constraints else 0.0) + (0.1 if e.category_ids and e.values else 0.0)
+        if constraints and not asked:  # "is the kettle in stock": the question asked, not a filter
+            bonus += 0.15
+        s[IN.SEARCH] += bonus + (0.1 if e.category_ids and e.values else 0.0)
         if reading.gift:
             s[IN.SEARCH] += 0.2
     # A refinement: narrower or more of what was shown, naming nothing new.
     if not (e.category_ids or reading.catalog_words or e.brands):
-        if (e.cheaper or e.more or e.values or constraints) and not (s[IN.SIMILAR] and subject):
+        similar = s[IN.SIMILAR] >= 0.8 or (s[IN.SIMILAR] and subject)  # "similar but cheaper"
+        if (e.cheaper or e.more or e.values or constraints) and not similar:
             base = 0.45 if only_values else 0.4 if (e.min_price or e.max_price) else 0.3
             s[IN.REFINE] += base + (0.2 if shown else 0.0)
         if (e.min_price or e.max_price) and not s[IN.REFINE] >= 0.5:
@@ -743,6 +760,11 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
             s[IN.SEARCH] += 0.65 if not shown else 0.1
     elif e.cheaper and subject:
         s[IN.SIMILAR] += 0.2
+    if BUYING & reading.token_set and not ADDING & reading.token_set and not (subject or e.quantity):
+        if catalog or s[IN.SEARCH] >= 0.5:
+            # "I want to buy headphones", "a present for my mum": what to buy is still to be found.
+            s[IN.SEARCH] = max(s[IN.SEARCH], s[IN.ADD_TO_CART]) + 0.1
+            s[IN.ADD_TO_CART] *= 0.6
     if e.code:
         s[IN.APPLY_CODE] += 0.4
     if e.points and s[IN.USE_POINTS] == 0 and ({"use", "redeem", "spend", "apply"} & reading.token_set):
@@ -766,6 +788,9 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
             s[intent] *= 0.6
     if reading.faq_id is not None:
         s[IN.FAQ] = max(s[IN.FAQ], reading.faq_score * 0.95) + (0.1 if s[IN.FAQ] else 0.0)
+    if (context.get("pending") or {}).get("kind") == "add" and s[IN.YES] >= 0.5:
+        s[IN.YES] = max(s[IN.YES], s[IN.ADD_TO_CART]) + 0.1  # "yes please add it" confirms the add asked
+        s[IN.ADD_TO_CART] *= 0.6
     if context.get("pending") or context.get("confirm"):
         s[IN.YES] += 0.1 if s[IN.YES] else 0.0
         s[IN.NO] += 0.1 if s[IN.NO] else 0.0
