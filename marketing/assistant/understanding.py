@@ -713,8 +713,11 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
     for intent in SOCIAL:
         if n > 4 and reading.cover.get(intent, 0) < 0.6 * n:
             s[intent] *= 0.6
-    if reading.tokens[:2] in (["is", "it"], ["does", "it"], ["is", "this"], ["does", "this"]):
-        s[IN.PRODUCT_INFO] = max(s[IN.PRODUCT_INFO], 0.5)  # "is it waterproof?" (not "what time is it")
+    asks = reading.tokens[:1] in (["is"], ["does"], ["are"])
+    if asks and (subject or reading.tokens[1:2] in (["it"], ["this"])) and not any(s[i] >= 0.5 for i in ABOUT_ONE):
+        s[IN.PRODUCT_INFO] = 0.5  # "is it waterproof?", "is the puffer jacket warm" (not "what time is it")
+    if not (subject or catalog or context.get("product") or context.get("shown")):
+        s[IN.GOES_WITH] *= 0.7  # "who won the match": with nothing
     if any(s[i] >= 0.5 for i in ABOUT_ONE) and subject:
         for intent in ABOUT_ONE:
             if s[intent]:

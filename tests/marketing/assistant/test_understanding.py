@@ -233,10 +233,17 @@ def test_a_shipping_question_is_answered_from_the_faq(store):
         ("that's all, have a nice day", Intent.GOODBYE),
         ("is it waterproof?", Intent.PRODUCT_INFO),
         ("sleeping bags in stock", Intent.SEARCH),
+        ("is the puffer jacket warm", Intent.PRODUCT_INFO),
+        ("I want to buy a present for my mum", Intent.SEARCH),
     ],
 )
 def test_sentences_once_misread(store, text, intent):
     assert acted_on(text, {"shown": [1, 2]}) == intent
+
+
+def test_an_add_waiting_for_a_yes_is_confirmed_by_yes_please_add_it(store):
+    assert acted_on("yes please add it", {"product": 1, "pending": {"kind": "add"}}) == Intent.YES
+    assert acted_on("yes please add it", {"product": 1}) == Intent.ADD_TO_CART
 
 
 def test_a_product_name_keeps_its_words_when_they_also_name_a_category(store):
@@ -249,7 +256,16 @@ def test_a_product_name_keeps_its_words_when_they_also_name_a_category(store):
 
 
 @pytest.mark.parametrize(
-    "text", ["what's the weather", "asdfgh", "will it rain tomorrow", "what time is it", "do you sell cars", ""]
+    "text",
+    [
+        "what's the weather",
+        "asdfgh",
+        "will it rain tomorrow",
+        "what time is it",
+        "do you sell cars",
+        "who won the match last night",
+        "",
+    ],
 )
 def test_unknown_requests_stay_below_the_threshold(store, text):
     u = understand(text)
