@@ -4,7 +4,9 @@ entities, offline and in a few milliseconds (docs/assistant.md, "How it understa
 1. Patterns: an email, an order number (8 characters of the order alphabet), a discount code, a
    number of points, prices ("under 50", "between 20 and 40", "around 100"), references ("it",
    "those", "the second one" → "2"), a size ("size 42") and a quantity ("two", "a couple") are
-   read and taken out of the sentence, in that order, so "use 500 points" is no quantity.
+   read and taken out of the sentence, in that order, so "use 500 points" is no quantity. A
+   reference's own words stay ("forget it", "how does this work" keep their cues); an ordinal
+   needs "the", a thing ("second one") or the whole message, so "last week" is no reference.
 2. Words: lower-cased, synonyms replaced (the store's Synonym rows, then a built-in list), and a
    word that neither the assistant's phrases nor the catalog know corrected to the nearest one
    within one or two edits (rapidfuzz's OSA distance): "kettel" → "kettle", "chekout" → "checkout".
