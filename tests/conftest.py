@@ -34,6 +34,28 @@ def pytest_configure(config):
         raise pytest.UsageError("--require-races needs PostgreSQL: run under .ci/with-postgres.sh (DATABASE_URL).")
     config.pluginmanager.register(RaceTally(required=required), "race-tally")
     config.pluginmanager.register(XdistGroups(), "xdist-groups")
+    config.pluginmanager.register(AssistantSuiteSummary(), "assistant-suite-summary")
+
+
+class AssistantSuiteSummary:
+    """Prints the assistant utterance suite's accuracy at the end of the run
+    (tests/marketing/assistant/test_suite.py records it as its "assistant-suite" property). Under
+    xdist the test runs in a worker, whose reports carry their user_properties to the controller."""
+
+    def __init__(self):
+        self.text = ""
+
+    def pytest_runtest_logreport(self, report):
+        for name, value in getattr(report, "user_properties", ()):
+            if name == "assistant-suite":
+                self.text = value
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.text:
+            return
+        terminalreporter.write_sep("-", "assistant utterance suite")
+        for line in self.text.splitlines():
+            terminalreporter.write_line(line)
 
 
 class XdistGroups:

@@ -4,7 +4,9 @@ entities, offline and in a few milliseconds (docs/assistant.md, "How it understa
 1. Patterns: an email, an order number (8 characters of the order alphabet), a discount code, a
    number of points, prices ("under 50", "between 20 and 40", "around 100"), references ("it",
    "those", "the second one" → "2"), a size ("size 42") and a quantity ("two", "a couple") are
-   read and taken out of the sentence, in that order, so "use 500 points" is no quantity.
+   read and taken out of the sentence, in that order, so "use 500 points" is no quantity. A
+   reference's own words stay ("forget it", "how does this work" keep their cues); an ordinal
+   needs "the", a thing ("second one") or the whole message, so "last week" is no reference.
 2. Words: lower-cased, synonyms replaced (the store's Synonym rows, then a built-in list), and a
    word that neither the assistant's phrases nor the catalog know corrected to the nearest one
    within one or two edits (rapidfuzz's OSA distance): "kettel" → "kettle", "chekout" → "checkout".
@@ -62,7 +64,7 @@ CUES: dict[str, dict[str, float]] = {
         "show me": 0.55, "looking for": 0.6, "look for": 0.55, "find": 0.5, "search": 0.6, "do you have": 0.55,
         "do you sell": 0.65, "do you carry": 0.65, "i want": 0.4, "i need": 0.4, "gift": 0.6, "gifts": 0.6,
         "present": 0.55, "recommend": 0.5, "suggest": 0.45, "got any": 0.5, "browse": 0.5, "shopping for": 0.6,
-        "ideas": 0.45, "any": 0.2, "some": 0.15, "buy": 0.25, "get": 0.15,
+        "ideas": 0.45, "any": 0.2, "some": 0.15, "buy": 0.25, "get": 0.15, "do you stock": 0.7,
     },
     IN.REFINE: {
         "cheaper": 0.75, "cheaper ones": 0.9, "something cheaper": 0.85, "show more": 0.9, "more": 0.45,
@@ -80,7 +82,8 @@ CUES: dict[str, dict[str, float]] = {
     },
     IN.PRODUCT_PRICE: {
         "how much": 0.75, "price": 0.6, "cost": 0.6, "costs": 0.6, "how expensive": 0.8, "whats the price": 0.9,
-        "price of": 0.85, "what does it cost": 0.95, "how much does": 0.85, "pricey": 0.5,
+        "price of": 0.85, "what does it cost": 0.95, "how much does": 0.85, "pricey": 0.5, "on sale": 0.5,
+        "discounted": 0.45,
     },
     IN.PRODUCT_INFO: {
         "tell me about": 0.8, "tell me more": 0.75, "more about": 0.7, "details": 0.7, "describe": 0.7,
@@ -93,6 +96,7 @@ CUES: dict[str, dict[str, float]] = {
         "similar": 0.85, "like this": 0.75, "like that": 0.7, "like it": 0.6, "like these": 0.7, "like those": 0.7,
         "alternatives": 0.85, "alternative": 0.85, "something else": 0.55, "other options": 0.55,
         "same but": 0.8, "else like": 0.8, "comparable": 0.8, "similar to": 0.9, "look alike": 0.8,
+        "something like": 0.7,
     },
     IN.GOES_WITH: {
         "goes with": 0.95, "go with": 0.9, "going with": 0.85, "match": 0.6, "matches": 0.65, "matching": 0.6,
@@ -127,6 +131,7 @@ CUES: dict[str, dict[str, float]] = {
         "points": 0.6, "my points": 0.75, "point balance": 0.9, "points balance": 0.9, "how many points": 0.95,
         "loyalty": 0.7, "rewards": 0.7, "reward": 0.6, "tier": 0.85, "my tier": 0.9, "points worth": 0.95,
         "membership": 0.6, "my balance": 0.7, "balance": 0.55, "level": 0.4, "member": 0.45,
+        "loyalty points": 0.85, "my loyalty points": 0.95, "reward points": 0.85,
     },
     IN.USE_POINTS: {
         "use my points": 0.95, "use points": 0.95, "use the points": 0.95, "redeem points": 0.95,
@@ -137,18 +142,24 @@ CUES: dict[str, dict[str, float]] = {
         "where is my order": 0.95, "track": 0.85, "tracking": 0.85, "my order": 0.65, "order status": 0.95,
         "my orders": 0.85, "shipped": 0.55, "arrive": 0.5, "delivered": 0.5, "delivery status": 0.9,
         "my package": 0.85, "my parcel": 0.85, "recent orders": 0.9, "past orders": 0.85, "order": 0.3,
-        "status of my order": 0.95, "wheres my": 0.7, "when will": 0.35, "my delivery": 0.8,
+        "status of my order": 0.95, "wheres my": 0.7, "when will": 0.35, "my delivery": 0.8, "ordered": 0.6,
+        "i ordered": 0.7, "hasnt arrived": 0.9, "not arrived": 0.85, "hasnt come": 0.8, "been delivered": 0.8,
+        "been shipped": 0.85, "has it shipped": 0.9, "still waiting": 0.7,
     },
     IN.FAQ: {
         "shipping": 0.5, "delivery": 0.45, "returns": 0.55, "return": 0.45, "refund": 0.55, "refunds": 0.55,
         "exchange": 0.5, "payment methods": 0.75, "pay with": 0.4, "opening hours": 0.6, "warranty": 0.55,
         "international": 0.45, "how do": 0.15, "policy": 0.55, "how long": 0.3, "privacy": 0.55,
+        "ship to": 0.7, "do you ship": 0.8, "ship abroad": 0.8, "ship internationally": 0.85, "postage": 0.6,
+        "send it back": 0.8, "apple pay": 0.8, "google pay": 0.8, "paypal": 0.75, "credit card": 0.6,
+        "do you accept": 0.6, "do you take": 0.45,
     },
     IN.HUMAN: {
         "human": 0.9, "person": 0.8, "real person": 0.95, "agent": 0.85, "someone": 0.55, "talk to": 0.6,
         "speak to": 0.65, "speak with": 0.65, "representative": 0.9, "customer service": 0.85, "support": 0.55,
         "staff": 0.7, "operator": 0.85, "not helpful": 0.75, "complaint": 0.7, "manager": 0.8, "live chat": 0.8,
-        "useless": 0.6, "call me": 0.7, "contact": 0.45,
+        "useless": 0.6, "call me": 0.7, "contact": 0.45, "member of staff": 0.95, "staff member": 0.9,
+        "make a complaint": 0.9, "speak to someone": 0.95, "talk to someone": 0.95,
     },
     IN.YES: {
         "yes": 0.9, "yeah": 0.85, "yep": 0.85, "yup": 0.85, "sure": 0.8, "ok": 0.7, "okay": 0.7,
@@ -175,7 +186,7 @@ STOP = set(
     show find get got want wanted need needs looking look search see give tell let lets like
     something anything thing things stuff item items product products buy ill id ive youre
     hi hello hey thanks thank ok okay yes no not dont cant wont about into up out over more most
-    much many little bit still only same new nice good great best""".split()
+    much many little bit still only same new nice good great best make made making gear""".split()
 )
 # Everyday words that are no misspelt catalog words ("weather" is not "leather").
 GENERAL = set(
@@ -185,9 +196,15 @@ GENERAL = set(
     translate math maths number numbers name named city country year years week weeks day days hour
     hours minute minutes people person family friend friends birthday christmas mother father mum mom
     dad wife husband girlfriend boyfriend sister brother kids child children baby work working
-    train trains flight flights hotel taxi bus car cars""".split()
+    train trains flight flights hotel taxi bus car cars lover lovers fan fans send back french english
+    spanish german italian translate""".split()
 )
-FLAGS = {"cheap", "cheaper", "budget", "affordable", "inexpensive", "sale", "stock", "available", "deals"}
+FLAGS = {"cheap", "cheapest", "cheaper", "budget", "affordable", "inexpensive", "sale", "stock", "available", "deals"}
+CHEAP = {"cheap", "cheapest", "budget", "affordable", "inexpensive"}
+# Words that put something in the cart ("put 3 in my basket", "ad it to the cart": not a look at it).
+ADDING = {"add", "ad", "put", "throw", "pop", "stick", "chuck"}
+BUYING = {"buy", "purchase"}
+CART_WORDS = {"cart", "basket", "bag", "trolley"}
 
 _NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -210,7 +227,8 @@ _CODE_NAMED = re.compile(
     r"([A-Za-z0-9][A-Za-z0-9_-]{2,31})",
     re.I,
 )
-_CODE_BARE = re.compile(r"\b(?:use|apply|redeem|try|enter|add)\s+(?:the\s+)?([A-Z][A-Z0-9_-]{3,31})\b")
+_CODE_BARE = re.compile(r"\b(?:use|apply|redeem|try|enter|add)\s+(?:the\s+)?([A-Za-z][A-Za-z0-9_-]{3,31})\b")
+_STOCK_VERB = re.compile(r"\bdo\s+you\s+(?:stock|carry)\b")
 _POINTS = re.compile(r"\b(\d{1,3}(?:,\d{3})+|\d+)\s*(?:loyalty\s+)?(?:points?|pts)\b", re.I)
 
 _AMOUNT = r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)(?:\s*(?:dollars|bucks|euros|pounds|usd|eur|gbp|quid|[$€£]))?"
@@ -221,13 +239,21 @@ _PRICE_MAX = re.compile(
     rf"\b(?:under|below|less than|cheaper than|up to|max(?:imum)?|no more than|not more than|at most|within|"
     rf"budget of|budget is|for less than|max price|lower than|beneath){{1}}\s+{_AMOUNT}"
 )
+_PRICE_MAX_AFTER = re.compile(
+    rf"(?<![\w.]){_AMOUNT}\s+(?:or\s+(?:less|under|below|cheaper)|and\s+(?:under|below)|max)\b"
+)
+_PRICE_MIN_AFTER = re.compile(rf"(?<![\w.]){_AMOUNT}\s*(?:or\s+more|and\s+up|and\s+above|and\s+over|plus\b|\+)")
 _PRICE_MIN = re.compile(rf"\b(?:over|above|more than|at least|min(?:imum)?|starting at|higher than|from)\s+{_AMOUNT}")
 _PRICE_AROUND = re.compile(rf"\b(?:around|about|approximately|roughly|near|circa|close to)\s+{_AMOUNT}|~\s*{_AMOUNT}")
 _PRICE_BARE = re.compile(
     r"(?<![\w.])[$€£]\s*(\d+(?:\.\d{1,2})?)\b|\b(\d+(?:\.\d{1,2})?)\s*(?:dollars|bucks|euros|pounds|quid)\b"
 )
+_ORDINAL_WORD = r"(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last)"
+_ORDINAL_THING = r"(?:one|item|product|option|choice)"
+_NOT_AN_ITEM = r"(?!\s+(?:week|month|year|time|night|weekend|order|minute|hour|day|few|couple)\b)"
 _ORDINAL = re.compile(
-    r"\b(?:the\s+)?(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last)(?:\s+(?:one|item|product|option))?\b"
+    rf"\bthe\s+{_ORDINAL_WORD}(?:\s+{_ORDINAL_THING})?\b{_NOT_AN_ITEM}|\b{_ORDINAL_WORD}\s+{_ORDINAL_THING}\b"
+    rf"|^\s*{_ORDINAL_WORD}\s*(?:one)?\s*(?:please|pls)?\s*[.!?]*\s*$"
     r"|\b(?:number|option|no\.?|#)\s*([1-9])\b"
 )
 _PLURAL_REF = re.compile(r"\b(?:all\s+of\s+them|those|these|them|both(?:\s+of\s+them)?|all\s+three|all\s+of\s+those)\b")
@@ -286,6 +312,7 @@ class _Reading:
         self.corrected = " ".join(self.tokens) if self.corrections else ""
         self.token_set = set(self.tokens)
         self.claimed: set[int] = set()  # positions read as a cue of an intent or an entity
+        self.cover: dict[str, int] = {}  # intent → how many words its cues claimed
 
     # 1. patterns -----------------------------------------------------------------------------
     def _patterns(self, text: str) -> str:
@@ -308,20 +335,21 @@ class _Reading:
         if m is not None:
             found["order_number"] = m.group(1).upper()
             text = text[: m.start(1)] + " " + text[m.end(1) :]
-        text = text.casefold()
+        text = _STOCK_VERB.sub("do you sell", text.casefold())  # "do you stock tents" (not "in stock")
         if m := _POINTS.search(text):
             found["points"] = int(m.group(1).replace(",", ""))
             text = text[: m.start(1)] + " " + text[m.end(1) :]
         text = self._prices(text)
         if m := _ORDINAL.search(text):
-            found["reference"] = _ORDINALS.get(m.group(1) or "", m.group(2))
+            word, digit = next((g for g in m.groups()[:-1] if g), None), m.groups()[-1]
+            found["reference"] = _ORDINALS.get(word or "", digit)
             text = _cut(text, m)
         elif m := _PLURAL_REF.search(text):
             found["reference"] = "those"
-            text = _cut(text, m)
+            text = _keep_stop_words(text, m)
         elif m := _SINGULAR_REF.search(text):
             found["reference"] = "it"
-            text = _cut(text, m)
+            text = _keep_stop_words(text, m)
         if m := _SIZE.search(text):
             found["size"] = (m.group(1) or m.group(2)).casefold()
             text = _cut(text, m)
@@ -339,10 +367,10 @@ class _Reading:
             low, high = [g for g in m.groups() if g][:2]
             found["min_price"], found["max_price"] = sorted([_money(low), _money(high)])
             return _cut(text, m)
-        if m := _PRICE_MAX.search(text):
+        if m := _PRICE_MAX.search(text) or _PRICE_MAX_AFTER.search(text):
             found["max_price"] = _money(m.group(1))
             text = _cut(text, m)
-        if m := _PRICE_MIN.search(text):
+        if m := _PRICE_MIN.search(text) or _PRICE_MIN_AFTER.search(text):
             found["min_price"] = _money(m.group(1))
             text = _cut(text, m)
         if "min_price" in found or "max_price" in found:
@@ -440,6 +468,7 @@ class _Reading:
             if i not in taken and w not in STOP and w not in FLAGS and w not in _cue_words() and len(w) > 1
         ]
         search_words = [w for w in search_words if not w.isdigit()] + list(ideas["words"])
+        search_words = self._name_words(taken, search_words)
         self.catalog_words = [w for w in search_words if vocab.products_named(w)]
         self.unknown_words = [w for w in search_words if w not in self.catalog_words and w not in ideas["words"]]
         product_ids = self._products(value_ids, brands)
@@ -453,7 +482,7 @@ class _Reading:
             values={slug: tuple(dict.fromkeys(v)) for slug, v in values.items()},
             min_price=found.get("min_price"),
             max_price=found.get("max_price"),
-            cheap=bool({"cheap", "budget", "affordable", "inexpensive"} & self.token_set) or " low cost " in text,
+            cheap=bool(CHEAP & self.token_set) or " low cost " in text,
             in_stock=" in stock " in text or " available " in text or " availability " in text,
             on_sale=" on sale " in text or " sale " in text or " discounted " in text or " deals " in text,
             quantity=found.get("quantity"),
@@ -467,12 +496,30 @@ class _Reading:
             cheaper=any(p in text for p in (" cheaper ", " less expensive ", " lower price")),
         )
 
+    def _name_words(self, taken: set[int], search_words: list[str]) -> list[str]:
+        """A word taken as a category but also in a product's name next to another search word
+        ("yoga mat", "phone case", "coffee grinder") stays a search word: it narrows the search."""
+        kept = []
+        for i, word in enumerate(self.tokens):
+            if i not in taken or word in STOP or word in search_words:
+                continue
+            ids = self.vocab.products_named(word)
+            neighbours = [self.tokens[j] for j in (i - 1, i + 1) if 0 <= j < len(self.tokens)]
+            if ids and any(n in search_words and ids & self.vocab.products_named(n) for n in neighbours):
+                kept.append(word)
+        return kept + search_words if kept else search_words
+
     def _categories(self, taken: set[int]) -> list[int]:
         """The categories the words name: those with the most words named, the most specific."""
         stems = {i: stem(w) for i, w in enumerate(self.tokens) if i not in taken and w not in STOP and len(w) > 2}
+        cues = {i for i, w in enumerate(self.tokens) if w in _cue_words()}
         best: dict[int, tuple[int, str, set[int]]] = {}
         for pk, path, _parent, name_stems in self.vocab.categories:
-            hits = {i for i, s in stems.items() if any(n.startswith(s) or s.startswith(n) for n in name_stems)}
+            hits = {
+                i
+                for i, s in stems.items()
+                if any(n == s or (i not in cues and (n.startswith(s) or s.startswith(n))) for n in name_stems)
+            }
             if hits:
                 best[pk] = (len(hits), path, hits)
         if not best:
@@ -528,7 +575,11 @@ class _Reading:
             return ()
         # One product asked about: "the blue kettle", "this dress", two words of a name.
         determiner = bool({"the", "this", "that", "your"} & self.token_set)
-        self.specific = determiner or len(named) + len(value_ids) + len(brands) >= 2 or len(found) == 1
+        # "sleeping bags in stock": a plural without "the" asks about the kind, not one product.
+        plural = named[-1].endswith("s") and not named[-1].endswith("ss") and stem(named[-1]) != named[-1]
+        self.specific = determiner or (
+            not plural and (len(named) + len(value_ids) + len(brands) >= 2 or len(found) == 1)
+        )
         return tuple(sorted(found))
 
     def _faq(self) -> tuple[int | None, float]:
@@ -560,6 +611,13 @@ def _same(a: str, b: str) -> bool:
 
 def _cut(text: str, match: re.Match) -> str:
     return text[: match.start()] + " " + text[match.end() :]
+
+
+def _keep_stop_words(text: str, match: re.Match) -> str:
+    """A reference read: its words stay for the cues ("forget it", "how does this work", "like
+    those") but its "one" or "three" is no quantity."""
+    kept = " ".join(w for w in match.group(0).split() if w in STOP and w != "one")
+    return text[: match.start()] + " " + kept + " " + text[match.end() :]
 
 
 _CUE_WORDS: set[str] | None = None
@@ -618,7 +676,22 @@ def _cue_matches(reading: _Reading) -> dict[str, float]:
             claimed.setdefault(p, intent)
         best[intent] = max(best.get(intent, 0.0), weight)
     reading.claimed = set(claimed)
+    reading.cover = {intent: sum(1 for owner in claimed.values() if owner == intent) for intent in best}
     return best
+
+
+def _pick(s: dict[str, float], context: dict, shown: bool) -> None:
+    """ "The second one" on its own: the answer to "which one?" (the intent that asked it), or the
+    product shown at that place; with nothing shown, a weak guess only (below the threshold)."""
+    if any(v >= 0.5 for v in s.values()):
+        return
+    pending = context.get("pending") or {}
+    if pending.get("kind") == "which" and pending.get("intent") in s:
+        s[pending["intent"]] = 0.8
+    elif pending.get("kind") in ("choose", "add"):
+        s[IN.ADD_TO_CART] = 0.7
+    else:
+        s[IN.PRODUCT_INFO] = 0.6 if shown else 0.4
 
 
 def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
@@ -637,9 +710,16 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
     shown = bool(context.get("shown") or context.get("search") or context.get("products") or context.get("product"))
     subject = bool(e.reference or (e.product_ids and reading.specific))
 
+    # A short answer inside a longer message is weaker, unless it is most of it ("that's all, have a
+    # nice day").
     for intent in SOCIAL:
-        if n > 4:
+        if n > 4 and reading.cover.get(intent, 0) < 0.6 * n:
             s[intent] *= 0.6
+    asks = reading.tokens[:1] in (["is"], ["does"], ["are"])
+    if asks and (subject or reading.tokens[1:2] in (["it"], ["this"])) and not any(s[i] >= 0.5 for i in ABOUT_ONE):
+        s[IN.PRODUCT_INFO] = 0.5  # "is it waterproof?", "is the puffer jacket warm" (not "what time is it")
+    if not (subject or catalog or context.get("product") or context.get("shown")):
+        s[IN.GOES_WITH] *= 0.7  # "who won the match": with nothing
     if any(s[i] >= 0.5 for i in ABOUT_ONE) and subject:
         for intent in ABOUT_ONE:
             if s[intent]:
@@ -647,38 +727,75 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
     # A search: the catalog's words, with or without "show me"; weaker when the only catalog word
     # was a correction ("what's the leather" read from "weather").
     only_values = bool(e.values) and not (e.category_ids or e.brands or reading.catalog_words or reading.gift)
+    # Everyday words a product name happens to share ("will it rain", "translate into French").
+    everyday = (
+        catalog
+        and set(reading.catalog_words) <= GENERAL
+        and not (e.category_ids or e.brands or e.values or reading.gift)
+    )
+    if (
+        not catalog
+        and reading.unknown_words
+        and not constraints
+        and not {"gift", "gifts", "present"} & reading.token_set
+    ):
+        s[IN.SEARCH] *= 0.7  # "do you sell cars": a search for nothing the store knows
     if catalog:
         bonus = 0.45 if s[IN.SEARCH] else 0.6
         if only_values:
             bonus = 0.35
-        if subject and any(s[i] >= 0.5 for i in ABOUT_ONE):
+        asked = subject and any(s[i] >= 0.5 for i in ABOUT_ONE)
+        if asked:
             bonus *= 0.3
-        if corrected_only:
+        if corrected_only or everyday:
             bonus *= 0.5
-        s[IN.SEARCH] += bonus + (0.15 if constraints else 0.0) + (0.1 if e.category_ids and e.values else 0.0)
+        if constraints and not asked:  # "is the kettle in stock": the question asked, not a filter
+            bonus += 0.15
+        s[IN.SEARCH] += bonus + (0.1 if e.category_ids and e.values else 0.0)
         if reading.gift:
             s[IN.SEARCH] += 0.2
     # A refinement: narrower or more of what was shown, naming nothing new.
     if not (e.category_ids or reading.catalog_words or e.brands):
-        if (e.cheaper or e.more or e.values or constraints) and not (s[IN.SIMILAR] and subject):
+        similar = s[IN.SIMILAR] >= 0.8 or (s[IN.SIMILAR] and subject)  # "similar but cheaper"
+        if (e.cheaper or e.more or e.values or constraints) and not similar:
             base = 0.45 if only_values else 0.4 if (e.min_price or e.max_price) else 0.3
             s[IN.REFINE] += base + (0.2 if shown else 0.0)
         if (e.min_price or e.max_price) and not s[IN.REFINE] >= 0.5:
-            s[IN.SEARCH] += 0.45 if not shown else 0.1
+            # Nothing shown yet: "under 50 dollars" asks what there is at that price.
+            s[IN.SEARCH] += 0.65 if not shown else 0.1
     elif e.cheaper and subject:
         s[IN.SIMILAR] += 0.2
+    if BUYING & reading.token_set and not ADDING & reading.token_set and not (subject or e.quantity):
+        if catalog or s[IN.SEARCH] >= 0.5:
+            # "I want to buy headphones", "a present for my mum": what to buy is still to be found.
+            s[IN.SEARCH] = max(s[IN.SEARCH], s[IN.ADD_TO_CART]) + 0.1
+            s[IN.ADD_TO_CART] *= 0.6
     if e.code:
         s[IN.APPLY_CODE] += 0.4
     if e.points and s[IN.USE_POINTS] == 0 and ({"use", "redeem", "spend", "apply"} & reading.token_set):
         s[IN.USE_POINTS] = 0.9
     if e.order_number:
-        s[IN.TRACK_ORDER] += 0.5
-    if e.reference and e.quantity and s[IN.ADD_TO_CART] == 0:
-        s[IN.ADD_TO_CART] = 0.5
-    if e.reference and shown and not any(s.values()):
-        s[IN.PRODUCT_INFO] = 0.6  # "the second one": tell me about it
+        # "7K4M2QXP" alone is an order asked about.
+        s[IN.TRACK_ORDER] = max(s[IN.TRACK_ORDER] + 0.5, 0.85)
+    if ADDING & reading.token_set and (CART_WORDS & reading.token_set or e.quantity or e.reference):
+        # "put 3 in my basket", "ad it to the cart": into the cart, not a look at it.
+        s[IN.ADD_TO_CART] = max(s[IN.ADD_TO_CART], 0.6) + 0.3
+        s[IN.SHOW_CART] *= 0.5
+    if e.reference and e.quantity and s[IN.ADD_TO_CART] < 0.75:
+        s[IN.ADD_TO_CART] = 0.75  # "2 of those please"
+    if e.reference and (e.reference[0].isdigit() or e.reference == "last"):
+        if not catalog:
+            s[IN.SEARCH] *= 0.5  # "show me the third one" names no search
+        _pick(s, context, bool(shown))
+    if not (subject or catalog) and s[IN.FAQ] >= 0.45:
+        # "how much is delivery": a question about the store, not about a product.
+        for intent in (IN.PRODUCT_PRICE, IN.PRODUCT_STOCK, IN.PRODUCT_INFO):
+            s[intent] *= 0.6
     if reading.faq_id is not None:
         s[IN.FAQ] = max(s[IN.FAQ], reading.faq_score * 0.95) + (0.1 if s[IN.FAQ] else 0.0)
+    if (context.get("pending") or {}).get("kind") == "add" and s[IN.YES] >= 0.5:
+        s[IN.YES] = max(s[IN.YES], s[IN.ADD_TO_CART]) + 0.1  # "yes please add it" confirms the add asked
+        s[IN.ADD_TO_CART] *= 0.6
     if context.get("pending") or context.get("confirm"):
         s[IN.YES] += 0.1 if s[IN.YES] else 0.0
         s[IN.NO] += 0.1 if s[IN.NO] else 0.0

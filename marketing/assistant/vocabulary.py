@@ -28,6 +28,7 @@ BUILT_IN_SYNONYMS = {
     "trainers": "sneaker",
     "trainer": "sneaker",
     "t shirt": "tee",
+    "t shirts": "tee",
     "tshirt": "tee",
     "tshirts": "tee",
     "telly": "speaker",
@@ -51,6 +52,10 @@ BUILT_IN_SYNONYMS = {
     "colors": "colours",
     "sofa cushion": "throw pillow",
     "teapot": "tea kettle",
+    # Chat spellings too short to correct
+    "wat": "what",
+    "wot": "what",
+    "hw": "how",
 }
 
 # Persona and occasion words → what the catalog sells them (category or product words, kept when the

@@ -56,6 +56,16 @@ def check(case: dict, understanding, effective: str, names: dict) -> Result:
     return Result(case["text"], case["intent"], effective, understanding.confidence, wrong)
 
 
+def headline(results: list[Result]) -> str:
+    """One line: "Assistant suite: 270/300 right (90.0%), per intent: add_to_cart 16/16, ..."."""
+    by_intent = defaultdict(list)
+    for r in results:
+        by_intent[r.expected].append(r.right)
+    right = sum(r.right for r in results)
+    per_intent = ", ".join(f"{intent} {sum(v)}/{len(v)}" for intent, v in sorted(by_intent.items()))
+    return f"Assistant suite: {right}/{len(results)} right ({right / len(results):.1%}), per intent: {per_intent}"
+
+
 def report(results: list[Result]) -> tuple[float, list[str]]:
     """The overall accuracy and a table: per intent, right/total."""
     by_intent = defaultdict(list)
