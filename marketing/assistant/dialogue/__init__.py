@@ -140,8 +140,12 @@ def _chosen_value(turn: Exchange, pending: dict) -> str | None:
     values = turn.entities.values.get(pending["attribute"])
     if values:
         return values[0]
+    choices = pending.get("choices", [])
+    reference = turn.entities.reference or ""
+    if reference.isdigit() and 0 < int(reference) <= len(choices):
+        return choices[int(reference) - 1]  # "the first one": of the choices offered
     typed = turn.text.strip().lower()
-    return next((choice for choice in pending.get("choices", []) if choice.lower() == typed), None)
+    return next((choice for choice in choices if choice.lower() == typed), None)
 
 
 HANDLERS = {

@@ -133,3 +133,13 @@ def test_an_answer_to_the_assistants_question_is_no_fallback(store):
     chat.say("blorp fizzle")
     shopper = Turn.objects.filter(conversation=chat.conversation, role="shopper").order_by("id")
     assert [t.fallback for t in shopper] == [False, False, True]
+
+
+def test_the_second_one_answers_which_colour(store):
+    chat = Chat()
+    chat.say("floral midi dress")
+    asked = chat.say("add it to my cart")
+    assert asked.text == "Which colour would you like for Aster & Co Floral Midi Dress?"
+    assert asked.quick_replies == ["Red", "White"]
+    confirm = chat.say("the second one")
+    assert confirm.text == "Add 1 × Aster & Co Floral Midi Dress (White, M) for $89.00 to your cart?"
