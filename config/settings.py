@@ -724,7 +724,8 @@ if _channel_problems:
 ASSISTANT_CONFIDENCE = float(os.environ.get("ASSISTANT_CONFIDENCE", "0.55"))
 # An external language model to read what the matcher could not: a dotted path to a callable, off by default.
 ASSISTANT_LANGUAGE_MODEL = os.environ.get("ASSISTANT_LANGUAGE_MODEL", "")
-# Telegram (marketing/assistant/telegram.py, docs/assistant-telegram.md): off unless the webhook's secret is set.
+# Telegram (marketing/assistant/telegram.py, docs/assistant.md, "In a messaging app"): off unless the
+# webhook's secret is set.
 # The store never calls Telegram (it answers in the webhook's response), so the token is only
 # checked: a token without a secret would answer 404 to every update, and refuses to start instead.
 ASSISTANT_TELEGRAM_BOT_TOKEN = env_str("ASSISTANT_TELEGRAM_BOT_TOKEN", "")

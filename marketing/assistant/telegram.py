@@ -1,4 +1,4 @@
-"""The assistant in Telegram: the webhook Telegram calls with each Update (docs/assistant-telegram.md).
+"""The assistant in Telegram: the webhook Telegram calls with each Update (docs/assistant.md, "In a messaging app").
 
     Telegram ──POST Update──▶ webhook ──dialogue.respond()──▶ Reply ──▶ {"method": "sendMessage", ...}
 
