@@ -192,7 +192,13 @@ def _cart_reply(turn: Exchange, cart, intent: str, lead: str = "") -> Reply:
     for line in priced.shown_lines:
         variant = line.variant
         name = named(line.product, variant) if variant is not None else line.product.name
-        lines.append(f"{line.quantity} × {name}: {line.total.format()}")
+        text = f"{line.quantity} × {name}: {line.total.format()}"
+        if line.reduced:  # a promotion the product's page promised: the saving shows, as in the cart
+            text += " " + _("(was %(was)s, %(saving)s)") % {
+                "was": line.line.total.format(),
+                "saving": ", ".join(str(saving.adjustment.label) for saving in line.savings),
+            }
+        lines.append(text)
     for adjustment in priced.adjustments:
         if not adjustment.on_lines:
             lines.append(f"{adjustment.label}: {adjustment.amount.format()}")

@@ -97,7 +97,7 @@ def refine(turn: Exchange) -> Reply:
         if entities.cheaper and shown:
             # As a shop assistant would: cheaper ones of the same kind as what they were looking at.
             turn.context["product"] = shown
-            alike = similar(turn)
+            alike = similar(turn, keep={k: v for k, v in before["search"].items() if k in ("attr", "in_stock")})
             if alike.products:
                 alike.text = _("Nothing cheaper matches your search; these are like it, and cheaper:")
                 return alike
@@ -197,11 +197,14 @@ def product_info(turn: Exchange) -> Reply:
     )
 
 
-def similar(turn: Exchange) -> Reply:
+def similar(turn: Exchange, keep: dict | None = None) -> Reply:
+    """Products like the one looked at (its category); `keep`: filters of the search it came from
+    that still hold ("red dresses", then "cheaper": red ones)."""
     product = one_product(turn, Intent.SIMILAR)
     if isinstance(product, Reply):
         return product
     params = {"category": product.category.slug} if product.category_id else {"search": product.name}
+    params.update(keep or {})
     if turn.entities.cheaper or turn.entities.cheap:
         params.update(max_price=str(max(product.price - Decimal("0.01"), Decimal(0))), ordering="-price")
     params = _search_params(replace(turn.entities, product_ids=(), reference=None), params)

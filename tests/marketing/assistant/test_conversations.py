@@ -2,6 +2,7 @@
 what a shopper reads, turn after turn, with every fact checked against the database."""
 
 from decimal import Decimal
+from decimal import Decimal as D
 
 import pytest
 
@@ -143,3 +144,28 @@ def test_the_second_one_answers_which_colour(store):
     assert asked.quick_replies == ["Red", "White"]
     confirm = chat.say("the second one")
     assert confirm.text == "Add 1 × Aster & Co Floral Midi Dress (White, M) for $89.00 to your cart?"
+
+
+def test_cheaper_keeps_the_colour_searched(store):
+    chat = Chat()
+    found = chat.say("red floral dress")
+    assert [c.name for c in found.products] == ["Aster & Co Floral Midi Dress"]
+    cheaper = chat.say("cheaper")
+    # Red and cheaper: the linen wrap dress; not the cotton shirt dress, which comes in blue and green.
+    assert [c.name for c in cheaper.products] == ["Maison Lila Linen Wrap Dress"]
+
+
+def test_the_cart_shows_a_promotions_saving_on_a_line(store):
+    from marketing.discounts.models import Promotion
+
+    sale = Promotion.objects.create(
+        name="French press week", kind="percentage", value=D("10"), scope="products", requires_code=False
+    )
+    sale.products.add(store["Glass French Press"])
+    chat = Chat()
+    chat.say("glass french press")
+    chat.say("add two of it")
+    chat.say("yes")
+    total = chat.say("what's my total?")
+    assert "2 × Lumen Glass French Press: $52.20 (was $58.00, French press week" in total.text
+    assert "Total: $52.20" in total.text
