@@ -39,6 +39,8 @@ class ProductCardSerializer(serializers.Serializer):
     in_stock = serializers.BooleanField()
     stock_note = serializers.CharField(help_text='"In stock", "Only 2 left", "Sold out".')
     image = serializers.CharField(allow_blank=True)
+    was = serializers.CharField(allow_blank=True, help_text="The former price, struck through; empty if none.")
+    offer = serializers.CharField(allow_blank=True, help_text="The automatic promotion behind `price`; empty if none.")
 
 
 class ActionSerializer(serializers.Serializer):

@@ -97,6 +97,8 @@ class ProductCard:
     in_stock: bool
     stock_note: str  # "In stock", "Only 2 left", "Sold out"
     image: str = ""
+    was: str = ""  # the former price, as the storefront strikes it through (on sale, or under a promotion)
+    offer: str = ""  # the automatic promotion behind `price` ("Dress weekend: 10% off all dresses")
 
 
 @dataclass(frozen=True)

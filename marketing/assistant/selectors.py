@@ -12,6 +12,7 @@ from marketing.assistant.contract import ProductCard
 from marketing.assistant.models import Conversation, Turn
 from shop.catalog.filters import ProductFilter
 from shop.catalog.models import Product
+from shop.catalog.offers import attach_offers
 from shop.orders.models import Order
 
 PAGE = 4  # cards per reply (the issue asks for 3 to 5)
@@ -43,29 +44,41 @@ def stock_note(stock: int) -> str:
 
 
 def card(product: Product) -> ProductCard:
-    """A product as the chat shows it; `product` read with for_listing() (its images prefetched)."""
+    """A product as the chat shows it, at the price its card on the storefront shows: `product`
+    read by the functions below (its images prefetched, its automatic promotion's offer attached)."""
     image = product.main_image
+    offer = getattr(product, "offer", None)
+    price = offer.price if offer is not None else product.price_money
+    was = product.price_money if offer is not None else product.compare_at_money
     return ProductCard(
         id=product.pk,
         name=product.name,
         url=product.get_absolute_url(),
-        price=product.price_money.format(),
-        amount=product.price,
-        currency=settings.SHOP_CURRENCY,
+        price=price.format(),
+        amount=price.amount,
+        currency=price.currency,
         in_stock=product.stock > 0,
         stock_note=stock_note(product.stock),
         image=image.image.url if image else "",
+        was=was.format() if was is not None else "",
+        offer=str(offer.label) if offer is not None else "",
     )
+
+
+def _with_offers(products) -> list[Product]:
+    # The storefront's own prices: a promotion's offer is shown wherever the product is (shop.catalog.offers).
+    return attach_offers(products)
 
 
 def products_by_ids(ids) -> list[Product]:
     """Active products in the given order, read now (prices and stock as they are this moment)."""
-    found = {p.pk: p for p in Product.objects.active().for_listing().filter(pk__in=list(ids))}
+    found = {p.pk: p for p in _with_offers(Product.objects.active().for_listing().filter(pk__in=list(ids)))}
     return [found[i] for i in ids if i in found]
 
 
 def product_now(product_id) -> Product | None:
-    return Product.objects.active().for_listing().filter(pk=product_id).first()
+    found = _with_offers(Product.objects.active().for_listing().filter(pk=product_id)[:1])
+    return found[0] if found else None
 
 
 def search_data(params: dict) -> QueryDict:
@@ -85,7 +98,7 @@ def search_data(params: dict) -> QueryDict:
 def search(params: dict, *, offset: int = 0, size: int = PAGE) -> list[Product]:
     """The products the storefront's list shows for these filters (shop.catalog.filters), a page of them."""
     found = ProductFilter(search_data(params), queryset=Product.objects.active().for_listing())
-    return list(found.qs[offset : offset + size])
+    return _with_offers(found.qs[offset : offset + size])
 
 
 def lowest_price(ids) -> Decimal | None:

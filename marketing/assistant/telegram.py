@@ -190,7 +190,10 @@ def render(reply: Reply, *, chat_id: int) -> dict:
     parse_mode): nothing in a product's name can be read as markup."""
     blocks = [reply.text]
     for card in reply.products:
-        blocks.append(f"{card.name} — {card.price} — {card.stock_note}\n{absolute(card.url)}")
+        price = card.price
+        if card.was:
+            price += " (" + _("was %(was)s") % {"was": card.was} + (f", {card.offer}" if card.offer else "") + ")"
+        blocks.append(f"{card.name} — {price} — {card.stock_note}\n{absolute(card.url)}")
     body = _send(chat_id, fit("\n\n".join(blocks)))
     rows = _buttons(reply)
     if rows:

@@ -91,9 +91,17 @@ def add_step(turn: Exchange, product: Product, quantity: int, values: dict) -> R
         return Reply(_("Sorry, %(name)s is sold out.") % {"name": named(product, variant)}, Intent.ADD_TO_CART)
     turn.context["pending"] = {"kind": "add", "variant": variant.pk, "quantity": quantity}
     total = variant.price_money * quantity
+    text = _("Add %(quantity)d × %(name)s for %(total)s to your cart?") % {
+        "quantity": quantity,
+        "name": named(product, variant),
+        "total": total.format(),
+    }
+    offer = getattr(product, "offer", None)
+    if offer is not None:
+        # The cart prices the promotion (with its cap and conditions): said, not worked out here.
+        text += " " + _("%(offer)s comes off in the cart.") % {"offer": offer.label}
     return Reply(
-        _("Add %(quantity)d × %(name)s for %(total)s to your cart?")
-        % {"quantity": quantity, "name": named(product, variant), "total": total.format()},
+        text,
         Intent.ADD_TO_CART,
         products=[selectors.card(product)],
         quick_replies=[_("Yes"), _("No")],

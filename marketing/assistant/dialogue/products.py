@@ -173,9 +173,12 @@ def product_price(turn: Exchange) -> Reply:
     product = one_product(turn, Intent.PRODUCT_PRICE)
     if isinstance(product, Reply):
         return product
-    text = _("%(name)s costs %(price)s.") % {"name": product.name, "price": product.price_money.format()}
-    if product.compare_at_money is not None:
-        text += " " + _("It is on sale: it was %(was)s.") % {"was": product.compare_at_money.format()}
+    shown = selectors.card(product)  # the price the storefront shows, after an automatic promotion
+    text = _("%(name)s costs %(price)s.") % {"name": product.name, "price": shown.price}
+    if shown.offer:
+        text += " " + _("That is with %(offer)s: it was %(was)s.") % {"offer": shown.offer, "was": shown.was}
+    elif shown.was:
+        text += " " + _("It is on sale: it was %(was)s.") % {"was": shown.was}
     return Reply(text, Intent.PRODUCT_PRICE, products=[selectors.card(product)], quick_replies=[_("Add it to my cart")])
 
 
@@ -190,7 +193,7 @@ def product_info(turn: Exchange) -> Reply:
         parts.append(_("%(attribute)s: %(values)s.") % {"attribute": name, "values": ", ".join(values)})
     parts.append(
         _("%(price)s, %(note)s.")
-        % {"price": product.price_money.format(), "note": selectors.stock_note(product.stock).lower()}
+        % {"price": selectors.card(product).price, "note": selectors.stock_note(product.stock).lower()}
     )
     return Reply(
         " ".join(parts), Intent.PRODUCT_INFO, products=[selectors.card(product)], quick_replies=[_("Add it to my cart")]

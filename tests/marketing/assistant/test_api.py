@@ -36,6 +36,8 @@ def test_it_answers_a_guest_with_products_and_keeps_the_conversation(reader):
         "in_stock": True,
         "stock_note": "Only 2 left",
         "image": "",
+        "was": "",
+        "offer": "",
     }
     assert body["reply"]["intent"] == "search" and body["reply"]["handed_over"] is False
     conversation = body["conversation"]

@@ -169,3 +169,28 @@ def test_the_cart_shows_a_promotions_saving_on_a_line(store):
     total = chat.say("what's my total?")
     assert "2 × Lumen Glass French Press: $52.20 (was $58.00, French press week" in total.text
     assert "Total: $52.20" in total.text
+
+
+def test_prices_are_the_storefronts_under_a_promotion(store):
+    from marketing.discounts.models import Promotion
+
+    sale = Promotion.objects.create(
+        name="Candle days", kind="percentage", value=D("50"), scope="products", requires_code=False
+    )
+    sale.products.add(store["Scented Candle"])
+    chat = Chat()
+    found = chat.say("scented candle")
+    card = found.products[0]
+    assert (card.price, card.amount, card.was, card.offer) == ("$11.00", D("11.00"), "$22.00", str(sale_label(sale)))
+    price = chat.say("how much is it?")
+    assert price.text.startswith("Aster & Co Scented Candle costs $11.00. That is with ")
+    assert price.text.endswith("it was $22.00.")
+    confirm = chat.say("add it to my cart")
+    assert confirm.text.endswith("comes off in the cart.")
+
+
+def sale_label(promotion):
+    from shop.catalog.models import Product
+    from shop.catalog.offers import attach_offers
+
+    return attach_offers([Product.objects.get(name__endswith="Scented Candle")])[0].offer.label

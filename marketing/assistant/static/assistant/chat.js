@@ -28,6 +28,7 @@
     offline: "We could not reach the shop. Check your connection and try again.",
     failed: "Something went wrong on our side. Please try again, or use the chat page.",
     retry: "Try again",
+    was: "was",
   };
   // The words in the page's language: data-t-too-many="..." on the launcher replaces T.tooMany.
   Object.keys(link.dataset).forEach(function (key) {
@@ -138,8 +139,15 @@
     }
     a.appendChild(el("span", "chat-card-name", p.name));
     item.appendChild(a);
-    item.appendChild(el("span", "chat-card-price", p.price));
+    var price = el("span", "chat-card-price", p.price);
+    if (p.was) {  // the former price, struck through as on the product's card
+      price.appendChild(document.createTextNode(" "));
+      price.appendChild(el("span", "visually-hidden", T.was));
+      price.appendChild(el("s", "", p.was));
+    }
+    item.appendChild(price);
     item.appendChild(el("span", "chat-card-stock" + (p.in_stock ? "" : " out"), p.stock_note));
+    if (p.offer) item.appendChild(el("span", "chat-card-offer", p.offer));
     return item;
   }
 
