@@ -38,24 +38,28 @@ def pytest_configure(config):
 
 
 class AssistantSuiteSummary:
-    """Prints the assistant utterance suite's accuracy at the end of the run
-    (tests/marketing/assistant/test_suite.py records it as its "assistant-suite" property). Under
-    xdist the test runs in a worker, whose reports carry their user_properties to the controller."""
+    """Prints the assistant utterance suite's accuracy, then the held-out sentences', at the end of
+    the run (tests/marketing/assistant/test_suite.py records them as its "assistant-suite" and
+    "assistant-held-out" properties). Under xdist the tests run in workers, whose reports carry
+    their user_properties to the controller."""
+
+    NAMES = ("assistant-suite", "assistant-held-out")
 
     def __init__(self):
-        self.text = ""
+        self.texts = {}
 
     def pytest_runtest_logreport(self, report):
         for name, value in getattr(report, "user_properties", ()):
-            if name == "assistant-suite":
-                self.text = value
+            if name in self.NAMES:
+                self.texts[name] = value
 
     def pytest_terminal_summary(self, terminalreporter):
-        if not self.text:
+        if not self.texts:
             return
         terminalreporter.write_sep("-", "assistant utterance suite")
-        for line in self.text.splitlines():
-            terminalreporter.write_line(line)
+        for name in self.NAMES:
+            for line in self.texts.get(name, "").splitlines():
+                terminalreporter.write_line(line)
 
 
 class XdistGroups:

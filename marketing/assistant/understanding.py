@@ -322,7 +322,8 @@ class _Reading:
             text = _cut(text, m)
         if m := _CODE_NAMED.search(text):
             code = m.group(1)
-            if code.casefold() not in STOP and not code.isdigit() and code.casefold() not in {"for", "code", "please"}:
+            known = STOP | _cue_words() | {"for", "code", "codes", "please", "work", "works"}
+            if code.casefold() not in known and not code.isdigit():
                 found["code"] = code.upper()
                 text = text[: m.start(1)] + " " + text[m.end(1) :]
         if "code" not in found and (m := _CODE_BARE.search(text)):
@@ -390,6 +391,8 @@ class _Reading:
         known = _cue_words()
         for i, word in enumerate(tokens):
             if word in known or word in STOP or word in GENERAL or not max_edits(word) or self.vocab.knows(word):
+                continue
+            if word in self.vocab.faq_words:  # "address" is no misspelt "dress"
                 continue
             fixed = _correct(word, self.vocab)
             if fixed:
@@ -469,7 +472,11 @@ class _Reading:
         ]
         search_words = [w for w in search_words if not w.isdigit()] + list(ideas["words"])
         search_words = self._name_words(taken, search_words)
-        self.catalog_words = [w for w in search_words if vocab.products_named(w)]
+        search_words = self._cue_name_words(taken, search_words)
+        # A word the catalog has but no product's name ("skillet" where names say otherwise) is a search
+        # when it is all the shopper typed; in a longer sentence it may be a description's word.
+        bare = len(search_words) == 1 and len(self.tokens) <= 3
+        self.catalog_words = [w for w in search_words if vocab.products_named(w) or (bare and vocab.has(w))]
         self.unknown_words = [w for w in search_words if w not in self.catalog_words and w not in ideas["words"]]
         product_ids = self._products(value_ids, brands)
         text = " " + " ".join(tokens) + " "
@@ -508,6 +515,19 @@ class _Reading:
             if ids and any(n in search_words and ids & self.vocab.products_named(n) for n in neighbours):
                 kept.append(word)
         return kept + search_words if kept else search_words
+
+    def _cue_name_words(self, taken: set[int], search_words: list[str]) -> list[str]:
+        """A cue word inside a product's name, next to another word of that name ("sleeping bag":
+        not the shopping bag) is a search word; `self.name_cues` keeps them (their cue weakened)."""
+        self.name_cues = set()
+        for i, word in enumerate(self.tokens):
+            if i in taken or word in STOP or word in search_words or word not in _cue_words():
+                continue
+            ids = self.vocab.products_named(word)
+            neighbours = [self.tokens[j] for j in (i - 1, i + 1) if 0 <= j < len(self.tokens)]
+            if ids and any(n in search_words and ids & self.vocab.products_named(n) for n in neighbours):
+                self.name_cues.add(word)
+        return search_words + [w for w in self.tokens if w in self.name_cues] if self.name_cues else search_words
 
     def _categories(self, taken: set[int]) -> list[int]:
         """The categories the words name: those with the most words named, the most specific."""
@@ -592,6 +612,7 @@ class _Reading:
         if not content:
             return None, 0.0
         best_id, best = None, 0.0
+        self.faq_explained: set[str] = set()
         for pk, phrasings in self.vocab.faq:
             for phrasing in phrasings:
                 wanted = [w for w in phrasing.split() if w not in STOP or w in ("long", "much")]
@@ -602,10 +623,22 @@ class _Reading:
                 score = 0.7 * len(found) / len(wanted) + 0.3 * len(explained) / len(content)
                 if score > best:
                     best_id, best = pk, score
+                    self.faq_explained = set(explained)
         return (best_id, best) if best >= 0.75 else (None, best)
 
 
+# Store-question words and the ones FAQ entries use, for FAQ matching only (a search for "delivery"
+# or "pay" is left as typed): "how much is delivery" is the entry that says shipping.
+FAQ_SYNONYMS = {
+    "delivery": "shipping", "deliver": "ship", "delivered": "shipped", "postage": "shipping",
+    "pay": "payment", "paying": "payment", "payments": "payment", "coupon": "code", "voucher": "code",
+    "promo": "code", "codes": "code", "refund": "return", "refunds": "return", "returns": "return",
+    "send": "ship", "wrapping": "wrap", "wrapped": "wrap",
+}  # fmt: skip
+
+
 def _same(a: str, b: str) -> bool:
+    a, b = FAQ_SYNONYMS.get(a, a), FAQ_SYNONYMS.get(b, b)
     return a == b or stem(a) == stem(b) or (len(a) > 4 and len(b) > 4 and fuzz.ratio(a, b) >= 85)
 
 
@@ -694,6 +727,30 @@ def _pick(s: dict[str, float], context: dict, shown: bool) -> None:
         s[IN.PRODUCT_INFO] = 0.6 if shown else 0.4
 
 
+QUESTION_WORDS = {"how", "where", "what", "whats", "when", "which", "why", "do", "does", "is", "are"}
+ACTING = {"use", "apply", "redeem"}  # "can I use a coupon": to do it now, not how it works
+
+
+def _store_question(reading: _Reading, e: Entities, s: dict[str, float], subject: bool) -> None:
+    """An FAQ entry found nearly whole ("do you gift wrap?", "how do promo codes work", "wrong
+    address on my order"), naming nothing the other intents act on (a code, an order number, a
+    product): the store question wins over the action its words also cue."""
+    if reading.faq_score < 0.8 or e.code or e.order_number or e.points or e.email or subject:
+        return
+    if e.category_ids or e.brands or e.values or not set(reading.catalog_words) <= reading.faq_explained:
+        return
+    asked = bool(QUESTION_WORDS & set(reading.tokens[:2])) or reading.faq_score >= 0.9
+    if not asked:
+        return
+    for intent in (IN.SEARCH, IN.APPLY_CODE, IN.TRACK_ORDER, IN.CHECKOUT, IN.POINTS, IN.PRODUCT_PRICE):
+        if intent == IN.TRACK_ORDER and s[intent] >= 0.85:
+            continue  # "when will my parcel arrive": their own order
+        if intent == IN.APPLY_CODE and ACTING & reading.token_set:
+            s[intent] += 0.15
+            continue
+        s[intent] *= 0.7
+
+
 def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
     s = dict.fromkeys(Intent.ALL, 0.0)
     s.pop(Intent.UNKNOWN)
@@ -743,7 +800,7 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
     if catalog:
         bonus = 0.45 if s[IN.SEARCH] else 0.6
         if only_values:
-            bonus = 0.35
+            bonus = 0.2 if shown else 0.35  # "any in white?" after a search narrows it
         asked = subject and any(s[i] >= 0.5 for i in ABOUT_ONE)
         if asked:
             bonus *= 0.3
@@ -759,7 +816,7 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
         similar = s[IN.SIMILAR] >= 0.8 or (s[IN.SIMILAR] and subject)  # "similar but cheaper"
         if (e.cheaper or e.more or e.values or constraints) and not similar:
             base = 0.45 if only_values else 0.4 if (e.min_price or e.max_price) else 0.3
-            s[IN.REFINE] += base + (0.2 if shown else 0.0)
+            s[IN.REFINE] += base + 0.2 if shown else base * 0.6  # nothing shown: nothing to refine
         if (e.min_price or e.max_price) and not s[IN.REFINE] >= 0.5:
             # Nothing shown yet: "under 50 dollars" asks what there is at that price.
             s[IN.SEARCH] += 0.65 if not shown else 0.1
@@ -777,6 +834,8 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
     if e.order_number:
         # "7K4M2QXP" alone is an order asked about.
         s[IN.TRACK_ORDER] = max(s[IN.TRACK_ORDER] + 0.5, 0.85)
+    if CART_WORDS & reading.name_cues:
+        s[IN.SHOW_CART] *= 0.5  # "sleeping bag": a product's name, not the shopping bag
     if ADDING & reading.token_set and (CART_WORDS & reading.token_set or e.quantity or e.reference):
         # "put 3 in my basket", "ad it to the cart": into the cart, not a look at it.
         s[IN.ADD_TO_CART] = max(s[IN.ADD_TO_CART], 0.6) + 0.3
@@ -791,8 +850,11 @@ def _scores(reading: _Reading, e: Entities, context: dict) -> dict[str, float]:
         # "how much is delivery": a question about the store, not about a product.
         for intent in (IN.PRODUCT_PRICE, IN.PRODUCT_STOCK, IN.PRODUCT_INFO):
             s[intent] *= 0.6
-    if reading.faq_id is not None:
+    if reading.faq_id is not None and not (e.code or e.order_number):  # "use code X" is no question
         s[IN.FAQ] = max(s[IN.FAQ], reading.faq_score * 0.95) + (0.1 if s[IN.FAQ] else 0.0)
+        _store_question(reading, e, s, bool(e.reference))
+        if s[IN.HUMAN] >= 0.8 and not QUESTION_WORDS & set(reading.tokens[:2]):
+            s[IN.FAQ] *= 0.8  # "customer service": a person asked for, not the contact details
     if (context.get("pending") or {}).get("kind") == "add" and s[IN.YES] >= 0.5:
         s[IN.YES] = max(s[IN.YES], s[IN.ADD_TO_CART]) + 0.1  # "yes please add it" confirms the add asked
         s[IN.ADD_TO_CART] *= 0.6

@@ -108,6 +108,22 @@ class Vocabulary:
         i = bisect.bisect_left(self.catalog_sorted, prefix)
         return i < len(self.catalog_sorted) and self.catalog_sorted[i].startswith(prefix)
 
+    def has(self, word: str) -> bool:
+        """Whether the catalog has this very word (or its stem): "skillet", "tee"."""
+        for w in {word, stem(word)}:
+            i = bisect.bisect_left(self.catalog_sorted, w)
+            if i < len(self.catalog_sorted) and self.catalog_sorted[i] == w:
+                return True
+        return False
+
+    @property
+    def faq_words(self) -> set[str]:
+        """Every word of the FAQ entries' questions and phrasings."""
+        found = self.__dict__.get("_faq_words")
+        if found is None:
+            found = self.__dict__["_faq_words"] = {w for _pk, ps in self.faq for p in ps for w in p.split()}
+        return found
+
     def products_named(self, word: str) -> set[int]:
         """The products whose name has a word starting with this word's stem."""
         prefix = stem(word)

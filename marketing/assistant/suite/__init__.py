@@ -1,4 +1,5 @@
-"""The assistant's utterance suite: utterances.yaml, scored by `score()` (tests, bench/assistant.py)."""
+"""The assistant's utterance suite: utterances.yaml, scored by `check()` (tests, bench/assistant.py),
+and held_out.yaml: sentences never used to tune the matcher, the honest figure."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from pathlib import Path
 import yaml
 
 FILE = Path(__file__).with_name("utterances.yaml")
+HELD_OUT = Path(__file__).with_name("held_out.yaml")
 
 
-def load() -> list[dict]:
-    return yaml.safe_load(FILE.read_text())
+def load(file: Path = FILE) -> list[dict]:
+    return yaml.safe_load(file.read_text())
 
 
 @dataclass
@@ -64,6 +66,11 @@ def headline(results: list[Result]) -> str:
     right = sum(r.right for r in results)
     per_intent = ", ".join(f"{intent} {sum(v)}/{len(v)}" for intent, v in sorted(by_intent.items()))
     return f"Assistant suite: {right}/{len(results)} right ({right / len(results):.1%}), per intent: {per_intent}"
+
+
+def held_out_headline(results: list[Result]) -> str:
+    """One line: "Held-out sentences: 130/150 right (86.7%), per intent: ..."."""
+    return headline(results).replace("Assistant suite:", "Held-out sentences:", 1)
 
 
 def report(results: list[Result]) -> tuple[float, list[str]]:

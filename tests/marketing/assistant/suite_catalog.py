@@ -1,5 +1,5 @@
 """The small, fixed store the utterance suite runs against: the demo's category names, brands and
-product names (shop/catalog/demo.py), some in sizes and colours, FAQ entries and one synonym."""
+product names (shop/catalog/demo.py), some in sizes and colours, FAQ entries (some the demo's) and one synonym."""
 
 from decimal import Decimal
 
@@ -108,6 +108,27 @@ FAQ = [
         "How do loyalty points work?",
         "You earn a point for every dollar spent; 100 points are worth $1.",
         "earn points\nhow do i earn points\nloyalty programme\nrewards programme",
+    ),
+    # The demo store's (marketing/assistant/demo.py, faq_entries()), their questions and phrasings.
+    (
+        "Can I change my address or cancel my order?",
+        "Until it ships, yes: ask for a person here or write to us with the order number.",
+        "change my address\nchange delivery address\nwrong address\ncancel my order\nchange my order\nedit my order",
+    ),
+    (
+        "How do I find my size?",
+        "Each piece of clothing lists its sizes on its page; returns are free within 30 days.",
+        "size guide\nsize chart\nwhat size should I get\ndoes it run small\nsizing\nfit",
+    ),
+    (
+        "Do you offer gift wrapping?",
+        "Not yet: we don't gift-wrap or add gift messages.",
+        "gift wrap\ngift message\nwrap it as a present\nsend a gift\ngift card",
+    ),
+    (
+        "How can I contact you?",
+        "Email help@example.com or call +1 555 0100 200, Monday to Friday, 9 am to 5 pm.",
+        "contact details\nphone number\nemail address\nopening hours\ncustomer service",
     ),
 ]
 
