@@ -234,6 +234,8 @@ _POINTS = re.compile(r"\b(\d{1,3}(?:,\d{3})+|\d+)\s*(?:loyalty\s+)?(?:points?|pt
 _AMOUNT = r"(?:[$€£]\s*)?(\d+(?:[.,]\d{1,2})?)(?:\s*(?:dollars|bucks|euros|pounds|usd|eur|gbp|quid|[$€£]))?"
 _PRICE_RANGE = re.compile(
     rf"\b(?:between|from)\s+{_AMOUNT}\s*(?:and|to|-|–)\s*{_AMOUNT}|(?<![\w.])[$€£]\s*(\d+(?:\.\d{{1,2}})?)\s*(?:-|–|to)\s*[$€£]?\s*(\d+(?:\.\d{{1,2}})?)\b"
+    # A bare range of two amounts ("headphones 50-100", "20 to 40"): two digits at least, so "2-3" stays a quantity.
+    r"|(?<![\w.])(\d{2,5}(?:\.\d{1,2})?)\s*(?:-|–|to)\s*(\d{2,5}(?:\.\d{1,2})?)(?![\w.%])"
 )
 _PRICE_MAX = re.compile(
     rf"\b(?:under|below|less than|cheaper than|up to|max(?:imum)?|no more than|not more than|at most|within|"

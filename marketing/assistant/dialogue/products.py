@@ -91,6 +91,11 @@ def refine(turn: Exchange) -> Reply:
     turn.context.update(search=params, offset=offset)
     reply = _list(turn, Intent.REFINE)
     if not reply.products and not entities.more:
+        if entities.words or entities.category_ids:
+            # A new thing named ("white tee" after dresses): a search of its own, if it finds any.
+            fresh = search(turn)
+            if fresh.products:
+                return fresh
         # Nothing matches the narrower search: the shopper keeps the one they had, and is told so.
         turn.context.update(before)
         shown = turn.context.get("product") or (before_shown[0] if len(before_shown) == 1 else None)

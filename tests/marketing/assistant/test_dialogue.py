@@ -332,3 +332,18 @@ def test_a_guest_outside_the_website_is_told_to_use_it_for_a_cart(reader):
         reply = dialogue.respond(conversation, text, user=None, request=None)
         assert reply.text == "I can't reach a cart from this chat: your cart is on our website."
     assert not CartLine.objects.exists()
+
+
+def test_a_refinement_naming_a_new_thing_that_finds_nothing_searches_it_on_its_own(reader):
+    dresses = CategoryFactory(name="Dresses", slug="dresses")
+    ProductFactory(name="Wrap Dress", category=dresses)
+    ProductFactory(name="Rose Tee")
+    reader.teach("dresses", "search", category_ids=(dresses.pk,))
+    reader.teach("rose tee", "refine", words=("rose", "tee"))  # read as narrowing the dresses
+    chat = Chat()
+    chat.say("dresses")
+
+    reply = chat.say("rose tee")
+
+    assert [card.name for card in reply.products] == ["Rose Tee"]
+    assert chat.context["search"] == {"search": "rose tee"}

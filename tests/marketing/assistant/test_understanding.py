@@ -291,3 +291,20 @@ def test_it_never_queries_the_database_once_the_vocabulary_is_built(store, djang
     with django_assert_num_queries(0):
         for text in ("red dresses under 50", "is the blue kettle in stock?", "how long does shipping take", "7K4M2QXP"):
             understand(text)
+
+
+@pytest.mark.parametrize(
+    "text, low, high",
+    [
+        ("headphones 50-100", "50.00", "100.00"),
+        ("speakers 100 to 40", "40.00", "100.00"),
+        ("mats 25.50–60", "25.50", "60.00"),
+    ],
+)
+def test_a_bare_range_of_two_amounts_is_a_price_range(store, text, low, high):
+    entities = understand(text).entities
+    assert (entities.min_price, entities.max_price) == (Decimal(low), Decimal(high))
+
+
+def test_a_small_range_stays_a_quantity(store):
+    assert understand("add 2-3 of those").entities.min_price is None
