@@ -4,6 +4,8 @@ the FAQ, and handing a conversation over to staff."""
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from marketing.assistant import selectors, services
@@ -73,7 +75,13 @@ def _no_order() -> Reply:
 
 
 def _order_line(order) -> str:
-    return _("Order %(number)s: %(status)s") % {"number": order.number, "status": order.get_status_display()}
+    # The date in the store's time zone and the shopper's language, the total as their money reads.
+    return _("Order %(number)s of %(date)s, %(total)s: %(status)s") % {
+        "number": order.number,
+        "date": date_format(localtime(order.placed_at), "DATE_FORMAT"),
+        "total": order.total_money.format(),
+        "status": order.get_status_display(),
+    }
 
 
 def _order_reply(turn: Exchange, order) -> Reply:

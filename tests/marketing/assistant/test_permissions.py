@@ -1,5 +1,8 @@
 """Nobody reads or continues another's conversation, or tracks another's order, through the assistant."""
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -15,8 +18,12 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/assistant/messages/"
 
 
+D = Decimal
+PLACED = dt.datetime(2026, 11, 3, 15, 0, tzinfo=dt.UTC)
+
+
 def OrderFactory(**fields):  # noqa: N802
-    return _OrderFactory(placed_at=timezone.now(), **fields)
+    return _OrderFactory(**{"placed_at": timezone.now(), **fields})
 
 
 def _started(client) -> str:
@@ -49,11 +56,11 @@ def test_a_customers_conversation_does_not_open_from_a_session(customer):
 
 
 def test_a_customer_sees_only_their_own_recent_orders(reader, customer, stranger):
-    mine = OrderFactory(user=customer, status="shipped")
+    mine = OrderFactory(user=customer, status="shipped", subtotal=D("84.00"), placed_at=PLACED)
     OrderFactory(user=stranger)
     reader.teach("where is my order?", "track_order")
     reply = Chat(customer).say("where is my order?")
-    assert reply.text == f"Your recent orders:\nOrder {mine.number}: {mine.get_status_display()}"
+    assert reply.text == f"Your recent orders:\nOrder {mine.number} of Nov. 3, 2026, $84.00: Shipped"
 
 
 def test_another_customers_order_cannot_be_tracked_by_its_number(reader, customer, stranger):
@@ -63,7 +70,7 @@ def test_another_customers_order_cannot_be_tracked_by_its_number(reader, custome
 
 
 def test_a_guest_needs_the_number_and_the_matching_email(reader):
-    order = OrderFactory(email="ada@example.org", status="shipped")
+    order = OrderFactory(email="ada@example.org", status="shipped", placed_at=PLACED)
     reader.teach("track my order", "track_order")
     reader.teach("the number", "track_order", order_number=order.number.lower())
     reader.teach("right email", "track_order", email="ADA@example.org")
@@ -71,7 +78,7 @@ def test_a_guest_needs_the_number_and_the_matching_email(reader):
     assert "order number" in chat.say("track my order").text
     assert "email" in chat.say("the number").text
     reply = chat.say("right email")
-    assert reply.text == f"Order {order.number}: {order.get_status_display()}."
+    assert reply.text == f"Order {order.number} of Nov. 3, 2026, $10.00: Shipped."
     assert order.number in chat.request.session["guest_orders"]  # its page opens for them
 
 
