@@ -23,7 +23,7 @@ def _rate(part: int, whole: int) -> float | None:
 
 class TurnInline(admin.TabularInline):
     model = Turn
-    fields = ["created_at", "role", "text", "intent", "confidence", "fallback"]
+    fields = ["created_at", "role", "text", "intent", "confidence", "read", "fallback"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -33,6 +33,20 @@ class TurnInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("read"))
+    def read(self, obj):
+        """What the matcher read in the message ("colour: red · max_price: 100"): why it answered so."""
+        entities = obj.entities if isinstance(obj.entities, dict) else {}
+        return " · ".join(f"{name}: {_plain(value)}" for name, value in entities.items()) or "-"
+
+
+def _plain(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
 
 
 class FallbackFilter(admin.SimpleListFilter):
@@ -73,11 +87,17 @@ class ConversationAdmin(admin.ModelAdmin):
     search_fields = ["turns__text", "user__email", "=public_id"]
     date_hierarchy = "started_at"
     list_select_related = ["user"]
+    # The session key is a guest's credential: staff see that a conversation is a guest's, never the key.
     readonly_fields = [
-        "public_id", "channel", "user", "session_key", "external_id", "handed_over", "started_at", "updated_at",
-        "context",
+        "public_id", "channel", "shopper", "external_id", "handed_over", "started_at", "updated_at", "context",
     ]  # fmt: skip
-    fields = readonly_fields
+    fieldsets = [
+        (
+            None,
+            {"fields": ["public_id", "channel", "shopper", "external_id", "handed_over", "started_at", "updated_at"]},
+        ),
+        (_("What the assistant remembers"), {"classes": ["collapse"], "fields": ["context"]}),
+    ]
     inlines = [TurnInline]
     change_list_template = "admin/assistant/conversation/change_list.html"
 
@@ -105,6 +125,13 @@ class ConversationAdmin(admin.ModelAdmin):
             )
             .prefetch_related(Prefetch("turns", queryset=understood, to_attr="understood"))
         )
+
+    @admin.display(description=_("shopper"))
+    def shopper(self, obj):
+        if obj.user_id:
+            url = reverse("admin:accounts_user_change", args=[obj.user_id])
+            return format_html('<a href="{}">{}</a>', url, obj.user)
+        return gettext("A guest")
 
     @admin.display(description=_("last message"))
     def last_message(self, obj):

@@ -78,6 +78,24 @@ def test_a_conversation_shows_its_messages_read_only_with_intent_and_confidence(
     assert 'name="turns-0-text"' not in html  # read-only
 
 
+def test_a_conversation_shows_what_was_read_and_never_a_guests_session_key(staff_client):
+    c = Conversation.objects.create(session_key="guest-session-key-1234567890")
+    Turn.objects.create(
+        conversation=c,
+        role="shopper",
+        text="red dresses under 100",
+        intent="search",
+        confidence=0.85,
+        entities={"values": {"colour": ["red"]}, "max_price": "100.00"},
+    )
+
+    html = staff_client.get(f"/admin/assistant/conversation/{c.pk}/change/").content.decode()
+
+    assert "values: colour red · max_price: 100.00" in html
+    assert "A guest" in html
+    assert "guest-session-key-1234567890" not in html  # a guest's credential stays out of the admin
+
+
 def test_faq_entries_are_ordered_and_switched_on_from_the_list(staff_client):
     faq = FaqEntry.objects.create(question="How long does shipping take?", answer="3 days", position=5)
     Synonym.objects.create(word="sneakers", means="trainers")
