@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from loyalty import api as loyalty_api
 from marketing.adboard import api as adboard_api
 from marketing.analytics import api as analytics_api
+from marketing.assistant import api as assistant_api
 from marketing.campaigns import api as campaigns_api
 from marketing.discounts import api as discounts_api
 from marketing.recommendations import api as recommendations_api
@@ -51,6 +52,13 @@ urlpatterns = [
     path("analytics/customers/", analytics_api.CustomersView.as_view(), name="analytics-customers"),
     path("analytics/marketing/", analytics_api.MarketingView.as_view(), name="analytics-marketing"),
     path("analytics/forecast/", analytics_api.ForecastView.as_view(), name="analytics-forecast"),
+    path("assistant/messages/", assistant_api.MessagesView.as_view(), name="assistant-messages"),
+    path(
+        "assistant/conversations/<uuid:public_id>/",
+        assistant_api.ConversationView.as_view(),
+        name="assistant-conversation",
+    ),
+    path("assistant/telegram/", include("marketing.assistant.telegram_urls")),
     path("checkout/", orders_api.CheckoutView.as_view(), name="checkout"),
     path("orders/<str:number>/pay/", orders_api.OrderPayView.as_view(), name="order-pay"),
     path("orders/<str:number>/cancel/", orders_api.OrderCancelView.as_view(), name="order-cancel"),

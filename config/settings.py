@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "marketing.recommendations",
     "marketing.adboard",
     "marketing.campaigns",
+    "marketing.assistant",
     "loyalty",
 ]
 
@@ -362,6 +363,8 @@ REST_FRAMEWORK = {
         "review_reports": env_str("THROTTLE_REVIEW_REPORTS", "20/hour"),
         # Members' writes on the ad board: posts, edits, messages, ratings, reports (marketing/adboard/api.py)
         "adboard": env_str("THROTTLE_ADBOARD", "60/minute"),
+        # Messages to the shopping assistant, per client (marketing/assistant/api.py)
+        "assistant": env_str("THROTTLE_ASSISTANT", "30/minute"),
     },
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -510,8 +513,8 @@ SHOP_ADMIN_HOME_FIGURES = [
 ]
 # The admin's apps in the order staff use them; any other (tokens, login attempts...) after these.
 SHOP_ADMIN_APP_ORDER = [
-    "orders", "catalog", "adboard", "discounts", "campaigns", "recommendations", "loyalty", "analytics", "accounts",
-    "payments", "pages",
+    "orders", "catalog", "adboard", "discounts", "campaigns", "recommendations", "loyalty", "analytics", "assistant",
+    "accounts", "payments", "pages",
 ]  # fmt: skip
 # What an order's adjustment references mean to staff ("2|SPRING10" is a code of promotion 2): functions
 # of a list of OrderAdjustments returning {adjustment id: readable text} for those they know.
@@ -551,6 +554,9 @@ SHOP_SITE_URL = env_str("SHOP_SITE_URL", "http://127.0.0.1:8000")
 # Scripts every storefront page loads (static path, and the endpoint they talk to), from the apps that
 # extend the pages: shop templates name no app. The analytics script reports what only the browser knows.
 SHOP_PAGE_SCRIPTS = [{"src": "analytics/track.js", "endpoint": "/analytics/collect/"}]
+# Templates every storefront page includes at the end of its body, from the apps that extend the pages
+# (the assistant's chat launcher): shop templates name no app.
+SHOP_PAGE_INCLUDES: list[str] = ["assistant/launcher.html"]
 # Analytics (marketing/analytics): the store's day for every figure, how long a visit lasts without a
 # request, and when recording steps aside (a refused or slow write pauses it in that process).
 ANALYTICS_RECORDING = env_bool("ANALYTICS_RECORDING", True)
@@ -572,6 +578,7 @@ ANALYTICS_PANELS = [
     "loyalty.panels.points",
     "marketing.recommendations.figures.shelves",
     "marketing.campaigns.panels.campaigns",
+    "marketing.assistant.panels.assistant",
 ]
 # Daily figures other apps add to the rollups for their panels: functions of (first day, last day, time
 # zone) yielding (day, measure, dimension, key, value); a panel reads them back with its `figures` argument.
@@ -606,7 +613,10 @@ DEMO_SEEDERS = [
     "marketing.adboard.demo.seed",  # the board: ads, photos, conversations and ratings of the demo customers
     "marketing.analytics.demo.seed",  # visits for the orders the others made, then the daily figures
     "marketing.campaigns.demo.seed",  # a year of newsletters and flows, following the visits above
-    "marketing.recommendations.demo.seed",  # last: built from the orders and visits above
+    "marketing.recommendations.demo.seed",  # built from the orders and visits above
+    # Last: its conversations read the catalog, the orders and the points above, its suggestions the
+    # recommendations; a customer's chat comes the day before one of their orders.
+    "marketing.assistant.demo.seed",
 ]
 # Views that exist only for the benchmark (bench/web.py).
 BENCH_VIEWS = env_bool("BENCH_VIEWS", False)
@@ -708,3 +718,29 @@ _channel_problems = channel_settings_problems(
 )
 if _channel_problems:
     raise ImproperlyConfigured(" ".join(_channel_problems))
+
+# The shopping assistant (marketing/assistant, docs/assistant.md): below this confidence a sentence is
+# "not understood" and the assistant offers choices instead of guessing.
+ASSISTANT_CONFIDENCE = float(os.environ.get("ASSISTANT_CONFIDENCE", "0.55"))
+# An external language model to read what the matcher could not: a dotted path to a callable, off by default.
+ASSISTANT_LANGUAGE_MODEL = os.environ.get("ASSISTANT_LANGUAGE_MODEL", "")
+# Telegram (marketing/assistant/telegram.py, docs/assistant.md, "In a messaging app"): off unless the
+# webhook's secret is set.
+# The store never calls Telegram (it answers in the webhook's response), so the token is only
+# checked: a token without a secret would answer 404 to every update, and refuses to start instead.
+ASSISTANT_TELEGRAM_BOT_TOKEN = env_str("ASSISTANT_TELEGRAM_BOT_TOKEN", "")
+ASSISTANT_TELEGRAM_SECRET = env_str("ASSISTANT_TELEGRAM_SECRET", "")
+# Messages one Telegram chat may send the assistant: (count, seconds).
+ASSISTANT_TELEGRAM_MESSAGES_PER_CHAT = (env_int("ASSISTANT_TELEGRAM_MESSAGES_PER_MINUTE", 20), 60)
+from marketing.assistant.telegram_checks import telegram_settings_problems  # noqa: E402  (after the values it checks)
+
+_telegram_problems = telegram_settings_problems(
+    bot_token=ASSISTANT_TELEGRAM_BOT_TOKEN, secret=ASSISTANT_TELEGRAM_SECRET
+)
+if _telegram_problems:
+    raise ImproperlyConfigured(" ".join(_telegram_problems))
+# Staff answers to hand-overs whose email task never ran go out with this sweep (shop.core.outbox).
+CELERY_BEAT_SCHEDULE["assistant-send-answers"] = {
+    "task": "marketing.assistant.tasks.send_pending_ticket_emails",
+    "schedule": 300,
+}

@@ -20,6 +20,7 @@ urlpatterns = [
     path("pages/", include("shop.pages.urls")),
     path("ads/", include("marketing.adboard.urls")),
     path("m/", include("marketing.campaigns.urls")),
+    path("assistant/", include("marketing.assistant.web_urls")),
     path("healthz", core_views.health, name="health"),
     # The installable storefront: at the root, so that the service worker's scope is the whole store.
     path("manifest.webmanifest", core_views.web_manifest, name="web_manifest"),

@@ -198,3 +198,22 @@ def expiry_notices_since(*, since) -> list[dict]:
         .order_by("pk")
         .values("id", "points", "first_expiry", user_id=F("account__user_id"))
     )
+
+
+def program_rules():
+    """The running program's rules (earn rate, what a point is worth, the minimum to redeem)."""
+    return current().program
+
+
+def points_text(points: int) -> str:
+    """A number of points grouped as the shopper's language writes it ("1,000")."""
+    from loyalty.program import grouped
+
+    return grouped(points)
+
+
+def cart_points_status(*, cart, priced, user):
+    """What the cart's points panel shows a member (loyalty.carts.cart_points_status), for other apps."""
+    from loyalty import carts
+
+    return carts.cart_points_status(cart=cart, priced=priced, user=user)

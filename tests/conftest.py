@@ -34,6 +34,32 @@ def pytest_configure(config):
         raise pytest.UsageError("--require-races needs PostgreSQL: run under .ci/with-postgres.sh (DATABASE_URL).")
     config.pluginmanager.register(RaceTally(required=required), "race-tally")
     config.pluginmanager.register(XdistGroups(), "xdist-groups")
+    config.pluginmanager.register(AssistantSuiteSummary(), "assistant-suite-summary")
+
+
+class AssistantSuiteSummary:
+    """Prints the assistant utterance suite's accuracy, then the held-out sentences', at the end of
+    the run (tests/marketing/assistant/test_suite.py records them as its "assistant-suite" and
+    "assistant-held-out" properties). Under xdist the tests run in workers, whose reports carry
+    their user_properties to the controller."""
+
+    NAMES = ("assistant-suite", "assistant-held-out")
+
+    def __init__(self):
+        self.texts = {}
+
+    def pytest_runtest_logreport(self, report):
+        for name, value in getattr(report, "user_properties", ()):
+            if name in self.NAMES:
+                self.texts[name] = value
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.texts:
+            return
+        terminalreporter.write_sep("-", "assistant utterance suite")
+        for name in self.NAMES:
+            for line in self.texts.get(name, "").splitlines():
+                terminalreporter.write_line(line)
 
 
 class XdistGroups:

@@ -16,7 +16,11 @@ queue), adboard-list-phone and adboard-post-phone (the shopper posting a car). C
 email rendered for the demo shopper) and consent-phone (the account page's consent per channel).
 Variants: variants (a dress with a colour and a size chosen), facets (women's clothes filtered
 by a colour and two sizes, with the counts), admin-variants (a dress's variants in the admin) and
-variants-phone (a shoe's sizes on a phone). `--only NAME` (repeatable) takes just those.
+variants-phone (a shoe's sizes on a phone). The assistant: assistant (a guest asking for red
+dresses, then to add one), assistant-phone (the demo shopper's points and orders in the full-page
+chat), admin-assistant (the conversations with their intents and fallbacks) and
+admin-assistant-conversation (one conversation, message by message, with what was understood).
+`--only NAME` (repeatable) takes just those.
 Chromium: $CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser, else Playwright's own.
 PNGs are reduced to a 256-colour palette to stay small.
 """
@@ -38,11 +42,11 @@ SHOTS = (
     "home", "category", "product", "cart", "points", "shelves", "for-you",
     "admin-home", "admin-products", "admin-loyalty", "admin-shelves", "adboard-list", "adboard-ad", "admin-adboard",
     "admin-campaign", "admin-campaign-results", "campaign-email",
-    "variants", "facets", "admin-variants",
+    "variants", "facets", "admin-variants", "assistant", "admin-assistant", "admin-assistant-conversation",
 )  # fmt: skip
 PHONE_SHOTS = (
     "home-phone", "menu-phone", "category-phone", "filters-phone", "product-phone", "cart-phone",
-    "adboard-list-phone", "adboard-post-phone", "consent-phone", "variants-phone",
+    "adboard-list-phone", "adboard-post-phone", "consent-phone", "variants-phone", "assistant-phone",
 )  # fmt: skip
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -103,6 +107,21 @@ def add_to_cart(page: Page, product_link) -> str:
     page.get_by_role("button", name="Add to cart").click()
     page.get_by_role("heading", level=1, name="Your cart").wait_for()
     return name
+
+
+def chat(page: Page, *messages: str) -> None:
+    """Open the assistant's panel and send each message, waiting for each reply."""
+    page.get_by_role("button", name="Chat with us").click()
+    dialog = page.get_by_role("dialog", name="Chat with us")
+    replies = dialog.locator(".chat-assistant")
+    replies.first.wait_for()
+    for message in messages:
+        count = replies.count()
+        dialog.get_by_label("Your message").fill(message)
+        dialog.get_by_label("Your message").press("Enter")
+        replies.nth(count).wait_for()
+    dialog.locator(".chat-typing").wait_for(state="hidden")
+    settle(page)
 
 
 def log_in(page: Page, login_url: str, next_url: str, credentials: tuple[str, str]) -> None:
@@ -173,6 +192,14 @@ def main() -> int:
             choose_options(page)
             page.locator("fieldset.options").first.scroll_into_view_if_needed()
             save(page, "variants", scroll=False)
+
+        if "assistant" in wanted:
+            # A guest on the dresses' page asks the assistant, then picks one to add.
+            guest = browser.new_context(base_url=base, viewport=VIEWPORT, locale="en-US", color_scheme="light")
+            page = guest.new_page()
+            page.goto("/category/dresses/")
+            chat(page, "red dresses under 100", "add the first one")
+            save(page, "assistant", scroll=False)
 
         if "facets" in wanted:
             page.goto("/category/women/?attr=colour:black&attr=size:m&attr=size:l")
@@ -251,6 +278,17 @@ def main() -> int:
                 page.goto("/admin/adboard/ad/?queue=decide")
                 fold_admin_sidebar(page)
                 save(page, "admin-adboard")
+            if "admin-assistant" in wanted:
+                # The conversations, latest first: channel, intents, what was not understood, hand-overs.
+                page.goto("/admin/assistant/conversation/")
+                fold_admin_sidebar(page)
+                save(page, "admin-assistant")
+            if "admin-assistant-conversation" in wanted:
+                # A conversation with a fallback: each message with its intent and confidence.
+                page.goto("/admin/assistant/conversation/?fallbacks=yes")
+                fold_admin_sidebar(page)
+                page.locator("#result_list tbody th a").first.click()
+                save(page, "admin-assistant-conversation")
             if "admin-campaign" in wanted:
                 # The draft campaign: its segment, contents with placeholders, and the send buttons.
                 page.goto("/admin/campaigns/campaign/?q=Autumn")
@@ -318,6 +356,13 @@ def main() -> int:
                 log_in(page, "/account/login/", "/ads/post/?category=cars", SHOPPER)
                 page.get_by_label("Title").wait_for()
                 save(page, "adboard-post-phone", scroll=False)
+            if "assistant-phone" in wanted:
+                # The demo shopper asks for their points and their orders: the chat takes the whole screen.
+                page.goto("/account/")
+                if "/login/" in page.url:
+                    log_in(page, "/account/login/", "/account/", SHOPPER)
+                chat(page, "how many points do I have?", "where is my order?")
+                save(page, "assistant-phone", scroll=False)
             if "consent-phone" in wanted:
                 # One box per channel on the account page, never ticked for the customer.
                 page.goto("/account/")

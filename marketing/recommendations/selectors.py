@@ -28,3 +28,10 @@ def for_customer(*, user, size: int = 4) -> list[Product]:
     products = Product.objects.filter(pk__in=ids[: size * 2], is_active=True, stock__gt=0)
     by_id = {p.pk: p for p in products}
     return [by_id[pk] for pk in ids if pk in by_id][:size]
+
+
+def bought_together(*, product_id: int, request=None) -> list[int]:
+    """The ids on a product's "bought together" shelf, best first, as its page shows them."""
+    from marketing.recommendations.models import Shelf
+
+    return list(shelves.for_product(Shelf.BOUGHT_TOGETHER, product_id, request=request).ids)

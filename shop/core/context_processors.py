@@ -17,5 +17,6 @@ def store(request):
         "THEME_COLOR": THEME_COLOR,
         "cart_count": lambda: cart_item_count(request) if ready else 0,
         "page_scripts": settings.SHOP_PAGE_SCRIPTS,
+        "page_includes": settings.SHOP_PAGE_INCLUDES,
         "content_pages": SimpleLazyObject(links),  # the footer's and menu's help pages
     }

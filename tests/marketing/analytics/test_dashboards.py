@@ -230,7 +230,7 @@ def test_the_marketing_dashboard_shows_each_app_s_panel():
     response = client.get(f"/admin/analytics/dashboard/marketing/?from={day}&to={day}")
     assert response.status_code == 200
     panels = {p["key"]: p for p in response.context["data"]["panels"]}
-    assert set(panels) == {"promotions", "loyalty", "recommendations", "campaigns"}
+    assert set(panels) == {"promotions", "loyalty", "recommendations", "campaigns", "assistant"}
     promotions = panels["promotions"]["context"]
     assert promotions["rows"] == [{"promotion": "Summer 10", "uses": 1, "discount": D("10.00"), "revenue": D("90.00"),
                                    "average_order": D("90.00")}]  # fmt: skip
