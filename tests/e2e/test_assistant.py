@@ -33,6 +33,7 @@ def chat(page: Page, shot, kettle, size: str) -> None:
     page.goto("/category/home/")
     launcher = page.get_by_role("button", name="Chat with us")
     expect(launcher).to_be_visible()
+    assert page.locator("#chat-panel").count() == 0  # not in the page until opened
     launcher.click()
     dialog = page.get_by_role("dialog", name="Chat with us")
     expect(dialog).to_be_visible()
@@ -40,9 +41,13 @@ def chat(page: Page, shot, kettle, size: str) -> None:
     expect(message).to_be_focused()
     expect(dialog.get_by_text("What are you looking for today?")).to_be_visible()
 
+    # The reply may come faster than a check could see the typing indicator: the page notes it shown.
+    dialog.locator(".chat-typing").evaluate(
+        """typing => new MutationObserver(() => { if (!typing.hidden) window.typingShown = true; })
+            .observe(typing, {attributes: true})"""
+    )
     message.fill("do you have a blue kettle?")
     message.press("Enter")
-    expect(dialog.locator(".chat-typing")).to_be_visible()
     log = dialog.get_by_role("log")
     reply = log.locator(".chat-assistant").last
     expect(reply.get_by_text("Here is what I found:")).to_be_visible()
@@ -53,6 +58,7 @@ def chat(page: Page, shot, kettle, size: str) -> None:
     expect(card.locator("img")).to_have_js_property("complete", True)
     expect(reply.get_by_role("button", name="Cheaper")).to_be_visible()
     expect(dialog.locator(".chat-typing")).to_be_hidden()
+    assert page.evaluate("window.typingShown === true")
     no_sideways_scroll(page)
     serious = [v["id"] for v in Axe().run(page).response["violations"] if v["impact"] in ("serious", "critical")]
     assert serious == []

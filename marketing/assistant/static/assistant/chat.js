@@ -56,7 +56,6 @@
   launcher.type = "button";
   launcher.setAttribute("aria-haspopup", "dialog");
   launcher.setAttribute("aria-expanded", "false");
-  launcher.setAttribute("aria-controls", "chat-panel");
   while (link.firstChild) launcher.appendChild(link.firstChild);
   link.parentNode.replaceChild(launcher, link);
 
@@ -116,7 +115,7 @@
   panel.appendChild(typing);
   panel.appendChild(error);
   panel.appendChild(form);
-  document.body.appendChild(panel);
+  // The panel joins the page when first opened: until then the page has no second message field.
 
   function scrollDown() { scroller.scrollTop = scroller.scrollHeight; }
 
@@ -311,6 +310,10 @@
   }
 
   function open() {
+    if (!panel.parentNode) {
+      document.body.appendChild(panel);
+      launcher.setAttribute("aria-controls", "chat-panel");
+    }
     panel.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
     document.documentElement.classList.add("chat-open");
