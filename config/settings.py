@@ -490,6 +490,7 @@ SHOP_ACCOUNT_DATA: list[str] = [
     "marketing.adboard.privacy.BoardData",
     "marketing.analytics.privacy.AnalyticsData",
     "marketing.campaigns.privacy.CampaignData",
+    "marketing.assistant.privacy.AssistantData",
 ]
 # The same for an order's confirmation page: each template gets `order` and `request`.
 SHOP_ORDER_PANELS: list[str] = ["loyalty/order_points.html"]
@@ -740,6 +741,12 @@ _telegram_problems = telegram_settings_problems(
 if _telegram_problems:
     raise ImproperlyConfigured(" ".join(_telegram_problems))
 # Staff answers to hand-overs whose email task never ran go out with this sweep (shop.core.outbox).
+# Conversations with no message for this many days lose their words and their owner (the figures stay).
+ASSISTANT_KEEP_DAYS = env_int("ASSISTANT_KEEP_DAYS", 365)
+CELERY_BEAT_SCHEDULE["assistant-forget-old"] = {
+    "task": "marketing.assistant.tasks.forget_old_conversations",
+    "schedule": 6 * 3600,
+}
 CELERY_BEAT_SCHEDULE["assistant-send-answers"] = {
     "task": "marketing.assistant.tasks.send_pending_ticket_emails",
     "schedule": 300,

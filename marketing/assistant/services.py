@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from marketing.assistant import selectors
 from marketing.assistant.contract import Reply, Understanding
-from marketing.assistant.models import Channel, Conversation, Ticket, Turn
+from marketing.assistant.models import Channel, Conversation, Ticket, TicketEmail, Turn
 from shop.core.errors import NotFound
 
 
@@ -142,3 +142,42 @@ def ticket_open(*, conversation: Conversation, email: str, question: str) -> Tic
             ticket.save(update_fields=["status", "question", "email"])
         conversation.handed_over = True
     return ticket
+
+
+# The context key that marks a conversation whose words and owner are gone (the erasure, the retention).
+FORGOTTEN = "forgotten"
+
+
+def conversations_forget(*, conversations) -> int:
+    """Empty these conversations of everything personal, keeping what staff's figures count: the
+    messages stay, with their role, time, intent, confidence and fallback, but no words, nothing read
+    in them and nothing shown; the conversation keeps its channel, dates and hand-over, but no
+    customer, session or chat id; a ticket keeps its status and dates, but no email, question or
+    answer, and its emails (sent or not) go. Returns how many were forgotten."""
+    from django.utils import timezone
+
+    with transaction.atomic():
+        ids = list(
+            conversations.exclude(**{f"context__{FORGOTTEN}__isnull": False})
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            return 0
+        Turn.objects.filter(conversation__in=ids).update(text="", entities={}, parts={})
+        Ticket.objects.filter(conversation__in=ids).update(email="", question="", answer="")
+        TicketEmail.objects.filter(ticket__conversation__in=ids).delete()
+        Conversation.objects.filter(pk__in=ids).update(
+            user=None, session_key="", external_id="", context={FORGOTTEN: timezone.now().date().isoformat()}
+        )
+    return len(ids)
+
+
+def conversations_forget_old(*, days: int) -> int:
+    """The retention: conversations with no message for `days` are forgotten (conversations_forget)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cutoff = timezone.now() - timedelta(days=days)
+    return conversations_forget(conversations=Conversation.objects.filter(updated_at__lt=cutoff))

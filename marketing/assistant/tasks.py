@@ -17,3 +17,13 @@ def send_ticket_email(self, *, email_id: int) -> bool:
 def send_pending_ticket_emails() -> int:
     """Sweep: answers whose task never ran (the broker was down) go out now."""
     return outbox.sweep(send_ticket_email, TicketEmail, argument="email_id")
+
+
+@shared_task
+def forget_old_conversations() -> int:
+    """The retention (settings.ASSISTANT_KEEP_DAYS): old conversations lose their words and owner."""
+    from django.conf import settings
+
+    from marketing.assistant import services
+
+    return services.conversations_forget_old(days=settings.ASSISTANT_KEEP_DAYS)

@@ -43,6 +43,7 @@ def test_it_exports_a_section_per_part_with_a_header(owner):
         "ad_board",
         "analytics",
         "marketing_messages",
+        "assistant",
     ]
     json.dumps(document)  # plain JSON all through
 
