@@ -116,3 +116,42 @@ def test_the_schema_documents_the_endpoints(api):
     paths = api.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()["paths"]
     assert {"400", "404", "429"} <= set(paths["/api/v1/assistant/messages/"]["post"]["responses"])
     assert "/api/v1/assistant/conversations/{public_id}/" in paths
+
+
+def _queries(call) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    return len(captured)
+
+
+def test_reading_a_conversation_costs_the_same_however_long_it_is(reader, api_as, customer):
+    reader.teach("hello", "greet")
+    client = api_as(customer)
+    conversation = client.post(URL, {"message": "hello"}, format="json").json()["conversation"]
+    url = f"/api/v1/assistant/conversations/{conversation}/"
+    short = _queries(lambda: client.get(url))
+    for _ in range(10):
+        client.post(URL, {"message": "hello", "conversation": conversation}, format="json")
+    assert _queries(lambda: client.get(url)) == short
+
+
+def test_a_reply_with_more_product_cards_costs_no_more_queries(reader):
+    from tests.factories import ProductImageFactory
+
+    for name in ("Canvas Bag", "Canvas Tote", "Canvas Pouch", "Canvas Case", "Linen Apron"):
+        ProductImageFactory(product=ProductFactory(name=name, price=Decimal("15.00"), stock=5))
+    reader.teach("canvas", "search", words=("canvas",))
+    reader.teach("apron", "search", words=("apron",))
+    client = APIClient()
+    client.post(URL, {"message": "hi"}, format="json")  # the session and the caches
+    one = client.post(URL, {"message": "apron"}, format="json")
+    conversation = one.json()["conversation"]
+    assert len(one.json()["reply"]["products"]) == 1
+    said = {"conversation": conversation}
+    one_card = _queries(lambda: client.post(URL, {**said, "message": "apron"}, format="json"))
+    four = client.post(URL, {**said, "message": "canvas"}, format="json")
+    assert len(four.json()["reply"]["products"]) == 4
+    assert _queries(lambda: client.post(URL, {**said, "message": "canvas"}, format="json")) == one_card
