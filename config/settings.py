@@ -727,8 +727,9 @@ ASSISTANT_CONFIDENCE = float(os.environ.get("ASSISTANT_CONFIDENCE", "0.55"))
 ASSISTANT_LANGUAGE_MODEL = os.environ.get("ASSISTANT_LANGUAGE_MODEL", "")
 # Telegram (marketing/assistant/telegram.py, docs/assistant.md, "In a messaging app"): off unless the
 # webhook's secret is set.
-# The store never calls Telegram (it answers in the webhook's response), so the token is only
-# checked: a token without a secret would answer 404 to every update, and refuses to start instead.
+# The store answers the shopper's messages in the webhook's response; the token is used only to send
+# staff answers to a hand-over (sendMessage; unset, they wait). A token without a secret would answer
+# 404 to every update, and refuses to start instead.
 ASSISTANT_TELEGRAM_BOT_TOKEN = env_str("ASSISTANT_TELEGRAM_BOT_TOKEN", "")
 ASSISTANT_TELEGRAM_SECRET = env_str("ASSISTANT_TELEGRAM_SECRET", "")
 # Messages one Telegram chat may send the assistant: (count, seconds).
@@ -740,14 +741,18 @@ _telegram_problems = telegram_settings_problems(
 )
 if _telegram_problems:
     raise ImproperlyConfigured(" ".join(_telegram_problems))
-# Staff answers to hand-overs whose email task never ran go out with this sweep (shop.core.outbox).
 # Conversations with no message for this many days lose their words and their owner (the figures stay).
 ASSISTANT_KEEP_DAYS = env_int("ASSISTANT_KEEP_DAYS", 365)
 CELERY_BEAT_SCHEDULE["assistant-forget-old"] = {
     "task": "marketing.assistant.tasks.forget_old_conversations",
     "schedule": 6 * 3600,
 }
+# Staff answers to hand-overs whose email or Telegram task never ran go out with these sweeps.
 CELERY_BEAT_SCHEDULE["assistant-send-answers"] = {
     "task": "marketing.assistant.tasks.send_pending_ticket_emails",
+    "schedule": 300,
+}
+CELERY_BEAT_SCHEDULE["assistant-send-telegram-answers"] = {
+    "task": "marketing.assistant.tasks.send_pending_telegram_answers",
     "schedule": 300,
 }

@@ -7,12 +7,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from marketing.assistant import tickets
-from marketing.assistant.models import Conversation, FaqEntry, Synonym, Ticket, Turn
+from marketing.assistant.models import Channel, Conversation, FaqEntry, Synonym, Ticket, Turn
 
 SEND = "_send_answer"  # the submit button that sends the answer
 
@@ -225,8 +227,10 @@ class TicketAdmin(admin.ModelAdmin):
     list_filter = [TicketStatusFilter]
     search_fields = ["question", "answer", "email"]
     list_select_related = ["conversation"]
-    readonly_fields = ["opened_at", "question", "conversation_link", "transcript", "answered_by", "answered_at"]
-    fields = ["opened_at", "question", "conversation_link", "transcript", "status", "email", "answer"]
+    readonly_fields = [
+        "opened_at", "question", "conversation_link", "transcript", "answered_by", "answered_at", "deliveries",
+    ]  # fmt: skip
+    fields = ["opened_at", "question", "conversation_link", "transcript", "status", "email", "answer", "deliveries"]
     change_form_template = "admin/assistant/ticket/change_form.html"
 
     def get_queryset(self, request):
@@ -252,15 +256,45 @@ class TicketAdmin(admin.ModelAdmin):
             format_html_join("", "<li><strong>{}</strong>: {}</li>", ((t.get_role_display(), t.text) for t in turns)),
         )
 
+    @admin.display(description=_("answers sent"))
+    def deliveries(self, obj):
+        """Each answer's email and Telegram message, and whether it reached the shopper (or why not)."""
+        rows = [(gettext("Email to %(to)s") % {"to": e.to}, _state(e)) for e in obj.emails.order_by("created_at")]
+        rows += [(gettext("Telegram chat"), _state(t)) for t in obj.telegram_answers.order_by("created_at")]
+        if not rows:
+            return "-"
+        return format_html('<ul class="assistant-deliveries">{}</ul>', format_html_join("", "<li>{}: {}</li>", rows))
+
     def save_model(self, request, obj, form, change):
         # The answer goes out only through its button, and only through the service: it is
         # recorded, added to the conversation and emailed once. A plain save keeps the rest.
         obj.save(update_fields=["status", "email"])
         if SEND in request.POST:
             tickets.ticket_answer(ticket_id=obj.pk, answer=form.cleaned_data["answer"], staff=request.user)
-            messages.success(
-                request,
-                gettext("The answer was sent to %(email)s and added to the chat.") % {"email": obj.email}
-                if obj.email
-                else gettext("The answer was added to the chat (the shopper left no email)."),
-            )
+            messages.success(request, _sent_message(obj))
+
+
+def _sent_message(ticket: Ticket) -> str:
+    if ticket.conversation.channel == Channel.TELEGRAM:
+        if ticket.email:
+            return gettext("The answer was sent to %(email)s and to the shopper's Telegram chat.") % {
+                "email": ticket.email
+            }
+        return gettext("The answer is being sent to the shopper's Telegram chat.")
+    if ticket.email:
+        return gettext("The answer was sent to %(email)s and added to the chat.") % {"email": ticket.email}
+    return gettext("The answer was added to the chat (the shopper left no email).")
+
+
+def _state(row) -> str:
+    """An email's or a Telegram message's delivery, in words."""
+    if row.sent_at:
+        return gettext("sent %(when)s") % {"when": date_format(localtime(row.sent_at), "DATETIME_FORMAT")}
+    if getattr(row, "failed_at", None):
+        return gettext("refused for good: %(error)s") % {"error": row.last_error}
+    if row.last_error:
+        return gettext("not sent yet (%(attempts)s attempts): %(error)s") % {
+            "attempts": row.attempts,
+            "error": row.last_error,
+        }
+    return gettext("waiting to be sent")

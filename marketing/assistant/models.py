@@ -162,3 +162,35 @@ class TicketEmail(models.Model):
 
     def __str__(self):
         return f"{self.to}: {self.ticket_id}"
+
+
+class TelegramAnswerQuerySet(models.QuerySet):
+    def waiting(self):
+        """Answers still to send: neither sent nor refused by Telegram for good."""
+        return self.filter(sent_at=None, failed_at=None)
+
+
+class TelegramAnswer(models.Model):
+    """A staff answer the shopper must get in the Telegram chat they asked in, written in the
+    transaction that records the answer and sent once by a task (tickets.telegram_answer_send);
+    a failed send is retried, then swept. Unlike an email, Telegram can refuse a message for good
+    (the chat is gone, the bot was blocked): `failed_at` says so, and it is not tried again."""
+
+    ticket = models.ForeignKey(Ticket, related_name="telegram_answers", on_delete=models.CASCADE)
+    turn = models.OneToOneField(Turn, related_name="+", on_delete=models.CASCADE)  # the answer it carries
+    chat_id = models.CharField(_("chat"), max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    objects = TelegramAnswerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("Telegram answer")
+        verbose_name_plural = _("Telegram answers")
+
+    def __str__(self):
+        return f"Telegram {self.chat_id}: {self.ticket_id}"

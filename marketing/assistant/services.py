@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from marketing.assistant import selectors
 from marketing.assistant.contract import Reply, Understanding
-from marketing.assistant.models import Channel, Conversation, Ticket, TicketEmail, Turn
+from marketing.assistant.models import Channel, Conversation, TelegramAnswer, Ticket, TicketEmail, Turn
 from shop.core.errors import NotFound
 
 
@@ -153,7 +153,7 @@ def conversations_forget(*, conversations) -> int:
     messages stay, with their role, time, intent, confidence and fallback, but no words, nothing read
     in them and nothing shown; the conversation keeps its channel, dates and hand-over, but no
     customer, session or chat id; a ticket keeps its status and dates, but no email, question or
-    answer, and its emails (sent or not) go. Returns how many were forgotten."""
+    answer, and its emails and Telegram messages (sent or not) go. Returns how many were forgotten."""
     from django.utils import timezone
 
     with transaction.atomic():
@@ -167,6 +167,7 @@ def conversations_forget(*, conversations) -> int:
         Turn.objects.filter(conversation__in=ids).update(text="", entities={}, parts={})
         Ticket.objects.filter(conversation__in=ids).update(email="", question="", answer="")
         TicketEmail.objects.filter(ticket__conversation__in=ids).delete()
+        TelegramAnswer.objects.filter(ticket__conversation__in=ids).delete()
         Conversation.objects.filter(pk__in=ids).update(
             user=None, session_key="", external_id="", context={FORGOTTEN: timezone.now().date().isoformat()}
         )

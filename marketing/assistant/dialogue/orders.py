@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from marketing.assistant import selectors, services
 from marketing.assistant.contract import Action, Intent, Reply
 from marketing.assistant.dialogue.common import Exchange, client_key, unknown
-from marketing.assistant.models import FaqEntry, Turn
+from marketing.assistant.models import Channel, FaqEntry, Turn
 from shop.core import ratelimit
 
 ORDER_ATTEMPTS = 10  # wrong number-and-email pairs per client (and per number) in a window
@@ -108,6 +108,8 @@ def faq(turn: Exchange) -> Reply:
 
 def human(turn: Exchange) -> Reply:
     email = turn.customer.email if turn.customer is not None else turn.entities.email
+    if not email and turn.conversation.channel == Channel.TELEGRAM:
+        return open_ticket(turn, "")  # staff answer in the chat itself (tickets.py): no address needed
     if not email:
         turn.context["pending"] = {"kind": "ticket"}
         return Reply(_("Sure. What email address should our staff answer you at?"), Intent.HUMAN)
@@ -120,6 +122,11 @@ def open_ticket(turn: Exchange, email: str) -> Reply:
     said = [t.text for t in reversed(earlier[:5])] + [turn.text]
     services.ticket_open(conversation=turn.conversation, email=email, question="\n".join(said))
     turn.conversation.handed_over = True
+    if not email:
+        return Reply(
+            _("I've passed your conversation to our staff. Our team will answer here, usually within one working day."),
+            Intent.HUMAN,
+        )
     return Reply(
         _(
             "I've passed your conversation to our staff. They usually answer within one working day, "

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from marketing.assistant import tasks
-from marketing.assistant.models import Conversation, Ticket, TicketEmail, Turn
+from marketing.assistant.models import Conversation, TelegramAnswer, Ticket, TicketEmail, Turn
 from marketing.assistant.privacy import AssistantData
 from shop.accounts.privacy import customer_data_export, customer_erase
 
@@ -34,6 +34,7 @@ def talk(*, user=None, session_key="", said="my size is M, write to ada@example.
             answered_at=timezone.now(),
         )
         TicketEmail.objects.create(ticket=found, turn=answer, to="ada@example.com")
+        TelegramAnswer.objects.create(ticket=found, turn=answer, chat_id="424242")
     return conversation, asked
 
 
@@ -69,6 +70,7 @@ def test_the_erasure_forgets_the_words_and_the_owner_and_keeps_the_figures(custo
     ticket = Ticket.objects.get(conversation=mine)
     assert (ticket.email, ticket.question, ticket.answer, ticket.status) == ("", "", "", "answered")
     assert not TicketEmail.objects.filter(ticket=ticket).exists()
+    assert not TelegramAnswer.objects.filter(ticket=ticket).exists()
     # Nobody else's conversation is touched.
     assert Turn.objects.filter(conversation=theirs, text="the stranger's words").exists()
     assert Ticket.objects.get(conversation=theirs).email == "ada@example.com"
