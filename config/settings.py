@@ -22,7 +22,7 @@ from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from config.env import env_bool, env_int, env_list, env_str
+from config.env import env_bool, env_fraction, env_int, env_list, env_str
 from config.release import code_digest
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -722,7 +722,7 @@ if _channel_problems:
 
 # The shopping assistant (marketing/assistant, docs/assistant.md): below this confidence a sentence is
 # "not understood" and the assistant offers choices instead of guessing.
-ASSISTANT_CONFIDENCE = float(os.environ.get("ASSISTANT_CONFIDENCE", "0.55"))
+ASSISTANT_CONFIDENCE = env_fraction("ASSISTANT_CONFIDENCE", 0.55)
 # An external language model to read what the matcher could not: a dotted path to a callable, off by default.
 ASSISTANT_LANGUAGE_MODEL = os.environ.get("ASSISTANT_LANGUAGE_MODEL", "")
 # Telegram (marketing/assistant/telegram.py, docs/assistant.md, "In a messaging app"): off unless the

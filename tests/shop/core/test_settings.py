@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list
+from config.env import env_bool, env_fraction, env_int, env_list
 
 ROOT = Path(__file__).resolve().parents[3]
 PRODUCTION_ENV = {
@@ -136,3 +136,16 @@ def test_it_reads_booleans_numbers_and_lists(monkeypatch):
     monkeypatch.setenv("A_NUMBER", "forty")
     with pytest.raises(ImproperlyConfigured, match="not a whole number"):
         env_int("A_NUMBER", 0)
+
+
+@pytest.mark.parametrize("raw", ["1.5", "-0.1", "high"])
+def test_a_fraction_outside_0_to_1_stops_the_start_with_what_to_write(monkeypatch, raw):
+    monkeypatch.setenv("A_FRACTION", raw)
+    with pytest.raises(ImproperlyConfigured, match="not a number from 0 to 1"):
+        env_fraction("A_FRACTION", 0.5)
+
+
+def test_a_fraction_is_read(monkeypatch):
+    assert env_fraction("A_FRACTION", 0.55) == 0.55
+    monkeypatch.setenv("A_FRACTION", "0.7")
+    assert env_fraction("A_FRACTION", 0.55) == 0.7
