@@ -87,9 +87,12 @@
   }
 
   if (fields) {
-    input("card-number").addEventListener("input", formatNumber);
-    input("card-expiry").addEventListener("input", formatExpiry);
-    input("card-cvc").addEventListener("input", onlyDigits);
+    [["card-number", formatNumber], ["card-expiry", formatExpiry], ["card-cvc", onlyDigits]].forEach((pair) => {
+      const field = input(pair[0]);
+      field.addEventListener("input", pair[1]);
+      // What was typed before this script ran (it waits for Stripe's on a slow connection) is formatted too.
+      if (field.value) pair[1]({ target: field, inputType: "" });
+    });
   }
 
   async function paymentMethodId() {
