@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -47,7 +48,7 @@ from django.utils.text import slugify
 
 from marketing.analytics import rollups
 from shop.catalog import cache as catalog_cache
-from shop.catalog.models import Category, Product
+from shop.catalog.models import Category, Product, Variant, VariantOption
 from shop.catalog.services import variants_create_defaults
 from shop.core.money import decimal_places, quantize
 from shop.orders.models import NUMBER_ALPHABET, EventKind, Order, OrderEvent, OrderLine, OrderStatus, ShippingMethod
@@ -110,11 +111,23 @@ class Row:
     product: str
     category: str
     key: str = ""
-    product_ref: int | NewProduct | None = None  # an existing product's id, one to create, or none
+    product_ref: Found | NewProduct | None = None  # an existing product (and variant), one to create, or none
 
     @property
     def paid_at(self) -> dt.datetime:
         return dt.datetime.combine(self.day, NOON, tzinfo=rollups.zone())
+
+
+class Found(NamedTuple):
+    """An existing product a row names, and the variant its line is of: the one whose SKU the row
+    gives, or the product's only variant; none when a product with several is named by its own SKU
+    or name (which size or colour was bought, the row does not say)."""
+
+    product_id: int
+    variant_id: int | None
+    sku: str
+    name: str
+    options: dict[str, str]
 
 
 @dataclass(eq=False)
@@ -134,6 +147,7 @@ class NewProduct:
     created_at: dt.datetime
     slug: str = ""
     pk: int | None = None
+    variant_pk: int | None = None  # its default variant, made with it
 
 
 @dataclass
@@ -478,9 +492,9 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 
 
 class _Catalog:
-    """What each row's line is of. A product is found by SKU, else by name (any case); one the store
-    lacks is created, inactive, in the row's category (found by slug, path or name), itself created
-    under "Imported" if missing. A row with a category and no product buys that category's
+    """What each row's line is of. A product is found by a variant's SKU, its own SKU, else by name
+    (any case); one the store lacks is created, inactive, in the row's category (found by slug, path
+    or name), itself created under "Imported" if missing. A row with a category and no product buys that category's
     placeholder product, so that the category's figures count it. Reads only: creating is _write's."""
 
     def __init__(self, plan: Plan):
@@ -555,15 +569,25 @@ def placeholder_sku(category_slug: str) -> str:
     return f"imported-{category_slug}"[:64]
 
 
-def _products_named(values: set[str]) -> tuple[dict[str, tuple[int, str, str]], dict[str, str]]:
-    """{value: (id, sku, name)} of the products found by SKU or else by name, and {value: why unclear}."""
-    found: dict[str, tuple[int, str, str]] = {}
+def _products_named(values: set[str]) -> tuple[dict[str, Found], dict[str, str]]:
+    """{value: Found} of the products found by a variant's SKU, a product's SKU, or else by name (any
+    case), and {value: why unclear}. A variant's SKU comes first: a product's only (default)
+    variant has the product's SKU, and a size or colour has its own."""
+    found: dict[str, Found] = {}
+    by_variant: dict[int, tuple[str, int, str]] = {}  # variant id: (sku, product id, product name)
     for chunk in _chunks(sorted(values), LOOKUP_CHUNK):
+        rows = Variant.objects.filter(sku__in=chunk).values_list("pk", "sku", "product_id", "product__name")
+        by_variant.update((pk, (sku, product_id, name)) for pk, sku, product_id, name in rows)
+    options = _variant_options(by_variant)
+    for pk, (sku, product_id, name) in by_variant.items():
+        found[sku] = Found(product_id, pk, sku, name, options.get(pk, {}))
+    products: dict[str, tuple[int, str, str]] = {}
+    for chunk in _chunks(sorted(values - found.keys()), LOOKUP_CHUNK):
         for pk, sku, name in Product.objects.filter(sku__in=chunk).values_list("pk", "sku", "name"):
-            found[sku] = (pk, sku, name)
+            products[sku] = (pk, sku, name)
     by_name: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
     rest: dict[str, list[str]] = defaultdict(list)  # lower case: the values written so
-    for value in values - found.keys():
+    for value in values - found.keys() - products.keys():
         rest[value.lower()].append(value)
     for chunk in _chunks(sorted(rest), LOOKUP_CHUNK):
         rows = Product.objects.annotate(lower=Lower("name")).filter(lower__in=chunk)
@@ -574,10 +598,33 @@ def _products_named(values: set[str]) -> tuple[dict[str, tuple[int, str, str]], 
         skus = ", ".join(sku for _pk, sku, _name in matches[:5])
         for value in rest[lower]:
             if len(matches) == 1:
-                found[value] = matches[0]
+                products[value] = matches[0]
             else:
                 unclear[value] = f"product {value!r} is the name of {len(matches)} products ({skus}): give the SKU"
+    only = _only_variants({pk for pk, _sku, _name in products.values()})
+    for value, (pk, sku, name) in products.items():
+        variant_id, variant_sku = only.get(pk, (None, sku))
+        found[value] = Found(pk, variant_id, variant_sku, name, {})
     return found, unclear
+
+
+def _variant_options(variants: Iterable[int]) -> dict[int, dict[str, str]]:
+    """{variant id: {"Size": "L", ...}}: the options an order line keeps, as checkout writes them."""
+    options: dict[int, dict[str, str]] = defaultdict(dict)
+    for chunk in _chunks(sorted(variants), LOOKUP_CHUNK):
+        rows = VariantOption.objects.filter(variant_id__in=chunk, variant__product__product_type__isnull=False)
+        for variant_id, attribute, value in rows.values_list("variant_id", "attribute__name", "value__name"):
+            options[variant_id][attribute] = value  # VariantOption's own order: by attribute name
+    return options
+
+
+def _only_variants(products: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """{product id: (variant id, SKU)} of the products that have one variant."""
+    by_product: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for chunk in _chunks(sorted(products), LOOKUP_CHUNK):
+        for pk, sku, product_id in Variant.objects.filter(product_id__in=chunk).values_list("pk", "sku", "product_id"):
+            by_product[product_id].append((pk, sku))
+    return {product_id: variants[0] for product_id, variants in by_product.items() if len(variants) == 1}
 
 
 def _categories_named(values: set[str]) -> tuple[dict[str, Category], dict[str, str]]:
@@ -600,11 +647,12 @@ def _categories_named(values: set[str]) -> tuple[dict[str, Category], dict[str, 
     return found, unclear
 
 
-def _placeholders(categories: Iterable[Category]) -> dict[int, tuple[int, str, str]]:
-    """{category id: (id, sku, name)} of the placeholder products earlier imports made."""
+def _placeholders(categories: Iterable[Category]) -> dict[int, Found]:
+    """{category id: Found} of the placeholder products earlier imports made."""
     skus = {placeholder_sku(c.slug): c.pk for c in categories}
-    rows = Product.objects.filter(sku__in=list(skus)).values_list("pk", "sku", "name") if skus else []
-    return {skus[sku]: (pk, sku, name) for pk, sku, name in rows}
+    rows = list(Product.objects.filter(sku__in=list(skus)).values_list("pk", "sku", "name")) if skus else []
+    only = _only_variants(pk for pk, _sku, _name in rows)
+    return {skus[sku]: Found(pk, only.get(pk, (None,))[0], sku, name, {}) for pk, sku, name in rows}
 
 
 def _give_slugs(items: list, model, fallback: str) -> None:
@@ -622,18 +670,24 @@ def _give_slugs(items: list, model, fallback: str) -> None:
 
 
 def _give_skus(products: list[NewProduct]) -> None:
-    """Placeholders take their category's SKU; a SKU some product already has gets a suffix."""
+    """Placeholders take their category's SKU; a SKU some product or variant already has gets a suffix
+    (its default variant takes the same SKU, and variants' SKUs are unique too)."""
     for product in products:
         product.sku = product.sku or placeholder_sku(product.category.slug)
     taken = set()
-    for chunk in _chunks([p.sku for p in products], LOOKUP_CHUNK):
-        taken.update(Product.objects.filter(sku__in=chunk).values_list("sku", flat=True))
+    for model in (Product, Variant):
+        for chunk in _chunks([p.sku for p in products], LOOKUP_CHUNK):
+            taken.update(model.objects.filter(sku__in=chunk).values_list("sku", flat=True))
     for product in products:
         base, n = product.sku, 1
-        while product.sku in taken:
+        while product.sku in taken or (n > 1 and _sku_used(product.sku)):  # rare: one query per suffix tried
             n += 1
             product.sku = f"{base[:60]}-{n}"
         taken.add(product.sku)
+
+
+def _sku_used(sku: str) -> bool:
+    return Product.objects.filter(sku=sku).exists() or Variant.objects.filter(sku=sku).exists()
 
 
 # --- Write ---------------------------------------------------------------------------------------------------
@@ -676,9 +730,10 @@ def _create_catalog(plan: Plan) -> None:
         for new in plan.products
     ]  # fmt: skip
     Product.objects.bulk_create(products, batch_size=LOOKUP_CHUNK)
-    for new, product in zip(plan.products, products, strict=True):
-        new.pk = product.pk
     variants_create_defaults(product_ids=[product.pk for product in products])
+    variants = dict(Variant.objects.filter(product__in=products).values_list("product_id", "pk"))
+    for new, product in zip(plan.products, products, strict=True):
+        new.pk, new.variant_pk = product.pk, variants[product.pk]
 
 
 def _write_batch(file: str, rows: list[Row], tables: _Tables) -> None:
@@ -689,7 +744,7 @@ def _write_batch(file: str, rows: list[Row], tables: _Tables) -> None:
         for row in rows
     )  # fmt: skip
     ids = _order_ids([row.key for row in rows])
-    tables.lines.insert((ids[row.key], *_product(row), row.quantity, _unit_price(row), row.amount) for row in rows)
+    tables.lines.insert((ids[row.key], *_line_of(row), row.quantity, _unit_price(row), row.amount) for row in rows)
     tables.events.insert(
         (ids[row.key], f"Imported from {file[:200]}, line {row.line}",
          {"import": {"file": file, "line": row.line, "key": row.key}}, row.paid_at)
@@ -710,7 +765,9 @@ class _Tables:
             idempotency_scope=SCOPE, expires_at=None,
         )  # fmt: skip
         self.lines = _Table(
-            OrderLine, ["order", "product", "sku", "name", "quantity", "unit_price", "subtotal"], discount=zero
+            OrderLine,
+            ["order", "product", "variant", "sku", "name", "options", "quantity", "unit_price", "subtotal"],
+            discount=zero,
         )
         self.events = _Table(
             OrderEvent, ["order", "message", "data", "created_at"],
@@ -773,11 +830,12 @@ def _order_ids(keys: list[str]) -> dict[str, int]:
     return ids
 
 
-def _product(row: Row) -> tuple[int | None, str, str]:
+def _line_of(row: Row) -> tuple[int | None, int | None, str, str, dict[str, str]]:
+    """(product id, variant id, SKU, name, options) of the row's order line."""
     ref = row.product_ref
     if isinstance(ref, NewProduct):
-        return ref.pk, ref.sku, ref.name
-    return ref if ref is not None else (None, "", LINE_NAME)
+        return ref.pk, ref.variant_pk, ref.sku, ref.name, {}
+    return tuple(ref) if ref is not None else (None, None, "", LINE_NAME, {})
 
 
 def _unit_price(row: Row) -> Decimal:

@@ -15,6 +15,7 @@ from shop.accounts.models import User
 from shop.catalog.models import Category, Product
 from shop.orders.models import Order, OrderEvent, OrderLine
 from tests.factories import CategoryFactory, ProductFactory
+from tests.variants import variant, with_variants
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -252,6 +253,34 @@ customer_id,date,quantity,amount,product,category
     products, categories = Product.objects.count(), Category.objects.count()
     run(csv_file(tmp_path, "customer_id,date,quantity,amount,category\n9,2025-03-11,1,5.00,shoes\n", name="more.csv"))
     assert (Product.objects.count(), Category.objects.count()) == (products, categories)  # found again
+
+
+def test_a_variants_sku_finds_its_size_and_colour_and_a_product_with_one_variant_gets_it(tmp_path):
+    tee = with_variants(ProductFactory(sku="TEE", name="Tee"), sizes=("S", "L"), colours=("Red",))
+    mug = ProductFactory(sku="MUG", name="Mug")
+    path = csv_file(
+        tmp_path,
+        """
+customer_id,date,quantity,amount,product
+1,2025-03-10,1,20.00,TEE-RED-L
+2,2025-03-10,1,20.00,TEE
+3,2025-03-10,2,10.00,mug
+4,2025-03-10,1,7.00,Kettle
+""",
+    )
+
+    run(path)
+
+    lines = {line.order.email: line for line in OrderLine.objects.select_related("order")}
+    large = lines["1@import.invalid"]
+    assert (large.product, large.variant, large.sku) == (tee, variant(tee, "L", "Red"), "TEE-RED-L")
+    assert (large.name, large.options) == ("Tee", {"Colour": "Red", "Size": "L"})  # as checkout writes them
+    some_tee = lines["2@import.invalid"]  # the product's own SKU: which size, the row does not say
+    assert (some_tee.product, some_tee.variant, some_tee.sku, some_tee.options) == (tee, None, "TEE", {})
+    assert lines["3@import.invalid"].variant == mug.variants.get()  # by name; its only variant
+    kettle = Product.objects.get(sku="Kettle")
+    assert lines["4@import.invalid"].variant == kettle.variants.get() and kettle.variants.get().sku == "Kettle"
+    assert Product.objects.count() == 3  # a variant's SKU never makes a new product
 
 
 def test_an_unclear_product_or_category_name_is_a_bad_row(tmp_path):
