@@ -12,7 +12,7 @@ from marketing.assistant.contract import ProductCard
 from marketing.assistant.models import Conversation, Turn
 from shop.catalog.filters import ProductFilter
 from shop.catalog.models import Product
-from shop.catalog.offers import attach_offers
+from shop.catalog.offers import Offer, attach_offers, variant_offers
 from shop.orders.models import Order
 
 PAGE = 4  # cards per reply (the issue asks for 3 to 5)
@@ -63,6 +63,11 @@ def card(product: Product) -> ProductCard:
         was=was.format() if was is not None else "",
         offer=str(offer.label) if offer is not None else "",
     )
+
+
+def variant_offer(product: Product, variant) -> Offer | None:
+    """One unit of the variant after automatic promotions, at its own price (as its page shows it)."""
+    return variant_offers(product, [variant]).get(variant.pk)
 
 
 def _with_offers(products) -> list[Product]:

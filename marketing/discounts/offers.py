@@ -27,9 +27,10 @@ from shop.core.money import Money
 
 @dataclass
 class _OneUnit:
-    """A cart line of one unit, to price a product as the cart would."""
+    """A cart line of one unit, to price a product (or one of its variants) as the cart would."""
 
     product: object
+    variant: object = None
     quantity: int = 1
 
     @property
@@ -124,27 +125,54 @@ class AutomaticPromotionOffers:
         """Priced by the engine, as the cart will; no query once the promotions are read for this version."""
         if not products:
             return {}
-        state = _cached_state()
-        promotions = state.promotions if state else public_promotions(timezone.now())
-        find = _in_scope(promotions)
+        find = _in_scope(self._promotions())
         result = {}
-        for product in products if promotions else []:
-            candidates = find(product)
-            if not candidates:
-                continue
-            applied, _verdict = engine.apply_in_order(candidates, priced=price_lines([_OneUnit(product)]))
-            if applied:
-                saving = sum((a.amount.amount for a in applied), start=Money.zero(product.price_money.currency).amount)
-                result[product.pk] = Offer(
-                    price=Money(product.price - saving, product.price_money.currency).at_least_zero(),
-                    label=", ".join(a.promotion.name for a in applied),
-                    promotion=applied[0].promotion.pk,
-                    terms=", ".join(terms.offer(a.promotion, product.price_money.currency) for a in applied),
-                )
+        for product in products:
+            offer = _offer(find(product), _OneUnit(product), product.price_money)
+            if offer is not None:
+                result[product.pk] = offer
         return result
+
+    def variant_offers(self, product, variants: list) -> dict[int, Offer]:
+        """Each variant priced as the cart will price it: at its own price when it has one. The engine
+        runs once per distinct price (most of a product's variants share the product's)."""
+        if not variants:
+            return {}
+        candidates = _in_scope(self._promotions())(product)
+        by_price: dict = {}
+        result = {}
+        for variant in variants:
+            variant.product = product  # its price, or the product's: no query
+            price = variant.price_money
+            if price.amount not in by_price:
+                by_price[price.amount] = _offer(candidates, _OneUnit(product, variant), price)
+            if by_price[price.amount] is not None:
+                result[variant.pk] = by_price[price.amount]
+        return result
+
+    @staticmethod
+    def _promotions() -> list[Promotion]:
+        state = _cached_state()
+        return state.promotions if state else public_promotions(timezone.now())
 
     def seconds_until_change(self) -> int | None:
         """Until the next automatic promotion starts or ends."""
         state = _cached_state()
         moment = state.next_change if state else _next_change(timezone.now())
         return int((moment - timezone.now()).total_seconds()) + 1 if moment is not None else None
+
+
+def _offer(candidates: list[Promotion], line: _OneUnit, price: Money) -> Offer | None:
+    """The offer on one unit at `price` from the promotions that may reach it, as the engine applies them."""
+    if not candidates:
+        return None
+    applied, _verdict = engine.apply_in_order(candidates, priced=price_lines([line]))
+    if not applied:
+        return None
+    saving = sum((a.amount.amount for a in applied), start=Money.zero(price.currency).amount)
+    return Offer(
+        price=Money(price.amount - saving, price.currency).at_least_zero(),
+        label=", ".join(a.promotion.name for a in applied),
+        promotion=applied[0].promotion.pk,
+        terms=", ".join(terms.offer(a.promotion, price.currency) for a in applied),
+    )

@@ -158,10 +158,15 @@ class VariantSerializer(serializers.Serializer):
     price = serializers.DecimalField(
         max_digits=12,
         decimal_places=2,
-        help_text="Its own price, or else the product's; before automatic promotions (the product's `offer`).",
+        help_text="Its own price, or else the product's; before automatic promotions (see `offer`).",
     )
     compare_at_price = serializers.DecimalField(
         max_digits=12, decimal_places=2, allow_null=True, help_text="The former price struck through; null if none."
+    )
+    offer = OfferSerializer(
+        allow_null=True,
+        read_only=True,
+        help_text="Its price after automatic promotions, at its own price, as the cart will charge it; null if none.",
     )
     currency = serializers.CharField()
     in_stock = serializers.BooleanField()
@@ -523,7 +528,7 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_object(self):
         if not hasattr(self, "_object"):
-            self._object = attach_offers([load_variants(super().get_object())])[0]
+            self._object = load_variants(attach_offers([super().get_object()])[0])  # its offer, then its variants
         return self._object
 
     @staticmethod

@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from rest_framework import serializers
 
 from shop.catalog.models import Product, ProductAttributeValue, Variant, VariantOption
+from shop.catalog.offers import variant_offers
 
 
 class ProductTypeRefSerializer(serializers.Serializer):
@@ -71,14 +72,15 @@ def load_variants(product: Product) -> Product:
     for image in product.images.all():  # prefetched in their order: the first of each variant wins
         if image.variant_id is not None:
             images.setdefault(image.variant_id, image)
-    product.api_variants = [_variant(v, product, images.get(v.pk), typed=typed) for v in found]
+    offers = variant_offers(product, found)
+    product.api_variants = [_variant(v, product, images.get(v.pk), offers.get(v.pk), typed=typed) for v in found]
     product.api_options = _options(found) if typed else []
     product.api_attributes = _described(product) if typed else []
     product.variant_count = len(found)
     return product
 
 
-def _variant(variant: Variant, product: Product, image, *, typed: bool) -> dict:
+def _variant(variant: Variant, product: Product, image, offer, *, typed: bool) -> dict:
     variant.product = product  # its price, or the product's: no query
     compare_at = variant.compare_at_money
     return {
@@ -86,6 +88,7 @@ def _variant(variant: Variant, product: Product, image, *, typed: bool) -> dict:
         "sku": variant.sku,
         "price": variant.unit_price,
         "compare_at_price": compare_at.amount if compare_at else None,
+        "offer": offer,
         "currency": settings.SHOP_CURRENCY,
         "in_stock": variant.stock > 0,
         "stock": variant.stock,

@@ -2,7 +2,8 @@
 
 The catalog does not know who runs promotions: each provider listed in
 settings.SHOP_PRODUCT_OFFERS (like the pricing pipeline's adjusters) is asked
-for offers on a list of products; the first offer for a product wins. A
+for offers on a list of products, or on one product's variants (each at its own
+price); the first offer for a product or variant wins. A
 provider also says when its offers next change (a promotion starting or
 ending), so cached pages expire then.
 """
@@ -30,6 +31,10 @@ class Offer:
 class OfferProvider(Protocol):
     def offers(self, products: list) -> dict[int, Offer]: ...
 
+    def variant_offers(self, product, variants: list) -> dict[int, Offer]:
+        """{variant id: Offer} for the product's variants, each at its own price (optional: a
+        provider without it makes no offer on a product's variants)."""
+
     def seconds_until_change(self) -> int | None: ...
 
 
@@ -52,6 +57,21 @@ def attach_offers(products) -> list:
     for product in products:
         product.offer = found.get(product.pk)
     return products
+
+
+def variant_offers(product, variants) -> dict[int, Offer]:
+    """{variant id: Offer} of the product's variants (read with it): what each costs after automatic
+    promotions, at its own price, as the cart will charge it."""
+    found: dict[int, Offer] = {}
+    variants = list(variants)
+    if hasattr(product, "offer"):  # attach_offers ran: a variant at the product's price has its offer
+        found = {v.pk: product.offer for v in variants if v.price is None and product.offer is not None}
+        variants = [v for v in variants if v.price is not None]
+    for provider in providers() if variants else ():
+        if hasattr(provider, "variant_offers"):
+            for variant_id, offer in provider.variant_offers(product, variants).items():
+                found.setdefault(variant_id, offer)
+    return found
 
 
 def cache_seconds(default: int) -> int:

@@ -24,6 +24,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from shop.catalog import cache as catalog_cache
+from shop.catalog import offers
 from shop.catalog.models import (
     AttributeValue,
     Product,
@@ -250,9 +251,10 @@ def facets(base: QuerySet[Product], choice: dict, *, in_stock: bool = False, sea
 # --- a product page's picker ------------------------------------------------------------------
 
 
-def picker(product: Product) -> dict | None:
+def picker(product: Product, *, with_offers: bool = False) -> dict | None:
     """The product's variants as a product page offers them (plain data, kept with the page), or
-    None for a product without variant options (one variant: the page is as it always was)."""
+    None for a product without variant options (one variant: the page is as it always was).
+    `with_offers`: each variant's price after automatic promotions too ("offer", "" for none)."""
     variants = list(
         product.variants.active().prefetch_related("options__attribute", "options__value").order_by("position", "id")
     )
@@ -277,6 +279,7 @@ def picker(product: Product) -> dict | None:
         for image in ProductImage.objects.filter(product=product, variant__isnull=False).order_by("-position", "-id")
     }
     _share_pictures(variants, images)
+    found = offers.variant_offers(product, variants) if with_offers else {}
     return {
         "attributes": [
             {**attrs[pk], "values": sorted(values[pk].values(), key=lambda v: (v["position"], v["id"]))} for pk in order
@@ -288,6 +291,7 @@ def picker(product: Product) -> dict | None:
                 "price": str(v.unit_price),
                 "own_price": v.price is not None,
                 "compare_at": str(v.compare_at_money.amount) if v.compare_at_money else "",
+                "offer": str(found[v.pk].price.amount) if v.pk in found else "",
                 "stock": v.stock,
                 "values": {o.attribute.slug: o.value.slug for o in v.options.all()},
                 "image": images.get(v.pk, ""),
@@ -395,6 +399,12 @@ def choose(data: dict, params) -> Chosen:
 
 
 def price_range(data: dict) -> tuple[str, str]:
-    """The lowest and highest of the variants' prices (as the picker keeps them: strings)."""
-    prices = sorted({v["price"] for v in data["variants"]}, key=Decimal)
+    """The lowest and highest of the variants' prices as a shopper pays them, after any offer (as
+    the picker keeps them: strings)."""
+    prices = sorted({paid(v) for v in data["variants"]}, key=Decimal)
     return prices[0], prices[-1]
+
+
+def paid(variant: dict) -> str:
+    """A picker variant's price after its offer, if it has one."""
+    return variant.get("offer") or variant["price"]

@@ -292,7 +292,7 @@ def _product_page(request, slug, sort: str = "newest") -> dict:
     product = attach_offers([selectors.product_detail(slug=slug)])[0]
     _category, ancestors = selectors.category_with_ancestors(slug=product.category.slug)
     reviews = selectors.product_reviews_page(product=product, sort=sort)
-    picker = variants.picker(product)
+    picker = variants.picker(product, with_offers=True)
     context = {
         "product": product,
         "breadcrumbs": [*ancestors, product.category],
@@ -324,6 +324,7 @@ def _priced(picker: dict) -> dict:
     for variant in picker["variants"]:
         variant["price_text"] = money(variant["price"])
         variant["compare_text"] = money(variant["compare_at"]) if variant["compare_at"] else ""
+        variant["offer_text"] = money(variant["offer"]) if variant["offer"] else ""
     return picker
 
 
@@ -364,7 +365,8 @@ def _variant_buy(request, page: dict) -> str:
 def _render_variant_buy(page: dict, chosen) -> str:
     picker = page["picker"]
     low, high = variants.price_range(picker)
-    texts = {v["price"]: v["price_text"] for v in picker["variants"]}
+    texts = {variants.paid(v): v["offer_text"] or v["price_text"] for v in picker["variants"]}
+    listed = {v["price"]: v["price_text"] for v in picker["variants"]}
     stock = chosen.variant["stock"] if chosen.variant else MAX_QUANTITY_CHOICE
     context = {
         "picker": picker,
@@ -375,6 +377,8 @@ def _render_variant_buy(page: dict, chosen) -> str:
         "low": low,
         "high": high,
         "low_text": texts[low],
+        # One price for every variant, and an offer on it: that price struck through beside the offer.
+        "was_text": next(iter(listed.values())) if low == high and len(listed) == 1 and low not in listed else "",
         "quantity_range": range(1, max(1, min(stock, MAX_QUANTITY_CHOICE)) + 1),
     }
     return render_to_string("catalog/_variant_buy.html", context)

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
+from marketing.discounts.models import Promotion
 from shop.orders.models import Order
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.test_checkout_journey import GOOD_CARD, fill_card
@@ -146,3 +147,26 @@ def test_without_javascript_the_options_still_choose_and_add(browser, live_serve
         expect(page.locator(".cart-line")).to_contain_text("Red · M")
     finally:
         context.close()
+
+
+def test_an_automatic_promotion_shows_each_variants_own_offer_as_it_is_chosen(page: Page, live_server, tee):
+    sale = Promotion.objects.create(
+        name="Tee week", kind="percentage", value=Decimal("25"), requires_code=False, scope="products"
+    )
+    sale.products.add(tee)
+    page.goto(tee.get_absolute_url())
+    price = page.locator("[data-variant-price]")
+    expect(price.locator(".now")).to_have_text("From $15.00")
+
+    option(page, "Colour", "Red").click()
+    option(page, "Size", "L").click()
+    expect(price.locator(".now")).to_have_text("$18.00")  # 25% off the large's own 24.00
+    expect(price.locator(".was")).to_have_text("was $24.00")
+    option(page, "Size", "S").click()
+    expect(price.locator(".now")).to_have_text("$15.00")
+    expect(price.locator(".was")).to_have_text("was $20.00")
+    expect(price.locator(".was")).to_have_count(1)
+
+    option(page, "Size", "L").click()
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.locator("dd.total")).to_have_text("$18.00")  # what the page said

@@ -90,16 +90,24 @@ def add_step(turn: Exchange, product: Product, quantity: int, values: dict) -> R
         turn.context.pop("pending", None)
         return Reply(_("Sorry, %(name)s is sold out.") % {"name": named(product, variant)}, Intent.ADD_TO_CART)
     turn.context["pending"] = {"kind": "add", "variant": variant.pk, "quantity": quantity}
-    total = variant.price_money * quantity
-    text = _("Add %(quantity)d × %(name)s for %(total)s to your cart?") % {
-        "quantity": quantity,
-        "name": named(product, variant),
-        "total": total.format(),
-    }
-    offer = getattr(product, "offer", None)
-    if offer is not None:
-        # The cart prices the promotion (with its cap and conditions): said, not worked out here.
-        text += " " + _("%(offer)s comes off in the cart.") % {"offer": offer.label}
+    offer = selectors.variant_offer(product, variant)
+    if offer is not None and quantity == 1:
+        # One unit: its page's offer, priced by the same engine as the cart.
+        text = _("Add 1 × %(name)s for %(price)s to your cart? That is with %(offer)s: it was %(was)s.") % {
+            "name": named(product, variant),
+            "price": offer.price.format(),
+            "offer": offer.label,
+            "was": variant.price_money.format(),
+        }
+    else:
+        text = _("Add %(quantity)d × %(name)s for %(total)s to your cart?") % {
+            "quantity": quantity,
+            "name": named(product, variant),
+            "total": (variant.price_money * quantity).format(),
+        }
+        if offer is not None:
+            # Several units: a promotion's cap or conditions may change the total, which the cart works out.
+            text += " " + _("%(offer)s comes off in the cart.") % {"offer": offer.label}
     return Reply(
         text,
         Intent.ADD_TO_CART,

@@ -186,7 +186,10 @@ def test_prices_are_the_storefronts_under_a_promotion(store):
     assert price.text.startswith("Aster & Co Scented Candle costs $11.00. That is with ")
     assert price.text.endswith("it was $22.00.")
     confirm = chat.say("add it to my cart")
-    assert confirm.text.endswith("comes off in the cart.")
+    assert confirm.text.startswith("Add 1 × Aster & Co Scented Candle for $11.00 to your cart? That is with ")
+    assert confirm.text.endswith("it was $22.00.")
+    more = chat.say("no, add 3 of them")
+    assert "for $66.00 to your cart?" in more.text and more.text.endswith("comes off in the cart.")
 
 
 def sale_label(promotion):

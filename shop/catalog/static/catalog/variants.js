@@ -41,17 +41,19 @@
     if (!variant) return;
     var price = document.querySelector("[data-variant-price]");
     var now = price.querySelector(".now");
-    now.textContent = variant.price_text;
+    // After an automatic promotion: the offer, its own price struck through (as the cart will charge it).
+    now.textContent = variant.offer_text || variant.price_text;
     var was = price.querySelector(".was");
     if (was) was.remove();
     var save = price.querySelector("[data-save]");  // the product's "Save n%": not this variant's, unless on sale too
-    if (save && !variant.compare_text) save.remove();
-    if (variant.compare_text) {
+    if (save && (variant.offer_text || !variant.compare_text)) save.remove();
+    var former = variant.offer_text ? variant.price_text : variant.compare_text;
+    if (former) {
       was = document.createElement("span");
       was.className = "was";
       var struck = document.createElement("s");
-      struck.textContent = variant.compare_text;
-      was.append(" ", struck);
+      struck.textContent = former;
+      was.append(" " + text.textWas + " ", struck);
       now.after(was);
     }
   }
