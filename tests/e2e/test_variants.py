@@ -170,3 +170,23 @@ def test_an_automatic_promotion_shows_each_variants_own_offer_as_it_is_chosen(pa
     option(page, "Size", "L").click()
     page.get_by_role("button", name="Add to cart").click()
     expect(page.locator("dd.total")).to_have_text("$18.00")  # what the page said
+
+
+def test_a_colours_picture_and_its_words_follow_the_choice_and_a_shared_link(page: Page, live_server, tee):
+    from tests.factories import ProductImageFactory
+
+    ProductImageFactory(product=tee, alt_text="The tee in red", position=0)
+    blue = ProductImageFactory(product=tee, variant=variant(tee, "S", "Blue"), alt_text="The tee in blue", position=1)
+    main = page.locator("[data-gallery-main]")
+    page.goto(tee.get_absolute_url())
+    expect(main).to_have_attribute("alt", "The tee in red")
+
+    option(page, "Colour", "Blue").click()
+    option(page, "Size", "S").click()
+    expect(main).to_have_attribute("src", blue.image.url)
+    expect(main).to_have_attribute("alt", "The tee in blue")  # what a screen reader says follows the picture
+    expect(page.locator('.gallery-thumb[aria-current="true"]')).to_have_attribute("href", blue.image.url)
+
+    page.goto(tee.get_absolute_url() + f"?variant={variant(tee, 'M', 'Blue').pk}")  # a shared link, another size
+    expect(main).to_have_attribute("src", blue.image.url)
+    expect(page.locator(".gallery-thumb[aria-current]")).to_have_count(1)

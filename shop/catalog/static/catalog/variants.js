@@ -98,8 +98,18 @@
   }
 
   function showImage(variant) {
+    // The variant's picture in the main image, with its words, and its thumbnail marked as the one shown.
     var main = document.querySelector("[data-gallery-main]");
-    if (variant && variant.image && main) main.src = variant.image;
+    if (!variant || !variant.image || !main) return;
+    main.src = variant.image;
+    document.querySelectorAll("[data-gallery] .gallery-thumb").forEach(function (thumb) {
+      if (thumb.getAttribute("href") === variant.image) {
+        thumb.setAttribute("aria-current", "true");
+        main.alt = thumb.getAttribute("data-alt");
+      } else {
+        thumb.removeAttribute("aria-current");
+      }
+    });
   }
 
   function update() {
@@ -119,6 +129,10 @@
     if (variant) url.searchParams.set("variant", variant.id);
     window.history.replaceState(null, "", url);
   }
+
+  // A variant named in the address (a shared link): its picture, as a choice made here would show it.
+  var first = chosen();
+  if (Object.keys(first).length === data.attributes.length) showImage(matching(first)[0] || null);
 
   var show = form.querySelector("[data-show-choice]");
   if (show) show.remove(); // choices show at once: no need to ask the server
