@@ -50,11 +50,16 @@ def card(product: Product) -> ProductCard:
     offer = getattr(product, "offer", None)
     price = offer.price if offer is not None else product.price_money
     was = product.price_money if offer is not None else product.compare_at_money
+    shown = price.format()
+    if product.price_from is not None:  # sizes at different prices: the lowest, as its storefront card says
+        if offer is None or product.price != product.price_low:
+            price = product.price_from
+        shown, was = _("From %(price)s") % {"price": price.format()}, None
     return ProductCard(
         id=product.pk,
         name=product.name,
         url=product.get_absolute_url(),
-        price=price.format(),
+        price=shown,
         amount=price.amount,
         currency=price.currency,
         in_stock=product.stock > 0,

@@ -6,7 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import connections, models, transaction
 from django.db.models import F, Q, Value
 from django.db.models.expressions import CombinedExpression
-from django.db.models.functions import Concat, Substr
+from django.db.models.functions import Coalesce, Concat, Substr
 from django.db.models.sql import UpdateQuery
 from django.urls import reverse
 from django.utils import timezone
@@ -212,10 +212,27 @@ class ProductQuerySet(CatalogQuerySet):
         return self.filter(stock__gt=0)
 
     def for_listing(self):
-        """What a product card shows, in a fixed number of queries whatever the page size."""
-        return self.select_related("category").prefetch_related(
-            models.Prefetch("images", queryset=ProductImage.objects.order_by("position", "id"))
+        """What a product card shows, in a fixed number of queries whatever the page size: with
+        `price_low` and `price_high`, its active variants' lowest and highest prices (a card of a
+        product whose sizes cost differently says "From"), read in the same query."""
+        return (
+            self.select_related("category")
+            .prefetch_related(models.Prefetch("images", queryset=ProductImage.objects.order_by("position", "id")))
+            .annotate(price_low=_variant_price(models.Min), price_high=_variant_price(models.Max))
         )
+
+
+def _variant_price(aggregate):
+    """The lowest or highest price of the product's active variants (a variant without its own
+    price costs the product's), as a subquery of the product's row."""
+    prices = (
+        Variant.objects.filter(product=models.OuterRef("pk"), is_active=True)
+        .annotate(paid=Coalesce("price", models.OuterRef("price")))
+        .values("product")
+        .annotate(found=aggregate("paid"))
+        .values("found")
+    )
+    return models.Subquery(prices, output_field=models.DecimalField(max_digits=12, decimal_places=2))
 
 
 class Product(models.Model):
@@ -340,6 +357,15 @@ class Product(models.Model):
     def clean(self):
         if self.compare_at_price is not None and self.price is not None and self.compare_at_price <= self.price:
             raise ValidationError({"compare_at_price": _("The compare-at price must be above the price, or empty.")})
+
+    @property
+    def price_from(self) -> Money | None:
+        """The lowest price of its sizes and colours when they cost differently (read by
+        `for_listing`), for a card's "From"; None when every variant costs the same."""
+        low, high = getattr(self, "price_low", None), getattr(self, "price_high", None)
+        if low is None or low == high:
+            return None
+        return Money(low, settings.SHOP_CURRENCY)
 
     @property
     def price_money(self) -> Money:

@@ -14,6 +14,7 @@ from marketing.assistant import selectors
 from marketing.assistant.contract import Entities, Intent, Reply
 from marketing.assistant.dialogue.common import Exchange, menu
 from shop.catalog.models import Category, Product, Variant
+from shop.core.money import Money
 
 # --- ----------------------------------------------------------------------------------
 
@@ -179,11 +180,19 @@ def product_price(turn: Exchange) -> Reply:
     if isinstance(product, Reply):
         return product
     shown = selectors.card(product)  # the price the storefront shows, after an automatic promotion
-    text = _("%(name)s costs %(price)s.") % {"name": product.name, "price": shown.price}
-    if shown.offer:
-        text += " " + _("That is with %(offer)s: it was %(was)s.") % {"offer": shown.offer, "was": shown.was}
-    elif shown.was:
-        text += " " + _("It is on sale: it was %(was)s.") % {"was": shown.was}
+    if product.price_from is not None:  # its sizes cost differently: the lowest, as its card says
+        text = _("%(name)s costs from %(price)s: its sizes have prices of their own.") % {
+            "name": product.name,
+            "price": Money(shown.amount, shown.currency).format(),
+        }
+        if shown.offer:
+            text += " " + _("That is with %(offer)s.") % {"offer": shown.offer}
+    else:
+        text = _("%(name)s costs %(price)s.") % {"name": product.name, "price": shown.price}
+        if shown.offer:
+            text += " " + _("That is with %(offer)s: it was %(was)s.") % {"offer": shown.offer, "was": shown.was}
+        elif shown.was:
+            text += " " + _("It is on sale: it was %(was)s.") % {"was": shown.was}
     return Reply(text, Intent.PRODUCT_PRICE, products=[selectors.card(product)], quick_replies=[_("Add it to my cart")])
 
 

@@ -107,6 +107,24 @@ def test_it_reads_the_price_and_stock_at_the_moment_it_answers(reader):
     assert "sold out" in chat.say("is it in stock?").text
 
 
+def test_a_product_whose_sizes_cost_differently_is_priced_from_its_lowest(reader):
+    pan = with_variants(
+        ProductFactory(name="Steel Pan", sku="PAN", price=Decimal("30.00")),
+        sizes=("S", "M", "L"),
+        colours=("Black",),
+        prices={("S", "Black"): Decimal("24.00"), ("L", "Black"): Decimal("38.00")},
+    )
+    reader.teach("steel pan", "search", words=("pan",))
+    reader.teach("how much is it?", "product_price", reference="it")
+    chat = Chat()
+
+    found = chat.say("steel pan")
+    price = chat.say("how much is it?")
+
+    assert (found.products[0].id, found.products[0].price, found.products[0].was) == (pan.pk, "From $24.00", "")
+    assert price.text == "Steel Pan costs from $24.00: its sizes have prices of their own."
+
+
 def test_it_refines_the_search_cheaper_in_stock_and_more(reader):
     category = CategoryFactory(slug="mugs", name="Mugs")
     for n, price in enumerate(["10.00", "12.00", "14.00", "16.00", "18.00", "20.00"]):

@@ -149,3 +149,11 @@ def test_variants_at_one_price_are_priced_once(monkeypatch):
 
     assert sorted(prices) == ["10.00", "12.00"]
     assert len(found) == 16 and {str(offer.price.amount) for offer in found.values()} == {"7.50", "9.00"}
+
+
+def test_a_card_says_from_the_lowest_price_after_the_offer(client, tee):
+    sale()
+    html = client.get("/category/shirts/").content.decode()
+    card = html.split(f'data-product="{tee.pk}"', 1)[1].split("</li>", 1)[0]
+    price = " ".join(re.sub(r"<[^>]+>", " ", re.search(r'<p class="price">(.*?)</p>', card, re.S).group(1)).split())
+    assert price.startswith("From $15.00 Shirt week")  # 25% off S and M's 20.00; L's 18.00 is dearer

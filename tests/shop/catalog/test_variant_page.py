@@ -136,3 +136,38 @@ def test_with_the_page_cache_a_variants_stock_shows_as_it_is_now(client, tee, se
     Variant.objects.filter(pk=medium_red.pk).update(stock=F("stock") - 1)
     html = page(client, tee, "?size=m&colour=red")
     assert "Sold out" in html and "Only 1 left" not in html
+
+
+def card_price(html: str, product) -> str:
+    """The card's price paragraph, in words."""
+    card = html.split(f'data-product="{product.pk}"', 1)[1].split("</li>", 1)[0]
+    found = re.search(r'<p class="price">(.*?)</p>', card, re.S).group(1)
+    return " ".join(re.sub(r"<[^>]+>", " ", found).split())
+
+
+def test_a_card_says_from_the_lowest_price_when_sizes_cost_differently(client, tee):
+    from tests.factories import ProductFactory
+
+    plain = ProductFactory(price=Decimal("9.50"), category=tee.category)
+    polo = with_variants(ProductFactory(sku="POLO", price=Decimal("30.00"), category=tee.category), colours=("Red",))
+    cheap_small = with_variants(
+        ProductFactory(sku="CHEAP", price=Decimal("30.00"), category=tee.category),
+        sizes=("S", "M"),
+        colours=("Red",),
+        prices={("S", "Red"): Decimal("25.00")},  # below the product's own price
+    )
+
+    html = client.get(tee.category.get_absolute_url()).content.decode()
+
+    assert card_price(html, tee) == "From $20.00"  # L costs 24.00
+    assert card_price(html, cheap_small) == "From $25.00"
+    assert card_price(html, polo) == "$30.00"  # every size at one price: no "From"
+    assert card_price(html, plain) == "$9.50"
+
+
+def test_an_inactive_dearer_variant_does_not_make_a_card_say_from(client, tee):
+    from shop.catalog.models import Variant
+
+    Variant.objects.filter(pk=variant(tee, "L", "Red").pk).update(is_active=False)
+    html = client.get(tee.category.get_absolute_url()).content.decode()
+    assert card_price(html, tee) == "$20.00"
