@@ -298,8 +298,13 @@ def effective_intent(understanding: Understanding, threshold: float | None = Non
 # -- reading --------------------------------------------------------------------------------------
 
 
+_MOST = Decimal("9999999999.99")  # the highest price a product can have (12 digits, 2 after the point)
+
+
 def _money(value: str) -> Decimal:
-    return Decimal(value.replace(",", ".")).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    """An amount as written; one beyond any price ("under 10000000000000000000000000000") is that
+    highest price, so it filters nothing rather than overflowing the decimal context."""
+    return min(Decimal(value.replace(",", ".")), _MOST).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 class _Reading:

@@ -197,3 +197,15 @@ def sale_label(promotion):
     from shop.catalog.offers import attach_offers
 
     return attach_offers([Product.objects.get(name__endswith="Scented Candle")])[0].offer.label
+
+
+@pytest.mark.parametrize(
+    "text", ["dresses under 1" + "0" * 30, "dresses over " + "9" * 40, "a dress around 1" + "0" * 28]
+)
+def test_an_amount_beyond_any_price_is_read_not_a_server_error(store, text):
+    """Through the API with the real matcher: 28 digits and more overflowed the decimal context."""
+    from rest_framework.test import APIClient
+
+    response = APIClient().post("/api/v1/assistant/messages/", {"message": text}, format="json")
+
+    assert response.status_code == 200, response.content

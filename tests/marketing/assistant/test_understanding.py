@@ -56,6 +56,11 @@ def test_it_reads_prices(store, text, low, high):
     assert e.quantity is None  # "50" is the price, not fifty of something
 
 
+def test_an_amount_beyond_any_price_reads_as_the_highest_price(store):
+    e = understand("dresses under 1" + "0" * 30).entities
+    assert (e.min_price, e.max_price) == (None, D("9999999999.99"))  # under it: every price
+
+
 def test_a_price_alone_is_a_search_at_first_and_a_refinement_after_results(store):
     assert acted_on("under 50 dollars") == Intent.SEARCH
     assert acted_on("50 or less") == Intent.SEARCH
