@@ -351,6 +351,12 @@ REST_FRAMEWORK = {
     # Documents each operation's 4xx answers, all in the one error shape (shop/core/schema.py).
     "DEFAULT_SCHEMA_CLASS": "shop.core.schema.AutoSchema",
     "EXCEPTION_HANDLER": "shop.core.api.exception_handler",
+    # DRF's, but JSON nested thousands deep is a 400, not a 500 (shop/core/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "shop.core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     # Throttles key on the store's client address (shop/core/ratelimit.py throttle classes);
     # 0 makes any plain DRF throttle use REMOTE_ADDR rather than a header the client sets.
     "NUM_PROXIES": 0,

@@ -37,7 +37,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -46,6 +46,7 @@ from marketing.adboard import search, selectors, services
 from marketing.adboard.models import Ad, Condition, Conversation, Message, PriceKind, Rating, SavedSearch
 from shop.core.errors import NotFound
 from shop.core.moderation import ReportReason
+from shop.core.parsers import JSONParser
 from shop.core.ratelimit import ScopedRateThrottle
 from shop.core.schema import error_response
 from shop.core.uploads import clean_image

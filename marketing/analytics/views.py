@@ -59,7 +59,7 @@ def collect(request):
         return _refuse(f"A beacon is at most {MAX_BYTES} bytes.")
     try:
         events = json.loads(request.body or b"null").get("events")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: arrays nested thousands deep
         return _refuse('Send JSON: {"events": [{"name": "select_item", "product": 3, "list": "shoes"}]}.')
     if not isinstance(events, list) or not 0 < len(events) <= MAX_EVENTS:
         return _refuse(f"Send 1 to {MAX_EVENTS} events.")

@@ -29,7 +29,7 @@ def _error(status: int, detail: str, code: str, field: str | None = None) -> Jso
 def _body(request) -> dict:
     try:
         data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: arrays nested thousands deep
         raise ShopError(_("The request is not valid JSON.")) from None
     if not isinstance(data, dict):
         raise ShopError(_("The request is not valid JSON."))

@@ -11,7 +11,7 @@ from django_filters.utils import translate_validation
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import exceptions, mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from shop.catalog import cache as catalog_cache
@@ -29,6 +29,7 @@ from shop.catalog.models import Category, Product, ProductImage, Review, ReviewP
 from shop.catalog.offers import attach_offers
 from shop.catalog.tracking import list_id as _list_id
 from shop.core.moderation import ReportReason
+from shop.core.parsers import JSONParser
 from shop.core.ratelimit import AnonRateThrottle, ScopedRateThrottle
 from shop.core.tracking import track
 from shop.core.uploads import clean_image

@@ -195,7 +195,7 @@ def pay_confirm(request, number):
     order = _order_for(request, number, details=False)
     try:
         payment_method = str(json.loads(request.body or "{}").get("payment_method", ""))[:100]
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: arrays nested thousands deep
         payment_method = ""
     if not payment_method:
         return JsonResponse({"detail": _("The card details did not reach us. Please try again.")}, status=400)

@@ -87,7 +87,7 @@ def parse_event(body: bytes) -> dict:
     """The event as a dict with a string id and type and an object in data.object; MalformedEvent otherwise."""
     try:
         event = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         raise MalformedEvent("The body is not a Stripe event.") from None
     if not isinstance(event, dict):
         raise MalformedEvent("The body is not a Stripe event: an event is a JSON object.")

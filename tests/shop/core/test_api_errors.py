@@ -399,3 +399,34 @@ def test_a_value_the_database_cannot_hold_is_a_400_not_a_500(exc):
     assert response.status_code == 400
     assert response.data["code"] == "invalid"
     assert "out of range" in response.data["detail"]
+
+
+DEEP = '{"message": ' + "[" * 50_000 + "]" * 50_000 + "}"  # deeper than Python's JSON decoder recurses
+SMALL_DEEP = '{"events": ' + "[" * 1_900 + "]" * 1_900 + "}"  # as deep, under the page endpoints' size limits
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/assistant/messages/", "/api/v1/cart/items/", "/api/v1/auth/token/", "/api/v1/cart/points/"]
+)
+def test_it_answers_json_nested_too_deeply_with_a_400_not_a_500(api_as, customer, path):
+    response = api_as(customer).post(path, data=DEEP, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert "nested too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/analytics/collect/", "/marketing/push/subscribe/"])
+def test_the_pages_json_endpoints_refuse_json_nested_too_deeply_with_a_4xx(client, customer, path):
+    client.force_login(customer)
+    assert len(SMALL_DEEP) < 4_000
+
+    response = client.post(path, data=SMALL_DEEP, content_type="application/json", HTTP_ORIGIN="http://testserver")
+
+    assert 400 <= response.status_code < 500, response.content
+
+
+def test_a_stripe_event_nested_too_deeply_is_malformed_not_a_crash():
+    from shop.payments.webhooks import MalformedEvent, parse_event
+
+    with pytest.raises(MalformedEvent):
+        parse_event(DEEP.encode())
