@@ -1,7 +1,7 @@
 """The assistant's part of a customer's data (shop/accounts/privacy.py, docs/privacy.md): their
 conversations with it, and what they asked staff."""
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils.translation import gettext_lazy
 
 from marketing.assistant import services
@@ -22,7 +22,7 @@ class AssistantData:
             "conversation_id", "role", "text", "intent", "created_at"
         )
         conversations = (
-            Conversation.objects.filter(user=user)
+            Conversation.objects.filter(_theirs(user))
             .select_related("ticket")
             .prefetch_related(Prefetch("turns", queryset=turns))
             .order_by("started_at", "id")
@@ -43,7 +43,13 @@ class AssistantData:
         ]
 
     def erase(self, user) -> None:
-        services.conversations_forget(conversations=Conversation.objects.filter(user=user))
+        services.conversations_forget(conversations=Conversation.objects.filter(_theirs(user)))
+
+
+def _theirs(user) -> Q:
+    """Their conversations, and any a guest handed to staff with their email (a Telegram chat, or a
+    chat on another device before logging in): that email and question are their data too."""
+    return Q(user=user) | Q(ticket__email__iexact=user.email) if user.email else Q(user=user)
 
 
 def _ticket(conversation):

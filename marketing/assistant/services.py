@@ -60,6 +60,19 @@ def _attach(request, *, user, public_id) -> Conversation | None:
     return Conversation.objects.get(public_id=public_id)
 
 
+def conversations_claim(request, *, user) -> int:
+    """At login: every conversation this session started as a guest becomes the customer's, so it
+    shows in their data download and goes with their erasure (shop.accounts.privacy) even if they
+    never open the chat again. Conditional, as `_attach`: one another customer claimed stays theirs."""
+    session = getattr(request, "session", None)
+    started = session.get(SESSION_KEY, []) if session is not None else []
+    if not started:
+        return 0
+    claimed = Conversation.objects.filter(public_id__in=started, user__isnull=True).update(user=user, session_key="")
+    session[SESSION_KEY] = []
+    return claimed
+
+
 def conversation_get_or_create(*, request, public_id=None, channel: str = Channel.WEB) -> Conversation:
     """The conversation to continue (the requester's own, else NotFound), or a new one for them."""
     if public_id is not None:

@@ -3,12 +3,15 @@
 import datetime as dt
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from marketing.assistant import tasks
 from marketing.assistant.models import Conversation, TelegramAnswer, Ticket, TicketEmail, Turn
 from marketing.assistant.privacy import AssistantData
 from shop.accounts.privacy import customer_data_export, customer_erase
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -88,3 +91,36 @@ def test_old_conversations_are_forgotten_once_and_recent_ones_kept(settings):
     assert old_turn.text == "" and Conversation.objects.get(pk=old.pk).session_key == ""
     assert recent_turn.text.startswith("my size")
     assert tasks.forget_old_conversations() == 0  # already forgotten: nothing to do again
+
+
+def test_a_guests_chat_is_the_customers_from_login_so_it_is_downloaded_and_erased(client, reader, password):
+    """Logging in on the page claims what this browser said as a guest, without opening the chat again."""
+    customer = UserFactory(email="ada@example.org", password=password)
+    reader.teach("my address is 1 Secret Lane", "unknown", 0.1)
+    client.post(
+        "/api/v1/assistant/messages/", {"message": "my address is 1 Secret Lane"}, content_type="application/json"
+    )
+    elsewhere = Client()  # another browser's guest chat: not theirs
+    elsewhere.post(
+        "/api/v1/assistant/messages/", {"message": "my address is 1 Secret Lane"}, content_type="application/json"
+    )
+
+    response = client.post(reverse("accounts:login"), {"username": customer.email, "password": password})
+
+    assert response.status_code == 302
+    mine = Conversation.objects.get(user=customer)
+    assert [c["id"] for c in AssistantData().export(customer)] == [str(mine.public_id)]
+    customer_erase(user=customer, requested_by="self")
+    assert Turn.objects.filter(conversation=mine, role="shopper").get().text == ""
+    assert Turn.objects.filter(role="shopper", text__contains="Secret Lane").count() == 1  # the other browser's
+
+
+def test_a_guests_ticket_with_the_customers_email_is_theirs_to_download_and_erase(customer):
+    telegram, asked = talk(said="where is my parcel? I am owner@example.org")
+    Ticket.objects.filter(conversation=telegram).update(email="Owner@Example.org")
+
+    assert [c["id"] for c in AssistantData().export(customer)] == [str(telegram.public_id)]
+    customer_erase(user=customer, requested_by="self")
+
+    asked.refresh_from_db()
+    assert asked.text == "" and Ticket.objects.get(conversation=telegram).email == ""
