@@ -215,8 +215,10 @@ class TicketForm(forms.ModelForm):
         if SEND in self.data:
             if not (data.get("answer") or "").strip():
                 self.add_error("answer", gettext("Write an answer first."))
-            if self.instance.status == Ticket.Status.CLOSED:
-                self.add_error(None, gettext("This ticket is closed: open it again to answer."))
+            # The status as submitted: "closed" with "Send the answer" in one save would send to a
+            # closed ticket; "open" with it reopens a closed one and answers it.
+            if data.get("status", self.instance.status) == Ticket.Status.CLOSED:
+                self.add_error("status", gettext("A closed ticket takes no answer: choose another status to send it."))
         return data
 
 
@@ -270,7 +272,11 @@ class TicketAdmin(admin.ModelAdmin):
         # recorded, added to the conversation and emailed once. A plain save keeps the rest.
         obj.save(update_fields=["status", "email"])
         if SEND in request.POST:
-            tickets.ticket_answer(ticket_id=obj.pk, answer=form.cleaned_data["answer"], staff=request.user)
+            try:
+                tickets.ticket_answer(ticket_id=obj.pk, answer=form.cleaned_data["answer"], staff=request.user)
+            except tickets.TicketError as exc:  # closed by someone else since the page was opened
+                messages.error(request, gettext("The answer was not sent: %(why)s") % {"why": exc})
+                return
             messages.success(request, _sent_message(obj))
 
 

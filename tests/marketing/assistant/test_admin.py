@@ -6,7 +6,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from marketing.assistant import tasks
+from marketing.assistant import tasks, tickets
 from marketing.assistant.models import Conversation, FaqEntry, Synonym, Ticket, TicketEmail, Turn
 from tests.factories import StaffFactory, UserFactory
 
@@ -180,4 +180,40 @@ def test_a_plain_save_does_not_send_and_an_empty_answer_is_refused(staff_client)
     t.refresh_from_db()
     assert saved.status_code == 302 and t.status == "closed" and t.answer == "" and not mail.outbox
     assert empty.status_code == 200 and "Write an answer first." in empty.content.decode()
+    assert not TicketEmail.objects.exists()
+
+
+def test_closing_and_sending_in_one_save_is_refused_and_reopening_and_sending_answers(staff_client):
+    t = ticket()
+    url = f"/admin/assistant/ticket/{t.pk}/change/"
+
+    refused = staff_client.post(url, {"status": "closed", "email": t.email, "answer": "Yes.", "_send_answer": "1"})
+
+    t.refresh_from_db()
+    assert refused.status_code == 200 and "A closed ticket takes no answer" in refused.content.decode()
+    assert t.status == "open" and not TicketEmail.objects.exists()
+    Ticket.objects.filter(pk=t.pk).update(status="closed")
+    reopened = staff_client.post(url, {"status": "open", "email": t.email, "answer": "Yes.", "_send_answer": "1"})
+    t.refresh_from_db()
+    assert reopened.status_code == 302 and t.status == "answered" and TicketEmail.objects.count() == 1
+
+
+def test_an_answer_to_a_ticket_closed_meanwhile_says_so_instead_of_failing(staff_client, monkeypatch):
+    t = ticket()
+    real = tickets.ticket_answer
+
+    def closed_meanwhile(**kwargs):  # another member of staff closed it after this form was checked
+        Ticket.objects.filter(pk=t.pk).update(status="closed")
+        return real(**kwargs)
+
+    monkeypatch.setattr(tickets, "ticket_answer", closed_meanwhile)
+    response = staff_client.post(
+        f"/admin/assistant/ticket/{t.pk}/change/",
+        {"status": "open", "email": t.email, "answer": "Yes.", "_send_answer": "1"},
+        follow=True,
+    )
+
+    assert (
+        response.status_code == 200 and "The answer was not sent: This ticket is closed." in response.content.decode()
+    )
     assert not TicketEmail.objects.exists()
