@@ -3,6 +3,8 @@
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -77,6 +79,24 @@ class Turn(models.Model):
         return self.text[:60]
 
 
+def link_is_safe(value: str) -> bool:
+    """A page of this store ("/pages/shipping/") or an http(s) address: never "javascript:" or the like."""
+    if value.startswith("/") and not value.startswith("//"):
+        return True
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def validate_link(value: str) -> None:
+    if not link_is_safe(value):
+        raise ValidationError(
+            _("Give a page of this store (/pages/shipping/) or an address starting with https://."), code="link"
+        )
+
+
 class FaqEntry(models.Model):
     """A store question staff answer once (shipping, returns, payment, codes, points)."""
 
@@ -85,7 +105,11 @@ class FaqEntry(models.Model):
     # Words and phrases that ask it, one per line ("delivery time", "how long does shipping take").
     phrasings = models.TextField(_("other ways to ask"), blank=True)
     link = models.CharField(
-        _("link"), max_length=200, blank=True, help_text=_("A page that says more (/pages/shipping/).")
+        _("link"),
+        max_length=200,
+        blank=True,
+        validators=[validate_link],
+        help_text=_("A page that says more (/pages/shipping/)."),
     )
     is_active = models.BooleanField(_("active"), default=True)
     position = models.PositiveSmallIntegerField(_("position"), default=0)

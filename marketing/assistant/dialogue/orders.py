@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from marketing.assistant import selectors, services
 from marketing.assistant.contract import Action, Intent, Reply
 from marketing.assistant.dialogue.common import Exchange, client_key, unknown
-from marketing.assistant.models import Channel, FaqEntry, Turn
+from marketing.assistant.models import Channel, FaqEntry, Turn, link_is_safe
 from shop.core import ratelimit
 
 ORDER_ATTEMPTS = 10  # wrong number-and-email pairs per client (and per number) in a window
@@ -102,7 +102,8 @@ def faq(turn: Exchange) -> Reply:
     entry = FaqEntry.objects.filter(pk=turn.entities.faq_id, is_active=True).first() if turn.entities.faq_id else None
     if entry is None:
         return unknown(turn)
-    actions = [Action("link", _("Read more"), url=entry.link)] if entry.link else []
+    # Checked again as it is shown: a row written before the field's validation, or by code, links nowhere unsafe.
+    actions = [Action("link", _("Read more"), url=entry.link)] if entry.link and link_is_safe(entry.link) else []
     return Reply(entry.answer, Intent.FAQ, actions=actions)
 
 

@@ -217,3 +217,25 @@ def test_an_answer_to_a_ticket_closed_meanwhile_says_so_instead_of_failing(staff
         response.status_code == 200 and "The answer was not sent: This ticket is closed." in response.content.decode()
     )
     assert not TicketEmail.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("link", "saved"),
+    [
+        ("/pages/shipping/", True),
+        ("https://help.example.org/returns", True),
+        ("javascript:alert(document.domain)", False),
+        ("JavaScript:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("//evil.example/x", False),
+    ],
+)
+def test_an_faq_link_is_a_store_page_or_an_http_address(staff_client, link, saved):
+    response = staff_client.post(
+        "/admin/assistant/faqentry/add/",
+        {"question": "Pirate flags?", "answer": "No.", "phrasings": "", "link": link, "position": 0, "is_active": "on"},
+    )
+    assert (response.status_code == 302) is saved, response.content.decode()[:300]
+    assert FaqEntry.objects.filter(link=link).exists() is saved
+    if not saved:
+        assert "Give a page of this store" in response.content.decode()

@@ -365,3 +365,10 @@ def test_a_refinement_naming_a_new_thing_that_finds_nothing_searches_it_on_its_o
 
     assert [card.name for card in reply.products] == ["Rose Tee"]
     assert chat.context["search"] == {"search": "rose tee"}
+
+
+def test_an_unsafe_faq_link_written_past_the_admin_is_not_offered(reader):
+    entry = FaqEntry.objects.create(question="Flags?", answer="No flags.", link="javascript:alert(document.domain)")
+    reader.teach("flags", "faq", faq_id=entry.pk)
+    reply = Chat().say("flags")
+    assert reply.text == "No flags." and reply.actions == []
