@@ -284,7 +284,7 @@ def use_points(turn: Exchange) -> Reply:
     if turn.customer is None:
         return login_first(Intent.USE_POINTS)
     from loyalty import selectors as loyalty
-    from loyalty.services.orders import cart_points_set
+    from loyalty.services.orders import cart_points_remove, cart_points_set
 
     grouped = loyalty.points_text
 
@@ -292,9 +292,13 @@ def use_points(turn: Exchange) -> Reply:
     if cart is None or not cart.lines.all():
         return Reply(_("Your cart is empty: add products before using points."), Intent.USE_POINTS)
     status = loyalty.cart_points_status(cart=cart, priced=_priced(turn, cart), user=turn.customer)
-    if status.blocked and not turn.entities.points:
+    asked = turn.entities.points  # None: "use my points", as many as the cart takes; 0: none
+    if status.blocked and asked is None:
         return Reply(status.blocked, Intent.USE_POINTS)
-    wanted = turn.entities.points or status.most
+    wanted = status.most if asked is None else asked
+    if wanted == 0:
+        cart_points_remove(cart=cart)  # they stay in the account
+        return _cart_reply(turn, cart, Intent.USE_POINTS, _("No points are on your cart now."))
     try:
         cart_points_set(cart=cart, user=turn.customer, points=wanted)
     except ShopError as error:

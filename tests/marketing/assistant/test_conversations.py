@@ -52,6 +52,10 @@ def test_search_add_two_of_those_total_and_points(store):
     assert "1,000 points are on your cart." in used.text
     assert f"Total: ${first.price * 2 - 10}" in used.text
 
+    none = chat.say("use 0 points")  # none, not all of them
+    assert none.text.startswith("No points are on your cart now.")
+    assert f"Total: ${first.price * 2}" in none.text
+
 
 def test_cheaper_after_the_only_match_shows_cheaper_ones_of_its_kind(store):
     chat = Chat()
