@@ -10,14 +10,12 @@ from __future__ import annotations
 import uuid
 
 from django import forms
-from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
-from rest_framework.throttling import SimpleRateThrottle
 
 from marketing.assistant import services
 from marketing.assistant.models import Channel, Conversation
@@ -27,7 +25,6 @@ from shop.core.errors import NotFound
 SESSION_KEY = "assistant_conversation"
 MAX_LENGTH = 500
 HISTORY = 50  # the last messages a page shows
-DEFAULT_RATE = "30/minute"
 
 
 class MessageForm(forms.Form):
@@ -61,15 +58,9 @@ def _start(request) -> Conversation:
 
 
 def _limited(request) -> bool:
-    """The same rate as the API's messages, per client (and per customer when logged in)."""
-    rate = settings.REST_FRAMEWORK.get("DEFAULT_THROTTLE_RATES", {}).get("assistant") or DEFAULT_RATE
-    limit, period = SimpleRateThrottle.parse_rate(None, rate)
-    who = f"u{request.user.pk}" if request.user.is_authenticated else ratelimit.client_ip(request)
-    key = f"assistant-web:{who}"
-    if ratelimit.is_limited(key, limit=limit):
-        return True
-    ratelimit.record_attempt(key, period=period)
-    return False
+    """The API's own limit on messages, in the same counter: per customer when logged in, else per
+    client address, however the messages come (the page, the panel, the API)."""
+    return not ratelimit.ScopedRateThrottle.allow(request, "assistant")
 
 
 def _messages(conversation: Conversation | None) -> list[dict]:

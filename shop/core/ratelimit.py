@@ -59,7 +59,17 @@ class ClientAddressThrottleMixin:
 
 
 class ScopedRateThrottle(ClientAddressThrottleMixin, throttling.ScopedRateThrottle):
-    pass
+    """Its scope's rate as the settings say now (DRF's reads them once, when it is imported), so
+    a page can share an API scope's counter: `allow(request, scope)`."""
+
+    def get_rate(self):
+        return settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope]
+
+    @classmethod
+    def allow(cls, request, scope: str) -> bool:
+        """For a plain Django view: one request counted against the API's `scope`, in the same
+        counter (per customer when logged in, else per client address); False once it is spent."""
+        return cls().allow_request(request, type("View", (), {"throttle_scope": scope}))
 
 
 class AnonRateThrottle(ClientAddressThrottleMixin, throttling.AnonRateThrottle):

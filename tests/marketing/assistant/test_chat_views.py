@@ -198,3 +198,19 @@ def test_another_session_cannot_continue_a_guests_conversation(kettle):
     page = other.get("/assistant/")
     assert "Here is what I found" not in page.content.decode()
     assert other.get(f"/assistant/history/?conversation={stolen}").json()["messages"] == []
+
+
+def test_the_page_and_the_api_share_one_limit_per_client(settings, kettle):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "assistant": "3/minute"},
+    }
+    client = Client()
+    client.post("/api/v1/assistant/messages/", {"message": "kettle"}, content_type="application/json")
+    client.post("/assistant/", {"message": "kettle"})
+    client.post("/api/v1/assistant/messages/", {"message": "kettle"}, content_type="application/json")
+
+    assert client.post("/assistant/", {"message": "kettle"}).status_code == 429  # the fourth, whichever way
+    api = client.post("/api/v1/assistant/messages/", {"message": "kettle"}, content_type="application/json")
+    assert api.status_code == 429
+    assert Turn.objects.filter(role="shopper").count() == 3
