@@ -34,7 +34,7 @@ fi
 
 # Production-like (DEBUG off, Redis for the broker and the cache); many small batches, no rate limit
 # worth the name, so that batches run side by side.
-export BAZAAR_VAR_DIR="$WORK" DJANGO_DEBUG=0 SECRET_KEY="once-$(date +%s%N)-not-a-secret-key-for-production" \
+export BAZAAR_VAR_DIR="$WORK" DJANGO_DEBUG=0 BAZAAR_LOCAL_SERVICES=1 SECRET_KEY="once-$(date +%s%N)-not-a-secret-key-for-production" \
   ALLOWED_HOSTS=127.0.0.1 REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" EMAIL_FILE_PATH="$WORK/mail" \
   CAMPAIGNS_BATCH_SIZE=25 CAMPAIGNS_BATCHES_PER_MINUTE=6000 TMPDIR="$WORK" PYTHONUNBUFFERED=1
 

@@ -23,7 +23,7 @@ PORT=${FUZZ_PORT:-$(free_port)}
 STRIPE_PORT=${FUZZ_STRIPE_PORT:-$(free_port)}
 
 # Production-like (DEBUG off: JSON 404s, no debug pages) but over plain HTTP on loopback.
-export BAZAAR_VAR_DIR="$WORK" DJANGO_DEBUG=0 SECRET_KEY="fuzz-$(date +%s%N)-not-a-secret-key-for-production" \
+export BAZAAR_VAR_DIR="$WORK" DJANGO_DEBUG=0 BAZAAR_LOCAL_SERVICES=1 SECRET_KEY="fuzz-$(date +%s%N)-not-a-secret-key-for-production" \
   ALLOWED_HOSTS=127.0.0.1 SECURE_SSL_REDIRECT=0 SESSION_COOKIE_SECURE=0 CSRF_COOKIE_SECURE=0 SECURE_HSTS_SECONDS=0 \
   LOCALSTRIPE_PORT="$STRIPE_PORT" SHOP_PAGE_CACHE_SECONDS=0 TMPDIR="$WORK"
 

@@ -92,6 +92,7 @@ class Stack:
         env.update(
             DJANGO_SETTINGS_MODULE="config.settings",
             DJANGO_DEBUG="0",
+            BAZAAR_LOCAL_SERVICES="1",  # production settings, this machine's stand-ins (config/production.py)
             SECRET_KEY=secrets.token_urlsafe(48),  # 64 characters, new each run
             ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
             SECURE_SSL_REDIRECT="0",

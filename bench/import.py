@@ -42,6 +42,7 @@ def environment(var_dir: Path) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DJANGO_DEBUG="0",
+        BAZAAR_LOCAL_SERVICES="1",  # production settings, this machine's stand-ins (config/production.py)
         SECRET_KEY=secrets.token_urlsafe(48),
         ALLOWED_HOSTS="testserver,127.0.0.1",
         SECURE_SSL_REDIRECT="0",

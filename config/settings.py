@@ -1,7 +1,7 @@
 """Bazaar settings: one module, driven by environment variables.
 
-The store runs in production unless asked otherwise, and then refuses to start without a
-SECRET_KEY: production fails closed. BAZAAR_DEMO=1 asks for the demo store on your own
+The store runs in production unless asked otherwise, and then refuses to start without what
+production needs (config/production.py): production fails closed. BAZAAR_DEMO=1 asks for the demo store on your own
 machine (`make run` and `make seed` set it): a built-in key, SQLite, a Celery broker kept in
 a folder, console email, localstripe on loopback, the store's own error pages.
 DJANGO_DEBUG=1 is the same with Django's debugging on (its error pages list the site's
@@ -22,6 +22,7 @@ from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config import production
 from config.env import env_bool, env_fraction, env_int, env_list, env_str
 from config.release import code_digest
 
@@ -39,9 +40,13 @@ if not SECRET_KEY:
             "Set SECRET_KEY (50+ random characters): the store runs in production unless asked otherwise. "
             "On your own machine, for the demo store, set BAZAAR_DEMO=1 instead (make run and make seed do)."
         )
-    SECRET_KEY = "dev-only-insecure-key-never-use-in-production-9f8e7d6c5b4a"
+    SECRET_KEY = production.DEMO_SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if EMBEDDED else [])
+# Production fails closed (config/production.py): the database, Redis, Stripe, email and the site's
+# address named, a strong key of its own, real hosts; every gap listed at once, none filled by a demo value.
+if not EMBEDDED and (_missing := production.problems(os.environ, allowed_hosts=ALLOWED_HOSTS)):
+    raise ImproperlyConfigured(production.refusal(_missing))
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -116,7 +121,12 @@ TEMPLATES = [
 # Database: SQLite by default; DATABASE_URL (postgres://user:pass@host:port/name) in production.
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    try:
+        DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+    except ValueError as exc:  # dj_database_url's UnknownSchemeError is one
+        raise ImproperlyConfigured(
+            f"DATABASE_URL is not a database address ({exc}): write it as postgres://user:pass@host:5432/name."
+        ) from None
 else:
     DATABASES = {
         "default": {

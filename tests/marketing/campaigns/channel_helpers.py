@@ -5,16 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.production_env import PRODUCTION_ENV
+
 ROOT = Path(__file__).resolve().parents[3]
 # A production store that starts (tests/shop/payments/test_production_settings.py): live Stripe keys.
-PRODUCTION = {
-    "DJANGO_DEBUG": "0",
-    "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-0123456789abcdef",
-    "ALLOWED_HOSTS": "shop.example.com",
-    "STRIPE_SECRET_KEY": "sk_live_realkey123",
-    "STRIPE_PUBLISHABLE_KEY": "pk_live_realkey123",
-    "STRIPE_WEBHOOK_SECRET": "whsec_realsecret",
-}
+PRODUCTION = PRODUCTION_ENV
 
 
 def start(**env):

@@ -9,19 +9,10 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_fraction, env_int, env_list
+from tests.production_env import PRODUCTION_ENV as BASE_ENV
 
 ROOT = Path(__file__).resolve().parents[3]
-PRODUCTION_ENV = {
-    "DJANGO_DEBUG": "0",
-    "SECRET_KEY": "x" * 20 + "a-long-random-production-secret-0123456789abcdef",
-    "ALLOWED_HOSTS": "shop.example.com",
-    "DATABASE_URL": "postgres://shop:secret@127.0.0.1:5432/shop",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "STRIPE_SECRET_KEY": "sk_test_realkey123",
-    "STRIPE_PUBLISHABLE_KEY": "pk_test_realkey123",
-    "STRIPE_WEBHOOK_SECRET": "whsec_realsecret",
-    "EMAIL_HOST": "smtp.example.com",
-}
+PRODUCTION_ENV = {**BASE_ENV, "STRIPE_SECRET_KEY": "sk_test_realkey123", "STRIPE_PUBLISHABLE_KEY": "pk_test_realkey123"}
 
 
 def _clean_environ() -> dict[str, str]:
@@ -87,9 +78,9 @@ def test_with_no_environment_at_all_it_is_production_so_it_refuses_to_start_and_
 
 def test_debug_is_off_unless_asked_for():
     code = "from django.conf import settings as s; print(s.DEBUG, s.ALLOWED_HOSTS)"
-    result = _manage("shell", "-c", code, env={"SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"]})
+    result = _manage("shell", "-c", code, env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "False []"
+    assert result.stdout.strip().splitlines()[-1] == "False ['shop.example.com']"
 
     result = _manage("shell", "-c", code, env={"DJANGO_DEBUG": "1"})
     assert result.returncode == 0, result.stderr
@@ -149,3 +140,84 @@ def test_a_fraction_is_read(monkeypatch):
     assert env_fraction("A_FRACTION", 0.55) == 0.55
     monkeypatch.setenv("A_FRACTION", "0.7")
     assert env_fraction("A_FRACTION", 0.55) == 0.7
+
+
+# --- production fails closed (config/production.py) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["DATABASE_URL", "REDIS_URL", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "SHOP_SITE_URL", "EMAIL_HOST"]
+)
+def test_production_refuses_to_start_without_each_outside_service_and_says_what_to_set(name):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != name}
+
+    result = _manage("check", env=env)
+
+    assert result.returncode != 0
+    assert "missing what production needs" in result.stderr
+    assert name in result.stderr and "docs/deploy.md" in result.stderr
+
+
+def test_with_only_a_key_and_hosts_it_lists_every_gap_at_once():
+    env = {"SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"], "ALLOWED_HOSTS": "shop.example.com"}
+
+    result = _manage("check", env=env)
+
+    assert result.returncode != 0
+    for name in ("DATABASE_URL", "REDIS_URL", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "SHOP_SITE_URL"):
+        assert f"Set {name}" in result.stderr
+    assert "EMAIL_HOST" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("changed", "said"),
+    [
+        ({"SECRET_KEY": "dev-only-insecure-key-never-use-in-production-9f8e7d6c5b4a"}, "the demo store's key"),
+        ({"SECRET_KEY": "changeme"}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY": "a" * 60}, "SECRET_KEY is too weak"),
+        ({"ALLOWED_HOSTS": "*"}, "never '*'"),
+        ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS must name"),
+        ({"SHOP_SITE_URL": "http://shop.example.com"}, "must start with https://"),
+        ({"STRIPE_WEBHOOK_SECRET": "whsec_localstripe"}, "public localstripe demo value"),
+    ],
+)
+def test_production_refuses_demo_weak_or_open_values(changed, said):
+    result = _manage("check", env={**PRODUCTION_ENV, **changed})
+
+    assert result.returncode != 0
+    assert said in result.stderr
+
+
+def test_the_key_and_the_hosts_are_checked_even_with_local_stand_ins():
+    result = _manage("check", env={**PRODUCTION_ENV, "BAZAAR_LOCAL_SERVICES": "1", "SECRET_KEY": "changeme"})
+    assert result.returncode != 0 and "SECRET_KEY is too weak" in result.stderr
+
+
+def test_local_stand_ins_run_production_settings_on_one_machine_only_when_asked():
+    env = {
+        "DJANGO_DEBUG": "0",
+        "SECRET_KEY": PRODUCTION_ENV["SECRET_KEY"],
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "BAZAAR_LOCAL_SERVICES": "1",
+    }
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.STRIPE_SECRET_KEY, s.EMAIL_BACKEND)"
+    )
+    result = _manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1].split() == [
+        "False",
+        "django.db.backends.sqlite3",
+        "filesystem://",
+        "sk_test_localstripe",
+        "django.core.mail.backends.console.EmailBackend",
+    ]
+
+
+def test_a_database_url_that_is_not_one_is_a_readable_refusal_without_the_password():
+    result = _manage("check", env={**PRODUCTION_ENV, "DATABASE_URL": "postgresql+psycopg://shop:hunter2@db/shop"})
+
+    assert result.returncode != 0
+    assert "DATABASE_URL is not a database address" in result.stderr
+    assert "hunter2" not in result.stderr
