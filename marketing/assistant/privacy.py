@@ -43,7 +43,9 @@ class AssistantData:
         ]
 
     def erase(self, user) -> None:
-        services.conversations_forget(conversations=Conversation.objects.filter(_theirs(user)))
+        # By id: the email's join to tickets is an outer one, which PostgreSQL's FOR UPDATE refuses.
+        theirs = Conversation.objects.filter(_theirs(user)).values("pk")
+        services.conversations_forget(conversations=Conversation.objects.filter(pk__in=theirs))
 
 
 def _theirs(user) -> Q:
