@@ -179,12 +179,41 @@ def test_a_failing_send_is_retried_by_the_sweep(place, broker_down, monkeypatch,
 
     email.refresh_from_db()
     assert email.sent_at is None
-    assert email.attempts >= 1
+    assert email.attempts == 1  # one attempt a sweep: no retries run in place
     assert "smtp" in email.last_error
-    assert email.claimed_until is None  # released for the next sweep
+    assert email.claimed_until > timezone.now()  # resting: the next sweep leaves it until then
+    assert tasks.send_pending_order_emails() == 0
 
     monkeypatch.setattr(EmailMultiAlternatives, "send", real_send)
+    OrderEmail.objects.filter(pk=email.pk).update(claimed_until=timezone.now() - dt.timedelta(seconds=1))
     assert tasks.send_pending_order_emails() == 1
     email.refresh_from_db()
     assert email.sent_at is not None
     assert len(mailoutbox) == 1
+
+
+def test_an_outage_of_hours_loses_no_email(place, broker_down, monkeypatch, mailoutbox):
+    """The mail server down for ten hours: each sweep tries a row once its rest is over (1, 2, 4… minutes,
+    at most 6 hours), never several times at once; when the server is back, the email goes out."""
+    from django.core.mail import EmailMultiAlternatives
+
+    from shop.core import outbox
+
+    order = place()
+    email = OrderEmail.objects.get(order=order)
+    start = timezone.now()
+    real_send = EmailMultiAlternatives.send
+    monkeypatch.setattr(EmailMultiAlternatives, "send", lambda self, *a, **k: (_ for _ in ()).throw(OSError("down")))
+    clock = {"now": start}
+    monkeypatch.setattr(outbox.timezone, "now", lambda: clock["now"])
+    for minute in range(3, 10 * 60, 2):  # a sweep every two minutes for ten hours
+        clock["now"] = start + dt.timedelta(minutes=minute)
+        tasks.send_pending_order_emails()
+    email.refresh_from_db()
+    assert email.sent_at is None and 8 <= email.attempts <= 12, email.attempts  # waits doubled, up to 6 hours
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", real_send)
+    clock["now"] = start + dt.timedelta(hours=16, minutes=1)  # the longest rest is over
+    assert tasks.send_pending_order_emails() == 1
+    email.refresh_from_db()
+    assert email.sent_at is not None and len(mailoutbox) == 1
