@@ -47,6 +47,13 @@ def _unavailable(exc: Exception) -> PaymentUnavailable:
     return PaymentUnavailable()
 
 
+def _refused(exc: Exception) -> PaymentUnavailable:
+    """Stripe refused the store itself (its key revoked, rotated or restricted): staff must act, the
+    shopper sees what an outage shows and keeps the order."""
+    log.error("Stripe refused the store's request (check STRIPE_SECRET_KEY): %s", exc)
+    return PaymentUnavailable()
+
+
 def _invalid_payment_method(exc: stripe.InvalidRequestError) -> InvalidPaymentMethod:
     return InvalidPaymentMethod(
         _("That payment method cannot be used: %(reason)s") % {"reason": exc.user_message or "invalid"},
@@ -116,6 +123,8 @@ class StripeGateway:
             raise
         except TRANSIENT as exc:
             raise _unavailable(exc) from None
+        except stripe.StripeError as exc:  # a revoked or restricted key (401, 403): the store's, not the shopper's
+            raise _refused(exc) from None
 
     @staticmethod
     def _cancel_intent(intent_id: str) -> None:
@@ -147,6 +156,8 @@ class StripeGateway:
             raise _invalid_payment_method(exc) from None
         except TRANSIENT as exc:
             raise _unavailable(exc) from None
+        except stripe.StripeError as exc:  # a revoked or restricted key (401, 403): the store's, not the shopper's
+            raise _refused(exc) from None
         payment.order = order
         self._apply(payment, intent)
         return PaymentSession(intent.id, intent.client_secret, intent.status)
@@ -162,6 +173,8 @@ class StripeGateway:
             raise _invalid_payment_method(exc) from None
         except TRANSIENT as exc:
             raise _unavailable(exc) from None
+        except stripe.StripeError as exc:  # a revoked or restricted key (401, 403): the store's, not the shopper's
+            raise _refused(exc) from None
 
     def _declined(self, order: Order, intent_id: str, message: str) -> None:
         # The failed intent is closed and the next attempt gets a fresh one.
