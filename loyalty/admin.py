@@ -32,6 +32,7 @@ from shop.core.admin import ReadOnlyAdmin
 from shop.core.csvsafe import escape as _cell
 from shop.core.errors import ShopError
 from shop.core.money import Money, decimal_places
+from shop.core.queue import enqueue
 
 MEMBER_PAGE_ENTRIES = 30
 MONTHS = 12
@@ -182,7 +183,13 @@ class TierAdmin(admin.ModelAdmin):
         if not self.may_reassign(request):
             raise PermissionDenied
         # Every member, one short transaction each: a background job, not this request.
-        tasks.reassign_tiers.delay()
+        if not enqueue(tasks.reassign_tiers):
+            self.message_user(
+                request,
+                _("The task queue is not answering: nothing was started. Try again in a moment."),
+                messages.WARNING,
+            )
+            return redirect("admin:loyalty_tier_changelist")
         self.message_user(
             request,
             _("Every member is being placed in their tier again, in the background; tier changes show as it goes."),

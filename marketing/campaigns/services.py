@@ -40,6 +40,7 @@ from marketing.discounts import services as discount_services
 from shop.accounts.models import Channel, Consent, ConsentSource
 from shop.accounts.services import consent_set
 from shop.core.errors import Conflict, ShopError
+from shop.core.queue import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 CLAIM = dt.timedelta(minutes=10)
@@ -164,7 +165,7 @@ def campaign_cancel(*, campaign: Campaign) -> int:
 def _enqueue_listing(campaign_id: int) -> None:
     from marketing.campaigns import tasks
 
-    transaction.on_commit(lambda: tasks.list_recipients.delay(campaign_id=campaign_id))
+    enqueue_on_commit(tasks.list_recipients, campaign_id=campaign_id)  # the broker down: the tick lists it
 
 
 def _enqueue_batches(ids: list[int]) -> None:
@@ -173,7 +174,7 @@ def _enqueue_batches(ids: list[int]) -> None:
     size = settings.CAMPAIGNS_BATCH_SIZE
     for start in range(0, len(ids), size):
         chunk = ids[start : start + size]
-        transaction.on_commit(lambda chunk=chunk: tasks.send_batch.delay(message_ids=chunk))
+        enqueue_on_commit(tasks.send_batch, message_ids=chunk)  # the broker down: the tick queues them again
 
 
 def _enqueue_queued(campaign_id: int) -> None:

@@ -21,6 +21,7 @@ from marketing.recommendations import figures, tasks
 from marketing.recommendations.models import Build, Neighbours, Rule, ShelfSetting
 from shop.catalog.models import Product
 from shop.core.money import Money
+from shop.core.queue import enqueue
 
 FIGURE_DAYS = 30
 
@@ -203,9 +204,13 @@ class BuildAdmin(admin.ModelAdmin):
         if not self._can_build(request):
             messages.error(request, _("Building the recommendations needs the permission to add similar products."))
         else:
-            tasks.build.delay()
-            messages.success(
-                request,
-                _("A build has been queued: its row appears here when it starts, with its figures when it ends."),
-            )
+            if enqueue(tasks.build):
+                messages.success(
+                    request,
+                    _("A build has been queued: its row appears here when it starts, with its figures when it ends."),
+                )
+            else:
+                messages.warning(
+                    request, _("The task queue is not answering: try again in a moment (the nightly build still runs).")
+                )
         return redirect(reverse("admin:recommendations_build_changelist"))

@@ -55,6 +55,7 @@ from shop.catalog.csv_vocabulary import SEPARATOR, Vocabulary, listing
 from shop.catalog.csv_write import StoreChanged, free_slug, write_batch
 from shop.catalog.models import ImportJob, Product, ProductAttributeValue, Variant, VariantOption
 from shop.core.csvsafe import escape, unescape
+from shop.core.queue import enqueue, enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -454,7 +455,7 @@ def import_job_create(*, file, filename: str, user) -> ImportJob:
     job = ImportJob(filename=filename[:255], created_by=user)
     job.file.save(filename, File(file), save=False)
     job.save()
-    transaction.on_commit(lambda: tasks.run_product_import.delay(job_id=job.pk))
+    enqueue_on_commit(tasks.run_product_import, job_id=job.pk)  # the broker down: the job waits for its sweep
     return job
 
 
@@ -539,7 +540,7 @@ def import_jobs_sweep() -> int:
         )
     )
     for job_id in queued:
-        tasks.run_product_import.delay(job_id=job_id)
+        enqueue(tasks.run_product_import, job_id=job_id)
     stale = ImportJob.objects.filter(
         status__in=[ImportJob.Status.CHECKING, ImportJob.Status.WRITING], updated_at__lt=now - STALE_JOB
     )
