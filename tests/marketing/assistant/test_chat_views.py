@@ -172,6 +172,38 @@ def test_every_storefront_page_has_the_launcher_to_the_chat_page(kettle):
     assert "Chat with us" in html and "assistant/chat.js" in html and "assistant/chat.css" in html
 
 
+@pytest.mark.parametrize("path", ["/account/login/", "/account/register/", "/account/password-reset/"])
+def test_focused_pages_show_no_launcher_over_their_form(path):
+    from django.urls import resolve
+
+    assert resolve(path)  # the page exists at this address
+    response = Client().get(path)
+    assert response.status_code == 200
+    assert (
+        "data-chat-launcher" not in response.content.decode() and "assistant/chat.js" not in response.content.decode()
+    )
+
+
+def test_the_card_form_shows_no_launcher_but_the_cart_does(kettle, localstripe):
+    from shop.orders.checkout import ShippingAddress, checkout_place
+    from tests.factories import CartFactory, CartLineFactory, UserFactory
+
+    user = UserFactory()
+    cart = CartFactory(user=user)
+    CartLineFactory(cart=cart, product=kettle, quantity=1)
+    address = ShippingAddress(name="Ada", line1="1 Row", city="London", postal_code="N1", country="GB")
+    order, _created = checkout_place(
+        cart=cart, user=user, email=user.email, address=address, shipping_method="standard", idempotency_key="k"
+    )
+    client = Client()
+    client.force_login(user)
+
+    pay = client.get(f"/orders/{order.number}/pay/")
+    assert pay.status_code == 200 and 'id="pay-button"' in pay.content.decode()
+    assert "data-chat-launcher" not in pay.content.decode()
+    assert "data-chat-launcher" in client.get("/cart/").content.decode()
+
+
 def test_a_guest_who_logs_in_carries_on_in_the_same_conversation(kettle):
     client = Client()
     client.post("/assistant/", {"message": "kettle"})
