@@ -566,8 +566,9 @@ CELERY_BEAT_SCHEDULE["resume-stalled-code-batches"] = {
 SHOP_ORDER_PAYMENT_MINUTES = env_int("SHOP_ORDER_PAYMENT_MINUTES", 60)
 # The payment seam (docs/architecture.md, "The payment gateway"): one class, chosen here.
 SHOP_PAYMENT_GATEWAY = "shop.payments.stripe_gateway.StripeGateway"
-# Absolute links in emails.
-SHOP_SITE_URL = env_str("SHOP_SITE_URL", "http://127.0.0.1:8000")
+# Absolute links in emails and messages (required in production, config/production.py); on your own
+# machine, the store's own PORT, as runstore passes it, so two stores side by side link to themselves.
+SHOP_SITE_URL = env_str("SHOP_SITE_URL", f"http://127.0.0.1:{env_int('PORT', 8000)}")
 # Scripts every storefront page loads (static path, and the endpoint they talk to), from the apps that
 # extend the pages: shop templates name no app. The analytics script reports what only the browser knows.
 SHOP_PAGE_SCRIPTS = [{"src": "analytics/track.js", "endpoint": "/analytics/collect/"}]

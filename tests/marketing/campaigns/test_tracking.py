@@ -29,14 +29,14 @@ def path_of(url: str) -> str:
     return re.sub(r"^https?://[^/]+", "", url)
 
 
-def test_a_click_goes_to_the_stored_link_with_the_campaign_named(client, sent):
+def test_a_click_goes_to_the_stored_link_with_the_campaign_named(client, sent, settings):
     message, html = sent
     click = path_of(re.search(r'href="([^"]+/m/c/[^"]+/0/)"', html).group(1))
 
     response = client.get(click)
 
     assert response.status_code == 302
-    assert response["Location"].startswith("http://127.0.0.1:8000/catalog/?utm_source=bazaar&utm_medium=email")
+    assert response["Location"].startswith(f"{settings.SHOP_SITE_URL}/catalog/?utm_source=bazaar&utm_medium=email")
     message.refresh_from_db()
     assert message.clicked_at is not None and message.opened_at is not None
     assert Click.objects.filter(message=message, link=0).count() == 1

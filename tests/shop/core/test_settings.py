@@ -221,3 +221,10 @@ def test_a_database_url_that_is_not_one_is_a_readable_refusal_without_the_passwo
     assert result.returncode != 0
     assert "DATABASE_URL is not a database address" in result.stderr
     assert "hunter2" not in result.stderr
+
+
+def test_on_your_own_machine_links_follow_the_stores_port():
+    code = "from django.conf import settings as s; print(s.SHOP_SITE_URL)"
+    result = _manage("shell", "-c", code, env={"BAZAAR_DEMO": "1", "PORT": "8236"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "http://127.0.0.1:8236"
