@@ -238,6 +238,15 @@ if ANYMAIL_ESP:
         f"{ANYMAIL_ESP.upper()}_API_KEY": env_str("ANYMAIL_API_KEY", ""),
         "WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET", ""),
     }
+    try:
+        __import__(f"anymail.backends.{ANYMAIL_ESP}")
+    except ImportError:
+        raise ImproperlyConfigured(
+            f"ANYMAIL_ESP={ANYMAIL_ESP!r} is not an email service django-anymail knows (or its library is not "
+            "installed): write its name as in anymail.backends (amazon_ses, mailgun, postmark, sendgrid, brevo...)."
+        ) from None
+    if not ANYMAIL[f"{ANYMAIL_ESP.upper()}_API_KEY"] and ANYMAIL_ESP != "amazon_ses":  # SES signs with AWS's own
+        raise ImproperlyConfigured(f"ANYMAIL_API_KEY is required with ANYMAIL_ESP={ANYMAIL_ESP}: the service's key.")
     if not ANYMAIL["WEBHOOK_SECRET"]:
         raise ImproperlyConfigured(
             "ANYMAIL_WEBHOOK_SECRET is required with ANYMAIL_ESP: set it to 'user:password' and give the same "

@@ -21,7 +21,7 @@ def channel_settings_problems(
     vapid_private_key: str,
     vapid_subject: str,
 ) -> list[str]:
-    problems = []
+    problems = [*_unknown_backends(CAMPAIGNS_SMS_BACKEND=sms_backend, CAMPAIGNS_PUSH_BACKEND=push_backend)]
     if sms_backend == TWILIO:
         missing = [
             name
@@ -66,4 +66,20 @@ def _vapid_problems(public_key: str, private_key: str, subject: str) -> list[str
         problems.append("CAMPAIGNS_VAPID_PRIVATE_KEY is not a VAPID private key (`manage.py vapid_keys` makes one).")
     if not subject.startswith(("mailto:", "https://")):
         problems.append("CAMPAIGNS_VAPID_SUBJECT must be a contact for push services: mailto:… or https://….")
+    return problems
+
+
+def _unknown_backends(**paths: str) -> list[str]:
+    """A backend path that names nothing (a typo, "sms.Twilio") would fail every message later."""
+    from django.utils.module_loading import import_string
+
+    problems = []
+    for name, path in paths.items():
+        try:
+            import_string(path)
+        except ImportError:
+            problems.append(
+                f"{name}={path!r} names no backend: give the dotted path of a class, "
+                f"e.g. {TWILIO if 'SMS' in name else WEBPUSH} (docs/channels.md)."
+            )
     return problems

@@ -228,3 +228,28 @@ def test_on_your_own_machine_links_follow_the_stores_port():
     result = _manage("shell", "-c", code, env={"BAZAAR_DEMO": "1", "PORT": "8236"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "http://127.0.0.1:8236"
+
+
+@pytest.mark.parametrize(
+    ("changed", "said"),
+    [
+        (
+            {"ANYMAIL_ESP": "mailgnu", "ANYMAIL_API_KEY": "key", "ANYMAIL_WEBHOOK_SECRET": "u:p"},
+            "ANYMAIL_ESP='mailgnu'",
+        ),
+        ({"ANYMAIL_ESP": "mailgun", "ANYMAIL_WEBHOOK_SECRET": "u:p"}, "ANYMAIL_API_KEY is required"),
+        ({"CAMPAIGNS_SMS_BACKEND": "marketing.campaigns.channels.sms.Twilio"}, "names no backend"),
+        ({"CAMPAIGNS_PUSH_BACKEND": "marketing.campaigns.channels.push.Webpush"}, "names no backend"),
+    ],
+)
+def test_an_email_service_or_channel_that_names_nothing_stops_the_start(changed, said):
+    result = _manage("check", env={**PRODUCTION_ENV, **changed})
+
+    assert result.returncode != 0
+    assert said in result.stderr
+
+
+def test_a_known_email_service_with_its_key_starts():
+    env = {**PRODUCTION_ENV, "ANYMAIL_ESP": "mailgun", "ANYMAIL_API_KEY": "key-1", "ANYMAIL_WEBHOOK_SECRET": "u:p"}
+    result = _manage("check", env=env)
+    assert result.returncode == 0, result.stderr
