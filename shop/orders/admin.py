@@ -11,9 +11,11 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from shop.core.admin import OutboxStateFilter, ReadOnlyAdmin
 from shop.core.errors import ShopError
 from shop.core.money import Money
 from shop.core.money_sql import from_minor_units, minor_units_sum
+from shop.core.queue import enqueue
 from shop.orders import services
 from shop.orders.forms import RefundForm, ShipForm
 from shop.orders.models import PAID_STATES, Order, OrderAdjustment, OrderEmail, OrderEvent, OrderLine
@@ -129,6 +131,51 @@ class EventInline(ReadOnlyInline):
 class EmailInline(ReadOnlyInline):
     model = OrderEmail
     fields = ["kind", "reference", "created_at", "sent_at", "attempts", "last_error"]
+
+
+@admin.register(OrderEmail)
+class OrderEmailAdmin(ReadOnlyAdmin):
+    """Every order email the store wrote, and where each stands: staff see what a mail-server outage
+    held back and send it again at once instead of waiting for the sweep's rest."""
+
+    list_display = ["created_at", "order_link", "kind", "to", "sent_at", "attempts", "last_error"]
+    list_filter = [OutboxStateFilter, "kind"]
+    list_select_related = ["order"]
+    search_fields = ["order__number", "order__email"]
+    search_help_text = gettext_lazy("Search by order number or email.")
+    ordering = ["-created_at"]
+    actions = ["send_again"]
+
+    @admin.display(description=gettext_lazy("order"), ordering="order__number")
+    def order_link(self, email):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:orders_order_change", args=[email.order_id]), email.order.number
+        )
+
+    @admin.display(description=gettext_lazy("to"), ordering="order__email")
+    def to(self, email):
+        return email.order.email
+
+    def has_resend_permission(self, request):
+        return request.user.has_perm("orders.change_order")
+
+    @admin.action(description=gettext_lazy("Send the selected unsent emails again now"), permissions=["resend"])
+    def send_again(self, request, queryset):
+        from shop.orders.tasks import send_order_email
+
+        ids = list(queryset.filter(sent_at__isnull=True).values_list("pk", flat=True))
+        # Their rest is over: the task claims each (never twice) and, if it fails again, rests it again.
+        OrderEmail.objects.filter(pk__in=ids, sent_at__isnull=True).update(claimed_until=None)
+        queued = sum(enqueue(send_order_email, email_id=pk) for pk in ids)
+        if queued < len(ids):
+            self.message_user(request, _("The task queue is not answering: try again in a moment."), messages.WARNING)
+        else:
+            self.message_user(
+                request,
+                ngettext("%(n)d email is being sent again.", "%(n)d emails are being sent again.", queued)
+                % {"n": queued},
+                messages.SUCCESS,
+            )
 
 
 class PaidFilter(admin.SimpleListFilter):

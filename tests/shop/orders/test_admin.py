@@ -515,3 +515,82 @@ def test_the_order_page_reads_its_references_in_a_fixed_number_of_queries(
     # The user, the order, its lines, adjustments (and their promotions: one query), events and emails.
     with django_assert_max_num_queries(7):
         admin_client.get(url)
+
+
+# The order emails' list
+
+
+EMAILS = reverse("admin:orders_orderemail_changelist")
+
+
+def held_back(order: Order, *, error="[Errno 111] Connection refused", days=0) -> OrderEmail:
+    """The order's confirmation, as an outage left it: tried, failed, resting."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    email = OrderEmail.objects.get(order=order, kind="confirmation")
+    OrderEmail.objects.filter(pk=email.pk).update(
+        sent_at=None,
+        attempts=3,
+        last_error=error,
+        claimed_until=timezone.now() + dt.timedelta(hours=1),
+        created_at=timezone.now() - dt.timedelta(days=days),
+    )
+    return email
+
+
+def test_staff_see_the_emails_an_outage_held_back_and_send_them_again(admin_client, lamp):
+    stuck = held_back(paid(place(product=lamp, email="stuck@example.org")))
+    paid(place(product=lamp, email="fine@example.org"))
+    mail.outbox.clear()
+
+    failing = admin_client.get(EMAILS, {"delivery": "failing"}).content.decode()
+    assert "stuck@example.org" in failing and "fine@example.org" not in failing
+    assert "Connection refused" in failing
+
+    response = admin_client.post(
+        EMAILS, {"action": "send_again", "_selected_action": [stuck.pk], "delivery": "failing"}, follow=True
+    )
+
+    assert "1 email is being sent again." in response.content.decode()
+    stuck.refresh_from_db()
+    assert stuck.sent_at is not None and stuck.attempts == 4
+    assert [m.to for m in mail.outbox] == [["stuck@example.org"]]
+
+
+def test_an_email_older_than_the_sweep_looks_is_listed_as_given_up(admin_client, lamp):
+    held_back(paid(place(product=lamp, email="old@example.org")), days=8)
+    held_back(paid(place(product=lamp, email="recent@example.org")))
+
+    given_up = admin_client.get(EMAILS, {"delivery": "given_up"}).content.decode()
+
+    assert "old@example.org" in given_up and "recent@example.org" not in given_up
+
+
+def test_the_email_list_costs_the_same_queries_for_2_or_12_emails(admin_client, lamp, django_assert_max_num_queries):
+    lamp.__class__.objects.filter(pk=lamp.pk).update(stock=20)
+    lamp.variants.update(stock=20)
+    for n in range(2):
+        paid(place(product=lamp, email=f"a{n}@example.org"))
+    with django_assert_max_num_queries(12) as few:
+        admin_client.get(EMAILS)
+    for n in range(10):
+        paid(place(product=lamp, email=f"b{n}@example.org"))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        admin_client.get(EMAILS)
+
+
+def test_only_staff_who_may_change_orders_may_send_again(client, lamp):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import UserFactory
+
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_orderemail"))
+    client.force_login(viewer)
+
+    page = client.get(EMAILS)
+
+    assert page.status_code == 200
+    assert "send_again" not in page.content.decode()
