@@ -49,9 +49,9 @@ class AssistantData:
 
 
 def _theirs(user) -> Q:
-    """Their conversations, and any a guest handed to staff with their email (a Telegram chat, or a
-    chat on another device before logging in): that email and question are their data too."""
-    return Q(user=user) | Q(ticket__email__iexact=user.email) if user.email else Q(user=user)
+    """Their conversations (a guest's are theirs from the login that claims them). Not those with a
+    ticket left under their email: anyone may type an email, and registering one is no proof of it."""
+    return Q(user=user)
 
 
 def _ticket(conversation):

@@ -115,12 +115,14 @@ def test_a_guests_chat_is_the_customers_from_login_so_it_is_downloaded_and_erase
     assert Turn.objects.filter(role="shopper", text__contains="Secret Lane").count() == 1  # the other browser's
 
 
-def test_a_guests_ticket_with_the_customers_email_is_theirs_to_download_and_erase(customer):
-    telegram, asked = talk(said="where is my parcel? I am owner@example.org")
+def test_a_guests_ticket_under_the_accounts_email_is_not_the_accounts(customer):
+    """Anyone can type an email to the assistant, and registering one proves nothing: a guest's ticket
+    under it is neither downloaded nor erased by that account (the retention empties it in time)."""
+    telegram, asked = talk(said="where is my parcel? my card ends 4242")
     Ticket.objects.filter(conversation=telegram).update(email="Owner@Example.org")
 
-    assert [c["id"] for c in AssistantData().export(customer)] == [str(telegram.public_id)]
+    assert AssistantData().export(customer) == []
     customer_erase(user=customer, requested_by="self")
 
     asked.refresh_from_db()
-    assert asked.text == "" and Ticket.objects.get(conversation=telegram).email == ""
+    assert asked.text.endswith("4242") and Ticket.objects.get(conversation=telegram).email == "Owner@Example.org"
