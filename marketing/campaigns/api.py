@@ -67,7 +67,11 @@ class ConsentView(APIView):
 class ModelPermissions(permissions.DjangoModelPermissions):
     """As in the admin: view_* to read."""
 
-    perms_map = {**permissions.DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"]}
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],  # DRF's default lets HEAD through with none
+    }
 
 
 class VariantResult(serializers.Serializer):

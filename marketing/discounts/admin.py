@@ -405,7 +405,11 @@ class PromotionAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return self._batches_page(request, [batch])
 
-    @admin.action(description=gettext_lazy("Export codes to CSV"))
+    def has_export_codes_permission(self, request):
+        """The codes themselves are worth money: as the API, they need the permission to view codes."""
+        return request.user.has_perm("discounts.view_discountcode")
+
+    @admin.action(description=gettext_lazy("Export codes to CSV"), permissions=["export_codes"])
     def export_codes(self, request, queryset):
         return codes_csv(DiscountCode.objects.filter(promotion__in=queryset.values("pk")), f"codes-{_stamp()}.csv")
 
@@ -423,7 +427,7 @@ class PromotionAdmin(admin.ModelAdmin):
 
     def batch_csv_view(self, request, batch_id):
         batch = get_object_or_404(CodeBatch, pk=batch_id)
-        if not self.has_view_permission(request, batch.promotion):
+        if not (self.has_view_permission(request, batch.promotion) and self.has_export_codes_permission(request)):
             return redirect("admin:index")
         if not batch.is_done:
             self.message_user(

@@ -378,19 +378,21 @@ class ProductAdmin(admin.ModelAdmin):
             response.context_data["stats"] = stats
         return response
 
-    @admin.action(description=gettext_lazy("Activate selected products"))
+    @admin.action(description=gettext_lazy("Activate selected products"), permissions=["change"])
     def activate(self, request, queryset):
         n = services.products_set_active(product_ids=queryset.values("pk"), active=True)
         self.message_user(request, ngettext("%d product activated.", "%d products activated.", n) % n, messages.SUCCESS)
 
-    @admin.action(description=gettext_lazy("Deactivate selected products (hide from the store)"))
+    @admin.action(
+        description=gettext_lazy("Deactivate selected products (hide from the store)"), permissions=["change"]
+    )
     def deactivate(self, request, queryset):
         n = services.products_set_active(product_ids=queryset.values("pk"), active=False)
         self.message_user(
             request, ngettext("%d product deactivated.", "%d products deactivated.", n) % n, messages.SUCCESS
         )
 
-    @admin.action(description=gettext_lazy("Set stock of selected products…"))
+    @admin.action(description=gettext_lazy("Set stock of selected products…"), permissions=["change"])
     def set_stock(self, request, queryset):
         form = SetStockForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():

@@ -299,7 +299,7 @@ class OrderAdmin(admin.ModelAdmin):
             response.context_data["stats"] = stats
         return response
 
-    @admin.action(description=gettext_lazy("Mark selected orders delivered"))
+    @admin.action(description=gettext_lazy("Mark selected orders delivered"), permissions=["change"])
     def mark_delivered(self, request, queryset):
         self._bulk(
             request,
@@ -308,7 +308,10 @@ class OrderAdmin(admin.ModelAdmin):
             lambda n: ngettext("%(n)d order marked delivered.", "%(n)d orders marked delivered.", n) % {"n": n},
         )
 
-    @admin.action(description=gettext_lazy("Cancel selected orders (stock comes back; paid ones are refunded)"))
+    @admin.action(
+        description=gettext_lazy("Cancel selected orders (stock comes back; paid ones are refunded)"),
+        permissions=["change"],
+    )
     def cancel_orders(self, request, queryset):
         self._bulk(
             request,
