@@ -494,8 +494,9 @@ def _chunks(items: list, size: int) -> Iterator[list]:
 class _Catalog:
     """What each row's line is of. A product is found by a variant's SKU, its own SKU, else by name
     (any case); one the store lacks is created, inactive, in the row's category (found by slug, path
-    or name), itself created under "Imported" if missing. A row with a category and no product buys that category's
-    placeholder product, so that the category's figures count it. Reads only: creating is _write's."""
+    or name), itself created under "Imported" if missing. A row with a category and no product buys
+    that category's placeholder product, so that the category's figures count it. Reads only:
+    creating is _write's."""
 
     def __init__(self, plan: Plan):
         self.plan = plan

@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+
+from shop.core.outbox import GIVE_UP
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -32,10 +35,6 @@ class OutboxStateFilter(admin.SimpleListFilter):
         ]
 
     def queryset(self, request, queryset):
-        from django.utils import timezone
-
-        from shop.core.outbox import GIVE_UP
-
         recent = timezone.now() - GIVE_UP
         unsent = queryset.filter(sent_at__isnull=True)
         match self.value():

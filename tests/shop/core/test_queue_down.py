@@ -8,8 +8,10 @@ from celery.app.task import Task
 from django.urls import reverse
 from kombu.exceptions import OperationalError
 
+from shop.catalog import csv_io
 from shop.core.queue import enqueue
-from tests.shop.catalog.test_csv_admin import HEADER, IMPORT, clothing, rows, small_threshold, upload  # noqa: F401
+from tests.factories import CategoryFactory
+from tests.shop.catalog.test_csv_admin import HEADER, IMPORT, rows, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -30,10 +32,13 @@ def test_enqueue_says_false_and_logs_when_the_broker_is_down(broker_down, caplog
     assert "its scheduled sweep will do it" in caplog.text
 
 
-@pytest.mark.usefixtures("small_threshold", "clothing")  # the catalog import tests' own
-def test_a_big_product_import_waits_for_its_sweep(admin_client, broker_down, django_capture_on_commit_callbacks):
+def test_a_big_product_import_waits_for_its_sweep(
+    monkeypatch, admin_client, broker_down, django_capture_on_commit_callbacks
+):
     from shop.catalog.models import ImportJob
 
+    CategoryFactory(name="Clothing", slug="clothing")
+    monkeypatch.setattr(csv_io, "BACKGROUND_ROWS", 3)  # 5 rows: a background job
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(IMPORT, {"file": upload(HEADER + rows(5), name="spring.csv")})
 
